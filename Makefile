@@ -1,0 +1,59 @@
+# exact-online-toolkit: every command a developer or CI runs. Works on a fresh clone with Python 3.11+, Node, make.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+export UV_LINK_MODE ?= copy
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
+export CDK_DISABLE_CLI_TELEMETRY ?= true
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION ?= 1
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+VENV := .venv
+STAMP := $(VENV)/.synced
+CDK_CLI := node_modules/.bin/cdk
+COV_FLOOR ?= 90
+
+.PHONY: help
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --user --quiet uv
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --all-extras --frozen
+	@touch $@
+
+$(CDK_CLI): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: install
+install: $(STAMP)  ## create .venv with everything (uv installed if missing)
+
+.PHONY: test
+test: $(STAMP) $(CDK_CLI)  ## install what is needed, then run the whole suite with branch coverage
+	$(UV) run --frozen pytest -n 2 --dist loadgroup --cov --cov-branch --cov-report=term --cov-fail-under=$(COV_FLOOR)
+
+.PHONY: lint
+lint: $(STAMP)  ## ruff and mypy --strict on sdk/
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
+
+.PHONY: fmt
+fmt: $(STAMP)  ## format the code
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+.PHONY: codegen
+codegen: $(STAMP)  ## regenerate models/, api/ and the registry from ../shared/exact-api/endpoints.json
+	$(UV) run --frozen python tools/codegen.py
+
+.PHONY: dist
+dist: $(STAMP)  ## build the wheel and sdist into dist/
+	rm -rf dist && $(UV) build --out-dir dist
+
+.PHONY: clean
+clean:  ## remove build artefacts (keeps .venv)
+	rm -rf dist build cdk.out .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov .layer-build

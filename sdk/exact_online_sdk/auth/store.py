@@ -1,0 +1,40 @@
+"""The one small interface every token store implements: load, and save with compare-and-swap on generation."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from .token import Token
+
+__all__ = ["GenerationConflict", "TokenStore", "TokenStoreError"]
+
+
+class TokenStoreError(Exception):
+    """A store could not be read or written (corrupt data, wrong key, denied access, ...). Never "no token"."""
+
+
+class GenerationConflict(TokenStoreError):
+    """A save lost the compare-and-swap: the store already holds another (usually newer) generation."""
+
+    def __init__(self, expected: int | None, found: int | None) -> None:
+        super().__init__(
+            f"token store holds generation {found}, expected {expected}: another writer rotated the token"
+        )
+        self.expected = expected
+        self.found = found
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """Where the token state lives. Implementations must be safe across threads (and, where they say so, processes)."""
+
+    def load(self) -> Token | None:
+        """The newest stored token, or None when nothing was ever stored. Corruption raises TokenStoreError."""
+        ...
+
+    def save(self, token: Token, *, expected_generation: int | None) -> None:
+        """Store ``token`` if the current generation is ``expected_generation`` (None: the store must be empty).
+
+        Raises :class:`GenerationConflict` otherwise, and :class:`TokenStoreError` when the write fails.
+        """
+        ...
