@@ -35,6 +35,8 @@ def test_paths_prefixes_and_writability():
     assert reg.get("crm/Nope") is None
     assert reg.get("crm/Accounts/$count") is accounts
     created = accounts.field("Created")
-    assert created is not None and created.read_only
+    assert created is not None
+    assert created.read_only
     lines = reg["salesinvoice/SalesInvoices"].field("SalesInvoiceLines")
-    assert lines is not None and lines.is_navigation
+    assert lines is not None
+    assert lines.is_navigation

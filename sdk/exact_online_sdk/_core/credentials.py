@@ -1,8 +1,8 @@
 """How a client obtains the bearer token: the small contract between the HTTP core and ``auth``.
 
-The client never refreshes by itself; it asks its token source. ``auth.ExactOnlineAuth`` (which may refresh,
-inside Exact's rules) and the read-only worker providers implement these protocols; :class:`StaticToken` serves
-tests and callers who manage tokens themselves.
+The client never refreshes by itself; it asks its token source. ``auth.ExactOnlineAuth`` (which may
+refresh, inside Exact's rules) and the read-only worker providers implement these protocols;
+:class:`StaticToken` serves tests and callers who manage tokens themselves.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The AWS CDK app of exact-online-toolkit: the token refresher stack and its reusable construct."""
