@@ -28,7 +28,7 @@ def test_iso_and_aware_inputs_normalise_to_naive_utc_fields():
 
 @pytest.mark.parametrize("bad", ["/Date(abc)/", "yesterday", 12, "/Date(99999999999999999999)/"])
 def test_bad_dates_raise_a_named_error(bad):
-    with pytest.raises(edm.EdmValueError, match="Edm.DateTime"):
+    with pytest.raises(edm.EdmValueError, match=r"Edm\.DateTime"):
         edm.parse_datetime(bad)
 
 
@@ -50,14 +50,14 @@ def test_decimal_markers_cannot_be_forged_by_caller_text():
 
 @pytest.mark.parametrize("bad", [float("nan"), "NaN", "Infinity", "ten", True])
 def test_non_finite_or_non_numeric_money_is_refused(bad):
-    with pytest.raises(edm.EdmValueError, match="Edm.Double"):
+    with pytest.raises(edm.EdmValueError, match=r"Edm\.Double"):
         edm.parse_decimal(bad)
 
 
 def test_int64_from_string_or_number():
     assert edm.parse_int64("9007199254740993") == 9007199254740993
     assert edm.parse_int64(42) == 42
-    with pytest.raises(edm.EdmValueError, match="Edm.Int64"):
+    with pytest.raises(edm.EdmValueError, match=r"Edm\.Int64"):
         edm.parse_int64("12.5")
     with pytest.raises(edm.EdmValueError):
         edm.parse_int64(True)
@@ -67,7 +67,7 @@ def test_guid_forms():
     raw = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
     assert edm.parse_guid(raw) == UUID(raw)
     assert edm.parse_guid(f"guid'{raw}'") == UUID(raw)
-    with pytest.raises(edm.EdmValueError, match="Edm.Guid"):
+    with pytest.raises(edm.EdmValueError, match=r"Edm\.Guid"):
         edm.parse_guid("not-a-guid")
 
 

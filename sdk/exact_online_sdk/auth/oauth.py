@@ -1,0 +1,440 @@
+"""Exact's OAuth2 token endpoint: a sans-IO core (:class:`OAuthProtocol`) and two thin shells.
+
+- :class:`OAuthEndpoint` (httpx.Client) and :class:`AsyncOAuthEndpoint` (httpx.AsyncClient) expose
+  ``exchange_code(code) -> Token`` (generation 1) and ``refresh(token) -> Token`` (generation + 1).
+- Times come from the server's ``Date`` header when present (Exact counts its 570 s rule from its own clock),
+  else from the injected clock; ``expires_in`` is accepted as a JSON string (what Exact sends) or a number.
+- Client credentials go in the form body, never in Basic auth (FACTS §1.3).
+- Failures become the typed errors of :mod:`.errors`. A timeout after the request was sent is
+  :class:`~.errors.TokenOutcomeUnknown` (:class:`~.errors.RefreshOutcomeUnknown` for a refresh): never resent.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+import httpx
+
+from ..clock import Clock, SystemClock
+from ..exceptions import ConfigError
+from .errors import (
+    AuthorizationCodeInvalid,
+    InvalidClient,
+    OAuthError,
+    RefreshOutcomeUnknown,
+    RefreshTokenExpired,
+    RefreshTokenReused,
+    StateMismatch,
+    TokenEndpointError,
+    TokenEndpointUnreachable,
+    TokenOutcomeUnknown,
+    TooEarlyToRefresh,
+)
+from .token import Token
+
+__all__ = [
+    "AUTHORIZE_PATH",
+    "TOKEN_PATH",
+    "AsyncOAuthEndpoint",
+    "OAuthEndpoint",
+    "OAuthProtocol",
+    "TokenRequest",
+    "parse_callback",
+]
+
+log = logging.getLogger("exact_online_sdk.auth.oauth")
+
+AUTHORIZE_PATH = "/api/oauth2/auth"
+TOKEN_PATH = "/api/oauth2/token"
+DATE_TOLERANCE = 300.0
+"""A ``Date`` header further than this from the local clock is ignored (a proxy's stale header, a bad clock)."""
+
+Grant = Literal["authorization_code", "refresh_token"]
+
+
+def check_base_url(base_url: str) -> str:
+    """The host URL without a trailing slash; https, or plain http for loopback hosts only."""
+    parts = urlsplit(base_url.strip())
+    if not parts.scheme or not parts.hostname:
+        raise ConfigError(f"base URL {base_url!r} is not an absolute URL", variable="EXACT_BASE_URL")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            "plain http is allowed only for loopback hosts (the emulator); use https", variable="EXACT_BASE_URL"
+        )
+    if parts.scheme not in ("http", "https"):
+        raise ConfigError(f"unsupported scheme {parts.scheme!r} in base URL", variable="EXACT_BASE_URL")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_callback(callback: str) -> tuple[str, str | None]:
+    """``(code, state)`` from a pasted callback URL, a query string, or a bare code (URL-decoded, ``!`` kept).
+
+    An ``error`` in the callback (the user declined) raises :class:`AuthorizationCodeInvalid`.
+    """
+    text = callback.strip()
+    if not text:
+        raise AuthorizationCodeInvalid("the callback is empty: paste the whole URL the browser was sent to")
+    query = urlsplit(text).query if "://" in text else text.lstrip("?")
+    if "=" not in query:
+        return unquote(text), None  # a bare code, maybe still URL-encoded (%21)
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    if "error" in params:
+        raise AuthorizationCodeInvalid(
+            f"the authorization was not granted: {params.get('error_description') or params['error']}",
+            oauth_error=params["error"],
+        )
+    code = params.get("code")
+    if not code:
+        raise AuthorizationCodeInvalid("the callback has no `code` parameter: paste the whole callback URL")
+    return code, params.get("state")
+
+
+def verify_state(expected: str | None, received: str | None) -> None:
+    """Raise :class:`StateMismatch` unless ``received`` equals the ``state`` this flow sent."""
+    import hmac
+
+    if not expected or not received or not hmac.compare_digest(expected.encode(), received.encode()):
+        raise StateMismatch()
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """One POST to the token endpoint: form body with secrets (never log ``content``)."""
+
+    grant: Grant
+    url: str
+    content: bytes
+    headers: Mapping[str, str]
+    previous: Token | None = None
+
+    def __repr__(self) -> str:
+        return f"TokenRequest(grant={self.grant!r}, url={self.url!r})"
+
+
+class OAuthProtocol:
+    """Sans-IO token-endpoint logic: builds requests and turns responses into a :class:`Token` or an error."""
+
+    def __init__(
+        self, base_url: str, client_id: str, client_secret: str, redirect_uri: str, *, writer: str = ""
+    ) -> None:
+        for name, value in (
+            ("EXACT_CLIENT_ID", client_id),
+            ("EXACT_CLIENT_SECRET", client_secret),
+            ("EXACT_REDIRECT_URI", redirect_uri),
+        ):
+            if not value:
+                raise ConfigError(f"{name} is not set", variable=name)
+        self.base_url = check_base_url(base_url)
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.redirect_uri = redirect_uri
+        self.writer = writer
+
+    def __repr__(self) -> str:
+        return f"OAuthProtocol(base_url={self.base_url!r}, client_id={self.client_id!r}, client_secret=***)"
+
+    @property
+    def token_url(self) -> str:
+        return self.base_url + TOKEN_PATH
+
+    def authorization_url(self, state: str, *, force_login: bool = False) -> str:
+        """The URL to open in a browser (authorization-code flow)."""
+        query = urlencode(
+            {
+                "client_id": self.client_id,
+                "redirect_uri": self.redirect_uri,
+                "response_type": "code",
+                "state": state,
+                "force_login": "1" if force_login else "0",
+            }
+        )
+        return f"{self.base_url}{AUTHORIZE_PATH}?{query}"
+
+    def code_request(self, code: str) -> TokenRequest:
+        """The exchange of an authorization code (URL-decoded here if it still holds ``%21``)."""
+        code = unquote(code.strip())
+        if not code:
+            raise AuthorizationCodeInvalid("the authorization code is empty")
+        return self._request(
+            "authorization_code",
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri},
+            None,
+        )
+
+    def refresh_request(self, token: Token) -> TokenRequest:
+        """The rotation of ``token``'s refresh token."""
+        if not token.refresh_token:
+            raise RefreshTokenExpired("the stored token has no refresh token")
+        return self._request(
+            "refresh_token", {"grant_type": "refresh_token", "refresh_token": token.refresh_token}, token
+        )
+
+    def _request(self, grant: Grant, form: dict[str, str], previous: Token | None) -> TokenRequest:
+        form = {**form, "client_id": self.client_id, "client_secret": self._client_secret}
+        return TokenRequest(
+            grant=grant,
+            url=self.token_url,
+            content=urlencode(form).encode("ascii"),
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+            previous=previous,
+        )
+
+    def transport_error(self, request: TokenRequest, exc: Exception) -> OAuthError:
+        """The typed error for a request that got no HTTP answer."""
+        not_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+        if not_sent:
+            return TokenEndpointUnreachable(f"could not connect to the token endpoint ({type(exc).__name__})")
+        what = f"no answer from the token endpoint ({type(exc).__name__})"
+        if request.grant == "refresh_token":
+            gen = request.previous.generation if request.previous else None
+            return RefreshOutcomeUnknown(what, generation=gen)
+        return TokenOutcomeUnknown(what, hint="run the login again: an authorization code can be used only once")
+
+    def parse_response(
+        self,
+        request: TokenRequest,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        received_at: float,
+    ) -> Token:
+        """The new :class:`Token`, or the typed error for Exact's answer."""
+        if status != 200:
+            raise self._error(request, status, headers, body)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise TokenEndpointError("the token endpoint answered 200 with a body that is not JSON")
+        missing = [k for k in ("access_token", "refresh_token", "expires_in") if not data.get(k)]
+        if missing:
+            raise TokenEndpointError(f"the token response lacks {', '.join(missing)}")
+        token_type = str(data.get("token_type") or "Bearer")
+        if token_type.lower() != "bearer":
+            raise TokenEndpointError(f"unsupported token_type {token_type!r} (expected Bearer)")
+        lifetime = _expires_in(data["expires_in"])
+        issued_at = _issued_at(headers, received_at)
+        generation = 1 if request.previous is None else request.previous.generation + 1
+        return Token(
+            access_token=str(data["access_token"]),
+            refresh_token=str(data["refresh_token"]),
+            issued_at=issued_at,
+            expires_at=issued_at + lifetime,
+            generation=generation,
+            token_type="Bearer",
+            writer=self.writer,
+        )
+
+    def _error(self, request: TokenRequest, status: int, headers: Mapping[str, str], body: bytes) -> OAuthError:
+        try:
+            data = json.loads(body) if body else {}
+        except ValueError:
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        error = str(data.get("error") or "") or None
+        description = str(data.get("error_description") or "")
+        reason = headers.get("Reason") or headers.get("reason")
+        text = " ".join(x for x in (description, reason or "") if x).lower()
+        common: dict[str, Any] = {
+            "oauth_error": error,
+            "status_code": status,
+            "method": "POST",
+            "url": request.url,
+            "reason": reason,
+        }
+        message = description or None
+        if "toearlytorefresh" in text.replace("oo", "o") or "not expired" in text:
+            return TooEarlyToRefresh(message, **common)
+        if "old refresh token" in text:
+            return RefreshTokenReused(message, **common)
+        if error == "invalid_client":
+            return InvalidClient(message, **common)
+        if status in (400, 401) and request.grant == "authorization_code":
+            return AuthorizationCodeInvalid(message, **common)
+        if status in (400, 401) and (
+            "expired" in text or "revoked" in text or error in ("invalid_grant", "invalid_request")
+        ):
+            return RefreshTokenExpired(message, **common)
+        if status >= 500 or status == 429:
+            return TokenEndpointError(message, retryable=True, **common)
+        return TokenEndpointError(message, **common)
+
+
+def _expires_in(value: Any) -> float:
+    """``expires_in`` as seconds: Exact sends the string ``"600"``; numbers are accepted too."""
+    if isinstance(value, bool):
+        raise TokenEndpointError("expires_in is not a number")
+    try:
+        seconds = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise TokenEndpointError(f"expires_in {value!r} is not a number") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise TokenEndpointError(f"expires_in {value!r} is not a positive number")
+    return seconds
+
+
+def _issued_at(headers: Mapping[str, str], received_at: float) -> float:
+    """The server's ``Date`` when present and plausible (whole seconds), else the local time of the answer."""
+    raw = headers.get("Date") or headers.get("date")
+    if not raw:
+        return received_at
+    try:
+        server = parsedate_to_datetime(raw).timestamp()
+    except (TypeError, ValueError, IndexError):
+        log.warning("ignoring an unparsable Date header on the token response")
+        return received_at
+    if abs(server - received_at) > DATE_TOLERANCE:
+        log.warning(
+            "the token endpoint's Date header is %.0f s away from the local clock; using the local clock",
+            server - received_at,
+        )
+        return received_at
+    return server
+
+
+class _EndpointBase:
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        *,
+        clock: Clock | None = None,
+        timeout: float = 30.0,
+        writer: str = "",
+    ) -> None:
+        self.protocol = OAuthProtocol(base_url, client_id, client_secret, redirect_uri, writer=writer)
+        self.clock: Clock = clock or SystemClock()
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.protocol.base_url!r}, client_id={self.protocol.client_id!r})"
+
+    def authorization_url(self, state: str, *, force_login: bool = False) -> str:
+        """The browser URL for the authorization-code flow."""
+        return self.protocol.authorization_url(state, force_login=force_login)
+
+
+class OAuthEndpoint(_EndpointBase):
+    """Blocking token-endpoint calls over an ``httpx.Client`` (owned when not given)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        *,
+        http_client: httpx.Client | None = None,
+        clock: Clock | None = None,
+        timeout: float = 30.0,
+        writer: str = "",
+    ) -> None:
+        super().__init__(
+            base_url, client_id, client_secret, redirect_uri, clock=clock, timeout=timeout, writer=writer
+        )
+        self._owns_client = http_client is None
+        self._http = http_client or httpx.Client(timeout=timeout)
+
+    def exchange_code(self, code: str) -> Token:
+        """Trade an authorization code (from the callback) for generation 1."""
+        return self._send(self.protocol.code_request(code))
+
+    def refresh(self, token: Token) -> Token:
+        """Rotate ``token``: the answer is generation ``token.generation + 1``; the old refresh token is dead."""
+        return self._send(self.protocol.refresh_request(token))
+
+    def _send(self, request: TokenRequest) -> Token:
+        try:
+            response = self._http.post(
+                request.url, content=request.content, headers=dict(request.headers), timeout=self.timeout
+            )
+        except httpx.TransportError as exc:
+            raise self.protocol.transport_error(request, exc) from None
+        return self.protocol.parse_response(
+            request, response.status_code, response.headers, response.content, received_at=self.clock.now()
+        )
+
+    def close(self) -> None:
+        """Close the HTTP client if this endpoint created it."""
+        if self._owns_client:
+            self._http.close()
+
+    def __enter__(self) -> OAuthEndpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncOAuthEndpoint(_EndpointBase):
+    """The asyncio form of :class:`OAuthEndpoint` over an ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Clock | None = None,
+        timeout: float = 30.0,
+        writer: str = "",
+    ) -> None:
+        super().__init__(
+            base_url, client_id, client_secret, redirect_uri, clock=clock, timeout=timeout, writer=writer
+        )
+        self._owns_client = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=timeout)
+
+    async def exchange_code(self, code: str) -> Token:
+        """Trade an authorization code for generation 1."""
+        return await self._send(self.protocol.code_request(code))
+
+    async def refresh(self, token: Token) -> Token:
+        """Rotate ``token`` (generation + 1)."""
+        return await self._send(self.protocol.refresh_request(token))
+
+    async def _send(self, request: TokenRequest) -> Token:
+        try:
+            response = await self._http.post(
+                request.url, content=request.content, headers=dict(request.headers), timeout=self.timeout
+            )
+        except httpx.TransportError as exc:
+            raise self.protocol.transport_error(request, exc) from None
+        return self.protocol.parse_response(
+            request, response.status_code, response.headers, response.content, received_at=self.clock.now()
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this endpoint created it."""
+        if self._owns_client:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncOAuthEndpoint:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

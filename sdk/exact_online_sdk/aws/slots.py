@@ -1,0 +1,305 @@
+"""The token state double-buffered over two AWS Secrets Manager secrets ("slots"), written in turn.
+
+AWS asks for at most one PutSecretValue per secret every 10 minutes, but a token kept valid around the clock is
+rotated every 570-600 s. So each rotation goes into the *older* of two secrets and readers take the state with the
+highest ``generation``: each secret is written about every 19 minutes (see DESIGN decision 6, aws/NOTES.md).
+
+Writes are idempotent and compare-and-swap safe:
+- the ``ClientRequestToken`` of a write is derived from (slot, generation), so it is known before Exact is called,
+  a retry sends the same token with the same bytes (JSON with sorted keys, serialized once) and is a no-op if the
+  first attempt landed, and two writers racing for the same generation cannot both win (the second gets
+  ``ResourceExistsException``, reported as :class:`GenerationConflict`);
+- a write is refused when the slots already hold another (newer) generation than the caller expected.
+Reads always ask for ``VersionStage="AWSCURRENT"``; they are cached in process for at most ``cache_ttl`` seconds and
+never past ``expires_at - expiry_margin``. Secrets are never created or deleted here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..auth.store import GenerationConflict, TokenStoreError
+from ..auth.token import Token
+from ..clock import Clock, SystemClock
+from ._boto import error_code, is_retryable, make_secretsmanager_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+__all__ = ["SLOT_LABELS", "SecretsManagerTokenStorage", "SlotState", "WriteIntent", "serialize_state"]
+
+logger = logging.getLogger("exact_online_sdk.aws.slots")
+
+SLOT_LABELS = ("A", "B")
+_CRT_NAMESPACE = uuid.UUID("5f0c3c1e-0e59-4d5a-9a57-2b7f1f1f6a01")
+
+
+def serialize_state(token: Token) -> str:
+    """The exact bytes stored for ``token``: JSON with sorted keys, so a retry re-sends identical bytes."""
+    return json.dumps(token.to_state(), sort_keys=True, separators=(",", ":"))
+
+
+def client_request_token(slot: str, generation: int) -> str:
+    """The idempotency token of writing ``generation`` into ``slot`` (deterministic, 36 characters)."""
+    return str(uuid.uuid5(_CRT_NAMESPACE, f"exact-token-slot:{slot}:{generation}"))
+
+
+@dataclass(frozen=True, slots=True)
+class SlotState:
+    """What one slot holds now (``token`` None: the secret has no value yet)."""
+
+    slot: str
+    secret_id: str
+    token: Token | None
+
+    @property
+    def generation(self) -> int:
+        return self.token.generation if self.token is not None else 0
+
+
+@dataclass(frozen=True, slots=True)
+class WriteIntent:
+    """Where and how the next generation will be written; chosen before Exact is called."""
+
+    slot: str
+    secret_id: str
+    generation: int
+    expected_generation: int | None
+    client_request_token: str
+
+
+def newest(states: Sequence[SlotState]) -> Token | None:
+    """The token with the highest generation across the slots."""
+    tokens = [s.token for s in states if s.token is not None]
+    return max(tokens, key=lambda t: t.generation) if tokens else None
+
+
+class SecretsManagerTokenStorage:
+    """A :class:`~exact_online_sdk.auth.store.TokenStore` over two Secrets Manager secrets (thread-safe).
+
+    ``SecretsManagerTokenStorage("exact/token")`` uses the secrets ``exact/token-a`` and ``exact/token-b``;
+    pass ``slots=(arn_a, arn_b)`` to name them exactly, or use :meth:`from_env`. The region comes from
+    ``region_name`` or the environment.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        region_name: str | None = None,
+        *,
+        slots: Sequence[str] | None = None,
+        client: SecretsManagerClient | None = None,
+        endpoint_url: str | None = None,
+        clock: Clock | None = None,
+        cache_ttl: float = 30.0,
+        expiry_margin: float = 30.0,
+        min_reread_interval: float = 1.0,
+        writer: str = "",
+        write_attempts: int = 5,
+        retry_delay: float = 0.5,
+    ) -> None:
+        if slots is None:
+            if not name:
+                raise ValueError("SecretsManagerTokenStorage needs a secret name (prefix) or slots=(a, b)")
+            slots = (f"{name}-a", f"{name}-b")
+        if len(slots) != 2 or not all(isinstance(s, str) and s for s in slots) or slots[0] == slots[1]:
+            raise ValueError("slots must be two different, non-empty secret names or ARNs")
+        if write_attempts < 1:
+            raise ValueError("write_attempts must be at least 1")
+        self.slot_ids: dict[str, str] = dict(zip(SLOT_LABELS, slots, strict=True))
+        self.region_name = region_name
+        self.writer = writer
+        self._endpoint_url = endpoint_url
+        self._client = client
+        self._clock: Clock = clock or SystemClock()
+        self._cache_ttl = cache_ttl
+        self._expiry_margin = expiry_margin
+        self._min_reread = min_reread_interval
+        self._write_attempts = write_attempts
+        self._retry_delay = retry_delay
+        self._lock = threading.Lock()
+        self._client_lock = threading.Lock()
+        self._cached: Token | None = None
+        self._cache_until = float("-inf")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> SecretsManagerTokenStorage:
+        """Build from ``EXACT_TOKEN_SECRET_A``/``EXACT_TOKEN_SECRET_B`` (or the prefix ``EXACT_TOKEN_SECRET``)."""
+        env = os.environ if environ is None else environ
+        a, b = env.get("EXACT_TOKEN_SECRET_A"), env.get("EXACT_TOKEN_SECRET_B")
+        if a and b:
+            return cls(slots=(a, b), **kwargs)
+        prefix = env.get("EXACT_TOKEN_SECRET")
+        if prefix:
+            return cls(prefix, **kwargs)
+        raise TokenStoreError(
+            "no token secrets configured: set EXACT_TOKEN_SECRET_A and EXACT_TOKEN_SECRET_B "
+            "(the stack's outputs) or EXACT_TOKEN_SECRET (a name prefix)"
+        )
+
+    def __repr__(self) -> str:
+        return f"SecretsManagerTokenStorage(slots={tuple(self.slot_ids.values())!r})"
+
+    @property
+    def client(self) -> SecretsManagerClient:
+        """The boto3 client (created on first use)."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = make_secretsmanager_client(self.region_name, endpoint_url=self._endpoint_url)
+            return self._client
+
+    # -- reading ---------------------------------------------------------------------------------------------
+    def read_slots(self) -> list[SlotState]:
+        """Both slots as stored now (AWSCURRENT), bypassing the cache."""
+        return [self._read_slot(label, secret_id) for label, secret_id in self.slot_ids.items()]
+
+    def _read_slot(self, label: str, secret_id: str) -> SlotState:
+        try:
+            response = self.client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+        except Exception as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                self._ensure_exists(label, secret_id)
+                return SlotState(label, secret_id, None)
+            raise TokenStoreError(
+                f"cannot read token slot {label} ({secret_id}): {error_code(exc) or type(exc).__name__}"
+            ) from exc
+        text = response.get("SecretString")
+        if text is None:
+            raise TokenStoreError(f"token slot {label} ({secret_id}) holds binary data, not a token state")
+        try:
+            token = Token.from_state(json.loads(text))
+        except (ValueError, TypeError) as exc:
+            # Never echo the content: it holds secrets.
+            raise TokenStoreError(f"token slot {label} ({secret_id}) holds a corrupt token state") from exc
+        return SlotState(label, secret_id, token)
+
+    def _ensure_exists(self, label: str, secret_id: str) -> None:
+        """A slot without a value is normal before the bootstrap; a secret that does not exist is a misconfiguration."""
+        try:
+            self.client.describe_secret(SecretId=secret_id)
+        except Exception as exc:
+            code = error_code(exc)
+            if code == "ResourceNotFoundException":
+                raise TokenStoreError(
+                    f"token slot {label}: secret {secret_id!r} does not exist (check the stack's outputs)"
+                ) from exc
+            raise TokenStoreError(f"cannot describe token slot {label} ({secret_id}): {code}") from exc
+
+    def load(self, *, fresh: bool = False) -> Token | None:
+        """The newest token across both slots (cached briefly unless ``fresh``), or None before the bootstrap."""
+        with self._lock:
+            now = self._clock.now()
+            if not fresh and now < self._cache_until:
+                return self._cached
+        token = newest(self.read_slots())
+        self._remember(token)
+        return token
+
+    def _remember(self, token: Token | None) -> None:
+        now = self._clock.now()
+        if token is None:
+            ttl = self._min_reread
+        else:
+            ttl = min(self._cache_ttl, token.expires_at - now - self._expiry_margin)
+            ttl = max(ttl, self._min_reread)
+        with self._lock:
+            # Never let a slower, older read replace a newer cached generation.
+            if token is not None and self._cached is not None and token.generation < self._cached.generation:
+                return
+            self._cached = token
+            self._cache_until = now + ttl
+
+    def invalidate(self) -> None:
+        """Drop the in-process cache."""
+        with self._lock:
+            self._cache_until = float("-inf")
+
+    # -- writing ---------------------------------------------------------------------------------------------
+    def prepare_write(
+        self, expected_generation: int | None, states: Sequence[SlotState] | None = None
+    ) -> WriteIntent:
+        """Choose the slot (the older one) and the ClientRequestToken for generation ``expected + 1``."""
+        states = list(states) if states is not None else self.read_slots()
+        target = min(states, key=lambda s: s.generation)
+        generation = (expected_generation or 0) + 1
+        return WriteIntent(
+            slot=target.slot,
+            secret_id=target.secret_id,
+            generation=generation,
+            expected_generation=expected_generation,
+            client_request_token=client_request_token(target.slot, generation),
+        )
+
+    def save(
+        self, token: Token, *, expected_generation: int | None, intent: WriteIntent | None = None
+    ) -> WriteIntent:
+        """Store ``token`` if the slots' newest generation is ``expected_generation`` (None: both empty).
+
+        Returns the intent that was carried out. Raises :class:`GenerationConflict` when another generation is
+        stored (or another writer won the race for this one) and :class:`TokenStoreError` when the write fails
+        after retries. Re-saving a token that is already stored byte for byte is a no-op success.
+        """
+        states = self.read_slots()
+        current = newest(states)
+        found = current.generation if current is not None else None
+        payload = serialize_state(token)
+        if current is not None and current.generation == token.generation and serialize_state(current) == payload:
+            self._remember(current)
+            return intent or self.prepare_write(expected_generation, states)
+        if found != expected_generation:
+            raise GenerationConflict(expected_generation, found)
+        if token.generation <= (found or 0):
+            raise ValueError(f"token generation {token.generation} must be above the stored {found}")
+        if intent is None:
+            intent = self.prepare_write(expected_generation, states)
+        if intent.generation != token.generation or intent.expected_generation != expected_generation:
+            raise ValueError("the write intent was prepared for another generation")
+        self._put(intent, payload, token)
+        self._remember(token)
+        return intent
+
+    def _put(self, intent: WriteIntent, payload: str, token: Token) -> None:
+        delay = self._retry_delay
+        for attempt in range(1, self._write_attempts + 1):
+            try:
+                self.client.put_secret_value(
+                    SecretId=intent.secret_id,
+                    ClientRequestToken=intent.client_request_token,
+                    SecretString=payload,
+                )
+            except Exception as exc:
+                code = error_code(exc)
+                if code == "ResourceExistsException":
+                    self._resolve_exists(intent, payload)
+                    return
+                if not is_retryable(exc) or attempt == self._write_attempts:
+                    raise TokenStoreError(
+                        f"could not write generation {intent.generation} to token slot {intent.slot} "
+                        f"({intent.secret_id}) after {attempt} attempt(s): {code or type(exc).__name__}"
+                    ) from exc
+                logger.warning(
+                    "writing token slot %s failed (%s), retrying with the same request in %.1fs",
+                    intent.slot,
+                    code or type(exc).__name__,
+                    delay,
+                )
+                self._clock.sleep(delay)
+                delay = min(delay * 2, 8.0)
+            else:
+                logger.info("stored token generation %d in slot %s", token.generation, intent.slot)
+                return
+
+    def _resolve_exists(self, intent: WriteIntent, payload: str) -> None:
+        """Our ClientRequestToken was already used: fine if it stored these bytes, a lost race otherwise."""
+        state = self._read_slot(intent.slot, intent.secret_id)
+        if state.token is not None and serialize_state(state.token) == payload:
+            return
+        stored = newest(self.read_slots())
+        raise GenerationConflict(intent.expected_generation, stored.generation if stored else None)

@@ -1,0 +1,106 @@
+"""Emulator settings: one frozen object shared by the app, the server runner, the CLI and the fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..clock import Clock, ScaledClock, SystemClock
+
+__all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "DEFAULT_WEBHOOK_SECRET", "EmulatorConfig"]
+
+DEFAULT_CLIENT_ID = "e1e1a7e0-0000-4000-8000-000000000001"
+DEFAULT_CLIENT_SECRET = "emulator-secret"
+DEFAULT_WEBHOOK_SECRET = "emulator-webhook-secret"
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """How the emulator behaves. Every timing reads ``clock`` (or a ScaledClock built from ``clock_scale``).
+
+    Secrets (``clients`` values, ``webhook_secret``) are kept out of ``repr``.
+    """
+
+    clients: Mapping[str, str] = field(
+        default_factory=lambda: {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}, repr=False
+    )
+    """Accepted client id -> client secret pairs."""
+    redirect_uris: tuple[str, ...] = ()
+    """Registered redirect URIs; empty accepts any."""
+    webhook_secret: str = field(default=DEFAULT_WEBHOOK_SECRET, repr=False)
+    divisions: tuple[int, ...] = (1001, 1002)
+    """Divisions the user may reach; the first is ``current/Me.CurrentDivision``."""
+    auto_consent: bool = True
+    seed: int = 1
+    rows: int = 100
+    """Seed rows per entity per division (line entities get three per header)."""
+    table_rows: Mapping[str, int] = field(default_factory=dict)
+    """Per-entity row counts by path (``financialtransaction/TransactionLines``), overriding ``rows``."""
+    minutely_limit: int = 60
+    daily_limit: int = 5000
+    token_lifetime: float = 600.0
+    refresh_window: float = 30.0
+    """A refresh is accepted only in the last ``refresh_window`` seconds of the access token (570 s rule)."""
+    refresh_token_lifetime: float = 30 * 86400.0
+    code_lifetime: float = 180.0
+    token_daily_limit: int | None = 200
+    """Token-endpoint calls per client per UTC day (None: unlimited)."""
+    clock: Clock | None = None
+    clock_scale: float | None = None
+    error_quota: int | None = None
+    """Errors (400/401/403/404) per client, division and endpoint per hour before blocking (None: off)."""
+    error_block_seconds: float = 3600.0
+    mandatory_filtering: bool = False
+    """Require a $filter on standard/bulk endpoints that have a sync counterpart, as Exact does."""
+    require_select: frozenset[str] = frozenset()
+    """Paths answering "Please add a $select or a $top=1 statement" without either."""
+    old_refresh_token_grace: bool = False
+    """[U] Keep the previous refresh token valid until the new access token is first used."""
+    early_refresh_consumes_token: bool = False
+    """[U] Whether a too-early refresh burns the refresh token."""
+    post_status: int = 201
+    """[U] Status of a successful POST."""
+    readonly_fields: Literal["reject", "ignore"] = "reject"
+    """What happens to read-only fields in a write body."""
+    bare_array_top: int | None = None
+    """[U] When set, a collection GET with exactly this ``$top`` answers ``{"d": [...]}``."""
+    webhook_validation_delay: float = 1.0
+    webhook_require_https: bool = False
+    """Exact requires HTTPS callbacks; the emulator allows http only when this is False."""
+    request_log_size: int = 10_000
+    user_name: str = "emulator.user@example.com"
+
+    def __post_init__(self) -> None:
+        if not self.divisions:
+            raise ValueError("EmulatorConfig.divisions must name at least one division")
+        if not self.clients:
+            raise ValueError("EmulatorConfig.clients must hold at least one client id")
+        if self.clock_scale is not None and self.clock_scale <= 0:
+            raise ValueError("EmulatorConfig.clock_scale must be positive")
+        if self.rows < 0 or any(n < 0 for n in self.table_rows.values()):
+            raise ValueError("row counts must not be negative")
+        if self.minutely_limit < 1 or self.daily_limit < 1:
+            raise ValueError("rate limits must be at least 1")
+
+    @property
+    def client_id(self) -> str:
+        """The first configured client id."""
+        return next(iter(self.clients))
+
+    @property
+    def client_secret(self) -> str:
+        """The secret of :attr:`client_id`."""
+        return self.clients[self.client_id]
+
+    @property
+    def current_division(self) -> int:
+        return self.divisions[0]
+
+    def make_clock(self) -> Clock:
+        """The clock the emulator runs on."""
+        if self.clock is not None:
+            return self.clock
+        if self.clock_scale is not None and self.clock_scale != 1:
+            return ScaledClock(self.clock_scale)
+        return SystemClock()
