@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import CfnParameter, Duration, RemovalPolicy, Stack
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -35,7 +35,11 @@ from constructs import Construct
 from cdk.layer import ROOT, SdkLayer, arch_name
 from exact_online_sdk.aws import metrics_names as mn
 
-RUNTIMES = {"3.12": lambda_.Runtime.PYTHON_3_12, "3.13": lambda_.Runtime.PYTHON_3_13}
+RUNTIMES = {
+    "3.12": lambda_.Runtime.PYTHON_3_12,
+    "3.13": lambda_.Runtime.PYTHON_3_13,
+    "3.14": lambda_.Runtime.PYTHON_3_14,
+}
 
 # Actions that change a secret's value or which version is current. DeleteSecret/TagResource stay with IAM so
 # CloudFormation can still manage the secrets' life cycle.
@@ -254,12 +258,62 @@ class ExactTokenRefresher(Construct):
         for alarm in self.alarms:
             alarm.add_alarm_action(action)
 
+        self._acknowledge_nag_findings()
+
     # ----------------------------------------------------------------------------------------------------------
     def grant_token_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read the token slots (GetSecretValue/DescribeSecret + KMS decrypt via Secrets Manager)."""
         grant = self.slot_a.grant_read(grantee)
         self.slot_b.grant_read(grantee)
         return grant
+
+    def _acknowledge_nag_findings(self) -> None:
+        """Reasoned cdk-nag (AwsSolutions) acknowledgments, each scoped to the resources it concerns."""
+
+        def ack(scope: Construct, rule: str, reason: str) -> None:
+            Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions::{rule}", reason=reason))
+
+        for secret in (*self.slots, self.rescue_secret, self.client_secret):
+            ack(
+                secret,
+                "AwsSolutions-SMG4",
+                "Native rotation (4 h minimum) cannot keep a 10-minute OAuth token valid: the refresher Lambda "
+                "rotates the token every ~10 minutes into the two slots in turn; the client secret is rotated "
+                "at Exact by the operator.",
+            )
+        ack(
+            self.failure_queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter/on-failure destination of the refresher and its schedule.",
+        )
+        for fn in (self.refresher, self.bootstrap):
+            ack(
+                fn,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaBasicExecutionRole]",
+                "AWSLambdaBasicExecutionRole only allows writing the function's own CloudWatch logs.",
+            )
+            ack(
+                fn,
+                "AwsSolutions-IAM5[Resource::*]",
+                "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.",
+            )
+        for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
+            ack(
+                self.refresher,
+                f"AwsSolutions-IAM5[Action::{action}]",
+                "CDK's grant to send to the KMS-encrypted failure queue; limited to this construct's one key.",
+            )
+        stack = Stack.of(self)
+        cfn_refresher = self.refresher.node.default_child
+        assert isinstance(cfn_refresher, lambda_.CfnFunction)
+        refresher_id = stack.resolve(stack.get_logical_id(cfn_refresher))
+        # The scheduler's role is a stack-level singleton (not under this construct).
+        ack(
+            stack,
+            f"AwsSolutions-IAM5[Resource::<{refresher_id}.Arn>:*]",
+            "EventBridge Scheduler's role may invoke the refresher function and its versions only.",
+        )
 
     def _empty_secret(self, construct_id: str, description: str, removal_policy: RemovalPolicy) -> sm.Secret:
         secret = sm.Secret(
@@ -389,5 +443,3 @@ class ExactTokenRefresher(Construct):
             ),
         ]
 
-
-__all__ = ["ExactTokenRefresher", "CfnParameter"]

@@ -166,7 +166,12 @@ def request_flow(
         attempt += 1
         # Pacing: wait for the shared budget before sending (one sleep per attempt, bounded by the deadline).
         while True:
-            wait = budget.acquire(clock.now())
+            try:
+                wait = budget.acquire(clock.now())
+            except DailyRateLimitExceeded as exc:
+                exc.method, exc.url = req.method, redact_url(req.url)
+                exc.context.setdefault("request_id", request_id)
+                raise
             if wait <= 0:
                 break
             if wait > policy.max_rate_limit_wait or clock.now() + wait - started > policy.deadline:
@@ -307,13 +312,12 @@ class Paginator:
             rows, next_url, count = [], None, None
         else:
             raise PaginationError(f"expected a collection, got a bare {type(body.value).__name__}", url=response.url)
-        if self._limit is not None:
-            left = self._limit - self.rows_yielded
-            if len(rows) >= left:
-                rows, next_url = rows[:left], None if len(rows) == left and next_url is None else next_url
-                self.request = None
-                self.rows_yielded += len(rows)
-                return Page(rows, next_url, count, response.content, self.pages, response.url)
+        if self._limit is not None and self.rows_yielded + len(rows) >= self._limit:
+            # The cap is reached: stop here (``next_url`` still tells whether Exact had more).
+            rows = rows[: self._limit - self.rows_yielded]
+            self.rows_yielded += len(rows)
+            self.request = None
+            return Page(rows, next_url, count, response.content, self.pages, response.url)
         self.rows_yielded += len(rows)
         if not next_url:
             self.request = None

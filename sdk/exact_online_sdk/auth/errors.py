@@ -1,19 +1,19 @@
 """Typed errors of the OAuth flows: each says what went wrong and what to do next, never a secret.
 
-    AuthenticationError (exceptions.py)
-    └── OAuthError                         a token-endpoint or flow problem; ``oauth_error`` is Exact's ``error``
-        ├── TooEarlyToRefresh              Exact's 570 s rule refused the refresh (the current token still works)
-        ├── RefreshTokenReused             "Old refresh token used": the chain is broken, log in again
-        ├── RefreshTokenExpired            the refresh token is older than 30 days (or was revoked)
-        ├── InvalidClient                  wrong client id/secret or wrong regional host
-        ├── AuthorizationCodeInvalid       a code that expired (3 min), was used before, or has the wrong redirect
-        ├── StateMismatch                  the callback's ``state`` is not the one this flow sent
-        ├── TokenUnavailable               no usable token (nothing stored, or a worker waited in vain)
-        ├── ReadOnlyRefreshRefused         a read-only store was asked to refresh or save
-        ├── TokenEndpointUnreachable       nothing reached Exact (connect error): safe to try again later
-        ├── TokenEndpointError             another answer (5xx, 429, malformed body)
-        └── TokenOutcomeUnknown            the request may have reached Exact but no answer came back
-            └── RefreshOutcomeUnknown      ...for a refresh: the refresh token may be spent; never resent blindly
+AuthenticationError (exceptions.py)
+└── OAuthError                         a token-endpoint or flow problem; ``oauth_error`` is Exact's ``error``
+    ├── TooEarlyToRefresh              Exact's 570 s rule refused the refresh (the current token still works)
+    ├── RefreshTokenReused             "Old refresh token used": the chain is broken, log in again
+    ├── RefreshTokenExpired            the refresh token is older than 30 days (or was revoked)
+    ├── InvalidClient                  wrong client id/secret or wrong regional host
+    ├── AuthorizationCodeInvalid       a code that expired (3 min), was used before, or has the wrong redirect
+    ├── StateMismatch                  the callback's ``state`` is not the one this flow sent
+    ├── TokenUnavailable               no usable token (nothing stored, or a worker waited in vain)
+    ├── ReadOnlyRefreshRefused         a read-only store was asked to refresh or save
+    ├── TokenEndpointUnreachable       nothing reached Exact (connect error): safe to try again later
+    ├── TokenEndpointError             another answer (5xx, 429, malformed body)
+    └── TokenOutcomeUnknown            the request may have reached Exact but no answer came back
+        └── RefreshOutcomeUnknown      ...for a refresh: the refresh token may be spent; never resent blindly
 """
 
 from __future__ import annotations
@@ -88,8 +88,7 @@ class InvalidClient(OAuthError):
 
     default_message = "Exact rejected the client credentials (invalid_client)"
     hint = (
-        "check EXACT_CLIENT_ID and EXACT_CLIENT_SECRET, and that EXACT_BASE_URL is the region the app is "
-        "registered in"
+        "check EXACT_CLIENT_ID and EXACT_CLIENT_SECRET, and that EXACT_BASE_URL is the region the app is registered in"
     )
 
 

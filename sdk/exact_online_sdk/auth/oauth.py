@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
 import logging
@@ -108,8 +109,6 @@ def parse_callback(callback: str) -> tuple[str, str | None]:
 
 def verify_state(expected: str | None, received: str | None) -> None:
     """Raise :class:`StateMismatch` unless ``received`` equals the ``state`` this flow sent."""
-    import hmac
-
     if not expected or not received or not hmac.compare_digest(expected.encode(), received.encode()):
         raise StateMismatch()
 
@@ -263,7 +262,7 @@ class OAuthProtocol:
             "reason": reason,
         }
         message = description or None
-        if "toearlytorefresh" in text.replace("oo", "o") or "not expired" in text:
+        if "tooearlytorefresh" in text or "not expired" in text:
             return TooEarlyToRefresh(message, **common)
         if "old refresh token" in text:
             return RefreshTokenReused(message, **common)
@@ -351,9 +350,7 @@ class OAuthEndpoint(_EndpointBase):
         timeout: float = 30.0,
         writer: str = "",
     ) -> None:
-        super().__init__(
-            base_url, client_id, client_secret, redirect_uri, clock=clock, timeout=timeout, writer=writer
-        )
+        super().__init__(base_url, client_id, client_secret, redirect_uri, clock=clock, timeout=timeout, writer=writer)
         self._owns_client = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout)
 
@@ -403,9 +400,7 @@ class AsyncOAuthEndpoint(_EndpointBase):
         timeout: float = 30.0,
         writer: str = "",
     ) -> None:
-        super().__init__(
-            base_url, client_id, client_secret, redirect_uri, clock=clock, timeout=timeout, writer=writer
-        )
+        super().__init__(base_url, client_id, client_secret, redirect_uri, clock=clock, timeout=timeout, writer=writer)
         self._owns_client = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
 

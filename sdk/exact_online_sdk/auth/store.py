@@ -6,7 +6,7 @@ from typing import Protocol, runtime_checkable
 
 from .token import Token
 
-__all__ = ["GenerationConflict", "TokenStore", "TokenStoreError"]
+__all__ = ["GenerationConflict", "RefreshLock", "RefreshLocking", "TokenStore", "TokenStoreError"]
 
 
 class TokenStoreError(Exception):
@@ -17,9 +17,7 @@ class GenerationConflict(TokenStoreError):
     """A save lost the compare-and-swap: the store already holds another (usually newer) generation."""
 
     def __init__(self, expected: int | None, found: int | None) -> None:
-        super().__init__(
-            f"token store holds generation {found}, expected {expected}: another writer rotated the token"
-        )
+        super().__init__(f"token store holds generation {found}, expected {expected}: another writer rotated the token")
         self.expected = expected
         self.found = found
 
@@ -37,4 +35,25 @@ class TokenStore(Protocol):
 
         Raises :class:`GenerationConflict` otherwise, and :class:`TokenStoreError` when the write fails.
         """
+        ...
+
+
+class RefreshLock(Protocol):
+    """A lock held around read-refresh-save so one process at a time refreshes (fresh object per use)."""
+
+    def acquire(self, timeout: float) -> bool:
+        """Take the lock, waiting at most ``timeout`` real seconds (0: try once); True when taken."""
+        ...
+
+    def release(self) -> None:
+        """Give the lock back."""
+        ...
+
+
+@runtime_checkable
+class RefreshLocking(Protocol):
+    """A store that can serialize refreshes across the processes sharing it (the encrypted file store does)."""
+
+    def refresh_lock(self) -> RefreshLock:
+        """A new, not yet acquired, lock object shared by every user of this store."""
         ...

@@ -68,9 +68,7 @@ class Token:
         if schema != TOKEN_SCHEMA:
             raise ValueError(f"unsupported token state schema {schema!r} (expected {TOKEN_SCHEMA})")
         missing = [
-            k
-            for k in ("generation", "access_token", "refresh_token", "issued_at", "expires_at")
-            if k not in state
+            k for k in ("generation", "access_token", "refresh_token", "issued_at", "expires_at") if k not in state
         ]
         if missing:
             raise ValueError(f"token state lacks {', '.join(missing)}")

@@ -42,6 +42,7 @@ REASONS: Final = (
     "InvalidClient",  # client id/secret wrong
     "OutcomeUnknown",  # the token request timed out: the refresh token may be spent; never resent
     "ServerError",  # Exact's token endpoint answered 5xx (nothing rotated): retried next run
+    "Unreachable",  # the token request never reached Exact (connect error): retried next run
     "StoreFailed",  # the new token could not be written to the slots (rescue copy kept)
     "StoreUnreadable",  # the slots could not be read
     "Other",

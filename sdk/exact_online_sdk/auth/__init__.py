@@ -1,0 +1,94 @@
+"""OAuth2 for Exact Online: tokens, the token endpoint, token stores and the refreshing token source.
+
+Names load on first use, so importing the package stays cheap (``cryptography``/``filelock`` are needed only
+by the encrypted file store).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import (
+        AuthorizationCodeInvalid,
+        InvalidClient,
+        OAuthError,
+        ReadOnlyRefreshRefused,
+        RefreshOutcomeUnknown,
+        RefreshTokenExpired,
+        RefreshTokenReused,
+        StateMismatch,
+        TokenEndpointError,
+        TokenEndpointUnreachable,
+        TokenOutcomeUnknown,
+        TokenUnavailable,
+        TooEarlyToRefresh,
+    )
+    from .oauth import AsyncOAuthEndpoint, OAuthEndpoint, OAuthProtocol, parse_callback
+    from .store import GenerationConflict, TokenStore, TokenStoreError
+    from .token import Token
+
+__all__ = [
+    "AsyncOAuthEndpoint",
+    "AuthorizationCodeInvalid",
+    "GenerationConflict",
+    "InvalidClient",
+    "OAuthEndpoint",
+    "OAuthError",
+    "OAuthProtocol",
+    "ReadOnlyRefreshRefused",
+    "RefreshOutcomeUnknown",
+    "RefreshTokenExpired",
+    "RefreshTokenReused",
+    "StateMismatch",
+    "Token",
+    "TokenEndpointError",
+    "TokenEndpointUnreachable",
+    "TokenOutcomeUnknown",
+    "TokenStore",
+    "TokenStoreError",
+    "TokenUnavailable",
+    "TooEarlyToRefresh",
+    "parse_callback",
+]
+
+_LAZY: dict[str, str] = {
+    "Token": ".token",
+    "TokenStore": ".store",
+    "TokenStoreError": ".store",
+    "GenerationConflict": ".store",
+    "OAuthEndpoint": ".oauth",
+    "AsyncOAuthEndpoint": ".oauth",
+    "OAuthProtocol": ".oauth",
+    "parse_callback": ".oauth",
+}
+_LAZY.update(
+    dict.fromkeys(
+        (
+            "AuthorizationCodeInvalid",
+            "InvalidClient",
+            "OAuthError",
+            "ReadOnlyRefreshRefused",
+            "RefreshOutcomeUnknown",
+            "RefreshTokenExpired",
+            "RefreshTokenReused",
+            "StateMismatch",
+            "TokenEndpointError",
+            "TokenEndpointUnreachable",
+            "TokenOutcomeUnknown",
+            "TokenUnavailable",
+            "TooEarlyToRefresh",
+        ),
+        ".errors",
+    )
+)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
