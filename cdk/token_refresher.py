@@ -15,7 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import (
+    Acknowledgment,
+    DefaultStackSynthesizer,
+    Duration,
+    Fn,
+    RemovalPolicy,
+    Stack,
+    Validations,
+)
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -40,12 +48,13 @@ RUNTIMES = {
     "3.13": lambda_.Runtime.PYTHON_3_13,
     "3.14": lambda_.Runtime.PYTHON_3_14,
 }
+LATEST_RUNTIME = RUNTIMES["3.14"]
 
 # Actions that change a secret's value or which version is current. DeleteSecret/TagResource stay with IAM so
-# CloudFormation can still manage the secrets' life cycle.
+# CloudFormation can still manage the secrets' life cycle; UpdateSecret (which can also set a value) is denied
+# too, except to the CloudFormation execution role that must update a secret's description or key.
 SECRET_WRITE_ACTIONS = [
     "secretsmanager:PutSecretValue",
-    "secretsmanager:UpdateSecret",
     "secretsmanager:UpdateSecretVersionStage",
     "secretsmanager:RotateSecret",
     "secretsmanager:CancelRotateSecret",
@@ -82,7 +91,7 @@ class ExactTokenRefresher(Construct):
         super().__init__(scope, construct_id)
         if python_version not in RUNTIMES:
             raise ValueError(f"python_version must be one of {sorted(RUNTIMES)}, not {python_version!r}")
-        runtime = RUNTIMES[python_version]
+        runtime = self.runtime = RUNTIMES[python_version]
         arch = arch_name(architecture)
         stack = Stack.of(self)
 
@@ -229,6 +238,8 @@ class ExactTokenRefresher(Construct):
         for slot in self.slots:
             self._deny_writes_except(slot, writers)
         self._deny_writes_except(self.rescue_secret, [refresher_role.role_arn])
+        for fn in (self.refresher, self.bootstrap):
+            self._drop_redundant_role_dependency(fn)
 
         # --- schedule: every minute, no retries, stale invocations dropped --------------------------------------
         self.schedule = scheduler.Schedule(
@@ -298,6 +309,13 @@ class ExactTokenRefresher(Construct):
                 "AwsSolutions-IAM5[Resource::*]",
                 "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.",
             )
+            if self.runtime is not LATEST_RUNTIME:
+                ack(
+                    fn,
+                    "AwsSolutions-L1",
+                    f"{self.runtime.name} is a supported runtime chosen on purpose: the layer's compiled wheels "
+                    "and the Powertools managed layer are built per runtime; -c pythonVersion=3.14 switches.",
+                )
         for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
             ack(
                 self.refresher,
@@ -352,8 +370,7 @@ class ExactTokenRefresher(Construct):
             )
         )
 
-    @staticmethod
-    def _deny_writes_except(secret: sm.Secret, principal_arns: Sequence[str]) -> None:
+    def _deny_writes_except(self, secret: sm.Secret, principal_arns: Sequence[str]) -> None:
         secret.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="DenyWritesExceptTokenWriters",
@@ -364,6 +381,34 @@ class ExactTokenRefresher(Construct):
                 conditions={"ArnNotEquals": {"aws:PrincipalArn": list(principal_arns)}},
             )
         )
+        synthesizer = Stack.of(self).synthesizer
+        deployer = (
+            [Fn.sub(synthesizer.cloud_formation_execution_role_arn)]
+            if isinstance(synthesizer, DefaultStackSynthesizer)
+            else []
+        )
+        secret.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyUpdateExceptTokenWritersAndDeployer",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["secretsmanager:UpdateSecret"],
+                resources=["*"],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": [*principal_arns, *deployer]}},
+            )
+        )
+
+    @staticmethod
+    def _drop_redundant_role_dependency(fn: lambda_.Function) -> None:
+        """Keep only the DependsOn on the role's policy: the GetAtt on the role already orders them (W3005)."""
+        cfn = fn.node.default_child
+        policy = fn.role.node.try_find_child("DefaultPolicy") if fn.role else None
+        if not isinstance(cfn, lambda_.CfnFunction) or policy is None:
+            return
+        stack = Stack.of(fn)
+        cfn_policy = policy.node.default_child
+        assert isinstance(cfn_policy, iam.CfnPolicy)
+        cfn.add_override("DependsOn", [stack.resolve(stack.get_logical_id(cfn_policy))])
 
     def _grant_read_statements(self, policy: iam.ManagedPolicy) -> None:
         policy.add_statements(

@@ -48,15 +48,15 @@ T = TypeVar("T")
 
 class ResultList(list[dict[str, Any]]):
     """The rows of one page returned by ``get()``. ``has_more`` is True when Exact has further pages
-    (``next_url``); ``count`` is ``__count`` when ``$inlinecount=allpages`` was asked."""
+    (``next_url``); ``total_count`` is ``__count`` when ``$inlinecount=allpages`` was asked."""
 
     next_url: str | None
-    count: int | None
+    total_count: int | None
 
-    def __init__(self, rows: list[dict[str, Any]], next_url: str | None = None, count: int | None = None):
+    def __init__(self, rows: list[dict[str, Any]], next_url: str | None = None, total_count: int | None = None) -> None:
         super().__init__(rows)
         self.next_url = next_url
-        self.count = count
+        self.total_count = total_count
 
     @property
     def has_more(self) -> bool:
@@ -237,7 +237,12 @@ class ExactOnlineClient(_Base):
         try:
             action = next(flow)
             while True:
-                action = flow.send(self._perform(action))
+                try:
+                    result = self._perform(action)
+                except BaseException as exc:  # let the core return its rate-limit reservation
+                    action = flow.throw(exc)
+                    continue
+                action = flow.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
@@ -391,7 +396,12 @@ class AsyncExactOnlineClient(_Base):
         try:
             action = next(flow)
             while True:
-                action = flow.send(await self._perform(action))
+                try:
+                    result = await self._perform(action)
+                except BaseException as exc:  # let the core return its rate-limit reservation
+                    action = flow.throw(exc)
+                    continue
+                action = flow.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 

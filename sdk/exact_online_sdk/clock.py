@@ -54,9 +54,7 @@ class SystemClock:
 class ScaledClock:
     """Time running ``scale`` times faster than real time; ``origin`` is the clock's time at ``real_origin``."""
 
-    def __init__(
-        self, scale: float, *, origin: float | None = None, real_origin: float | None = None
-    ) -> None:
+    def __init__(self, scale: float, *, origin: float | None = None, real_origin: float | None = None) -> None:
         if scale <= 0:
             raise ValueError("scale must be positive")
         self.scale = float(scale)

@@ -250,9 +250,7 @@ class _Plan:
             cursor = max(cursor, stamp)
         return SyncBatch(self.division, endpoint, "changes", rows, cursor, stream, page)
 
-    def deletion_batches(
-        self, rows: list[dict[str, Any]], previous: int | None, page: int
-    ) -> list[SyncBatch]:
+    def deletion_batches(self, rows: list[dict[str, Any]], previous: int | None, page: int) -> list[SyncBatch]:
         """Split a sync/Deleted page by entity type; the last batch carries the page's cursor."""
         cursor = previous if previous is not None else self.initial_timestamp
         grouped: dict[DeletedEntityType, list[dict[str, Any]]] = {}
@@ -282,9 +280,7 @@ class _Plan:
         ]
         if not batches:
             # Still hand over the cursor so an all-foreign page is not re-read forever.
-            batches.append(
-                SyncBatch(self.division, DELETED_STREAM, "deletions", [], cursor, DELETED_STREAM, page)
-            )
+            batches.append(SyncBatch(self.division, DELETED_STREAM, "deletions", [], cursor, DELETED_STREAM, page))
         return batches
 
 
@@ -360,9 +356,7 @@ class Sync(_SyncBase["ExactOnlineClient"]):
         plan = self.plan
         for stream in plan.streams:
             cursor = self.cursors.load(plan.division, stream.endpoint)
-            for number, rows in enumerate(
-                self._pages(stream.endpoint, plan.params(cursor, stream.select)), 1
-            ):
+            for number, rows in enumerate(self._pages(stream.endpoint, plan.params(cursor, stream.select)), 1):
                 batch = plan.batch(stream.endpoint, stream.endpoint, rows, cursor, number)
                 cursor = batch.cursor
                 yield batch

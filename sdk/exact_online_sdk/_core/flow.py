@@ -186,7 +186,11 @@ def request_flow(
             log.debug("pacing %s %s: waiting %.2f s for the rate-limit window", req.method, req.path, wait)
             yield Sleep(wait)
         sent_at = clock.now()
-        result: RawResponse | TransportFailure = yield Send(req, token)
+        try:
+            result: RawResponse | TransportFailure = yield Send(req, token)
+        except BaseException:
+            budget.release(clock.now(), None)
+            raise
         now = clock.now()
         error: APIError
         retry_after: float | None = None
@@ -324,7 +328,9 @@ class Paginator:
         else:
             if next_url in self._seen:
                 raise PaginationError(
-                    f"Exact repeated a __next link after {self.pages} pages (paging loop)", url=next_url, pages=self.pages
+                    f"Exact repeated a __next link after {self.pages} pages (paging loop)",
+                    url=next_url,
+                    pages=self.pages,
                 )
             if not same_origin(next_url, self._base_url):
                 raise PaginationError("__next points at another host; refusing to send the token there", url=next_url)

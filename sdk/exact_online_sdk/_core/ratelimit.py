@@ -197,13 +197,11 @@ class InMemoryRateBudget:
             s = replace(s, in_flight=max(s.in_flight - 1, 0))
             if headers is not None:
                 s = self._merge(s, now, headers)
-            if rejected:
+            known_reset = (s.minutely_remaining == 0 and s.minutely_reset) or (s.daily_remaining == 0 and s.daily_reset)
+            if rejected and not known_reset:
                 # A 429 with no usable reset (older Exact): wait for the next clock-aligned minute.
-                if not (s.minutely_remaining == 0 and s.minutely_reset) and not (
-                    s.daily_remaining == 0 and s.daily_reset
-                ):
-                    server_now = now + s.skew
-                    self._blocked_until = math.floor(server_now / 60 + 1) * 60 - s.skew + SAFETY_MARGIN
+                server_now = now + s.skew
+                self._blocked_until = math.floor(server_now / 60 + 1) * 60 - s.skew + SAFETY_MARGIN
             self._state = s
             self._roll(now)
 

@@ -79,7 +79,5 @@ def redact_url(url: str) -> str:
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         if any(k.lower() in _SENSITIVE_KEYS for k, _ in pairs):
-            query = urlencode(
-                [(k, MASK if k.lower() in _SENSITIVE_KEYS else v) for k, v in pairs], safe="$'(),*:"
-            )
+            query = urlencode([(k, MASK if k.lower() in _SENSITIVE_KEYS else v) for k, v in pairs], safe="$'(),*:")
     return _mask_registered(urlunsplit((parts.scheme, netloc, parts.path, query, "")))

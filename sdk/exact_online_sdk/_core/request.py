@@ -100,11 +100,7 @@ def same_origin(url: str, base_url: str) -> bool:
     """True when ``url`` is on the configured scheme, host and port."""
     try:
         a, b = urlsplit(url), urlsplit(base_url)
-        return (
-            a.scheme == b.scheme
-            and (a.hostname or "").lower() == (b.hostname or "").lower()
-            and a.port == b.port
-        )
+        return a.scheme == b.scheme and (a.hostname or "").lower() == (b.hostname or "").lower() and a.port == b.port
     except ValueError:
         return False
 

@@ -121,7 +121,12 @@ def parse_body(response: RawResponse, **ctx: Any) -> Body:
     try:
         doc = edm.loads(content)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _unexpected(response, f"invalid or truncated JSON ({exc.msg if isinstance(exc, json.JSONDecodeError) else 'bad UTF-8'})", retryable=True, **ctx) from None
+        raise _unexpected(
+            response,
+            f"invalid or truncated JSON ({exc.msg if isinstance(exc, json.JSONDecodeError) else 'bad UTF-8'})",
+            retryable=True,
+            **ctx,
+        ) from None
     if isinstance(doc, (int, str)) and not isinstance(doc, bool):
         return Body(kind="value", value=doc)
     if not isinstance(doc, dict) or "d" not in doc:

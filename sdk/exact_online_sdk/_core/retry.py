@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
-from ..exceptions import APIError, RateLimitError, TransportError, UnexpectedResponseError
+from ..exceptions import APIError, RateLimitError, TransportError
 
 __all__ = ["RetryPolicy", "parse_retry_after"]
 
@@ -49,7 +49,7 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff before attempt ``attempt + 1``."""
         ceiling = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
-        return ceiling * (0.5 + 0.5 * self.random())
+        return float(ceiling * (0.5 + 0.5 * self.random()))
 
     def may_retry(self, method: str, error: APIError) -> bool:
         """Whether this failure of this method may be retried at all (ignoring attempts and deadline)."""
@@ -70,6 +70,4 @@ class RetryPolicy:
             return retry_after
         if isinstance(error, RateLimitError) and rate_wait is not None:
             return rate_wait
-        if isinstance(error, UnexpectedResponseError | TransportError) or error.status_code:
-            return self.backoff(attempt)
         return self.backoff(attempt)

@@ -40,7 +40,8 @@ def resolve_region(region_name: str | None) -> str:
 def make_secretsmanager_client(
     region_name: str | None = None, *, endpoint_url: str | None = None
 ) -> SecretsManagerClient:
-    """A Secrets Manager client with short timeouts; our own loops do the retrying on the injected clock."""
+    """A Secrets Manager client with short timeouts and no botocore retries: the stores retry on the injected
+    clock (botocore would sleep in real time, which a scaled-clock run cannot follow)."""
     try:
         import boto3
         from botocore.config import Config
@@ -49,7 +50,7 @@ def make_secretsmanager_client(
     config = Config(
         connect_timeout=5,
         read_timeout=10,
-        retries={"mode": "standard", "max_attempts": 2},
+        retries={"mode": "standard", "max_attempts": 0},
         user_agent_extra="exact-online-toolkit",
     )
     return boto3.session.Session().client(

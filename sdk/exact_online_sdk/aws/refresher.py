@@ -71,9 +71,7 @@ class RecordingMetrics:
 
     def total(self, name: str, **dimensions: str) -> float:
         """Sum of ``name`` over the points whose dimensions include ``dimensions``."""
-        return sum(
-            v for n, v, _, d in self.points if n == name and all(d.get(k) == x for k, x in dimensions.items())
-        )
+        return sum(v for n, v, _, d in self.points if n == name and all(d.get(k) == x for k, x in dimensions.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +258,9 @@ class TokenRefresher:
                     self._fail("Other", str(exc), generation=current.generation)
                 if attempt > self.policy.server_error_retries or current.expires_in(self._clock.now()) <= 0:
                     reason = "Unreachable" if isinstance(exc, TokenEndpointUnreachable) else "ServerError"
-                    self._fail(reason, f"Exact's token endpoint failed {attempt} time(s): {exc}", generation=current.generation)
+                    self._fail(
+                        reason, f"Exact's token endpoint failed {attempt} time(s): {exc}", generation=current.generation
+                    )
                 logger.warning("token endpoint failed (%s); retrying", type(exc).__name__)
                 self._clock.sleep(self.policy.retry_delay * attempt)
             except TokenOutcomeUnknown:

@@ -128,9 +128,7 @@ class RescueStore:
         delay = self._retry_delay
         for attempt in range(1, self._attempts + 1):
             try:
-                self.client.put_secret_value(
-                    SecretId=self.secret_id, ClientRequestToken=token, SecretString=payload
-                )
+                self.client.put_secret_value(SecretId=self.secret_id, ClientRequestToken=token, SecretString=payload)
             except Exception as exc:
                 if not is_retryable(exc) or attempt == self._attempts:
                     raise TokenStoreError(
@@ -139,5 +137,7 @@ class RescueStore:
                 self._clock.sleep(delay)
                 delay = min(delay * 2, 8.0)
             else:
-                logger.warning("wrote a %s record for generation %d to the rescue store", record.kind, record.generation)
+                logger.warning(
+                    "wrote a %s record for generation %d to the rescue store", record.kind, record.generation
+                )
                 return

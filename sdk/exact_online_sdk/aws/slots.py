@@ -103,6 +103,7 @@ class SecretsManagerTokenStorage:
         min_reread_interval: float = 1.0,
         writer: str = "",
         write_attempts: int = 5,
+        read_attempts: int = 3,
         retry_delay: float = 0.5,
     ) -> None:
         if slots is None:
@@ -111,8 +112,8 @@ class SecretsManagerTokenStorage:
             slots = (f"{name}-a", f"{name}-b")
         if len(slots) != 2 or not all(isinstance(s, str) and s for s in slots) or slots[0] == slots[1]:
             raise ValueError("slots must be two different, non-empty secret names or ARNs")
-        if write_attempts < 1:
-            raise ValueError("write_attempts must be at least 1")
+        if write_attempts < 1 or read_attempts < 1:
+            raise ValueError("write_attempts and read_attempts must be at least 1")
         self.slot_ids: dict[str, str] = dict(zip(SLOT_LABELS, slots, strict=True))
         self.region_name = region_name
         self.writer = writer
@@ -123,6 +124,7 @@ class SecretsManagerTokenStorage:
         self._expiry_margin = expiry_margin
         self._min_reread = min_reread_interval
         self._write_attempts = write_attempts
+        self._read_attempts = read_attempts
         self._retry_delay = retry_delay
         self._lock = threading.Lock()
         self._client_lock = threading.Lock()
@@ -160,9 +162,22 @@ class SecretsManagerTokenStorage:
         """Both slots as stored now (AWSCURRENT), bypassing the cache."""
         return [self._read_slot(label, secret_id) for label, secret_id in self.slot_ids.items()]
 
+    def _get(self, secret_id: str) -> Any:
+        """GetSecretValue (AWSCURRENT), retried briefly on throttling and connection errors."""
+        delay = self._retry_delay / 2
+        for attempt in range(1, self._read_attempts + 1):
+            try:
+                return self.client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+            except Exception as exc:
+                if not is_retryable(exc) or attempt == self._read_attempts:
+                    raise
+                self._clock.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _read_slot(self, label: str, secret_id: str) -> SlotState:
         try:
-            response = self.client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+            response = self._get(secret_id)
         except Exception as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 self._ensure_exists(label, secret_id)
@@ -222,9 +237,7 @@ class SecretsManagerTokenStorage:
             self._cache_until = float("-inf")
 
     # -- writing ---------------------------------------------------------------------------------------------
-    def prepare_write(
-        self, expected_generation: int | None, states: Sequence[SlotState] | None = None
-    ) -> WriteIntent:
+    def prepare_write(self, expected_generation: int | None, states: Sequence[SlotState] | None = None) -> WriteIntent:
         """Choose the slot (the older one) and the ClientRequestToken for generation ``expected + 1``."""
         states = list(states) if states is not None else self.read_slots()
         target = min(states, key=lambda s: s.generation)
@@ -237,9 +250,7 @@ class SecretsManagerTokenStorage:
             client_request_token=client_request_token(target.slot, generation),
         )
 
-    def save(
-        self, token: Token, *, expected_generation: int | None, intent: WriteIntent | None = None
-    ) -> WriteIntent:
+    def save(self, token: Token, *, expected_generation: int | None, intent: WriteIntent | None = None) -> WriteIntent:
         """Store ``token`` if the slots' newest generation is ``expected_generation`` (None: both empty).
 
         Returns the intent that was carried out. Raises :class:`GenerationConflict` when another generation is

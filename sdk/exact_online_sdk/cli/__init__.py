@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from . import api, sync_cmd, webhooks_cmd
+from ._common import state
 
 app = typer.Typer(
     name="exact-online",
@@ -10,6 +15,23 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logs")] = False,
+) -> None:
+    """Exact Online from the command line."""
+    state(ctx).verbose = verbose
+    if verbose:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+
+
+for _module in (api, sync_cmd, webhooks_cmd):
+    _module.register(app)
 
 
 def main() -> None:

@@ -22,9 +22,7 @@ class EmulatorConfig:
     Secrets (``clients`` values, ``webhook_secret``) are kept out of ``repr``.
     """
 
-    clients: Mapping[str, str] = field(
-        default_factory=lambda: {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}, repr=False
-    )
+    clients: Mapping[str, str] = field(default_factory=lambda: {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}, repr=False)
     """Accepted client id -> client secret pairs."""
     redirect_uris: tuple[str, ...] = ()
     """Registered redirect URIs; empty accepts any."""

@@ -284,9 +284,7 @@ def _compare(op: str, left: Any, right: Any) -> Predicate:
         raise FilterError("This $filter parameter is not supported for this resource")
     lk, rk = _kind(left.edm), _kind(right.edm)
     if "null" not in (lk, rk) and lk != rk:
-        raise FilterError(
-            f"Operator '{op}' incompatible with operand types '{left.edm}' and '{right.edm}'."
-        )
+        raise FilterError(f"Operator '{op}' incompatible with operand types '{left.edm}' and '{right.edm}'.")
     fn = _OPS[op]
     if op in ("eq", "ne"):
         return lambda g: fn(_eval(left, g), _eval(right, g))

@@ -437,7 +437,9 @@ def _field_generator(
     if edm == "Edm.DateTime":
         if name in ("Created", "Modified"):
             return lambda i: f"/Date({_EPOCH_2024_MS + i * 60_000})/"
-        return lambda i: None if (i + salt) % 9 == 0 else f"/Date({_EPOCH_2024_MS + ((i * 37 + salt) % 1000) * _DAY_MS})/"
+        return lambda i: (
+            None if (i + salt) % 9 == 0 else f"/Date({_EPOCH_2024_MS + ((i * 37 + salt) % 1000) * _DAY_MS})/"
+        )
     return lambda i: None
 
 

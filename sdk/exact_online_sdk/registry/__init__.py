@@ -114,9 +114,7 @@ def registry() -> Registry:
     raw = resources.files(__package__).joinpath("endpoints.json").read_text(encoding="utf-8")
     endpoints = []
     for item in json.loads(raw):
-        fields = tuple(
-            Field(row[0], row[1], *_WRITABLE[row[2]], hidden="hidden" in row[3:]) for row in item["fields"]
-        )
+        fields = tuple(Field(row[0], row[1], *_WRITABLE[row[2]], hidden="hidden" in row[3:]) for row in item["fields"])
         endpoints.append(
             Endpoint(
                 name=item["name"],

@@ -1,0 +1,1 @@
+"""Integrations kept for the seed package's import paths (``exact_online_sdk.contrib.aws``)."""

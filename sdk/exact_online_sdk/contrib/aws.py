@@ -1,0 +1,34 @@
+"""The seed package's AWS names: ``from exact_online_sdk.contrib.aws import SecretsManagerTokenStorage,
+ReadOnlyTokenStorage``.
+
+``SecretsManagerTokenStorage(name, region_name=...)`` is the double-buffered store of
+:mod:`exact_online_sdk.aws.slots` (secrets ``{name}-a`` and ``{name}-b``); wrap it in ``ReadOnlyTokenStorage`` in
+workers. Needs the ``[aws]`` extra.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..aws.slots import SecretsManagerTokenStorage
+    from ..aws.worker import SecretsManagerTokenProvider, worker_client
+
+__all__ = ["ReadOnlyTokenStorage", "SecretsManagerTokenProvider", "SecretsManagerTokenStorage", "worker_client"]  # noqa: F822
+
+_LAZY = {
+    "SecretsManagerTokenStorage": "..aws.slots",
+    "SecretsManagerTokenProvider": "..aws.worker",
+    "worker_client": "..aws.worker",
+    "ReadOnlyTokenStorage": "..auth",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
