@@ -57,3 +57,15 @@ dist: $(STAMP)  ## build the wheel and sdist into dist/
 .PHONY: clean
 clean:  ## remove build artefacts (keeps .venv)
 	rm -rf dist build cdk.out .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov .layer-build
+
+.PHONY: synth
+synth: $(STAMP) $(CDK_CLI)  ## synthesize the CDK app offline into cdk.out (runs cdk-nag; bundles the layer)
+	$(UV) run --frozen $(CDK_CLI) synth --no-notices --quiet
+
+LAYER_ARCH ?= arm64
+LAYER_PYTHON ?= 3.13
+
+.PHONY: layer
+layer: $(STAMP)  ## build the SDK Lambda layer (LAYER_ARCH=arm64|x86_64) into .layer-build/ and report its size
+	$(UV) run --frozen python tools/build_layer.py --arch $(LAYER_ARCH) --python-version $(LAYER_PYTHON) \
+		--out .layer-build/$(LAYER_ARCH) --zip .layer-build/sdk-layer-$(LAYER_ARCH).zip

@@ -14,16 +14,47 @@ from ._version import __version__
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
+    from ._core.credentials import StaticToken
+    from ._core.retry import RetryPolicy
     from .client import AsyncExactOnlineClient, ExactOnlineClient
     from .config import Settings
-
-__all__ = ["AsyncExactOnlineClient", "ExactOnlineClient", "Settings", "__version__"]
+    from .exceptions import (
+        APIError,
+        AuthenticationError,
+        DailyRateLimitExceeded,
+        ExactOnlineError,
+        RateLimitError,
+    )
+    from .log import configure_logging
 
 _LAZY = {
     "ExactOnlineClient": ".client",
     "AsyncExactOnlineClient": ".client",
     "Settings": ".config",
+    "RetryPolicy": "._core.retry",
+    "StaticToken": "._core.credentials",
+    "configure_logging": ".log",
+    "ExactOnlineError": ".exceptions",
+    "APIError": ".exceptions",
+    "AuthenticationError": ".exceptions",
+    "RateLimitError": ".exceptions",
+    "DailyRateLimitExceeded": ".exceptions",
 }
+
+__all__ = [
+    "APIError",
+    "AsyncExactOnlineClient",
+    "AuthenticationError",
+    "DailyRateLimitExceeded",
+    "ExactOnlineClient",
+    "ExactOnlineError",
+    "RateLimitError",
+    "RetryPolicy",
+    "Settings",
+    "StaticToken",
+    "__version__",
+    "configure_logging",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -25,19 +25,27 @@ if TYPE_CHECKING:
         TokenUnavailable,
         TooEarlyToRefresh,
     )
+    from .file import EncryptedFileTokenStorage
+    from .manager import ExactOnlineAuth
+    from .memory import MemoryTokenStorage
     from .oauth import AsyncOAuthEndpoint, OAuthEndpoint, OAuthProtocol, parse_callback
+    from .readonly import ReadOnlyTokenStorage
     from .store import GenerationConflict, TokenStore, TokenStoreError
     from .token import Token
 
 __all__ = [
     "AsyncOAuthEndpoint",
     "AuthorizationCodeInvalid",
+    "EncryptedFileTokenStorage",
+    "ExactOnlineAuth",
     "GenerationConflict",
     "InvalidClient",
+    "MemoryTokenStorage",
     "OAuthEndpoint",
     "OAuthError",
     "OAuthProtocol",
     "ReadOnlyRefreshRefused",
+    "ReadOnlyTokenStorage",
     "RefreshOutcomeUnknown",
     "RefreshTokenExpired",
     "RefreshTokenReused",
@@ -62,6 +70,10 @@ _LAZY: dict[str, str] = {
     "AsyncOAuthEndpoint": ".oauth",
     "OAuthProtocol": ".oauth",
     "parse_callback": ".oauth",
+    "ExactOnlineAuth": ".manager",
+    "EncryptedFileTokenStorage": ".file",
+    "MemoryTokenStorage": ".memory",
+    "ReadOnlyTokenStorage": ".readonly",
 }
 _LAZY.update(
     dict.fromkeys(

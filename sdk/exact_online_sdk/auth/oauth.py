@@ -55,6 +55,7 @@ log = logging.getLogger("exact_online_sdk.auth.oauth")
 
 AUTHORIZE_PATH = "/api/oauth2/auth"
 TOKEN_PATH = "/api/oauth2/token"
+DEFAULT_TIMEOUT = 30.0
 DATE_TOLERANCE = 300.0
 """A ``Date`` header further than this from the local clock is ignored (a proxy's stale header, a bad clock)."""
 
@@ -320,7 +321,7 @@ class _EndpointBase:
         redirect_uri: str,
         *,
         clock: Clock | None = None,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
         writer: str = "",
     ) -> None:
         self.protocol = OAuthProtocol(base_url, client_id, client_secret, redirect_uri, writer=writer)
@@ -347,7 +348,7 @@ class OAuthEndpoint(_EndpointBase):
         *,
         http_client: httpx.Client | None = None,
         clock: Clock | None = None,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
         writer: str = "",
     ) -> None:
         super().__init__(base_url, client_id, client_secret, redirect_uri, clock=clock, timeout=timeout, writer=writer)
@@ -397,7 +398,7 @@ class AsyncOAuthEndpoint(_EndpointBase):
         *,
         http_client: httpx.AsyncClient | None = None,
         clock: Clock | None = None,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
         writer: str = "",
     ) -> None:
         super().__init__(base_url, client_id, client_secret, redirect_uri, clock=clock, timeout=timeout, writer=writer)

@@ -44,7 +44,7 @@ class AwsFaults:
 
     def attach(self, client: Any) -> Any:
         client.meta.events.register_first("before-send.secrets-manager.*", self._before_send)
-        client.meta.events.register("before-call.secrets-manager.*", self._before_call)
+        client.meta.events.register("before-parameter-build.secrets-manager.*", self._before_call)
         return client
 
     def fail(self, operation: str, times: int = 1, code: str = "ThrottlingException", status: int = 400) -> None:
