@@ -131,7 +131,9 @@ class ExactOnlineAuth:
         ]
         if missing:
             raise ConfigError(f"missing configuration: {', '.join(missing)}", variable=missing[0])
-        assert self.client_id and self._client_secret and self.redirect_uri
+        assert self.client_id is not None
+        assert self._client_secret is not None
+        assert self.redirect_uri is not None
         return self.base_url, self.client_id, self._client_secret, self.redirect_uri
 
     def endpoint(self) -> OAuthEndpoint:
@@ -220,7 +222,9 @@ class ExactOnlineAuth:
     def get_token(self) -> Token:
         """A token, refreshed first when it is due (blocking)."""
         self._flush_pending_save()
-        token = self._cached or self._load()
+        token = self._cached
+        if token is None:
+            token = self._load()
         if self._fresh_enough(token, self.clock.now()):
             return token
         if isinstance(self.storage, ReadOnlyTokenStorage):
@@ -303,7 +307,7 @@ class ExactOnlineAuth:
             try:
                 self.storage.save(new, expected_generation=current.generation)
             except GenerationConflict:
-                log.error("another writer stored generation while this refresh ran; keeping the stored one")
+                log.error("another writer stored a token while this refresh ran; keeping the stored one")
                 self._cached = None
                 raise
             except TokenStoreError:
@@ -353,7 +357,9 @@ class ExactOnlineAuth:
         """The asyncio form of :meth:`get_token`."""
         if self._pending_save is not None:
             await asyncio.to_thread(self._flush_pending_save)
-        token = self._cached or await asyncio.to_thread(self._load)
+        token = self._cached
+        if token is None:
+            token = await asyncio.to_thread(self._load)
         if self._fresh_enough(token, self.clock.now()):
             return token
         if isinstance(self.storage, ReadOnlyTokenStorage):
@@ -422,9 +428,9 @@ def _try(lock: RefreshLock) -> Any:
     return lambda blocking=False: lock.acquire(0.0)
 
 
-async def _apoll_acquire(try_acquire: Any, timeout: float) -> bool:
+async def _apoll_acquire(try_acquire: Any, wait: float) -> bool:
     """Take a thread or file lock from a coroutine without blocking the event loop (any loop, any thread)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + wait
     delay = 0.0005
     while not try_acquire(blocking=False):
         if time.monotonic() >= deadline:

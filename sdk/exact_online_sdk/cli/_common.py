@@ -116,9 +116,9 @@ def open_client(division: int | None = None) -> ExactOnlineClient:
             "or EXACT_ACCESS_TOKEN",
             variable="EXACT_TOKEN_PATH",
         )
-    from ..auth import ExactOnlineAuth  # type: ignore[attr-defined]
+    from ..auth.manager import ExactOnlineAuth
 
-    auth = ExactOnlineAuth.from_settings(settings)
+    auth = ExactOnlineAuth(settings)  # the encrypted file store of EXACT_TOKEN_PATH
     return ExactOnlineClient(settings=settings, auth=auth, division=division)
 
 
