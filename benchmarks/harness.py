@@ -15,6 +15,7 @@ never into the project's environment.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -22,7 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,8 +155,167 @@ def run_in(python: Path | str, code: str, *, env: dict[str, str] | None = None, 
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def timed_alternating(commands: dict[str, list[str]], times: int, *, env: dict[str, str] | None = None,
+                      cwd: Path | None = None) -> dict[str, Stats]:
+    """Wall time of each command line, run ``times`` times in alternation (A B A B ...) after one warm-up round,
+    so drift on the machine (caches, other load) hits every contender alike."""
+    full_env = {**os.environ, **(env or {})}
+
+    def once(argv: list[str]) -> float:
+        start = time.perf_counter()
+        proc = subprocess.run(argv, capture_output=True, text=True, env=full_env, cwd=cwd or ROOT, check=False)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise RuntimeError(f"{argv[-1][:60]!r} failed: {last[:300]}")
+        return elapsed
+
+    for argv in commands.values():
+        once(argv)
+    runs: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(times):
+        for name, argv in commands.items():
+            runs[name].append(once(argv))
+    return {name: Stats(tuple(r)) for name, r in runs.items()}
+
+
+def scaled_time_prelude(scale: float, origin: float, real_origin: float) -> str:
+    """Python source that puts a peer's process on the benchmark's ScaledClock: ``time.time`` reads scaled time and
+    ``time.sleep`` sleeps scaled seconds. Peers read ``time`` directly (they take no clock), so this is the only
+    way to run them against a scaled emulator on the same footing as this SDK (whose clock is injected)."""
+    return (
+        "import time as _t\n"
+        f"_S, _O, _R = {scale!r}, {origin!r}, {real_origin!r}\n"
+        "_rt, _rs = _t.time, _t.sleep\n"
+        "_t.time = lambda: _O + (_rt() - _R) * _S\n"
+        "_t.sleep = lambda s: _rs(max(0.0, s) / _S)\n"
+    )
+
+
 def main_for(run: Callable[[bool], list[dict[str, Any]]]) -> None:
     """Entry point of a benchmark module run on its own: prints its figures as JSON lines."""
     quick = "--quick" in sys.argv
     for row in run(quick):
         print(json.dumps(row))
+
+
+# -- the emulator, in its own process (so it never shares this process's GIL with the contender measured) ---------
+
+TABLES = {"crm/Accounts": "crm/Accounts", "sync/Financial/TransactionLines": "financialtransaction/TransactionLines"}
+"""Endpoint path -> the emulator table behind it (sync endpoints share rows with the standard entity)."""
+
+
+@dataclass
+class Emulator:
+    """A running emulator process: where it listens, its clock, and the control API over HTTP."""
+
+    base_url: str
+    scale: float
+    origin: float
+    real_origin: float
+    divisions: tuple[int, ...]
+    process: subprocess.Popen[str]
+
+    def clock(self) -> Any:
+        """A ScaledClock agreeing with the emulator's (SystemClock when unscaled)."""
+        from exact_online_sdk.clock import ScaledClock, SystemClock
+
+        if self.scale == 1:
+            return SystemClock()
+        return ScaledClock(self.scale, origin=self.origin, real_origin=self.real_origin)
+
+    def now(self) -> float:
+        """The emulator's time."""
+        return self.origin + (time.time() - self.real_origin) * self.scale
+
+    def token(self, division: int | None = None) -> str:
+        import httpx
+
+        body = {"division": division} if division else {}
+        return str(httpx.post(f"{self.base_url}/_emulator/tokens", json=body).json()["access_token"])
+
+    def counters(self) -> dict[str, Any]:
+        import httpx
+
+        return dict(httpx.get(f"{self.base_url}/_emulator/counters").json())
+
+    def calls(self) -> int:
+        """API calls counted against the rate limits (all clients and divisions)."""
+        return sum(int(n) for n in self.counters().get("calls", {}).values())
+
+    def rate_limited(self) -> int:
+        return int(self.counters().get("rate_limited", 0))
+
+
+@contextlib.contextmanager
+def emulator(
+    *,
+    scale: float = 1.0,
+    table_rows: dict[str, int] | None = None,
+    divisions: tuple[int, ...] = (1001,),
+    minutely_limit: int = 60,
+    daily_limit: int = 5000,
+) -> Iterator[Emulator]:
+    """Start the emulator in a child process on a free loopback port; stop it on exit.
+
+    Tokens live 10 days of emulator time: the benchmarks measure paging and pacing, not token refresh."""
+    real_origin = time.time()
+    origin = real_origin
+    code = (
+        "from exact_online_sdk.clock import ScaledClock\n"
+        "from exact_online_sdk.emulator.config import EmulatorConfig\n"
+        "from exact_online_sdk.emulator.server import serve\n"
+        f"clock = ScaledClock({scale!r}, origin={origin!r}, real_origin={real_origin!r}) if {scale!r} != 1 else None\n"
+        f"serve(EmulatorConfig(clock=clock, rows=10, table_rows={table_rows or {}!r}, divisions={divisions!r},\n"
+        f"    minutely_limit={minutely_limit}, daily_limit={daily_limit}, token_lifetime=864000.0,\n"
+        "    token_daily_limit=None, request_log_size=100), port=0)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if not line.startswith("EMULATOR_BASE_URL="):
+            err = proc.stderr.read() if proc.stderr else ""
+            raise RuntimeError(f"the emulator did not start: {line} {err[-500:]}")
+        emu = Emulator(line.split("=", 1)[1], scale, origin, real_origin, divisions, proc)
+        _wait_healthy(emu.base_url)
+        yield emu
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_healthy(base_url: str) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base_url}/_emulator/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("the emulator did not answer /_emulator/health")
+        time.sleep(0.05)
+
+
+def served_page(emu: Emulator, path: str, *, division: int | None = None, params: str = "") -> bytes:
+    """The raw bytes of the first page of ``path`` exactly as the emulator serves them."""
+    import httpx
+
+    div = division or emu.divisions[0]
+    query = params or ("$filter=Timestamp gt 1L" if path.startswith("sync/") else "")
+    resp = httpx.get(
+        f"{emu.base_url}/api/v1/{div}/{path}" + (f"?{query}" if query else ""),
+        headers={"Authorization": f"Bearer {emu.token()}", "Accept": "application/json"},
+        timeout=60,
+    )
+    resp.raise_for_status()
+    return resp.content

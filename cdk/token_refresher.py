@@ -39,9 +39,9 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
+from exact_online_sdk.aws import metrics_names as mn
 
 from cdk.layer import ROOT, SdkLayer, arch_name
-from exact_online_sdk.aws import metrics_names as mn
 
 RUNTIMES = {
     "3.12": lambda_.Runtime.PYTHON_3_12,
@@ -273,10 +273,24 @@ class ExactTokenRefresher(Construct):
 
     # ----------------------------------------------------------------------------------------------------------
     def grant_token_read(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` read the token slots (GetSecretValue/DescribeSecret + KMS decrypt via Secrets Manager)."""
-        grant = self.slot_a.grant_read(grantee)
-        self.slot_b.grant_read(grantee)
+        """Let ``grantee`` read the token slots: GetSecretValue/DescribeSecret + kms:Decrypt via Secrets Manager.
+
+        Identity-based only (the key policy already delegates to IAM for use through Secrets Manager), so a
+        grantee in another stack creates no reference back from this stack, hence no dependency cycle.
+        """
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee, actions=READ_ACTIONS, resource_arns=[s.secret_arn for s in self.slots]
+        )
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["kms:Decrypt"],
+            resource_arns=[self.key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": self._secretsmanager_service()}},
+        )
         return grant
+
+    def _secretsmanager_service(self) -> str:
+        return f"secretsmanager.{Stack.of(self).region}.amazonaws.com"
 
     def _acknowledge_nag_findings(self) -> None:
         """Reasoned cdk-nag (AwsSolutions) acknowledgments, each scoped to the resources it concerns."""
@@ -345,9 +359,7 @@ class ExactTokenRefresher(Construct):
         return secret
 
     def _log_group(self, construct_id: str, removal_policy: RemovalPolicy) -> logs.LogGroup:
-        return logs.LogGroup(
-            self, construct_id, retention=logs.RetentionDays.ONE_MONTH, removal_policy=removal_policy
-        )
+        return logs.LogGroup(self, construct_id, retention=logs.RetentionDays.ONE_MONTH, removal_policy=removal_policy)
 
     @staticmethod
     def _role(fn: lambda_.Function) -> iam.IRole:
@@ -364,9 +376,7 @@ class ExactTokenRefresher(Construct):
             iam.PolicyStatement(
                 actions=["kms:GenerateDataKey", "kms:Encrypt"],
                 resources=[self.key.key_arn],
-                conditions={
-                    "StringEquals": {"kms:ViaService": f"secretsmanager.{Stack.of(self).region}.amazonaws.com"}
-                },
+                conditions={"StringEquals": {"kms:ViaService": self._secretsmanager_service()}},
             )
         )
 
@@ -421,15 +431,11 @@ class ExactTokenRefresher(Construct):
                 sid="DecryptViaSecretsManager",
                 actions=["kms:Decrypt"],
                 resources=[self.key.key_arn],
-                conditions={
-                    "StringEquals": {"kms:ViaService": f"secretsmanager.{Stack.of(self).region}.amazonaws.com"}
-                },
+                conditions={"StringEquals": {"kms:ViaService": self._secretsmanager_service()}},
             ),
         )
 
-    def _metric(
-        self, name: str, statistic: str, dimensions: dict[str, str] | None = None
-    ) -> cloudwatch.Metric:
+    def _metric(self, name: str, statistic: str, dimensions: dict[str, str] | None = None) -> cloudwatch.Metric:
         # Powertools Metrics adds the "service" dimension to every metric it emits.
         return cloudwatch.Metric(
             namespace=mn.NAMESPACE,
@@ -487,4 +493,3 @@ class ExactTokenRefresher(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
         ]
-

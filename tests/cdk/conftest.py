@@ -16,6 +16,7 @@ os.environ.setdefault("CDK_DISABLE_CLI_TELEMETRY", "true")
 
 pytestmark = pytest.mark.cdk
 
+ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID = "e1e1a7e0-0000-4000-8000-0000000000aa"
 SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}
 
@@ -47,7 +48,9 @@ def synth_app(outdir: Path, *, bundling: bool = False, **context: Any) -> Synth:
 
     from cdk.app import build_app
 
-    ctx: dict[str, Any] = {"clientId": CLIENT_ID, **context}
+    # The CLI reads cdk.json (feature flags included); an App built in a test must see the same context.
+    ctx: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    ctx.update({"clientId": CLIENT_ID, **context})
     if not bundling:
         ctx.update(SKIP_BUNDLING)
     app, stack = build_app(App(context=ctx, outdir=str(outdir)))

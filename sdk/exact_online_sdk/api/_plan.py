@@ -6,23 +6,22 @@ the same by construction.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, Generic, cast
 from uuid import UUID
 
-from .. import edm
+from .. import edm, odata
 from ..exceptions import ODataError
-from ..models._types import M, ExactModel
+from ..models._types import ExactModel, M
 from ..models._write import write_body
 from ..registry import Endpoint, registry
 
 __all__ = ["Call", "Key", "Planner"]
 
 Key = UUID | str | int | Mapping[str, Any] | Sequence[Any]
-Filters = str | Mapping[str, Any] | None
+Filters = str | odata.Filter | Mapping[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +49,13 @@ def _literal(edm_type: str, value: Any) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def filter_expression(filters: Filters) -> str | None:
-    """A ``$filter`` text from raw text or the seed's ``{"Email": ("eq", "x")}`` form (via :mod:`odata`)."""
+def filter_expression(filters: Filters, endpoint: str | None = None) -> str | None:
+    """``$filter`` text from text, an :class:`odata.Filter` or the seed's ``{"Email": ("eq", "x")}`` form."""
     if filters is None or isinstance(filters, str):
         return filters or None
-    odata = importlib.import_module("exact_online_sdk.odata")
-    return cast(str, odata.build_filter(filters)) or None
+    if isinstance(filters, odata.Filter):
+        return str(filters) or None
+    return str(odata.build_filter(filters, endpoint=endpoint)) or None
 
 
 class Planner(Generic[M]):
@@ -103,7 +103,7 @@ class Planner(Generic[M]):
     ) -> Call:
         """The GET of a collection with its OData options (``$select`` defaults to every field on bulk/sync)."""
         query: dict[str, Any] = dict(params or {})
-        text = filter_expression(filters)
+        text = filter_expression(filters, self.path)
         if text:
             query["$filter"] = text
         chosen = list(select) if select is not None else self._default_select()
@@ -123,7 +123,7 @@ class Planner(Generic[M]):
     def plan_since(self, timestamp: int, *, filters: Filters = None, select: Iterable[str] | None = None) -> Call:
         """The GET of rows changed after ``timestamp`` (sync endpoints: ``Timestamp gt nL``)."""
         since = f"Timestamp gt {int(timestamp)}L"
-        extra = filter_expression(filters)
+        extra = filter_expression(filters, self.path)
         return self.plan_list(filters=f"{since} and {extra}" if extra else since, select=select)
 
     def _check_fields(self, names: Iterable[str]) -> None:

@@ -56,7 +56,7 @@ log = logging.getLogger("exact_online_sdk.auth.oauth")
 AUTHORIZE_PATH = "/api/oauth2/auth"
 TOKEN_PATH = "/api/oauth2/token"
 DEFAULT_TIMEOUT = 30.0
-DATE_TOLERANCE = 300.0
+DATE_TOLERANCE = 60.0
 """A ``Date`` header further than this from the local clock is ignored (a proxy's stale header, a bad clock)."""
 
 Grant = Literal["authorization_code", "refresh_token"]
@@ -93,7 +93,7 @@ def parse_callback(callback: str) -> tuple[str, str | None]:
     text = callback.strip()
     if not text:
         raise AuthorizationCodeInvalid("the callback is empty: paste the whole URL the browser was sent to")
-    query = urlsplit(text).query if "://" in text else text.lstrip("?")
+    query = text.split("#", 1)[0].split("?", 1)[1] if "?" in text else text
     if "=" not in query:
         return unquote(text), None  # a bare code, maybe still URL-encoded (%21)
     params = dict(parse_qsl(query, keep_blank_values=True))

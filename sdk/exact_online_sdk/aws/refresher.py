@@ -80,10 +80,11 @@ class RefreshPolicy:
 
     min_age: float = 570.0
     skew_margin: float = 3.0
-    max_wait: float = 65.0
+    max_wait: float = 60.0
     server_error_retries: int = 3
     retry_delay: float = 2.0
     race_grace: float = 10.0
+    reread_lead: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +163,16 @@ class TokenRefresher:
             return RefreshOutcome(action, current.generation, current.expires_in(self._clock.now()))
         waited = 0.0
         if wait > 0:
-            self._clock.sleep(wait)
-            waited = wait
+            # Re-read (a duplicate run may have rotated meanwhile) just *before* the window opens, so that only
+            # the token request and the write lie between the window opening and the new token being stored.
+            lead = min(wait, self.policy.reread_lead)
+            self._clock.sleep(wait - lead)
             states = self._read()
             latest = newest(states)
             if latest is not None and latest.generation != current.generation:
                 return RefreshOutcome("superseded", latest.generation, latest.expires_in(self._clock.now()))
+            self._clock.sleep(max(0.0, self._due_in(current)))
+            waited = wait
         return self._refresh_and_store(current, states, waited)
 
     def _due_in(self, token: Token) -> float:
@@ -229,7 +234,7 @@ class TokenRefresher:
             return RefreshOutcome("superseded", latest.generation, latest.expires_in(self._clock.now()), None, waited)
         new = new.replace(generation=current.generation + 1, writer=self.writer)
         try:
-            self.store.save(new, expected_generation=current.generation, intent=intent)
+            self.store.save(new, expected_generation=current.generation, intent=intent, states=states)
         except (GenerationConflict, TokenStoreError) as exc:
             self._pending = new
             self._rescue(RescueRecord("token", new.generation, self._clock.now(), "StoreFailed", new))

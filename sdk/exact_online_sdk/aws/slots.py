@@ -129,6 +129,7 @@ class SecretsManagerTokenStorage:
         self._lock = threading.Lock()
         self._client_lock = threading.Lock()
         self._cached: Token | None = None
+        self._known_secrets: set[str] = set()
         self._cache_until = float("-inf")
 
     @classmethod
@@ -197,6 +198,8 @@ class SecretsManagerTokenStorage:
 
     def _ensure_exists(self, label: str, secret_id: str) -> None:
         """A slot without a value is normal before the bootstrap; a secret that does not exist is a misconfiguration."""
+        if secret_id in self._known_secrets:
+            return
         try:
             self.client.describe_secret(SecretId=secret_id)
         except Exception as exc:
@@ -206,6 +209,7 @@ class SecretsManagerTokenStorage:
                     f"token slot {label}: secret {secret_id!r} does not exist (check the stack's outputs)"
                 ) from exc
             raise TokenStoreError(f"cannot describe token slot {label} ({secret_id}): {code}") from exc
+        self._known_secrets.add(secret_id)
 
     def load(self, *, fresh: bool = False) -> Token | None:
         """The newest token across both slots (cached briefly unless ``fresh``), or None before the bootstrap."""
@@ -250,14 +254,23 @@ class SecretsManagerTokenStorage:
             client_request_token=client_request_token(target.slot, generation),
         )
 
-    def save(self, token: Token, *, expected_generation: int | None, intent: WriteIntent | None = None) -> WriteIntent:
+    def save(
+        self,
+        token: Token,
+        *,
+        expected_generation: int | None,
+        intent: WriteIntent | None = None,
+        states: Sequence[SlotState] | None = None,
+    ) -> WriteIntent:
         """Store ``token`` if the slots' newest generation is ``expected_generation`` (None: both empty).
 
         Returns the intent that was carried out. Raises :class:`GenerationConflict` when another generation is
         stored (or another writer won the race for this one) and :class:`TokenStoreError` when the write fails
-        after retries. Re-saving a token that is already stored byte for byte is a no-op success.
+        after retries. Re-saving a token that is already stored byte for byte is a no-op success. ``states``
+        (a read made just before) saves a round trip on a hot path; the deterministic ClientRequestToken still
+        refuses a second writer of the same generation.
         """
-        states = self.read_slots()
+        states = list(states) if states is not None else self.read_slots()
         current = newest(states)
         found = current.generation if current is not None else None
         payload = serialize_state(token)

@@ -37,3 +37,7 @@ for _module in (api, sync_cmd, webhooks_cmd):
 def main() -> None:
     """Console entry point."""
     app()
+
+
+from . import emulator as _emulator  # noqa: E402, F401  (registers `exact-online emulator`)
+from . import auth as _auth  # noqa: E402, F401  (registers `exact-online auth`)

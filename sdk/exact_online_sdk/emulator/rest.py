@@ -445,6 +445,7 @@ class _Ctx:
         if self.ep.path == "webhooks/WebhookSubscriptions":
             return self._create_subscription(raw, prefer)
         values = self._coerce(self._body(raw), for_post=True)
+        sent = list(values)
         table = self.table
         for k in table.key:
             f = table.fields[k]
@@ -468,7 +469,7 @@ class _Ctx:
             scalars = [f.name for f in self.ep.fields if not f.is_navigation]
         else:
             # Without the header Exact fills only what it was given (plus the key).
-            scalars = [n for n in (*table.key, *values) if n in self.fields]
+            scalars = [n for n in (*table.key, *sent) if n in self.fields]
         navs = [f.name for f in self.ep.fields if f.is_navigation]
         rendered = self._render(i, [f.name for f in self.ep.fields if not f.is_navigation], navs, set())
         if "return=representation" not in prefer.replace(" ", "").lower():

@@ -298,6 +298,17 @@ class Store:
             return cfg.rows * 3
         return cfg.rows
 
+    def guid_prefix(self, path: str, division: int) -> str:
+        """Seed Guid keys are this prefix plus the row index in 12 hex digits (so a key maps back to its row)."""
+        if path in _GLOBAL_TABLES:
+            division = 0
+        h = f"{_h(self.config.seed, division, path):016x}"
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[1:4]}-"
+
+    def seed_key(self, path: str, division: int, i: int) -> str:
+        """The Guid key of seed row ``i`` of a table, without building the table."""
+        return f"{self.guid_prefix(path, division)}{i:012x}"
+
     def _build(self, path: str, division: int) -> Table:
         reg = registry()
         fields: dict[str, Field] = {}
@@ -310,9 +321,7 @@ class Store:
                     key = ep.keys
         if not key:
             key = ("ID",) if "ID" in fields else ()
-        h = f"{_h(self.config.seed, division, path):016x}"
-        prefix = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[1:4]}-"
-        table = Table(self, path, division, fields, key, self.rows_for(path), prefix)
+        table = Table(self, path, division, fields, key, self.rows_for(path), self.guid_prefix(path, division))
         table.generators = _generators(self, table)
         return table
 
@@ -335,13 +344,13 @@ def _generators(store: Store, table: Table) -> dict[str, Callable[[int], Any]]:
         gens["Code"] = lambda i: divs[i % len(divs)]
         gens["Description"] = lambda i: f"Emulated company {divs[i % len(divs)]}"
         gens["Current"] = lambda i: i == 0
-        gens["Customer"] = lambda i: store.table("crm/Accounts", divs[i % len(divs)]).seed_guid(0)
+        gens["Customer"] = lambda i: store.seed_key("crm/Accounts", divs[i % len(divs)], 0)
     if table.path == "current/Me":
         first = cfg.divisions[0]
         gens["UserID"] = lambda i: store.user_id
         gens["CurrentDivision"] = lambda i: first
         gens["AccountingDivision"] = lambda i: first
-        gens["DivisionCustomer"] = lambda i: store.table("crm/Accounts", first).seed_guid(0)
+        gens["DivisionCustomer"] = lambda i: store.seed_key("crm/Accounts", first, 0)
         gens["UserName"] = lambda i: cfg.user_name
         gens["Email"] = lambda i: cfg.user_name
         gens["FullName"] = lambda i: "Emulator User"
@@ -390,12 +399,12 @@ def _field_generator(
             uid = store.user_id
             return lambda i: uid
         if parent is not None and name == parent[0]:
-            header = store.table(parent[1], division)
-            return lambda i: header.seed_guid(i // 3 % max(header.n_seed, 1)) if header.n_seed else None
+            hprefix, hn = store.guid_prefix(parent[1], division), store.rows_for(parent[1])
+            return lambda i: f"{hprefix}{i // 3 % hn:012x}" if hn else None
         target = _REFERENCES.get(name)
         if target is not None:
-            ref = table if target == table.path else store.table(target, division)
-            return lambda i: ref.seed_guid((i * 7 + salt) % ref.n_seed) if ref.n_seed else None
+            rprefix, rn = store.guid_prefix(target, division), store.rows_for(target)
+            return lambda i: f"{rprefix}{(i * 7 + salt) % rn:012x}" if rn else None
         prefix = f"{_h(cfg.seed, table.path, name):032x}"[:24]
         return lambda i: None if (i + salt) % 5 == 0 else str(uuid.UUID(prefix + f"{(i * 13 + salt) % 97:08x}"))
     if edm == "Edm.String":

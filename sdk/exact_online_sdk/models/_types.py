@@ -15,11 +15,13 @@ from uuid import UUID
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from .. import edm
+from ..registry.deleted import DeletedEntityType
 
 __all__ = [
     "Binary",
     "Boolean",
     "DateTime",
+    "DeletedType",
     "Double",
     "ExactModel",
     "Guid",
@@ -75,6 +77,8 @@ Double = Decimal | None
 Boolean = bool | None
 DateTime = Annotated[datetime | None, BeforeValidator(_read_datetime)]
 Binary = Annotated[bytes | str | None, BeforeValidator(_read_binary)]
+# sync/Deleted ``EntityType``: the enum for known codes, a plain int for codes Exact adds later.
+DeletedType = Annotated[DeletedEntityType | int | None, Field(union_mode="left_to_right")]
 
 M = TypeVar("M", bound="ExactModel")
 NavList = Annotated[list[M] | None, BeforeValidator(_read_navigation)]

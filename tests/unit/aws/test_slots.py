@@ -196,3 +196,14 @@ def test_configuration_errors(monkeypatch: pytest.MonkeyPatch) -> None:
         _ = SecretsManagerTokenStorage("p").client
     monkeypatch.setenv("AWS_REGION", "eu-central-1")
     assert SecretsManagerTokenStorage("p").client.meta.region_name == "eu-central-1"
+
+
+def test_write_whose_answer_was_lost_is_retried_without_a_second_version(
+    sm: Any, clock: ManualClock, faults: AwsFaults
+) -> None:
+    s = store(sm, clock)
+    faults.lose_answer("PutSecretValue", 1)  # landed at AWS, the caller saw a timeout
+    s.save(tok(1, clock.now()), expected_generation=None)
+    assert faults.calls["PutSecretValue"] == 2
+    assert versions(sm, SLOTS[0]) == 1
+    assert current_value(sm, SLOTS[0])["generation"] == 1

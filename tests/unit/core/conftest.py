@@ -115,9 +115,7 @@ class FakeExact:
         for fragment, handler in self.routes:
             if fragment in url:
                 return handler(request)
-        return httpx.Response(
-            404, json={"error": {"code": "", "message": {"lang": "", "value": "Resource not found"}}}
-        )
+        return httpx.Response(404, json={"error": {"code": "", "message": {"lang": "", "value": "Resource not found"}}})
 
 
 def rows(n: int, start: int = 0) -> list[dict[str, Any]]:

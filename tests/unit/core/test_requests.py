@@ -44,8 +44,10 @@ def test_seed_usage_builds_division_url_and_headers(exact: FakeExact) -> None:
         ("system/Users", "/api/v1/system/Users"),
         ("system/Divisions", f"/api/v1/{DIVISION}/system/Divisions"),
         ("sync/CRM/Accounts", f"/api/v1/{DIVISION}/sync/CRM/Accounts"),
-        ("crm/Accounts(guid'3fa85f64-5717-4562-b3fc-2c963f66afa6')",
-         f"/api/v1/{DIVISION}/crm/Accounts(guid'3fa85f64-5717-4562-b3fc-2c963f66afa6')"),
+        (
+            "crm/Accounts(guid'3fa85f64-5717-4562-b3fc-2c963f66afa6')",
+            f"/api/v1/{DIVISION}/crm/Accounts(guid'3fa85f64-5717-4562-b3fc-2c963f66afa6')",
+        ),
         ("crm/Accounts/$count", f"/api/v1/{DIVISION}/crm/Accounts/$count"),
         ("some/UnknownThing", f"/api/v1/{DIVISION}/some/UnknownThing"),
     ],

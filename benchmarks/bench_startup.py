@@ -1,0 +1,171 @@
+"""Start-up: importing the SDK and building a client, the refresher handler's cold import, the Lambda layer's size.
+
+Each import is timed as a fresh interpreter (``python -c ...``) so nothing is cached in-process; contenders run in
+alternation so machine drift hits them alike. Goal: the SDK plus a client within 1.5x of ``import httpx, pydantic``.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import PEERS, ROOT, figure, main_for, peer_python, timed_alternating  # noqa: E402
+
+BENCH = "start-up"
+SDK = "exact_online_sdk + client"
+BASE = "import httpx, pydantic"
+HANDLER = ROOT / "lambdas" / "refresher" / "handler.py"
+LAYER_TOOL = ROOT / "tools" / "build_layer.py"
+
+SDK_CODE = "import exact_online_sdk; c = exact_online_sdk.ExactOnlineClient(access_token='t', division=1); c.close()"
+PEER_CODE = (
+    "from exact_online_sdk import ExactOnlineClient; from exact_online_sdk.config import Settings\n"
+    "class A:\n    def get_access_token(self): return 't'\n"
+    "c = ExactOnlineClient(Settings('id', 'secret', 'https://localhost/cb', division=1), auth=A()); c.close()"
+)
+# Environment a Lambda would have; the handler must not need AWS at import (no work at import time).
+LAMBDA_ENV = {
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_REGION": "eu-west-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "POWERTOOLS_SERVICE_NAME": "exact-refresher",
+    "POWERTOOLS_METRICS_NAMESPACE": "ExactOnline",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+
+def _ms(stats: Any) -> list[float]:
+    return [r * 1000 for r in stats.runs]
+
+
+def import_figures(times: int) -> list[dict[str, Any]]:
+    py = sys.executable
+    commands = {
+        "python -c pass": [py, "-c", "pass"],
+        BASE: [py, "-c", "import httpx, pydantic"],
+        SDK: [py, "-c", SDK_CODE],
+    }
+    peer_error = None
+    try:
+        commands["exact-online-sdk " + PEERS["exact-online-sdk"].split("==")[1] + " + client"] = [
+            str(peer_python("exact-online-sdk")),
+            "-c",
+            PEER_CODE,
+        ]
+    except Exception as exc:  # noqa: BLE001 - a peer that cannot install is reported, not fatal
+        peer_error = str(exc)[:200]
+    stats = timed_alternating(commands, times)
+    case = f"fresh interpreter, median of {times} alternating runs"
+    rows = []
+    for name, st in stats.items():
+        note = ""
+        if name == SDK:
+            note = f"goal <= 1.5x {BASE}; {st.median / stats[BASE].median:.2f}x"
+        elif name == "python -c pass":
+            note = "interpreter start alone (included in every figure)"
+        elif name.startswith("exact-online-sdk"):
+            note = "the older SDK, in its own virtualenv (same interpreter)"
+        rows.append(
+            figure(BENCH, case, name, "ms", st.median * 1000, runs=_ms(st), higher_is_better=False, ratio_to=BASE,
+                   note=note)
+        )
+    if peer_error:
+        rows.append(figure(BENCH, case, "exact-online-sdk", "ms", None, higher_is_better=False, error=peer_error))
+    # The import cost net of interpreter start, which is what a user's process actually pays.
+    base_net = stats[BASE].median - stats["python -c pass"].median
+    sdk_net = stats[SDK].median - stats["python -c pass"].median
+    rows.append(figure(BENCH, "net of interpreter start", BASE, "ms", base_net * 1000, higher_is_better=False,
+                       ratio_to=BASE))
+    rows.append(figure(BENCH, "net of interpreter start", SDK, "ms", sdk_net * 1000, higher_is_better=False,
+                       ratio_to=BASE, note="median difference"))
+    return rows
+
+
+def _powertools_imports(source: str) -> list[str]:
+    """The ``aws_lambda_powertools`` import statements of the handler, to import exactly those alone."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("aws_lambda_powertools"):
+            names = ", ".join(a.name for a in node.names)
+            lines.append(f"from {node.module} import {names}")
+        elif isinstance(node, ast.Import):
+            lines += [f"import {a.name}" for a in node.names if a.name.startswith("aws_lambda_powertools")]
+    return lines
+
+
+def handler_figures(times: int) -> list[dict[str, Any]]:
+    case = f"refresher handler cold import, median of {times}"
+    contender = "lambdas/refresher/handler.py"
+    base = "Powertools alone"
+    if not HANDLER.exists():
+        return [figure(BENCH, case, contender, "ms", None, higher_is_better=False, error="handler.py not built yet")]
+    pt = _powertools_imports(HANDLER.read_text()) or ["import aws_lambda_powertools"]
+    py = sys.executable
+    code_handler = f"import sys; sys.path.insert(0, {str(HANDLER.parent)!r}); import handler"
+    commands = {
+        "python -c pass": [py, "-c", "pass"],
+        base: [py, "-c", "; ".join(pt)],
+        contender: [py, "-c", code_handler],
+    }
+    try:
+        stats = timed_alternating(commands, times, env=LAMBDA_ENV)
+    except RuntimeError as exc:
+        return [figure(BENCH, case, contender, "ms", None, higher_is_better=False, error=str(exc))]
+    return [
+        figure(BENCH, case, name, "ms", st.median * 1000, runs=_ms(st), higher_is_better=False, ratio_to=base,
+               note=("; ".join(pt) if name == base else ""))
+        for name, st in stats.items()
+    ]
+
+
+def _tree_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def layer_figures() -> list[dict[str, Any]]:
+    case = "Lambda layer (arm64, python 3.13)"
+    if not LAYER_TOOL.exists():
+        return [figure(BENCH, case, "SDK layer", "MB", None, higher_is_better=False, error="tools/build_layer.py missing")]
+    with tempfile.TemporaryDirectory(prefix="bench-layer-") as tmp:
+        out, zipped = Path(tmp) / "layer", Path(tmp) / "layer.zip"
+        proc = subprocess.run(
+            [sys.executable, str(LAYER_TOOL), "--arch", "arm64", "--python-version", "3.13", "--out", str(out),
+             "--zip", str(zipped)],
+            capture_output=True, text=True, cwd=ROOT, check=False, timeout=600,
+        )
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+            return [figure(BENCH, case, "SDK layer", "MB", None, higher_is_better=False, error=last[:300])]
+        unzipped = _tree_size(out)
+        with zipfile.ZipFile(zipped) as zf:
+            members = len(zf.namelist())
+        packages = sorted(p.name for p in (out / "python").iterdir() if p.is_dir() and not p.name.endswith("-info"))
+        note = f"{members} files; packages: {', '.join(packages)}"
+        return [
+            figure(BENCH, case, "SDK layer, zipped", "MB", zipped.stat().st_size / 1e6, higher_is_better=False,
+                   note="Lambda limit: 50 MB zipped upload"),
+            figure(BENCH, case, "SDK layer, unzipped", "MB", unzipped / 1e6, higher_is_better=False,
+                   note="Lambda limit: 250 MB unzipped (function + layers); " + note),
+        ]
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    times = 5 if quick else 21
+    rows = import_figures(times)
+    rows += handler_figures(5 if quick else 15)
+    if not quick or os.environ.get("BENCH_LAYER") == "1":
+        rows += layer_figures()
+    return rows
+
+
+if __name__ == "__main__":
+    main_for(run)

@@ -1,0 +1,32 @@
+"""Endpoint classes for every Exact endpoint, and the ``Services`` namespace.
+
+``Services(client).crm.accounts.list(...)`` (``AsyncServices`` for the async client), or the classes themselves:
+``from exact_online_sdk.api.endpoints import ContactsAPI``. Nothing is imported until first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._generated._services import AsyncServices, Services
+    from ._plan import Call, Key
+
+__all__ = ["AsyncServices", "Call", "Key", "Services"]
+
+_LAZY = {
+    "Services": "._generated._services",
+    "AsyncServices": "._generated._services",
+    "Call": "._plan",
+    "Key": "._plan",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,94 @@
+"""``exact-online auth login|status|new-key``: the first authorization and a look at the stored token."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from . import app
+from ._common import EXIT_AUTH, fail, handle_errors, load_settings
+
+auth_app = typer.Typer(help="Authorize this app at Exact Online and inspect the stored token.", no_args_is_help=True)
+app.add_typer(auth_app, name="auth")
+
+
+class Mode(StrEnum):
+    manual = "manual"
+    listener = "listener"
+
+
+@auth_app.command("login")
+@handle_errors
+def login(
+    mode: Annotated[Mode, typer.Option("--mode", help="manual: paste the callback URL; listener: local HTTPS")] = (
+        Mode.manual
+    ),
+    port: Annotated[int | None, typer.Option("--port", help="Listener port (default: the redirect URI's)")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Listener: seconds to wait for the callback")] = 300.0,
+    open_browser: Annotated[bool, typer.Option("--open/--no-open", help="Listener: open a browser")] = False,
+    force_login: Annotated[bool, typer.Option("--force-login/--reuse-session", help="Ask Exact to log in")] = True,
+) -> None:
+    """Run the authorization-code flow once and store generation 1 of the token (file or Secrets Manager)."""
+    from ..auth.bootstrap import listener_login, login_config_problems, manual_login, storage_from_env
+    from ..auth.manager import ExactOnlineAuth
+
+    settings = load_settings()
+    missing = login_config_problems(settings, mode.value)
+    if missing:
+        raise fail("missing configuration: " + ", ".join(missing), hint="set these variables (or .env) and retry")
+    auth = ExactOnlineAuth(settings, storage=storage_from_env(settings))
+    if mode is Mode.manual:
+        token = manual_login(auth, read=lambda prompt: typer.prompt(prompt), show=typer.echo, force_login=force_login)
+    else:
+        token = listener_login(
+            auth, port=port, timeout=timeout, show=typer.echo, open_browser=open_browser, force_login=force_login
+        )
+    typer.echo(
+        f"Logged in: token generation {token.generation} stored in {auth.storage!r}; "
+        f"expires in {token.expires_in(time.time()):.0f} s"
+    )
+
+
+@auth_app.command("status")
+@handle_errors
+def status() -> None:
+    """The stored token's generation, age and expiry (never its value). Exit 3 when none or expired."""
+    from ..auth.bootstrap import storage_from_env
+
+    settings = load_settings()
+    if not settings.token_path and not (os.environ.get("EXACT_TOKEN_SECRET") or os.environ.get("EXACT_TOKEN_SECRET_A")):
+        raise fail(
+            "no token store configured: set EXACT_TOKEN_PATH and EXACT_ENCRYPTION_KEY (or EXACT_TOKEN_SECRET_A/_B)"
+        )
+    store = storage_from_env(settings)
+    token = store.load()
+    if token is None:
+        raise fail("no token is stored yet", hint="run `exact-online auth login`", code=EXIT_AUTH)
+    now = time.time()
+    issued = datetime.fromtimestamp(token.issued_at, UTC)
+    expires = datetime.fromtimestamp(token.expires_at, UTC)
+    typer.echo(f"store:      {store!r}")
+    typer.echo(f"generation: {token.generation}")
+    typer.echo(f"issued:     {issued:%Y-%m-%d %H:%M:%S}Z ({token.age(now):.0f} s ago)")
+    left = token.expires_in(now)
+    state = f"in {left:.0f} s" if left > 0 else f"expired {-left:.0f} s ago"
+    typer.echo(f"expires:    {expires:%Y-%m-%d %H:%M:%S}Z ({state})")
+    if token.writer:
+        typer.echo(f"writer:     {token.writer}")
+    refresh_from = token.issued_at + 570
+    typer.echo(f"refreshable from {datetime.fromtimestamp(refresh_from, UTC):%H:%M:%S}Z (Exact's 570 s rule)")
+    if left <= 0 and now - token.issued_at > 30 * 86400:
+        raise fail("the refresh token is older than 30 days", hint="run `exact-online auth login`", code=EXIT_AUTH)
+
+
+@auth_app.command("new-key")
+def new_key() -> None:
+    """Print a new random EXACT_ENCRYPTION_KEY (Fernet) for the encrypted token file."""
+    from ..auth.file import generate_key
+
+    typer.echo(generate_key())

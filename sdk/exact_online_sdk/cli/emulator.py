@@ -1,0 +1,20 @@
+"""``exact-online emulator ...``: run the local Exact Online emulator (same options as
+``python -m exact_online_sdk.emulator``)."""
+
+from __future__ import annotations
+
+import typer
+
+from . import app
+
+
+@app.command(
+    "emulator",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def emulator(ctx: typer.Context) -> None:
+    """Run the Exact Online emulator (--host, --port 0, --client-id, --divisions 1001,1002, ...; --help)."""
+    from ..emulator.cli_args import main
+
+    main(list(ctx.args), prog="exact-online emulator")

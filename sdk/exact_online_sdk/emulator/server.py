@@ -1,0 +1,118 @@
+"""Run the emulator over real HTTP: uvicorn on a loopback port in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from ..clock import Clock
+from .app import TRANSPORT, create_app
+from .config import EmulatorConfig
+from .control import Control
+from .state import EmulatorState
+
+__all__ = ["EmulatorHandle", "run_emulator", "serve"]
+
+log = logging.getLogger("exact_online_sdk.emulator.server")
+
+
+def _protocol_class() -> type[asyncio.Protocol]:
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class EmulatorProtocol(H11Protocol):  # type: ignore[misc]
+        """h11 protocol that exposes its transport to the app, so faults can drop the connection."""
+
+        def data_received(self, data: bytes) -> None:
+            token = TRANSPORT.set(self.transport)
+            try:
+                super().data_received(data)
+            finally:
+                TRANSPORT.reset(token)
+
+    return EmulatorProtocol
+
+
+@dataclass
+class EmulatorHandle:
+    """A running emulator: where it listens and how to steer it."""
+
+    base_url: str
+    config: EmulatorConfig
+    clock: Clock
+    control: Control
+    state: EmulatorState
+
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
+
+    def token(self, client_id: str | None = None) -> str:
+        """A fresh valid access token (shortcut for ``control.issue_token()["access_token"]``)."""
+        return self.control.issue_token(client_id)["access_token"]
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    return sock
+
+
+def _server(app: Any, host: str, port: int, log_level: str) -> Any:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, host=host, port=port, http=_protocol_class(), lifespan="off", log_level=log_level,
+        access_log=False, timeout_keep_alive=30,
+    )
+    return uvicorn.Server(config)
+
+
+@contextmanager
+def run_emulator(
+    config: EmulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+) -> Iterator[EmulatorHandle]:
+    """Start the emulator on ``host:port`` (0: a free port) in a thread; yield its handle; stop it on exit."""
+    state = EmulatorState(config)
+    app = create_app(state)
+    sock = _bind(host, port)
+    bound = sock.getsockname()[1]
+    server = _server(app, host, bound, log_level)
+    server.install_signal_handlers = lambda: None  # not the main thread
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="exact-emulator", daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the emulator server failed to start")
+            threading.Event().wait(0.005)
+        shown = f"[{host}]" if ":" in host else host
+        yield EmulatorHandle(f"http://{shown}:{bound}", state.config, state.clock, Control(state), state)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        state.close()
+
+
+def serve(config: EmulatorConfig, *, host: str = "127.0.0.1", port: int = 8901, log_level: str = "warning") -> None:
+    """Run the emulator in the foreground until interrupted; prints ``EMULATOR_BASE_URL=...`` first."""
+    state = EmulatorState(config)
+    app = create_app(state)
+    sock = _bind(host, port)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"EMULATOR_BASE_URL=http://{shown}:{bound}", flush=True)
+    server = _server(app, host, bound, log_level)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        state.close()

@@ -1,0 +1,134 @@
+"""The SDK Lambda layer: built without Docker for a target platform, and usable from a clean interpreter.
+
+- A build for this machine's architecture and Python, then ``python -I -S`` with only the layer's python/ dir on
+  sys.path imports exact_online_sdk and calls the emulator over loopback HTTP.
+- The stack's real (local) bundling for arm64: Linux aarch64 binaries, nothing forbidden, sizes reported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import synth_app
+
+pytestmark = [pytest.mark.cdk, pytest.mark.xdist_group("cdk-layer")]
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "tools" / "build_layer.py"
+sys.path.insert(0, str(ROOT / "tools"))
+import build_layer  # noqa: E402
+
+ELF_MACHINE = {"x86_64": 0x3E, "arm64": 0xB7}
+FORBIDDEN = ("boto3", "botocore", "s3transfer", "typer", "rich", "pytest", "moto", "aws_cdk", "jsii", "mypy")
+
+
+def elf_machine(path: Path) -> int:
+    head = path.read_bytes()[:20]
+    assert head[:4] == b"\x7fELF", f"{path} is not an ELF file"
+    return int.from_bytes(head[18:20], "little")
+
+
+def check_layer(python_dir: Path, arch: str) -> None:
+    assert (python_dir / "exact_online_sdk" / "__init__.py").is_file()
+    assert (python_dir / "exact_online_sdk" / "py.typed").is_file()
+    for name in FORBIDDEN:
+        assert not (python_dir / name).exists(), f"{name} must not be in the layer"
+    assert not list(python_dir.rglob("direct_url.json")), "direct_url.json holds an absolute build path"
+    assert not list(python_dir.rglob("__pycache__"))
+    [core] = list((python_dir / "pydantic_core").glob("_pydantic_core*.so"))
+    assert elf_machine(core) == ELF_MACHINE[arch], f"{core.name} is not built for {arch}"
+
+
+@pytest.fixture(scope="module")
+def host_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("layer")
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    subprocess.run(
+        [sys.executable, str(BUILD), "--out", str(out), "--arch", build_layer.host_arch(), "--python-version", version],
+        check=True,
+        timeout=300,
+    )
+    return out / "python"
+
+
+def test_host_layer_holds_the_sdk_and_runtime_deps_only(host_layer: Path) -> None:
+    check_layer(host_layer, build_layer.host_arch())
+    for dep in ("httpx", "pydantic", "pydantic_settings", "pydantic_core"):
+        assert (host_layer / dep).is_dir(), dep
+
+
+CLEAN_SCRIPT = r"""
+import json, sys
+layer, base_url, token = sys.argv[1:4]
+sys.path.insert(0, layer)
+import exact_online_sdk, pydantic_core
+from exact_online_sdk import ExactOnlineClient
+try:
+    import boto3  # noqa: F401
+    has_boto3 = True
+except ImportError:
+    has_boto3 = False
+with ExactOnlineClient(access_token=token, base_url=base_url) as client:
+    me = client.get("current/Me")
+    rows = me if isinstance(me, list) else me.get("results", [me])
+    division = rows[0]["CurrentDivision"]
+    accounts = list(client.iter_rows("crm/Accounts", {"$select": "ID,Name"}, division=division, max_rows=3))
+print(json.dumps({
+    "sdk": exact_online_sdk.__file__, "core": pydantic_core.__file__, "has_boto3": has_boto3,
+    "division": rows[0]["CurrentDivision"], "accounts": [a["Name"] for a in accounts],
+}))
+"""
+
+
+def test_clean_interpreter_with_only_the_layer_calls_the_emulator(host_layer: Path) -> None:
+    emulator = pytest.importorskip("exact_online_sdk.emulator")
+    pytest.importorskip("uvicorn")
+    with emulator.run_emulator(emulator.EmulatorConfig()) as emu:
+        result = subprocess.run(
+            # -I: no PYTHONPATH, no user site; -S: not even this venv's site-packages. Only the layer remains.
+            [sys.executable, "-I", "-S", "-c", CLEAN_SCRIPT, str(host_layer), emu.base_url, emu.token()],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=host_layer.parent,
+        )
+        expected_division = emu.config.divisions[0]
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["sdk"].startswith(str(host_layer))
+    assert out["core"].startswith(str(host_layer))
+    assert out["has_boto3"] is False
+    assert out["division"] == expected_division
+    assert len(out["accounts"]) == 3
+    assert all(isinstance(n, str) and n for n in out["accounts"])
+
+
+def test_stack_bundles_the_arm64_layer_locally(
+    tmp_path: Path, record_property: pytest.RecordProperty, capsys: pytest.CaptureFixture[str]
+) -> None:
+    synth = synth_app(tmp_path, bundling=True)
+    layer_id = synth.logical_id(synth.stack.refresher.sdk_layer)
+    s3_key = synth.template["Resources"][layer_id]["Properties"]["Content"]["S3Key"]
+    asset_dir = synth.outdir / f"asset.{s3_key.removesuffix('.zip')}"
+    python_dir = asset_dir / "python"
+    check_layer(python_dir, "arm64")
+    assert "cp313" in next((python_dir / "pydantic_core").glob("_pydantic_core*.so")).name.replace(
+        "cpython-313", "cp313"
+    )
+    zip_path = tmp_path / "layer.zip"
+    build_layer.zip_dir(asset_dir, zip_path)
+    with zipfile.ZipFile(zip_path) as zf:
+        assert "python/exact_online_sdk/__init__.py" in zf.namelist()
+    unzipped, zipped = build_layer.dir_size(asset_dir), zip_path.stat().st_size
+    record_property("arm64_layer_unzipped_bytes", unzipped)
+    record_property("arm64_layer_zipped_bytes", zipped)
+    with capsys.disabled():
+        print(f"\narm64 layer: unzipped {unzipped / 1e6:.1f} MB, zipped {zipped / 1e6:.1f} MB")
+    # Lambda's limit is 250 MB unzipped for all layers; the SDK must leave room for the user's code.
+    assert unzipped < 40_000_000

@@ -1,0 +1,297 @@
+"""ExactOnlineAuth over a MockTransport token endpoint that enforces Exact's rotation and 570 s rules."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import httpx
+import pytest
+
+from exact_online_sdk._core.credentials import AsyncTokenSource, TokenSource
+from exact_online_sdk.auth import (
+    ExactOnlineAuth,
+    MemoryTokenStorage,
+    ReadOnlyRefreshRefused,
+    ReadOnlyTokenStorage,
+    RefreshOutcomeUnknown,
+    RefreshTokenExpired,
+    RefreshTokenReused,
+    StateMismatch,
+    TokenUnavailable,
+)
+from exact_online_sdk.auth.store import GenerationConflict, TokenStoreError
+from exact_online_sdk.clock import ManualClock
+from exact_online_sdk.exceptions import ConfigError
+
+from .fake_exact import FakeExact
+
+START = 1_767_225_600.0
+
+
+@pytest.fixture
+def clock():
+    return ManualClock(START)
+
+
+@pytest.fixture
+def exact(clock):
+    return FakeExact(clock)
+
+
+def make_auth(exact, clock, storage=None, **kw):
+    return ExactOnlineAuth(
+        None,
+        storage=storage if storage is not None else MemoryTokenStorage(exact.seed()),
+        client_id="cid",
+        client_secret="s3cret",
+        redirect_uri="https://app.example/cb",
+        clock=clock,
+        http_client=httpx.Client(transport=httpx.MockTransport(exact.handler)),
+        async_http_client=httpx.AsyncClient(transport=httpx.MockTransport(exact.handler)),
+        **kw,
+    )
+
+
+def test_is_a_token_source_and_refreshes_only_inside_the_window(exact, clock):
+    auth = make_auth(exact, clock)
+    assert isinstance(auth, TokenSource) and isinstance(auth, AsyncTokenSource)
+    first = auth.get_access_token()
+    clock.advance(574)
+    assert auth.get_access_token() == first
+    assert exact.calls == []
+    clock.advance(1)  # 575 s = 570 + the 5 s skew margin
+    second = auth.get_access_token()
+    assert second != first
+    assert exact.calls == ["refresh_token"]
+    stored = auth.storage.load()
+    assert stored.generation == 2 and stored.access_token == second
+    assert stored.issued_at == int(clock.now())  # from the Date header
+    assert exact.too_early == 0
+
+
+def test_many_threads_share_one_refresh(exact, clock):
+    auth = make_auth(exact, clock)
+    clock.advance(580)
+    barrier = threading.Barrier(16)
+    seen = []
+
+    def worker():
+        barrier.wait()
+        seen.append(auth.get_access_token())
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert exact.refreshes == 1 and exact.reused == 0
+    assert len(set(seen)) == 1
+    assert auth.storage.load().generation == 2
+
+
+def test_many_tasks_and_threads_share_one_refresh(exact, clock):
+    auth = make_auth(exact, clock)
+    clock.advance(590)
+
+    async def many():
+        return await asyncio.gather(*(auth.aget_access_token() for _ in range(20)))
+
+    results = []
+    thread = threading.Thread(target=lambda: results.extend(auth.get_access_token() for _ in range(5)))
+    thread.start()
+    results.extend(asyncio.run(many()))
+    thread.join()
+    assert exact.refreshes == 1 and exact.reused == 0
+    assert len(set(results)) == 1
+
+
+def test_second_instance_skips_when_the_store_was_already_rotated(exact, clock):
+    store = MemoryTokenStorage(exact.seed())
+    a, b = make_auth(exact, clock, store), make_auth(exact, clock, store)
+    old = b.get_access_token()  # b caches generation 1
+    clock.advance(580)
+    new = a.get_access_token()
+    assert b.get_access_token() == new != old  # b re-read after the lock instead of refreshing again
+    assert exact.refreshes == 1 and exact.reused == 0
+
+
+def test_timed_out_refresh_is_outcome_unknown_and_never_resent(exact, clock):
+    auth = make_auth(exact, clock)
+    before = auth.storage.load()
+    clock.advance(580)
+    exact.fail_next = httpx.ReadTimeout("lost")
+    with pytest.raises(RefreshOutcomeUnknown) as info:
+        auth.get_access_token()
+    assert info.value.generation == 1
+    assert auth.storage.load() == before  # nothing lost or overwritten
+    calls = len(exact.calls)
+    with pytest.raises(RefreshOutcomeUnknown):
+        auth.get_access_token()
+    assert len(exact.calls) == calls  # not resent blindly
+    # Explicit retry: Exact had processed it, so it answers "Old refresh token used"; still nothing overwritten.
+    with pytest.raises(RefreshTokenReused):
+        auth.refresh(retry_unknown=True)
+    assert auth.storage.load() == before
+
+
+def test_too_early_refusal_keeps_the_current_token(exact, clock):
+    # A client whose clock runs ahead of Exact's: it believes the window is open 60 s too soon.
+    auth = make_auth(exact, clock, min_refresh_age=510)
+    token = auth.get_access_token()
+    clock.advance(520)
+    assert auth.get_access_token() == token
+    assert exact.too_early == 1
+    assert auth.get_access_token() == token  # backs off instead of asking again at once
+    assert exact.too_early == 1
+    assert auth.storage.load().generation == 1
+    clock.advance(60)
+    assert auth.get_access_token() != token
+    assert auth.storage.load().generation == 2
+
+
+def test_reused_refresh_token_is_typed_and_store_untouched(exact, clock):
+    stale = exact.seed()
+    store = MemoryTokenStorage(stale)
+    clock.advance(580)
+    exact.dead.add(stale.refresh_token)
+    auth = make_auth(exact, clock, store)
+    with pytest.raises(RefreshTokenReused, match="exact-online auth login"):
+        auth.get_access_token()
+    assert store.load() == stale
+
+
+def test_expired_refresh_token_is_typed():
+    clock = ManualClock(START)
+
+    def handler(request):
+        return httpx.Response(
+            400, json={"error": "invalid_request", "error_description": "The refresh token expired at 1/1/2026"}
+        )
+
+    fake = FakeExact(clock)
+    token = fake.seed()
+    store = MemoryTokenStorage(token)
+    auth = ExactOnlineAuth(
+        storage=store,
+        client_id="c",
+        client_secret="s",
+        redirect_uri="https://x/cb",
+        clock=clock,
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    clock.advance(31 * 86400)
+    with pytest.raises(RefreshTokenExpired):
+        auth.get_access_token()
+    assert store.load() == token
+
+
+def test_unauthorized_rereads_the_store_once(exact, clock):
+    store = MemoryTokenStorage(exact.seed())
+    auth = make_auth(exact, clock, store)
+    token = auth.get_access_token()
+    assert auth.on_unauthorized(token) is None  # nothing newer: the client must not loop
+    assert exact.calls == []
+    other = exact.seed(generation=2)
+    store.save(other, expected_generation=1)
+    assert auth.on_unauthorized(token) == other.access_token
+    assert auth.get_access_token() == other.access_token
+    assert asyncio.run(auth.aon_unauthorized(other.access_token)) is None
+
+
+def test_login_flow_verifies_state_and_writes_generation_one(exact, clock):
+    store = MemoryTokenStorage()
+    auth = make_auth(exact, clock, store)
+    url = httpx.URL(auth.authorization_url(force_login=True))
+    state = url.params["state"]
+    assert len(state) >= 20 and url.params["force_login"] == "1"
+    with pytest.raises(StateMismatch):
+        auth.complete_authorization("https://app.example/cb?code=c0de%211&state=forged")
+    assert exact.calls == []  # refused before any network call
+    token = auth.complete_authorization(f"https://app.example/cb?code=c0de%211&state={state}")
+    assert token.generation == 1 and store.load() == token
+    # A second login over an existing chain keeps generations increasing.
+    url = httpx.URL(auth.authorization_url())
+    token2 = auth.complete_authorization(f"https://app.example/cb?code=c0de%212&state={url.params['state']}")
+    assert token2.generation == 2 and store.load() == token2
+
+
+def test_read_only_storage_never_reaches_the_token_endpoint(exact, clock):
+    inner = MemoryTokenStorage(exact.seed())
+    auth = make_auth(exact, clock, ReadOnlyTokenStorage(inner, clock=clock, poll_timeout=60))
+    token = auth.get_access_token()
+    with pytest.raises(ReadOnlyRefreshRefused):
+        auth.refresh(force=True)
+    with pytest.raises(ReadOnlyRefreshRefused):
+        auth.exchange_code("c0de!1")
+    clock.advance(600)
+    with pytest.raises(TokenUnavailable):
+        auth.get_access_token()
+    with pytest.raises(TokenUnavailable):
+        asyncio.run(auth.aget_access_token())
+    assert exact.calls == []
+    assert inner.load().access_token == token
+
+
+class FlakyStore(MemoryTokenStorage):
+    def __init__(self, token, failures):
+        super().__init__(token)
+        self.failures = failures
+
+    def save(self, token, *, expected_generation):
+        if self.failures:
+            self.failures -= 1
+            raise TokenStoreError("disk full")
+        super().save(token, expected_generation=expected_generation)
+
+
+def test_a_rotated_token_is_not_lost_when_saving_fails(exact, clock, monkeypatch):
+    monkeypatch.setattr("exact_online_sdk.auth.manager.time.sleep", lambda s: None)
+    store = FlakyStore(exact.seed(), failures=4)
+    auth = make_auth(exact, clock, store)
+    clock.advance(580)
+    with pytest.raises(TokenStoreError):
+        auth.get_access_token()
+    assert store.load().generation == 1
+    with pytest.raises(TokenStoreError):  # the store is still failing
+        auth.get_access_token()
+    # The next call persists the pending generation 2 before anything else; no second refresh at Exact.
+    token = auth.get_access_token()
+    assert store.load().generation == 2 and store.load().access_token == token
+    assert exact.refreshes == 1 and exact.reused == 0
+
+
+def test_concurrent_writer_conflict_is_raised(exact, clock):
+    class Racing(MemoryTokenStorage):
+        def save(self, token, *, expected_generation):
+            raise GenerationConflict(expected_generation, 9)
+
+    auth = make_auth(exact, clock, Racing(exact.seed()))
+    clock.advance(580)
+    with pytest.raises(GenerationConflict):
+        auth.get_access_token()
+
+
+def test_missing_configuration_is_named(exact, clock):
+    auth = ExactOnlineAuth(storage=MemoryTokenStorage(exact.seed()), client_id="c", clock=clock)
+    with pytest.raises(ConfigError, match="EXACT_CLIENT_SECRET, EXACT_REDIRECT_URI"):
+        auth.authorization_url()
+    assert auth.get_access_token()  # reading a stored token needs no client secret
+    with pytest.raises(TokenUnavailable, match="no token"):
+        ExactOnlineAuth(storage=MemoryTokenStorage(), clock=clock).get_access_token()
+
+
+def test_settings_object_and_repr_hide_secrets(tmp_path, monkeypatch):
+    from cryptography.fernet import Fernet
+
+    from exact_online_sdk.config import Settings
+
+    monkeypatch.setenv("EXACT_CLIENT_ID", "cid")
+    monkeypatch.setenv("EXACT_CLIENT_SECRET", "super-secret-value")
+    monkeypatch.setenv("EXACT_REDIRECT_URI", "https://app.example/cb")
+    monkeypatch.setenv("EXACT_TOKEN_PATH", str(tmp_path / "t.bin"))
+    monkeypatch.setenv("EXACT_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    auth = ExactOnlineAuth(Settings())
+    assert type(auth.storage).__name__ == "EncryptedFileTokenStorage"
+    assert "super-secret-value" not in repr(auth)
+    assert "client_id=cid" in auth.authorization_url()
