@@ -243,8 +243,61 @@ class Emulator:
         """API calls counted against the rate limits (all clients and divisions)."""
         return sum(int(n) for n in self.counters().get("calls", {}).values())
 
+    def api_window(self) -> tuple[float, float] | None:
+        """(first API call's start, last API call's end) on the emulator's clock, from its request log."""
+        import httpx
+
+        log = [e for e in httpx.get(f"{self.base_url}/_emulator/requests", timeout=60).json()
+               if str(e.get("path", "")).startswith("/api/v1/")]
+        if not log:
+            return None
+        last = log[-1]
+        return float(log[0]["time"]), float(last["time"]) + float(last.get("ms", 0)) / 1000 * self.scale
+
     def rate_limited(self) -> int:
         return int(self.counters().get("rate_limited", 0))
+
+
+# The child process: the emulator app behind uvicorn, with the HTTP ``Date`` header written from the emulator's clock.
+# uvicorn's own Date header is real time; on a scaled clock it disagrees with the X-RateLimit-*-Reset headers, and a
+# client that corrects skew from ``Date`` (as this SDK does, as it must against the real Exact) then paces wrongly.
+_EMULATOR_MAIN = """
+import email.utils, socket
+import uvicorn
+from exact_online_sdk.clock import ScaledClock
+from exact_online_sdk.emulator.app import create_app
+from exact_online_sdk.emulator.config import EmulatorConfig
+from exact_online_sdk.emulator.state import EmulatorState
+clock = ScaledClock({scale!r}, origin={origin!r}, real_origin={real_origin!r}) if {scale!r} != 1 else None
+state = EmulatorState({config})
+app = create_app(state)
+
+async def dated(scope, receive, send):
+    if scope["type"] != "http":
+        return await app(scope, receive, send)
+
+    async def send_dated(message):
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+            headers.append((b"date", email.utils.formatdate(state.clock.now(), usegmt=True).encode()))
+            message = {{**message, "headers": headers}}
+        await send(message)
+
+    await app(scope, receive, send_dated)
+
+try:
+    from exact_online_sdk.emulator.server import _protocol_class
+    http = _protocol_class()
+except ImportError:
+    http = "h11"
+sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY (asyncio)
+sock.bind(("127.0.0.1", 0))
+sock.listen(128)
+print(f"EMULATOR_BASE_URL=http://127.0.0.1:{{sock.getsockname()[1]}}", flush=True)
+config = uvicorn.Config(dated, http=http, lifespan="off", log_level="warning", access_log=False,
+                        date_header=False, timeout_keep_alive=30)
+uvicorn.Server(config).run(sockets=[sock])
+"""
 
 
 @contextlib.contextmanager
@@ -261,15 +314,12 @@ def emulator(
     Tokens live 10 days of emulator time: the benchmarks measure paging and pacing, not token refresh."""
     real_origin = time.time()
     origin = real_origin
-    code = (
-        "from exact_online_sdk.clock import ScaledClock\n"
-        "from exact_online_sdk.emulator.config import EmulatorConfig\n"
-        "from exact_online_sdk.emulator.server import serve\n"
-        f"clock = ScaledClock({scale!r}, origin={origin!r}, real_origin={real_origin!r}) if {scale!r} != 1 else None\n"
-        f"serve(EmulatorConfig(clock=clock, rows=10, table_rows={table_rows or {}!r}, divisions={divisions!r},\n"
-        f"    minutely_limit={minutely_limit}, daily_limit={daily_limit}, token_lifetime=864000.0,\n"
-        "    token_daily_limit=None, request_log_size=100), port=0)\n"
+    config = (
+        f"EmulatorConfig(clock=clock, rows=10, table_rows={table_rows or {}!r}, divisions={divisions!r}, "
+        f"minutely_limit={minutely_limit}, daily_limit={daily_limit}, token_lifetime=864000.0, "
+        "token_daily_limit=None, request_log_size=50_000)"
     )
+    code = _EMULATOR_MAIN.format(scale=scale, origin=origin, real_origin=real_origin, config=config)
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
     )

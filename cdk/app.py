@@ -3,7 +3,7 @@
 Context (cdk.json or `-c key=value`): clientId (Exact app client id), baseUrl, architecture (arm64|x86_64),
 pythonVersion (3.12|3.13), powertoolsVersion ("latest" or a 3.x.y release), writerPrincipalArns (comma-separated
 operator role ARNs that may also write the token slots, e.g. for `exact-online auth login`), alarmEmail,
-stackName.
+webhooks (true: also deploy the webhook receiver), stackName.
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ def build_app(app: App | None = None) -> tuple[App, ExactOnlineTokenStack]:
     stack = ExactOnlineTokenStack(
         app,
         _ctx(app, "stackName", "ExactOnlineToken") or "ExactOnlineToken",
-        client_id=_ctx(app, "clientId", "set-me-with--c-clientId") or "",
+        client_id=_ctx(app, "clientId", "") or "",
         base_url=_ctx(app, "baseUrl", "https://start.exactonline.nl") or "",
         architecture=lambda_.Architecture.X86_64 if arch == "x86_64" else lambda_.Architecture.ARM_64,
         python_version=_ctx(app, "pythonVersion", "3.13") or "3.13",
         powertools_version=_ctx(app, "powertoolsVersion", "latest") or "latest",
         writer_principal_arns=writers,
         alarm_email=_ctx(app, "alarmEmail"),
+        webhooks=(_ctx(app, "webhooks", "false") or "").lower() in {"1", "true", "yes"},
         env=Environment(),
     )
     add_nag(app)

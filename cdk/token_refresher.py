@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aws_cdk import (
     Acknowledgment,
+    Annotations,
     DefaultStackSynthesizer,
     Duration,
     Fn,
@@ -75,7 +76,7 @@ class ExactTokenRefresher(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        client_id: str,
+        client_id: str = "",
         base_url: str = "https://start.exactonline.nl",
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
         python_version: str = "3.13",
@@ -110,7 +111,7 @@ class ExactTokenRefresher(Construct):
         )
         self.client_secret = self._empty_secret(
             "ClientCredentials",
-            'Exact app credentials: put {"client_secret": "..."} here once after deploy',
+            'Exact app credentials: put {"client_id": "...", "client_secret": "..."} here once after deploy',
             removal_policy,
         )
         self.slots = (self.slot_a, self.slot_b)
@@ -173,11 +174,18 @@ class ExactTokenRefresher(Construct):
         common_env = {
             "EXACT_TOKEN_SECRET_A": self.slot_a.secret_arn,
             "EXACT_TOKEN_SECRET_B": self.slot_b.secret_arn,
-            "EXACT_CLIENT_ID": client_id,
             "EXACT_CLIENT_SECRET_ARN": self.client_secret.secret_arn,
             "EXACT_BASE_URL": base_url,
             "POWERTOOLS_METRICS_NAMESPACE": mn.NAMESPACE,
         }
+        if client_id:
+            common_env["EXACT_CLIENT_ID"] = client_id
+        else:
+            Annotations.of(self).add_warning_v2(
+                "exact:no-client-id",
+                'No client id given (-c clientId=...): the functions read "client_id" from the client '
+                "credentials secret.",
+            )
         self.refresher = lambda_.Function(
             self,
             "Refresher",

@@ -410,7 +410,7 @@ _UNASYNC = [
     ("from collections.abc import Iterable, Iterator, Mapping", "from collections.abc import AsyncIterator, Iterable, Mapping"),  # noqa: E501
     ("ExactOnlineClient", "AsyncExactOnlineClient"),
     ('        if hasattr(client, "__aenter__"):\n            raise TypeError(f"{type(self).__name__} needs an AsyncExactOnlineClient; use Async{type(self).__name__}")',  # noqa: E501
-     '        if not hasattr(client, "__aenter__"):\n            raise TypeError(f"{type(self).__name__} needs an ExactOnlineClient; use {type(self).__name__[5:]}")'),  # noqa: E501
+     '        if not hasattr(client, "__aenter__"):\n            raise TypeError(f"{type(self).__name__} needs an AsyncExactOnlineClient; use {type(self).__name__[5:]}")'),  # noqa: E501
     ("_SyncAPI", "_AsyncAPI"),
     ("Iterator[", "AsyncIterator["),
     ("    def ", "    async def "),

@@ -33,12 +33,20 @@ from ._core.flow import (
 )
 from ._core.ratelimit import RateBudgetBackend, RateLimitSnapshot, shared_budget
 from ._core.redact import register_secret
-from ._core.request import DEFAULT_USER_AGENT, PreparedRequest, RequestSpec, build_request, normalize_base_url
+from ._core.request import (
+    DEFAULT_USER_AGENT,
+    PreparedRequest,
+    RequestSpec,
+    build_request,
+    next_request,
+    normalize_base_url,
+    same_origin,
+)
 from ._core.response import RawResponse
 from ._core.retry import RetryPolicy
 from .clock import Clock, SystemClock
 from .config import Settings
-from .exceptions import AuthenticationError, ConfigError
+from .exceptions import AuthenticationError, ConfigError, InvalidPathError
 
 __all__ = ["AsyncExactOnlineClient", "ExactOnlineClient", "ExactResponse", "Page", "ResultList", "RetryPolicy"]
 
@@ -142,6 +150,12 @@ class _Base:
             user_agent=self.user_agent,
             language=self.language,
         )
+
+    def _absolute(self, url: str) -> PreparedRequest:
+        if not same_origin(url, self.base_url):
+            raise InvalidPathError("the URL is not on the configured Exact host; refusing to send the token there")
+        template = self._prepare(RequestSpec("GET", "current/Me"))
+        return next_request(url, base_url=self.base_url, template=template)
 
     def _budget(self, req: PreparedRequest) -> RateBudgetBackend:
         if self._budget_override is not None:
@@ -335,6 +349,11 @@ class ExactOnlineClient(_Base):
         """Delete an entity; Exact answers 204."""
         self.request("DELETE", path, division=division)
 
+    def get_url(self, url: str) -> Any:
+        """GET an absolute URL on the configured host, such as a ``__deferred`` navigation link or a
+        ``__next`` link; returns what :meth:`get` returns. Other hosts are refused (the token never leaves)."""
+        return _to_result(self._run(self._flow(self._absolute(url))))
+
     def close(self) -> None:
         """Close the HTTP connections (only those this client opened)."""
         if self._owns_http:
@@ -494,6 +513,10 @@ class AsyncExactOnlineClient(_Base):
     async def delete(self, path: str, *, division: int | None = None) -> None:
         """Delete an entity; Exact answers 204."""
         await self.request("DELETE", path, division=division)
+
+    async def get_url(self, url: str) -> Any:
+        """GET an absolute URL on the configured host (a ``__deferred`` or ``__next`` link); see :meth:`get`."""
+        return _to_result(await self._run(self._flow(self._absolute(url))))
 
     async def aclose(self) -> None:
         """Close the HTTP connections (only those this client opened)."""

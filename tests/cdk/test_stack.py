@@ -333,3 +333,25 @@ def test_cfn_lint_is_clean(synth: Synth) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_optional_webhook_receiver(tmp_path: Path) -> None:
+    synth = synth_app(tmp_path, webhooks="true")  # nag still passes: synth_app raises on an open finding
+    w = synth.stack.webhooks
+    assert w is not None
+    props = function(synth, w.function)
+    env = props["Environment"]["Variables"]
+    assert env["EXACT_WEBHOOK_SECRET_ARN"] == ref(synth.logical_id(w.secret))
+    assert env["WEBHOOK_QUEUE_URL"] == ref(synth.logical_id(w.queue))
+    # Exact cannot sign with SigV4: the URL is public and the handler verifies the HashCode.
+    urls = {u["Properties"]["AuthType"] for u in synth.resources("AWS::Lambda::Url").values()}
+    assert urls == {"AWS_IAM", "NONE"}
+    queue = synth.template["Resources"][synth.logical_id(w.queue)]["Properties"]
+    assert queue["KmsMasterKeyId"] == arn(synth.logical_id(synth.stack.refresher.key))
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == arn(synth.logical_id(w.dead_letters))
+    secret = synth.template["Resources"][synth.logical_id(w.secret)]["Properties"]
+    assert "GenerateSecretString" not in secret
+    assert "SecretString" not in secret
+    granted = {a for s in statements(role_policy(synth, w.function)) for a in actions(s)}
+    assert "secretsmanager:PutSecretValue" not in granted
+    assert {"WebhookUrl", "WebhookSecretArn", "WebhookQueueUrl"} <= set(synth.template["Outputs"])

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from exact_online_sdk import edm
 from exact_online_sdk.clock import ManualClock
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator
@@ -20,7 +19,8 @@ def test_collection_envelope_paging_and_metadata(manual_emulator: EmulatorHandle
     row = d["results"][0]
     assert set(row) == {"__metadata", "ID", "Name", "Code"}
     assert row["__metadata"]["uri"].startswith(f"{manual_emulator.base_url}/api/v1/1001/crm/Accounts(guid'")
-    assert len(row["Code"]) == 18 and row["Code"].strip() == "1"  # right-aligned, as Exact pads it
+    assert len(row["Code"]) == 18
+    assert row["Code"].strip() == "1"
     assert d["__next"].startswith(f"{manual_emulator.base_url}/api/v1/1001/crm/Accounts?$select=ID,Name,Code&")
     assert "$skiptoken=guid'" in d["__next"]
     seen = [r["ID"] for r in d["results"]]
@@ -50,19 +50,23 @@ def test_sync_endpoint_pages_1000_by_timestamp_and_sees_changes(clock: ManualClo
             url = resp.json()["d"].get("__next")
         assert [len(p) for p in pages] == [1000, 1000, 500]
         stamps = [int(r["Timestamp"]) for p in pages for r in p]
-        assert stamps == sorted(stamps) and all(isinstance(r["Timestamp"], str) for r in pages[0])
+        assert stamps == sorted(stamps)
+        assert all(isinstance(r["Timestamp"], str) for r in pages[0])
         high = max(stamps)
         # change one account and delete another: both show up after the stored cursor
         ids = [r["ID"] for r in pages[0]]
         assert client.put(f"/api/v1/1001/crm/Accounts(guid'{ids[5]}')", json={"Name": "Renamed"}).status_code == 204
         assert client.delete(f"/api/v1/1001/crm/Accounts(guid'{ids[6]}')").status_code == 204
-        delta = client.get("/api/v1/1001/sync/CRM/Accounts",
-                           params={"$filter": f"Timestamp gt {high}L", "$select": "ID,Name,Timestamp"}).json()
+        delta = client.get(
+            "/api/v1/1001/sync/CRM/Accounts",
+            params={"$filter": f"Timestamp gt {high}L", "$select": "ID,Name,Timestamp"},
+        ).json()
         assert [(r["ID"], r["Name"]) for r in delta["d"]["results"]] == [(ids[5], "Renamed")]
         assert int(delta["d"]["results"][0]["Timestamp"]) > high
-        deleted = client.get("/api/v1/1001/sync/Deleted",
-                             params={"$filter": "Timestamp gt 1L and EntityType eq 2",
-                                     "$select": "EntityKey,EntityType,Timestamp"}).json()["d"]["results"]
+        deleted = client.get(
+            "/api/v1/1001/sync/Deleted",
+            params={"$filter": "Timestamp gt 1L and EntityType eq 2", "$select": "EntityKey,EntityType,Timestamp"},
+        ).json()["d"]["results"]
         assert [(r["EntityKey"], r["EntityType"]) for r in deleted] == [(ids[6], 2)]
         bad = client.get("/api/v1/1001/sync/CRM/Accounts", params={"$filter": "Name eq 'x'"})
         assert bad.status_code == 400
@@ -104,27 +108,37 @@ def test_filter_errors_and_query_rules() -> None:
             return str(resp.json()["error"]["message"]["value"])
 
         assert message("/api/v1/1001/crm/Accounts", **{"$filter": "CreditLineSales ne DiscountSales"}) == (
-            "This $filter parameter is not supported for this resource")
+            "This $filter parameter is not supported for this resource"
+        )
         assert message("/api/v1/1001/crm/Accounts", **{"$filter": ""}).startswith("This $filter parameter")
         assert message("/api/v1/1001/crm/Accounts", **{"$filter": "Nope eq 1"}) == (
-            "Filtering on these fields is not supported: Nope")
+            "Filtering on these fields is not supported: Nope"
+        )
         assert message("/api/v1/1001/crm/Accounts").startswith(
             "This endpoint has mandatory filtering applied. A GET request for this endpoint must have a $filter "
-            "parameter with one of the following fields in the url:")
-        assert message("/api/v1/1001/logistics/Items", **{"$filter": "ID ne guid'00000000-0000-0000-0000-000000000000'"}
-                       ) == "Please add a $select or a $top=1 statement to the query string."
+            "parameter with one of the following fields in the url:"
+        )
+        assert (
+            message("/api/v1/1001/logistics/Items", **{"$filter": "ID ne guid'00000000-0000-0000-0000-000000000000'"})
+            == "Please add a $select or a $top=1 statement to the query string."
+        )
         assert message("/api/v1/1001/bulk/Cashflow/Receivables").startswith("Please add a $select")
-        ok = client.get("/api/v1/1001/crm/Accounts",
-                        params={"$filter": "ID ne guid'00000000-0000-0000-0000-000000000000'", "$top": "2"})
-        assert ok.status_code == 200 and len(ok.json()["d"]["results"]) == 2
+        ok = client.get(
+            "/api/v1/1001/crm/Accounts",
+            params={"$filter": "ID ne guid'00000000-0000-0000-0000-000000000000'", "$top": "2"},
+        )
+        assert ok.status_code == 200
+        assert len(ok.json()["d"]["results"]) == 2
 
 
 def test_count_top_orderby_keys_and_paths(manual_emulator: EmulatorHandle) -> None:
     client = api_client(manual_emulator)
     count = client.get("/api/v1/1001/crm/Accounts/$count")
-    assert count.status_code == 200 and count.text == "150"
-    top = client.get("/api/v1/1001/crm/Accounts", params={"$top": "5", "$select": "Name",
-                                                          "$orderby": "Name desc"}).json()["d"]
+    assert count.status_code == 200
+    assert count.text == "150"
+    top = client.get(
+        "/api/v1/1001/crm/Accounts", params={"$top": "5", "$select": "Name", "$orderby": "Name desc"}
+    ).json()["d"]
     assert [r["Name"] for r in top["results"]] == sorted((f"Account {i}" for i in range(1, 151)), reverse=True)[:5]
     assert "__next" not in top
     div = client.get("/api/v1/1001/system/Divisions(1002)").json()["d"]
@@ -140,23 +154,34 @@ def test_count_top_orderby_keys_and_paths(manual_emulator: EmulatorHandle) -> No
 
 def test_writes(manual_emulator: EmulatorHandle) -> None:
     client = api_client(manual_emulator)
-    created = client.post("/api/v1/1001/crm/Accounts", json={"Name": "New BV", "CreditLineSales": 1234.56},
-                          headers={"Prefer": "return=representation"})
+    created = client.post(
+        "/api/v1/1001/crm/Accounts",
+        json={"Name": "New BV", "CreditLineSales": 1234.56},
+        headers={"Prefer": "return=representation"},
+    )
     assert created.status_code == 201
     d = edm.loads(created.content)["d"]
-    assert d["Name"] == "New BV" and str(d["CreditLineSales"]) == "1234.56"
-    assert d["Division"] == 1001 and d["Created"].startswith("/Date(")
+    assert d["Name"] == "New BV"
+    assert str(d["CreditLineSales"]) == "1234.56"
+    assert d["Division"] == 1001
+    assert d["Created"].startswith("/Date(")
     key = d["ID"]
     sparse = client.post("/api/v1/1001/crm/Accounts", json={"Name": "Sparse"}).json()["d"]
-    assert sparse["Name"] == "Sparse" and sparse["Division"] is None and sparse["ID"]
+    assert sparse["Name"] == "Sparse"
+    assert sparse["Division"] is None
+    assert sparse["ID"]
     put = client.put(f"/api/v1/1001/crm/Accounts(guid'{key}')", json={"City": "Delft"})
-    assert put.status_code == 204 and put.content == b"" and "X-RateLimit-Remaining" in put.headers
+    assert put.status_code == 204
+    assert put.content == b""
+    assert "X-RateLimit-Remaining" in put.headers
     got = client.get(f"/api/v1/1001/crm/Accounts(guid'{key}')").json()["d"]
     assert (got["City"], got["Name"]) == ("Delft", "New BV")
     ro = client.put(f"/api/v1/1001/crm/Accounts(guid'{key}')", json={"Created": "2024-01-01T00:00:00"})
-    assert ro.status_code == 400 and "read-only" in ro.json()["error"]["message"]["value"]
+    assert ro.status_code == 400
+    assert "read-only" in ro.json()["error"]["message"]["value"]
     unknown = client.post("/api/v1/1001/crm/Accounts", json={"Nom": "x"})
-    assert unknown.status_code == 400 and "'Nom'" in unknown.json()["error"]["message"]["value"]
+    assert unknown.status_code == 400
+    assert "'Nom'" in unknown.json()["error"]["message"]["value"]
     typed = client.post("/api/v1/1001/crm/Accounts", json={"Name": "x", "CreditLineSales": "lots"})
     assert typed.status_code == 400
     assert client.delete(f"/api/v1/1001/crm/Accounts(guid'{key}')").status_code == 204
@@ -164,20 +189,25 @@ def test_writes(manual_emulator: EmulatorHandle) -> None:
 
 
 def test_atom_without_accept_json(manual_emulator: EmulatorHandle) -> None:
-    resp = httpx.get(f"{manual_emulator.base_url}/api/v1/1001/crm/Accounts",
-                     params={"$top": "1", "$select": "ID,Name"},
-                     headers={"Authorization": f"Bearer {manual_emulator.token()}"})
+    resp = httpx.get(
+        f"{manual_emulator.base_url}/api/v1/1001/crm/Accounts",
+        params={"$top": "1", "$select": "ID,Name"},
+        headers={"Authorization": f"Bearer {manual_emulator.token()}"},
+    )
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("application/atom+xml")
-    assert "<m:properties><d:ID>" in resp.text and "<d:Name>Account 1</d:Name>" in resp.text
+    assert "<m:properties><d:ID>" in resp.text
+    assert "<d:Name>Account 1</d:Name>" in resp.text
 
 
 def test_expand_returns_consistent_children(manual_emulator: EmulatorHandle) -> None:
     client = api_client(manual_emulator)
-    inv = client.get("/api/v1/1001/salesinvoice/SalesInvoices",
-                     params={"$top": "1", "$select": "InvoiceID,OrderedBy,SalesInvoiceLines",
-                             "$expand": "SalesInvoiceLines"}).json()["d"]["results"][0]
+    inv = client.get(
+        "/api/v1/1001/salesinvoice/SalesInvoices",
+        params={"$top": "1", "$select": "InvoiceID,OrderedBy,SalesInvoiceLines", "$expand": "SalesInvoiceLines"},
+    ).json()["d"]["results"][0]
     lines = inv["SalesInvoiceLines"]["results"]
-    assert len(lines) == 3 and {line["InvoiceID"] for line in lines} == {inv["InvoiceID"]}
+    assert len(lines) == 3
+    assert {line["InvoiceID"] for line in lines} == {inv["InvoiceID"]}
     account = client.get(f"/api/v1/1001/crm/Accounts(guid'{inv['OrderedBy']}')")
     assert account.status_code == 200  # references point at real rows

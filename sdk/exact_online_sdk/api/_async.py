@@ -24,7 +24,7 @@ class _AsyncAPI(Planner[M]):
 
     def __init__(self, client: AsyncExactOnlineClient, *, division: int | None = None) -> None:
         if not hasattr(client, "__aenter__"):
-            raise TypeError(f"{type(self).__name__} needs an ExactOnlineClient; use {type(self).__name__[5:]}")
+            raise TypeError(f"{type(self).__name__} needs an AsyncExactOnlineClient; use {type(self).__name__[5:]}")
         super().__init__(client, division=division)
 
     async def _pages(self, call: Call, division: int | None, limit: int | None) -> AsyncIterator[builtins.list[M]]:

@@ -58,7 +58,7 @@ class OAuthError(AuthenticationError):
 
     def _summary(self) -> str:
         text = super()._summary()
-        return f"{text}. Next: {self.hint}" if self.hint else text
+        return f"{text.rstrip('.')}. Next: {self.hint}" if self.hint else text
 
 
 class TooEarlyToRefresh(OAuthError):

@@ -234,7 +234,7 @@ class ExactOnlineAuth:
         return self._refresh(force=False, retry_unknown=False)
 
     def refresh(self, *, force: bool = False, retry_unknown: bool = False) -> Token:
-        """Refresh now if due (``force``: even if not due; Exact may refuse with TooEarlyToRefresh).
+        """Refresh now if due. ``force``: even if not due; Exact's refusal then raises TooEarlyToRefresh.
 
         ``retry_unknown`` resends a refresh token whose earlier refresh timed out (see RefreshOutcomeUnknown).
         """
@@ -262,6 +262,8 @@ class ExactOnlineAuth:
                 except RefreshOutcomeUnknown:
                     return self._after_unknown(current)
                 except TooEarlyToRefresh:
+                    if force:
+                        raise
                     return self._after_too_early(current)
                 return self._persist(current, new)
             finally:
@@ -395,6 +397,8 @@ class ExactOnlineAuth:
                 except RefreshOutcomeUnknown:
                     return await asyncio.to_thread(self._after_unknown, current)
                 except TooEarlyToRefresh:
+                    if force:
+                        raise
                     return self._after_too_early(current)
                 finally:
                     await endpoint.aclose()

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from ..auth.store import TokenStoreError
 from . import app
 from ._common import EXIT_AUTH, fail, handle_errors, load_settings
 
@@ -42,12 +43,18 @@ def login(
     if missing:
         raise fail("missing configuration: " + ", ".join(missing), hint="set these variables (or .env) and retry")
     auth = ExactOnlineAuth(settings, storage=storage_from_env(settings))
-    if mode is Mode.manual:
-        token = manual_login(auth, read=lambda prompt: typer.prompt(prompt), show=typer.echo, force_login=force_login)
-    else:
-        token = listener_login(
-            auth, port=port, timeout=timeout, show=typer.echo, open_browser=open_browser, force_login=force_login
-        )
+    try:
+        if mode is Mode.manual:
+            token = manual_login(
+                auth, read=lambda prompt: typer.prompt(prompt), show=typer.echo, force_login=force_login
+            )
+        else:
+            token = listener_login(
+                auth, port=port, timeout=timeout, show=typer.echo, open_browser=open_browser, force_login=force_login
+            )
+    except TokenStoreError as exc:
+        # e.g. an unreadable existing token file: never silently replaced by a login
+        raise fail(str(exc), hint="check EXACT_ENCRYPTION_KEY, or move the old token file away") from None
     typer.echo(
         f"Logged in: token generation {token.generation} stored in {auth.storage!r}; "
         f"expires in {token.expires_in(time.time()):.0f} s"
@@ -66,7 +73,10 @@ def status() -> None:
             "no token store configured: set EXACT_TOKEN_PATH and EXACT_ENCRYPTION_KEY (or EXACT_TOKEN_SECRET_A/_B)"
         )
     store = storage_from_env(settings)
-    token = store.load()
+    try:
+        token = store.load()
+    except TokenStoreError as exc:
+        raise fail(str(exc), hint="check EXACT_ENCRYPTION_KEY and EXACT_TOKEN_PATH, or log in again") from None
     if token is None:
         raise fail("no token is stored yet", hint="run `exact-online auth login`", code=EXIT_AUTH)
     now = time.time()

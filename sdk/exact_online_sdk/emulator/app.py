@@ -70,9 +70,7 @@ class _FaultLayer:
 
     async def _apply(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
         if fault.kind == "status":
-            body = json.dumps(
-                {"error": {"code": "", "message": {"lang": "", "value": "Service Unavailable"}}}
-            ).encode()
+            body = json.dumps({"error": {"code": "", "message": {"lang": "", "value": "Service Unavailable"}}}).encode()
             await Response(body, fault.status, media_type="application/json")(scope, receive, send)
         elif fault.kind == "maintenance":
             await Response(MAINTENANCE_HTML, 200, media_type="text/html")(scope, receive, send)
@@ -113,16 +111,19 @@ def create_app(config: EmulatorConfig | EmulatorState | None = None) -> Starlett
         try:
             state.oauth.check_client(client_id, redirect_uri or None)
         except OAuthError as exc:
-            return HTMLResponse(f"<html><body><p>{html.escape(exc.description or exc.error, quote=False)}</p></body></html>",
-                                400)
+            return HTMLResponse(
+                f"<html><body><p>{html.escape(exc.description or exc.error, quote=False)}</p></body></html>", 400
+            )
         if params.get("response_type", "code") != "code" or not redirect_uri:
             return HTMLResponse("<html><body><p>Invalid authorization request.</p></body></html>", 400)
         consent = state.config.auto_consent or params.get("consent") == "allow"
-        if not consent or (params.get("force_login") == "1" and request.method == "GET"
-                           and not state.config.auto_consent):
+        if not consent or (
+            params.get("force_login") == "1" and request.method == "GET" and not state.config.auto_consent
+        ):
             hidden = "".join(
                 f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                for k, v in params.items() if k != "consent"
+                for k, v in params.items()
+                if k != "consent"
             )
             return HTMLResponse(
                 "<html><body><h1>Exact Online (emulator)</h1><p>Allow this application access?</p>"
@@ -141,23 +142,45 @@ def create_app(config: EmulatorConfig | EmulatorState | None = None) -> Starlett
         try:
             body = state.oauth.token(form)
         except OAuthError as exc:
-            state.log_request({"time": state.clock.now(), "method": "POST", "path": "/api/oauth2/token",
-                               "grant_type": form.get("grant_type"), "status": exc.status,
-                               "error": exc.error})
+            state.log_request(
+                {
+                    "time": state.clock.now(),
+                    "method": "POST",
+                    "path": "/api/oauth2/token",
+                    "grant_type": form.get("grant_type"),
+                    "status": exc.status,
+                    "error": exc.error,
+                }
+            )
             return _json(exc.body(), exc.status, exc.headers)
-        state.log_request({"time": state.clock.now(), "method": "POST", "path": "/api/oauth2/token",
-                           "grant_type": form.get("grant_type"), "status": 200})
+        state.log_request(
+            {
+                "time": state.clock.now(),
+                "method": "POST",
+                "path": "/api/oauth2/token",
+                "grant_type": form.get("grant_type"),
+                "status": 200,
+            }
+        )
         return _json(body, 200, {"Cache-Control": "no-store"})
 
     # --- REST ----------------------------------------------------------------------------------------------
 
     async def api(request: Request) -> Response:
         started = time.perf_counter()
-        entry: dict[str, Any] = {"time": state.clock.now(), "method": request.method,
-                                 "path": request.url.path, "query": request.url.query}
+        entry: dict[str, Any] = {
+            "time": state.clock.now(),
+            "method": request.method,
+            "path": request.url.path,
+            "query": request.url.query,
+        }
         response, client_id, division, ep_path = await _api(request)
-        entry.update(status=response.status_code, client_id=client_id, division=division,
-                     ms=round((time.perf_counter() - started) * 1000, 3))
+        entry.update(
+            status=response.status_code,
+            client_id=client_id,
+            division=division,
+            ms=round((time.perf_counter() - started) * 1000, 3),
+        )
         state.log_request(entry)
         if response.status_code >= 400:
             state.counters["errors"] += 1
@@ -179,13 +202,22 @@ def create_app(config: EmulatorConfig | EmulatorState | None = None) -> Starlett
             return Response(b"", 401, {"WWW-Authenticate": 'Bearer realm="Exact Online"'}), None, None, None
         client_id = grant.client_id
         if division not in state.config.divisions:
-            return (_error(ApiError(403, "Forbidden", {"Reason": "NoDivisionAccess"})), client_id, division,
-                    ep.path)
+            return (_error(ApiError(403, "Forbidden", {"Reason": "NoDivisionAccess"})), client_id, division, ep.path)
         if state.errors.blocked_until(client_id, division, ep.path) is not None:
             # [U] the blocked answer of the error quota was never captured.
             state.counters["error_quota_blocked"] += 1
-            return (_error(ApiError(403, "Forbidden - too many errors; the API key is blocked for this endpoint.",
-                                    {"Reason": "TooManyErrors"})), client_id, division, None)
+            return (
+                _error(
+                    ApiError(
+                        403,
+                        "Forbidden - too many errors; the API key is blocked for this endpoint.",
+                        {"Reason": "TooManyErrors"},
+                    )
+                ),
+                client_id,
+                division,
+                None,
+            )
         decision = state.limiter.take(client_id, division)
         if not decision.allowed:
             state.counters["rate_limited"] += 1
@@ -196,10 +228,12 @@ def create_app(config: EmulatorConfig | EmulatorState | None = None) -> Starlett
         base = f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
         lowered = {"prefer": request.headers.get("prefer", "")}
         try:
-            result: ApiResult = await asyncio.to_thread(
-                rest.handle, request.method, api_path, dict(request.query_params), body, lowered, client_id, base
-            ) if _heavy(ep.kind) else rest.handle(
-                request.method, api_path, dict(request.query_params), body, lowered, client_id, base
+            result: ApiResult = (
+                await asyncio.to_thread(
+                    rest.handle, request.method, api_path, dict(request.query_params), body, lowered, client_id, base
+                )
+                if _heavy(ep.kind)
+                else rest.handle(request.method, api_path, dict(request.query_params), body, lowered, client_id, base)
             )
         except ApiError as exc:
             return _error(exc, headers), client_id, division, ep.path
@@ -208,10 +242,18 @@ def create_app(config: EmulatorConfig | EmulatorState | None = None) -> Starlett
         accept = request.headers.get("accept", "")
         if request.method == "GET" and result.payload is not None and "application/json" not in accept:
             atom = render_atom(result.payload, str(request.url), state.clock.now())
-            return Response(atom, 200, headers, media_type="application/atom+xml;type=feed;charset=utf-8"), \
-                client_id, division, ep.path
-        return Response(result.body, result.status, headers, media_type=result.content_type or None), \
-            client_id, division, ep.path
+            return (
+                Response(atom, 200, headers, media_type="application/atom+xml;type=feed;charset=utf-8"),
+                client_id,
+                division,
+                ep.path,
+            )
+        return (
+            Response(result.body, result.status, headers, media_type=result.content_type or None),
+            client_id,
+            division,
+            ep.path,
+        )
 
     def _error(exc: ApiError, headers: dict[str, str] | None = None) -> Response:
         merged = {**(headers or {}), **exc.headers}
@@ -315,4 +357,3 @@ async def _form(request: Request) -> dict[str, str]:
 def _heavy(kind: str) -> bool:
     # Large sync/bulk pages are built off the event loop so slow pages never stall other connections.
     return kind in ("sync", "bulk")
-

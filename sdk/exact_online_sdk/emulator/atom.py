@@ -43,9 +43,9 @@ def _entry(row: dict[str, Any], updated: str) -> str:
         if isinstance(v, dict) and "__deferred" in v
     )
     return (
-        f"<entry><id>{escape(uri)}</id><title type=\"text\" /><updated>{updated}</updated>"
-        f"<author><name /></author><link rel=\"edit\" href={quoteattr(uri)} />{links}"
-        f'<category term={quoteattr(meta.get("type", ""))} '
+        f'<entry><id>{escape(uri)}</id><title type="text" /><updated>{updated}</updated>'
+        f'<author><name /></author><link rel="edit" href={quoteattr(uri)} />{links}'
+        f"<category term={quoteattr(meta.get('type', ''))} "
         'scheme="http://schemas.microsoft.com/ado/2007/08/dataservices/scheme" />'
         f'<content type="application/xml"><m:properties>{props}</m:properties></content></entry>'
     )
@@ -56,14 +56,14 @@ def render_atom(payload: Any, url: str, now: float) -> bytes:
     updated = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     d = payload.get("d") if isinstance(payload, dict) else None
     head = '<?xml version="1.0" encoding="utf-8"?>'
-    if isinstance(d, dict) and "results" in d or isinstance(d, list):
+    if (isinstance(d, dict) and "results" in d) or isinstance(d, list):
         rows = d if isinstance(d, list) else d["results"]
         entries = "".join(_entry(r, updated) for r in rows)
         nxt = ""
         if isinstance(d, dict) and "__next" in d:
             nxt = f'<link rel="next" href={quoteattr(d["__next"])} />'
         return (
-            f"{head}<feed {_NS}><id>{escape(url)}</id><title type=\"text\" /><updated>{updated}</updated>"
+            f'{head}<feed {_NS}><id>{escape(url)}</id><title type="text" /><updated>{updated}</updated>'
             f"{entries}{nxt}</feed>"
         ).encode()
     row = d if isinstance(d, dict) else {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections.abc import Sequence
 
 from .config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_WEBHOOK_SECRET, EmulatorConfig
@@ -73,7 +74,5 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m exact_online_
         config = config_from_args(args)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         serve(config, host=args.host, port=args.port, log_level=args.log_level)
-    except KeyboardInterrupt:
-        pass

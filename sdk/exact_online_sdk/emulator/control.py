@@ -91,8 +91,9 @@ class Control:
 
     def calls(self, client_id: str | None = None, division: int | None = None) -> int:
         """API calls counted against the rate limits for one client and division."""
-        return self.state.calls[(client_id or self.state.config.client_id,
-                                 division or self.state.config.current_division)]
+        return self.state.calls[
+            (client_id or self.state.config.client_id, division or self.state.config.current_division)
+        ]
 
     def requests(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The request log, oldest first (method, path, query, status, client id, division, time, ms)."""

@@ -51,8 +51,13 @@ class Fault:
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "times": self.times, "path": self.path, "seconds": self.seconds,
-                "status": self.status}
+        return {
+            "kind": self.kind,
+            "times": self.times,
+            "path": self.path,
+            "seconds": self.seconds,
+            "status": self.status,
+        }
 
     def matches(self, path: str, is_token: bool) -> bool:
         if self.kind == "token_drop" and not is_token:

@@ -243,7 +243,10 @@ def _eval(node: Any, get: Getter) -> Any:
         v = vals[0]
         if v is None:
             return None
-        return {"trim": str.strip, "tolower": str.lower, "toupper": str.upper, "length": len}[f](v)
+        text = str(v)
+        if f == "length":
+            return len(text)
+        return text.strip() if f == "trim" else text.lower() if f == "tolower" else text.upper()
     if f in ("year", "month", "day"):
         if vals[0] is None:
             return None

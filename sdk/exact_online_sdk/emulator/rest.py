@@ -5,12 +5,21 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from ..edm import EdmValueError, loads, to_wire_datetime, parse_boolean, parse_datetime, parse_decimal, parse_guid, parse_int
+from ..edm import (
+    EdmValueError,
+    loads,
+    parse_boolean,
+    parse_datetime,
+    parse_decimal,
+    parse_guid,
+    parse_int,
+    to_wire_datetime,
+)
 from ..registry import Endpoint, Field, registry
 from .odata import FilterError, Predicate, compile_filter
 from .state import EmulatorState
@@ -135,7 +144,12 @@ class RestApi:
 
 class _Ctx:
     def __init__(
-        self, state: EmulatorState, ep: Endpoint, division: int, url_division: int | None, base: str,
+        self,
+        state: EmulatorState,
+        ep: Endpoint,
+        division: int,
+        url_division: int | None,
+        base: str,
         client_id: str,
     ) -> None:
         self.state = state
@@ -176,8 +190,11 @@ class _Ctx:
         for k in self.table.key:
             v = self.table.value(i, k)
             f = self.table.fields[k]
-            lit = f"guid'{v}'" if f.edm_type == "Edm.Guid" else (f"'{v}'" if isinstance(v, str) and
-                                                                   f.edm_type == "Edm.String" else str(v))
+            lit = (
+                f"guid'{v}'"
+                if f.edm_type == "Edm.Guid"
+                else (f"'{v}'" if isinstance(v, str) and f.edm_type == "Edm.String" else str(v))
+            )
             parts.append(lit if len(self.table.key) == 1 else f"{k}={lit}")
         return f"{self.entity_base}{self.table_path_of_ep()}({','.join(parts)})"
 
@@ -196,9 +213,7 @@ class _Ctx:
             for n in names:
                 base = n.split("/", 1)[0]
                 if base not in self.fields:
-                    raise ApiError(
-                        400, f"No property '{base}' exists in type '{self.table.type_name}' at position 0."
-                    )
+                    raise ApiError(400, f"No property '{base}' exists in type '{self.table.type_name}' at position 0.")
             names = list(dict.fromkeys(n.split("/", 1)[0] for n in names))
         scalars = [n for n in names if not self.fields[n].is_navigation]
         navs = [n for n in names if self.fields[n].is_navigation]
@@ -277,7 +292,7 @@ class _Ctx:
             yield from source
             return
         for i in source:
-            if pred(lambda name, i=i: table.value(i, name)):  # type: ignore[misc]
+            if pred(_getter(table, i)):
                 yield i
 
     def _skip_index(self, token: str) -> int:
@@ -291,13 +306,13 @@ class _Ctx:
 
     def _ordered(self, orderby: str, pred: Predicate | None, skiptoken: str | None) -> list[int]:
         table = self.table
-        rows = [i for i in table.live_indices() if pred is None or pred(lambda n, i=i: table.value(i, n))]
+        rows = [i for i in table.live_indices() if pred is None or pred(_getter(table, i))]
         for part in reversed([p.strip() for p in orderby.split(",") if p.strip()]):
             name, _, direction = part.partition(" ")
             if name not in self.fields or self.fields[name].is_navigation:
                 raise ApiError(400, f"No property '{name}' exists in type '{table.type_name}' at position 0.")
             desc = direction.strip().lower() == "desc"
-            rows.sort(key=lambda i, n=name: _sort_key(table.value(i, n)), reverse=desc)
+            rows.sort(key=_order_key(table, name), reverse=desc)
         if skiptoken:
             idx = self._skip_index(skiptoken)
             rows = rows[rows.index(idx) + 1 :] if idx in rows else []
@@ -378,8 +393,11 @@ class _Ctx:
     def _next_url(self, params: dict[str, str], last: int, remaining: int | None) -> str:
         if self.ep.kind == "sync":
             token = f"{self.table.timestamp(last)}L"
-        elif "$orderby" not in params and len(self.table.key) == 1 and \
-                self.table.fields[self.table.key[0]].edm_type == "Edm.Guid":
+        elif (
+            "$orderby" not in params
+            and len(self.table.key) == 1
+            and self.table.fields[self.table.key[0]].edm_type == "Edm.Guid"
+        ):
             token = f"guid'{self.table.value(last, self.table.key[0])}'"
         else:
             token = str(last)
@@ -459,8 +477,13 @@ class _Ctx:
             elif table.index_of_key(tuple(values.get(x) for x in table.key)) is not None:
                 raise ApiError(400, "Duplicate key: the entity already exists.")
         now = now_wire(self.state.clock.now())
-        for name, value in (("Created", now), ("Modified", now), ("Creator", self.state.user_id),
-                            ("Modifier", self.state.user_id), ("Division", self.division)):
+        for name, value in (
+            ("Created", now),
+            ("Modified", now),
+            ("Creator", self.state.user_id),
+            ("Modifier", self.state.user_id),
+            ("Division", self.division),
+        ):
             if name in table.fields and values.get(name) is None:
                 values[name] = value
         i = table.insert(values)
@@ -501,14 +524,16 @@ class _Ctx:
         code = DELETED_ENTITY_TYPES.get(table.path)
         if code is not None:
             deleted = self.state.store.table("sync/Deleted", self.division)
-            deleted.insert({
-                "ID": str(uuid.uuid4()),
-                "DeletedBy": self.state.user_id,
-                "DeletedDate": now_wire(self.state.clock.now()),
-                "Division": self.division,
-                "EntityKey": entity_key,
-                "EntityType": code,
-            })
+            deleted.insert(
+                {
+                    "ID": str(uuid.uuid4()),
+                    "DeletedBy": self.state.user_id,
+                    "DeletedDate": now_wire(self.state.clock.now()),
+                    "Division": self.division,
+                    "EntityKey": entity_key,
+                    "EntityType": code,
+                }
+            )
         return ApiResult(204, content_type="")
 
     # --- webhooks ------------------------------------------------------------------------------------------
@@ -524,10 +549,17 @@ class _Ctx:
         ):
             raise ApiError(400, "CallbackURL must be an absolute HTTPS URL.")
         now = now_wire(self.state.clock.now())
-        values.update({
-            "ID": str(uuid.uuid4()), "ClientID": self.client_id, "Created": now, "Creator": self.state.user_id,
-            "CreatorFullName": "Emulator User", "Description": f"{topic} subscription", "Division": self.division,
-        })
+        values.update(
+            {
+                "ID": str(uuid.uuid4()),
+                "ClientID": self.client_id,
+                "Created": now,
+                "Creator": self.state.user_id,
+                "CreatorFullName": "Emulator User",
+                "Description": f"{topic} subscription",
+                "Division": self.division,
+            }
+        )
         i = self.table.insert(values)
         self.state.webhooks.schedule_validation(values["ID"], str(url))
         payload = {"d": self._render(i, [f.name for f in self.ep.fields], [], set())}
@@ -576,6 +608,14 @@ def _key_literal(text: str) -> Any:
     if text.startswith("'"):
         return text[1:-1].replace("''", "'")
     return int(text.rstrip("L"))
+
+
+def _getter(table: Table, i: int) -> Callable[[str], Any]:
+    return lambda name: table.value(i, name)
+
+
+def _order_key(table: Table, name: str) -> Callable[[int], tuple[int, Any]]:
+    return lambda i: _sort_key(table.value(i, name))
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

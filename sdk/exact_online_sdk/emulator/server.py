@@ -25,7 +25,7 @@ log = logging.getLogger("exact_online_sdk.emulator.server")
 def _protocol_class() -> type[asyncio.Protocol]:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class EmulatorProtocol(H11Protocol):  # type: ignore[misc]
+    class EmulatorProtocol(H11Protocol):
         """h11 protocol that exposes its transport to the app, so faults can drop the connection."""
 
         def data_received(self, data: bytes) -> None:
@@ -58,7 +58,9 @@ class EmulatorHandle:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP; without it Nagle plus
+    # delayed ACKs add ~40 ms to every mid-sized response (measured: 45 ms -> 1 ms for a 12 kB page).
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)
@@ -69,8 +71,14 @@ def _server(app: Any, host: str, port: int, log_level: str) -> Any:
     import uvicorn
 
     config = uvicorn.Config(
-        app, host=host, port=port, http=_protocol_class(), lifespan="off", log_level=log_level,
-        access_log=False, timeout_keep_alive=30,
+        app,
+        host=host,
+        port=port,
+        http=_protocol_class(),
+        lifespan="off",
+        log_level=log_level,
+        access_log=False,
+        timeout_keep_alive=30,
     )
     return uvicorn.Server(config)
 

@@ -27,11 +27,11 @@ class EmulatorState:
         self.calls: Counter[tuple[str, int]] = Counter()
         self.user_id = str(uuid.UUID(int=(self.config.seed * 0x9E3779B97F4A7C15) % (1 << 122) | (4 << 76)))
         self.store = Store(self.config, user_id=self.user_id)
-        self.oauth = OAuthServer(self.config, self.clock, self.counters)  # type: ignore[arg-type]
+        self.oauth = OAuthServer(self.config, self.clock, self.counters)
         self.limiter = RateLimiter(self.config, self.clock)
         self.errors = ErrorQuota(self.config, self.clock)
         self.faults = FaultBook()
-        self.webhooks = WebhookDispatcher(self.config, self.clock, self.counters)  # type: ignore[arg-type]
+        self.webhooks = WebhookDispatcher(self.config, self.clock, self.counters)
         self.request_log: deque[dict[str, Any]] = deque(maxlen=self.config.request_log_size)
         self._log_lock = threading.Lock()
 

@@ -14,8 +14,8 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from ..registry import Endpoint, Field, registry
@@ -87,7 +87,7 @@ _DAY_MS = 86_400_000
 
 
 def _h(*parts: object) -> int:
-    return int.from_bytes(hashlib.sha1(":".join(map(str, parts)).encode()).digest()[:8], "big")
+    return int.from_bytes(hashlib.sha1(":".join(map(str, parts)).encode(), usedforsecurity=False).digest()[:8], "big")
 
 
 def table_path_for(endpoint: Endpoint) -> str:

@@ -74,8 +74,9 @@ class WebhookDispatcher:
             self._client.close()
 
     def schedule_validation(self, subscription_id: str, url: str) -> None:
-        self._push(self.clock.now() + self.config.webhook_validation_delay, _Job(url, b"", "validation",
-                                                                                 subscription_id))
+        self._push(
+            self.clock.now() + self.config.webhook_validation_delay, _Job(url, b"", "validation", subscription_id)
+        )
 
     def deliver(self, subscription_id: str, url: str, content: dict[str, Any]) -> bytes:
         """Queue a signed delivery now; returns the exact body bytes sent."""
@@ -107,11 +108,18 @@ class WebhookDispatcher:
 
     def _send(self, job: _Job) -> None:
         assert self._client is not None
-        entry: dict[str, Any] = {"kind": job.kind, "url": job.url, "subscription": job.subscription,
-                                 "status": None, "error": None, "body": job.body.decode()}
+        entry: dict[str, Any] = {
+            "kind": job.kind,
+            "url": job.url,
+            "subscription": job.subscription,
+            "status": None,
+            "error": None,
+            "body": job.body.decode(),
+        }
         try:
-            resp = self._client.post(job.url, content=job.body,
-                                     headers={"Content-Type": "application/json"} if job.body else {})
+            resp = self._client.post(
+                job.url, content=job.body, headers={"Content-Type": "application/json"} if job.body else {}
+            )
             entry["status"] = resp.status_code
             if job.kind == "validation" and 200 <= resp.status_code < 300:
                 self.validated.add(job.subscription)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Generic
@@ -43,24 +40,9 @@ def _page_adapter(model: type[M]) -> TypeAdapter[_Envelope[M]]:
     return TypeAdapter(_Envelope[model])  # type: ignore[valid-type]
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # A page is thousands of fresh acyclic objects; the cyclic collector would rescan them repeatedly
-    # (about a third of the parse time). Restore it after, and never enable it if the caller had it off.
-    was_enabled = gc.isenabled()
-    if was_enabled:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def parse_page(model: type[M], content: bytes | str) -> ParsedPage[M]:
     """A collection response (``{"d":{"results":[...],"__next":...}}`` or ``{"d":[...]}``) as models."""
-    with _gc_paused():
-        envelope = _page_adapter(model).validate_json(content)
+    envelope = _page_adapter(model).validate_json(content)
     data = envelope.d
     if isinstance(data, list):
         return ParsedPage(mark_from_wire(data), None, None)

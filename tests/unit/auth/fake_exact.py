@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import itertools
 import threading
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from urllib.parse import parse_qs
 
 import httpx
-
 from exact_online_sdk.auth import Token
 
 
@@ -62,7 +61,10 @@ class FakeExact:
                 self.too_early += 1
                 return httpx.Response(
                     400,
-                    json={"error": "access_denied", "error_description": "Rate limit exceeded: access_token not expired"},
+                    json={
+                        "error": "access_denied",
+                        "error_description": "Rate limit exceeded: access_token not expired",
+                    },
                     headers={"Reason": "TooEarlyToRefreshTokens: Rate limit exceeded: access_token not expired"},
                 )
             self.refreshes += 1
@@ -77,6 +79,8 @@ class FakeExact:
         n = next(self.counter)
         now = self.clock.now()
         self.live[f"RT-{n}"] = now
-        headers = {"Date": format_datetime(datetime.fromtimestamp(int(now), UTC), usegmt=True)} if self.send_date else {}
+        headers = (
+            {"Date": format_datetime(datetime.fromtimestamp(int(now), UTC), usegmt=True)} if self.send_date else {}
+        )
         body = {"access_token": f"AT-{n}", "token_type": "bearer", "expires_in": "600", "refresh_token": f"RT-{n}"}
         return httpx.Response(200, json=body, headers=headers)

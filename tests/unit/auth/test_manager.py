@@ -7,7 +7,6 @@ import threading
 
 import httpx
 import pytest
-
 from exact_online_sdk._core.credentials import AsyncTokenSource, TokenSource
 from exact_online_sdk.auth import (
     ExactOnlineAuth,
@@ -19,6 +18,7 @@ from exact_online_sdk.auth import (
     RefreshTokenReused,
     StateMismatch,
     TokenUnavailable,
+    TooEarlyToRefresh,
 )
 from exact_online_sdk.auth.store import GenerationConflict, TokenStoreError
 from exact_online_sdk.clock import ManualClock
@@ -55,7 +55,8 @@ def make_auth(exact, clock, storage=None, **kw):
 
 def test_is_a_token_source_and_refreshes_only_inside_the_window(exact, clock):
     auth = make_auth(exact, clock)
-    assert isinstance(auth, TokenSource) and isinstance(auth, AsyncTokenSource)
+    assert isinstance(auth, TokenSource)
+    assert isinstance(auth, AsyncTokenSource)
     first = auth.get_access_token()
     clock.advance(574)
     assert auth.get_access_token() == first
@@ -65,7 +66,8 @@ def test_is_a_token_source_and_refreshes_only_inside_the_window(exact, clock):
     assert second != first
     assert exact.calls == ["refresh_token"]
     stored = auth.storage.load()
-    assert stored.generation == 2 and stored.access_token == second
+    assert stored.generation == 2
+    assert stored.access_token == second
     assert stored.issued_at == int(clock.now())  # from the Date header
     assert exact.too_early == 0
 
@@ -85,7 +87,8 @@ def test_many_threads_share_one_refresh(exact, clock):
         t.start()
     for t in threads:
         t.join()
-    assert exact.refreshes == 1 and exact.reused == 0
+    assert exact.refreshes == 1
+    assert exact.reused == 0
     assert len(set(seen)) == 1
     assert auth.storage.load().generation == 2
 
@@ -102,7 +105,8 @@ def test_many_tasks_and_threads_share_one_refresh(exact, clock):
     thread.start()
     results.extend(asyncio.run(many()))
     thread.join()
-    assert exact.refreshes == 1 and exact.reused == 0
+    assert exact.refreshes == 1
+    assert exact.reused == 0
     assert len(set(results)) == 1
 
 
@@ -113,7 +117,8 @@ def test_second_instance_skips_when_the_store_was_already_rotated(exact, clock):
     clock.advance(580)
     new = a.get_access_token()
     assert b.get_access_token() == new != old  # b re-read after the lock instead of refreshing again
-    assert exact.refreshes == 1 and exact.reused == 0
+    assert exact.refreshes == 1
+    assert exact.reused == 0
 
 
 def test_timed_out_refresh_is_outcome_unknown_and_never_resent(exact, clock):
@@ -204,16 +209,19 @@ def test_login_flow_verifies_state_and_writes_generation_one(exact, clock):
     auth = make_auth(exact, clock, store)
     url = httpx.URL(auth.authorization_url(force_login=True))
     state = url.params["state"]
-    assert len(state) >= 20 and url.params["force_login"] == "1"
+    assert len(state) >= 20
+    assert url.params["force_login"] == "1"
     with pytest.raises(StateMismatch):
         auth.complete_authorization("https://app.example/cb?code=c0de%211&state=forged")
     assert exact.calls == []  # refused before any network call
     token = auth.complete_authorization(f"https://app.example/cb?code=c0de%211&state={state}")
-    assert token.generation == 1 and store.load() == token
+    assert token.generation == 1
+    assert store.load() == token
     # A second login over an existing chain keeps generations increasing.
     url = httpx.URL(auth.authorization_url())
     token2 = auth.complete_authorization(f"https://app.example/cb?code=c0de%212&state={url.params['state']}")
-    assert token2.generation == 2 and store.load() == token2
+    assert token2.generation == 2
+    assert store.load() == token2
 
 
 def test_read_only_storage_never_reaches_the_token_endpoint(exact, clock):
@@ -257,8 +265,10 @@ def test_a_rotated_token_is_not_lost_when_saving_fails(exact, clock, monkeypatch
         auth.get_access_token()
     # The next call persists the pending generation 2 before anything else; no second refresh at Exact.
     token = auth.get_access_token()
-    assert store.load().generation == 2 and store.load().access_token == token
-    assert exact.refreshes == 1 and exact.reused == 0
+    assert store.load().generation == 2
+    assert store.load().access_token == token
+    assert exact.refreshes == 1
+    assert exact.reused == 0
 
 
 def test_concurrent_writer_conflict_is_raised(exact, clock):
@@ -283,7 +293,6 @@ def test_missing_configuration_is_named(exact, clock):
 
 def test_settings_object_and_repr_hide_secrets(tmp_path, monkeypatch):
     from cryptography.fernet import Fernet
-
     from exact_online_sdk.config import Settings
 
     monkeypatch.setenv("EXACT_CLIENT_ID", "cid")
@@ -295,3 +304,39 @@ def test_settings_object_and_repr_hide_secrets(tmp_path, monkeypatch):
     assert type(auth.storage).__name__ == "EncryptedFileTokenStorage"
     assert "super-secret-value" not in repr(auth)
     assert "client_id=cid" in auth.authorization_url()
+
+
+def test_async_refresh_paths(exact, clock):
+    auth = make_auth(exact, clock)
+    token = auth.get_token()
+
+    async def run():
+        with pytest.raises(TooEarlyToRefresh):
+            await auth.arefresh(force=True)
+        eager = make_auth(exact, clock, auth.storage, min_refresh_age=100)
+        clock.advance(110)
+        assert await eager.aget_access_token() == token.access_token  # refused as too early: kept
+        clock.advance(470)
+        exact.fail_next = httpx.ReadTimeout("lost")
+        with pytest.raises(RefreshOutcomeUnknown):
+            await auth.aget_access_token()
+        with pytest.raises(RefreshOutcomeUnknown):
+            await auth.aget_access_token()  # not resent
+        with pytest.raises(RefreshTokenReused):
+            await auth.arefresh(retry_unknown=True)
+
+    asyncio.run(run())
+    assert auth.storage.load() == token
+    assert exact.too_early == 2
+
+
+def test_async_read_only_refuses(exact, clock):
+    auth = make_auth(exact, clock, ReadOnlyTokenStorage(MemoryTokenStorage(exact.seed()), clock=clock))
+
+    async def run():
+        with pytest.raises(ReadOnlyRefreshRefused):
+            await auth.arefresh(force=True)
+        return await auth.aget_access_token()
+
+    assert asyncio.run(run())
+    assert exact.calls == []

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
-
 from exact_online_sdk.auth import errors
 from exact_online_sdk.auth.oauth import AsyncOAuthEndpoint, OAuthEndpoint, parse_callback, verify_state
 from exact_online_sdk.auth.token import Token
@@ -50,7 +49,8 @@ def test_code_exchange_sends_form_body_with_decoded_code_and_uses_date_header():
 
     token = _endpoint(handler, clock).exchange_code("XTzM%21IAAAA")
     req = seen[0]
-    assert req.method == "POST" and str(req.url) == BASE + "/api/oauth2/token"
+    assert req.method == "POST"
+    assert str(req.url) == BASE + "/api/oauth2/token"
     assert req.headers["content-type"] == "application/x-www-form-urlencoded"
     assert "authorization" not in req.headers
     form = parse_qs(req.content.decode())
@@ -65,7 +65,8 @@ def test_code_exchange_sends_form_body_with_decoded_code_and_uses_date_header():
     assert token.issued_at == clock.now() - 2
     assert token.expires_at == token.issued_at + 600
     assert token.token_type == "Bearer"
-    assert "AT-new" not in repr(token) and "RT!new" not in str(token)
+    assert "AT-new" not in repr(token)
+    assert "RT!new" not in str(token)
 
 
 @pytest.mark.parametrize("expires_in", ["600", 600, 600.0, " 600 "])
@@ -78,7 +79,8 @@ def test_refresh_accepts_expires_in_string_or_number_and_bumps_generation(expire
         return _ok(expires_in=expires_in)
 
     token = _endpoint(handler, clock).refresh(_old(gen=7))
-    assert seen[0]["grant_type"] == ["refresh_token"] and seen[0]["refresh_token"] == ["RT!old"]
+    assert seen[0]["grant_type"] == ["refresh_token"]
+    assert seen[0]["refresh_token"] == ["RT!old"]
     assert token.generation == 8
     assert (token.issued_at, token.expires_at) == (10_000.0, 10_600.0)  # no Date header: local clock
 
@@ -111,8 +113,11 @@ def _err(status, body, headers=None):
             "refresh",
             errors.TooEarlyToRefresh,
         ),
-        (_err(401, {"error": "unauthorized_client", "error_description": "Old refresh token used."}), "refresh",
-         errors.RefreshTokenReused),
+        (
+            _err(401, {"error": "unauthorized_client", "error_description": "Old refresh token used."}),
+            "refresh",
+            errors.RefreshTokenReused,
+        ),
         (
             _err(400, {"error": "invalid_request", "error_description": "The refresh token expired at 10/11/2022"}),
             "refresh",
@@ -131,7 +136,9 @@ def test_refusals_map_to_typed_errors_with_next_steps(response, grant, exc):
     err = info.value
     assert isinstance(err, AuthenticationError)
     assert "Next:" in str(err)
-    assert SECRET not in str(err) and "RT!old" not in str(err) and "c0de!x" not in str(err)
+    assert SECRET not in str(err)
+    assert "RT!old" not in str(err)
+    assert "c0de!x" not in str(err)
 
 
 def test_read_timeout_is_refresh_outcome_unknown_and_connect_error_is_unreachable():
@@ -140,7 +147,8 @@ def test_read_timeout_is_refresh_outcome_unknown_and_connect_error_is_unreachabl
 
     with pytest.raises(errors.RefreshOutcomeUnknown) as info:
         _endpoint(timeout).refresh(_old(gen=4))
-    assert info.value.generation == 4 and not info.value.retryable
+    assert info.value.generation == 4
+    assert not info.value.retryable
 
     def refused(request):
         raise httpx.ConnectError("refused", request=request)
@@ -199,5 +207,6 @@ def test_async_endpoint_refresh():
             return await ep.refresh(_old(gen=1))
 
     token = asyncio.run(run())
-    assert token.generation == 2 and token.access_token == "AT-new"
+    assert token.generation == 2
+    assert token.access_token == "AT-new"
     assert json.dumps(token.to_state())  # serializable

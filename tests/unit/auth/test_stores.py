@@ -8,7 +8,6 @@ import stat
 
 import pytest
 from cryptography.fernet import Fernet
-
 from exact_online_sdk.auth import (
     EncryptedFileTokenStorage,
     MemoryTokenStorage,
@@ -39,7 +38,8 @@ def store(request, tmp_path, key) -> TokenStore:
 
 
 def test_compare_and_swap(store):
-    assert isinstance(store, TokenStore) and isinstance(store, RefreshLocking)
+    assert isinstance(store, TokenStore)
+    assert isinstance(store, RefreshLocking)
     assert store.load() is None
     with pytest.raises(GenerationConflict):
         store.save(tok(1), expected_generation=3)
@@ -69,13 +69,15 @@ def test_file_is_encrypted_0600_and_atomic(tmp_path, key):
     store = EncryptedFileTokenStorage(path, key)
     store.save(tok(1), expected_generation=None)
     raw = path.read_bytes()
-    assert b"AT-1-secret" not in raw and b"RT-1-secret" not in raw
+    assert b"AT-1-secret" not in raw
+    assert b"RT-1-secret" not in raw
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert b"RT-1-secret" in Fernet(key.encode()).decrypt(raw)
     store.save(tok(2), expected_generation=1)
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []
-    assert "secret" not in repr(store) and key not in repr(store)
+    assert "secret" not in repr(store)
+    assert key not in repr(store)
 
 
 def test_wrong_key_is_a_clear_error_and_file_is_untouched(tmp_path, key):

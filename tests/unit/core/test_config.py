@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from exact_online_sdk import Settings
 from exact_online_sdk.config import REGION_HOSTS
 from exact_online_sdk.exceptions import ConfigError
@@ -42,12 +41,18 @@ def test_reads_every_seed_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
         monkeypatch.setenv(k, v)
     s = Settings.from_env()
     assert s.client_id == "cid"
-    assert s.client_secret is not None and s.client_secret.get_secret_value() == CANARY
+    assert s.client_secret is not None
+    assert s.client_secret.get_secret_value() == CANARY
     assert s.base_url == "https://start.exactonline.be"
-    assert s.division == 123456 and s.timeout == 12.5 and s.user_agent == "my-app/1"
-    assert s.log_level == "DEBUG" and s.log_json is True and s.log_file == tmp_path / "x.log"
+    assert s.division == 123456
+    assert s.timeout == 12.5
+    assert s.user_agent == "my-app/1"
+    assert s.log_level == "DEBUG"
+    assert s.log_json is True
+    assert s.log_file == tmp_path / "x.log"
     assert s.token_path == tmp_path / "token.json"
-    assert CANARY not in repr(s) and CANARY not in str(s)
+    assert CANARY not in repr(s)
+    assert CANARY not in str(s)
 
 
 @pytest.mark.parametrize(("region", "host"), sorted(REGION_HOSTS.items()))
@@ -58,7 +63,8 @@ def test_region_shortcut(monkeypatch: pytest.MonkeyPatch, region: str, host: str
 
 def test_defaults_to_the_dutch_host() -> None:
     s = Settings()
-    assert s.base_url == "https://start.exactonline.nl" and s.division is None
+    assert s.base_url == "https://start.exactonline.nl"
+    assert s.division is None
 
 
 def test_region_and_base_url_must_agree(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,7 +99,8 @@ def test_errors_never_echo_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXACT_DIVISION", CANARY)  # a secret pasted into the wrong variable
     with pytest.raises(ConfigError) as info:
         Settings()
-    assert CANARY not in str(info.value) and CANARY not in repr(info.value)
+    assert CANARY not in str(info.value)
+    assert CANARY not in repr(info.value)
 
 
 def test_env_file_is_optional_and_environment_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from exact_online_sdk import ExactOnlineClient, RetryPolicy, Settings
 from exact_online_sdk._core.redact import redact_text, redact_url
 from exact_online_sdk.auth.token import Token
@@ -66,7 +65,10 @@ def test_redact_url_keeps_odata_and_drops_userinfo() -> None:
     url = "https://user:pw@start.exactonline.nl/api/oauth2/auth?code=abc&$filter=Name eq 'x'&state=s"
     out = redact_url(url)
     assert out.startswith("https://start.exactonline.nl/api/oauth2/auth?")
-    assert "code=***" in out and "pw" not in out and "state=s" in out and "$filter=Name" in out
+    assert "code=***" in out
+    assert "pw" not in out
+    assert "state=s" in out
+    assert "$filter=Name" in out
 
 
 def test_json_lines_to_a_file_with_debug_line_per_request(sdk_logger: logging.Logger, tmp_path: Path) -> None:
@@ -90,10 +92,15 @@ def test_json_lines_to_a_file_with_debug_line_per_request(sdk_logger: logging.Lo
     request_lines = [x for x in lines if x.get("http_path")]
     assert len(request_lines) == 1
     line = request_lines[0]
-    assert line["level"] == "DEBUG" and line["logger"] == "exact_online_sdk.http"
-    assert line["http_method"] == "GET" and line["http_path"] == "/api/v1/1/crm/Accounts"
-    assert line["http_status"] == 200 and line["attempt"] == 1 and line["minutely_remaining"] == 41
-    assert isinstance(line["duration_ms"], int) and len(line["request_id"]) == 16
+    assert line["level"] == "DEBUG"
+    assert line["logger"] == "exact_online_sdk.http"
+    assert line["http_method"] == "GET"
+    assert line["http_path"] == "/api/v1/1/crm/Accounts"
+    assert line["http_status"] == 200
+    assert line["attempt"] == 1
+    assert line["minutely_remaining"] == 41
+    assert isinstance(line["duration_ms"], int)
+    assert len(line["request_id"]) == 16
     assert "GET /api/v1/1/crm/Accounts -> 200" in line["message"]
 
 
@@ -173,7 +180,8 @@ def test_canary_session(sdk_logger: logging.Logger, tmp_path: Path, caplog: pyte
     texts += [repr(client), repr(settings), str(settings), repr(token), str(token), repr(client.rate_limits())]
     sdk_lines = [r.getMessage() for r in caplog.records if "careless" not in r.msg]
     file_text = log_file.read_text()
-    assert "careless" in file_text and "GET /api/v1/1/crm/Accounts -> 200" in file_text
+    assert "careless" in file_text
+    assert "GET /api/v1/1/crm/Accounts -> 200" in file_text
     for canary in CANARIES:
         for text in texts + sdk_lines + [file_text]:
             assert canary not in text, (canary, text)

@@ -7,11 +7,10 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from exact_online_sdk import odata as q
 from exact_online_sdk.exceptions import ODataError
+from hypothesis import given
+from hypothesis import strategies as st
 
 G = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 
@@ -153,7 +152,8 @@ text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 @given(text)
 def test_string_literals_round_trip(value: str) -> None:
     lit = q.literal(value)
-    assert lit.startswith("'") and lit.endswith("'")
+    assert lit.startswith("'")
+    assert lit.endswith("'")
     assert "'" not in lit[1:-1].replace("''", "")  # every inner quote is doubled
     assert q.parse_literal(lit) == value
 
@@ -180,7 +180,8 @@ def test_int64_round_trip(value: int) -> None:
     lit = q.literal(value, "Edm.Int64")
     assert lit.endswith("L")
     parsed = q.parse_literal(lit)
-    assert isinstance(parsed, q.Int64) and parsed == value
+    assert isinstance(parsed, q.Int64)
+    assert parsed == value
 
 
 @given(st.uuids())
@@ -217,5 +218,7 @@ def test_parse_literal_rejects_garbage() -> None:
     for bad in ["'unterminated", "guid'x'", "1 or 1", "datetime'2024-01-01'"]:
         with pytest.raises(ODataError):
             q.parse_literal(bad)
-    assert q.parse_literal("null") is None and q.parse_literal("true") is True
-    assert q.parse_literal("12") == 12 and q.parse_literal("-1.50") == Decimal("-1.50")
+    assert q.parse_literal("null") is None
+    assert q.parse_literal("true") is True
+    assert q.parse_literal("12") == 12
+    assert q.parse_literal("-1.50") == Decimal("-1.50")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from exact_online_sdk import ExactOnlineClient
 from exact_online_sdk.exceptions import PaginationError
 
@@ -36,8 +35,10 @@ def test_pages_expose_rows_next_count_and_raw_content(exact: FakeExact) -> None:
     exact.route("crm/Accounts", paged(70))
     pages = list(make(exact).iter_pages("crm/Accounts"))
     assert [len(p) for p in pages] == [60, 10]
-    assert pages[0].next_url is not None and pages[1].next_url is None
-    assert pages[0].number == 1 and b'"__next"' in pages[0].content
+    assert pages[0].next_url is not None
+    assert pages[1].next_url is None
+    assert pages[0].number == 1
+    assert b'"__next"' in pages[0].content
 
 
 def test_two_iterators_on_one_client_are_independent(exact: FakeExact) -> None:

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 
 import httpx
 import pytest
-
 from exact_online_sdk import ExactOnlineClient
 from exact_online_sdk._core.ratelimit import (
     InMemoryRateBudget,
@@ -86,7 +85,9 @@ def test_daily_limit_spent_raises_at_once_with_reset(exact: FakeExact) -> None:
     err = info.value
     assert err.reset_at == pytest.approx(1_767_225_600.0 + 86400 + 0.5)
     assert err.limit == "daily"
-    assert err.method == "GET" and err.url and "crm/Accounts" in err.url
+    assert err.method == "GET"
+    assert err.url
+    assert "crm/Accounts" in err.url
     assert "resets at 2026-01-02T00:00:00Z" in str(err)
     # the next day the budget is back
     exact.clock.advance(86401)

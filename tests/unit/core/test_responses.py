@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import httpx
 import pytest
-
 from exact_online_sdk import ExactOnlineClient
 from exact_online_sdk.client import ResultList
 from exact_online_sdk.exceptions import (
@@ -43,7 +42,8 @@ def test_results_envelope_strips_metadata_keeps_deferred_and_decimals(exact: Fak
     assert not result.has_more
     row = result[0]
     assert "__metadata" not in row
-    assert row["Amount"] == Decimal("0.1") and str(row["Amount"]) == "0.1"
+    assert row["Amount"] == Decimal("0.1")
+    assert str(row["Amount"]) == "0.1"
     assert row["Big"] == Decimal("12345678901234567.25")
     assert row["Timestamp"] == "5000000000"
     assert row["Contacts"] == {"__deferred": {"uri": "https://start.exactonline.nl/api/v1/1/x"}}
@@ -101,7 +101,8 @@ def test_non_json_2xx_raises_typed_error(
     assert needle in str(err)
     assert err.retryable is retryable
     assert err.content_type == ctype.split(";")[0]
-    assert err.excerpt and len(err.excerpt) <= 200
+    assert err.excerpt
+    assert len(err.excerpt) <= 200
     assert err.status_code == 200
 
 
@@ -144,7 +145,8 @@ def test_error_statuses_map_to_types_with_exact_message(
     assert err.status_code == status
     assert err.message == message
     assert err.method == "GET"
-    assert err.url is not None and err.url.startswith(f"{HOST}/api/v1/{DIVISION}/crm/Accounts?$filter=")
+    assert err.url is not None
+    assert err.url.startswith(f"{HOST}/api/v1/{DIVISION}/crm/Accounts?$filter=")
     assert len(err.context["request_id"]) == 16
     assert err.context["rate_limits"]["minutely_remaining"] == 59
     assert isinstance(err.rate_limits, dict)

@@ -6,7 +6,6 @@ from email.utils import formatdate
 
 import httpx
 import pytest
-
 from exact_online_sdk import ExactOnlineClient, RetryPolicy
 from exact_online_sdk._core.retry import parse_retry_after
 from exact_online_sdk.clock import ManualClock
@@ -52,7 +51,8 @@ def test_get_retries_5xx_with_backoff_then_succeeds(clock: ManualClock) -> None:
 
 def test_jitter_stays_between_half_and_full_backoff() -> None:
     low, high = RetryPolicy(random=lambda: 0.0), RetryPolicy(random=lambda: 1.0)
-    assert low.backoff(3) == pytest.approx(1.0) and high.backoff(3) == pytest.approx(2.0)
+    assert low.backoff(3) == pytest.approx(1.0)
+    assert high.backoff(3) == pytest.approx(2.0)
     assert RetryPolicy(random=lambda: 1.0, backoff_max=3).backoff(10) == 3
 
 

@@ -1,0 +1,176 @@
+"""Every failure path of the token lifecycle against the emulator over loopback HTTP: the typed error, and no
+stored token lost or overwritten."""
+
+from __future__ import annotations
+
+import pytest
+from exact_online_sdk import ExactOnlineClient
+from exact_online_sdk.auth import (
+    EncryptedFileTokenStorage,
+    MemoryTokenStorage,
+    ReadOnlyRefreshRefused,
+    ReadOnlyTokenStorage,
+    RefreshOutcomeUnknown,
+    RefreshTokenExpired,
+    RefreshTokenReused,
+    TokenUnavailable,
+    TooEarlyToRefresh,
+)
+from exact_online_sdk.auth.store import TokenStoreError
+from exact_online_sdk.emulator import EmulatorConfig
+from exact_online_sdk.exceptions import AuthenticationError
+
+from .conftest import login, token_calls
+
+
+def test_refresh_in_window_rotates_and_persists(emu, clock, file_store, make_auth):
+    auth = make_auth(file_store)
+    first = login(auth, emu)
+    clock.advance(574)
+    assert auth.get_access_token() == first.access_token
+    clock.advance(2)
+    second = auth.get_token()
+    assert second.generation == 2
+    assert second.access_token != first.access_token
+    assert file_store.load() == second
+    counters = emu.control.counters()
+    assert counters["refreshes"] == 1
+    assert counters.get("early_refreshes", 0) == 0
+
+
+def test_read_only_worker_never_reaches_the_token_endpoint(emu, clock, file_store, make_auth):
+    writer = make_auth(file_store)
+    login(writer, emu)
+    worker = make_auth(ReadOnlyTokenStorage(file_store, clock=clock, poll_timeout=60, poll_interval=5))
+    calls = token_calls(emu)
+    with ExactOnlineClient(auth=worker, base_url=emu.base_url, clock=clock, division=1001) as client:
+        assert client.get("current/Me")
+    clock.advance(590)
+    assert worker.get_access_token()  # 10 s left: still handed out
+    for step in (7, 3, 100):  # near expiry (3 s left), at expiry, after expiry
+        clock.advance(step)
+        with pytest.raises(TokenUnavailable):
+            worker.get_access_token()
+    with pytest.raises(ReadOnlyRefreshRefused):
+        worker.refresh(force=True)
+    assert token_calls(emu) == calls  # the emulator's counter: not one token call from the worker
+    # The writer rotates; the worker picks the new generation up without calling the token endpoint itself.
+    new = writer.get_token()
+    assert new.generation == 2
+    assert worker.get_access_token() == new.access_token
+    assert token_calls(emu) == calls + 1
+
+
+def test_401_rereads_the_store_once_and_retries_once(emu, clock, file_store, make_auth):
+    auth = make_auth(file_store)
+    old = login(auth, emu)
+    with ExactOnlineClient(auth=auth, base_url=emu.base_url, clock=clock, division=1001) as client:
+        assert client.get("current/Me")
+        # Another writer rotated the token and Exact no longer accepts the cached one.
+        emu.control.expire_access_tokens()
+        pair = emu.control.issue_token()
+        new = old.replace(
+            access_token=pair["access_token"], refresh_token=pair["refresh_token"], generation=2, issued_at=clock.now()
+        )
+        file_store.save(new, expected_generation=1)
+        before = emu.control.counters().get("unauthorized", 0)
+        assert client.get("current/Me")  # 401, re-read, one retry with generation 2
+        assert emu.control.counters()["unauthorized"] == before + 1
+        # Nothing newer in the store: the 401 is final after exactly one more request.
+        emu.control.expire_access_tokens()
+        with pytest.raises(AuthenticationError):
+            client.get("current/Me")
+        assert emu.control.counters()["unauthorized"] == before + 2
+    assert file_store.load() == new
+
+
+def test_too_early_refresh_is_typed_and_does_not_burn_the_token(emu, clock, file_store, make_auth):
+    auth = make_auth(file_store)
+    first = login(auth, emu)
+    clock.advance(100)
+    with pytest.raises(TooEarlyToRefresh) as info:
+        auth.refresh(force=True)
+    assert "Next:" in str(info.value)
+    assert file_store.load() == first
+    # A client whose clock runs ahead keeps its valid token instead of failing.
+    eager = make_auth(file_store, min_refresh_age=100)
+    clock.advance(10)
+    assert eager.get_access_token() == first.access_token
+    assert emu.control.counters()["early_refreshes"] == 2
+    clock.advance(470)
+    assert auth.get_token().generation == 2  # the refresh token was not spent by the refusals
+
+
+@pytest.mark.parametrize("fault", ["token_drop", "latency"])
+def test_timed_out_refresh_is_outcome_unknown_and_never_resent(emu, clock, file_store, make_auth, fault):
+    auth = make_auth(file_store, timeout=0.3)
+    first = login(auth, emu)
+    clock.advance(580)
+    if fault == "token_drop":
+        emu.control.inject("token_drop", path="oauth2/token")  # Exact rotates, the answer is lost
+    else:
+        emu.control.inject("latency", path="oauth2/token", seconds=1.0)
+    with pytest.raises(RefreshOutcomeUnknown) as info:
+        auth.get_access_token()
+    assert info.value.generation == 1
+    assert file_store.load() == first
+    calls = token_calls(emu)
+    with pytest.raises(RefreshOutcomeUnknown):
+        auth.get_access_token()
+    assert token_calls(emu) == calls  # never resent blindly
+    if fault == "token_drop":
+        with pytest.raises(RefreshTokenReused):
+            auth.refresh(retry_unknown=True)  # Exact had rotated it: the explicit retry is refused
+        assert file_store.load() == first
+
+
+def test_reused_refresh_token_is_typed_and_store_untouched(emu, clock, make_auth):
+    # A misconfigured second writer with its own copy of the same token: the classic broken chain.
+    first = make_auth(MemoryTokenStorage())
+    token = login(first, emu)
+    copy = MemoryTokenStorage(token)
+    second = make_auth(copy)
+    clock.advance(580)
+    assert first.get_token().generation == 2
+    with pytest.raises(RefreshTokenReused, match="auth login"):
+        second.get_access_token()
+    assert copy.load() == token
+    assert emu.control.counters()["rejected_refresh_tokens"] == 1
+
+
+@pytest.fixture
+def emulator_config(clock):
+    return EmulatorConfig(clock=clock, token_daily_limit=None, refresh_token_lifetime=3600.0)
+
+
+def test_expired_refresh_token_is_typed_and_store_untouched(emu, clock, file_store, make_auth):
+    auth = make_auth(file_store)
+    token = login(auth, emu)
+    clock.advance(7200)
+    with pytest.raises(RefreshTokenExpired, match="expired"):
+        auth.get_access_token()
+    assert file_store.load() == token
+
+
+def test_corrupt_file_and_wrong_key_fail_clearly_before_any_token_call(emu, clock, tmp_path, key, make_auth):
+    path = tmp_path / "token.bin"
+    store = EncryptedFileTokenStorage(path, key)
+    login(make_auth(store), emu)
+    good = path.read_bytes()
+    calls = token_calls(emu)
+    from cryptography.fernet import Fernet
+
+    wrong = make_auth(EncryptedFileTokenStorage(path, Fernet.generate_key().decode()))
+    with pytest.raises(TokenStoreError, match="EXACT_ENCRYPTION_KEY"):
+        wrong.get_access_token()
+    with pytest.raises(TokenStoreError):
+        wrong.exchange_code(emu.control.authorize(redirect_uri="https://app.example/callback"))
+    assert path.read_bytes() == good
+    path.write_bytes(good[: len(good) // 2])
+    damaged = path.read_bytes()
+    corrupt = make_auth(EncryptedFileTokenStorage(path, key))
+    clock.advance(580)
+    with pytest.raises(TokenStoreError, match="corrupt"):
+        corrupt.get_access_token()
+    assert path.read_bytes() == damaged
+    assert token_calls(emu) == calls + 1  # only the refused login's exchange reached Exact
