@@ -69,3 +69,7 @@ LAYER_PYTHON ?= 3.13
 layer: $(STAMP)  ## build the SDK Lambda layer (LAYER_ARCH=arm64|x86_64) into .layer-build/ and report its size
 	$(UV) run --frozen python tools/build_layer.py --arch $(LAYER_ARCH) --python-version $(LAYER_PYTHON) \
 		--out .layer-build/$(LAYER_ARCH) --zip .layer-build/sdk-layer-$(LAYER_ARCH).zip
+
+.PHONY: bench
+bench: $(STAMP)  ## run benchmarks/ (peers in benchmarks/.peers/) and write benchmarks/REPORT.md and REPORT.json
+	$(UV) run --frozen python benchmarks/run.py

@@ -79,6 +79,7 @@ def render(rows: list[dict[str, Any]], failures: list[str], info: dict[str, Any]
         "of the repeated runs.",
         "",
     ]
+    lines += summary(rows)
     benchmarks = list(dict.fromkeys(r["benchmark"] for r in rows))
     for name in benchmarks:
         lines += [f"## {name}", "", "| case | contender | metric | median | spread | ratio | vs | note |", "|---|---|---|---:|---:|---:|---|---|"]
@@ -100,6 +101,21 @@ def render(rows: list[dict[str, Any]], failures: list[str], info: dict[str, Any]
     if failures:
         lines += ["## Benchmarks that failed", ""] + [f"- {f}" for f in failures] + [""]
     return "\n".join(lines)
+
+
+def summary(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per figure of this SDK that has a ratio (or a failure), before the detail."""
+    picked = [r for r in rows if "exact_online_sdk" in r["contender"] and (r.get("ratio") is not None or r.get("error"))]
+    if not picked:
+        return []
+    out = ["## Summary", "", "| benchmark | case | contender | metric | median | ratio | vs |", "|---|---|---|---|---:|---:|---|"]
+    for r in picked:
+        ratio = f"{r['ratio']:.2f}x" if r.get("ratio") is not None else f"cannot: {r.get('error')}"
+        out.append(
+            f"| {r['benchmark']} | {r['case']} | {r['contender']} | {r['metric']} | {_fmt(r.get('value'))} | {ratio} | "
+            f"{r.get('ratio_to') or ''} |"
+        )
+    return out + [""]
 
 
 def main() -> int:

@@ -42,6 +42,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 from exact_online_sdk.aws import metrics_names as mn
 
+from cdk.fixes import drop_redundant_role_dependency
 from cdk.layer import ROOT, SdkLayer, arch_name
 
 RUNTIMES = {
@@ -247,7 +248,7 @@ class ExactTokenRefresher(Construct):
             self._deny_writes_except(slot, writers)
         self._deny_writes_except(self.rescue_secret, [refresher_role.role_arn])
         for fn in (self.refresher, self.bootstrap):
-            self._drop_redundant_role_dependency(fn)
+            drop_redundant_role_dependency(fn)
 
         # --- schedule: every minute, no retries, stale invocations dropped --------------------------------------
         self.schedule = scheduler.Schedule(
@@ -415,18 +416,6 @@ class ExactTokenRefresher(Construct):
                 conditions={"ArnNotEquals": {"aws:PrincipalArn": [*principal_arns, *deployer]}},
             )
         )
-
-    @staticmethod
-    def _drop_redundant_role_dependency(fn: lambda_.Function) -> None:
-        """Keep only the DependsOn on the role's policy: the GetAtt on the role already orders them (W3005)."""
-        cfn = fn.node.default_child
-        policy = fn.role.node.try_find_child("DefaultPolicy") if fn.role else None
-        if not isinstance(cfn, lambda_.CfnFunction) or policy is None:
-            return
-        stack = Stack.of(fn)
-        cfn_policy = policy.node.default_child
-        assert isinstance(cfn_policy, iam.CfnPolicy)
-        cfn.add_override("DependsOn", [stack.resolve(stack.get_logical_id(cfn_policy))])
 
     def _grant_read_statements(self, policy: iam.ManagedPolicy) -> None:
         policy.add_statements(

@@ -16,6 +16,7 @@ from aws_cdk import aws_secretsmanager as sm
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cdk.fixes import drop_redundant_role_dependency
 from cdk.layer import ROOT
 
 
@@ -87,6 +88,7 @@ class ExactWebhookReceiver(Construct):
         self.secret.grant_read(self.function)
         self.queue.grant_send_messages(self.function)
         self.url = self.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
+        drop_redundant_role_dependency(self.function)
 
         def ack(scope: Construct, rule: str, reason: str) -> None:
             Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions::{rule}", reason=reason))

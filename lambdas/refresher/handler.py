@@ -15,7 +15,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import single_metric
-
 from exact_online_sdk.auth.oauth import OAuthEndpoint
 from exact_online_sdk.aws import metrics_names as mn
 from exact_online_sdk.aws._boto import make_secretsmanager_client
@@ -72,7 +71,7 @@ def _client_secret(environ: Mapping[str, str], secrets: Any) -> tuple[str, str]:
             secret = str(body)
     if not client_id or not secret:
         raise RuntimeError(
-            "EXACT_CLIENT_ID and the client secret (EXACT_CLIENT_SECRET_ARN holding {\"client_secret\": ...}) "
+            'EXACT_CLIENT_ID and the client secret (EXACT_CLIENT_SECRET_ARN holding {"client_secret": ...}) '
             "must be configured"
         )
     return client_id, secret
@@ -97,9 +96,7 @@ def build_refresher(environ: Mapping[str, str] | None = None) -> TokenRefresher:
         timeout=15.0,
         writer="refresher",
     )
-    return TokenRefresher(
-        store, endpoint.refresh, clock=clock, metrics=PowertoolsMetrics(_state["tap"]), rescue=rescue
-    )
+    return TokenRefresher(store, endpoint.refresh, clock=clock, metrics=PowertoolsMetrics(_state["tap"]), rescue=rescue)
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -324,7 +324,7 @@ def test_nag_is_really_enforced(tmp_path: Path) -> None:
         app.synth()
 
 
-def test_cfn_lint_is_clean(synth: Synth) -> None:
+def cfn_lint(synth: Synth) -> None:
     template = synth.outdir / f"{synth.stack.stack_name}.template.json"
     result = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", str(template)],
@@ -333,6 +333,10 @@ def test_cfn_lint_is_clean(synth: Synth) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cfn_lint_is_clean(synth: Synth) -> None:
+    cfn_lint(synth)
 
 
 def test_optional_webhook_receiver(tmp_path: Path) -> None:
@@ -355,3 +359,4 @@ def test_optional_webhook_receiver(tmp_path: Path) -> None:
     granted = {a for s in statements(role_policy(synth, w.function)) for a in actions(s)}
     assert "secretsmanager:PutSecretValue" not in granted
     assert {"WebhookUrl", "WebhookSecretArn", "WebhookQueueUrl"} <= set(synth.template["Outputs"])
+    cfn_lint(synth)

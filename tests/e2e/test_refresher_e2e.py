@@ -7,6 +7,7 @@ E2E_HOURS / E2E_SCALE tune the simulated length and the speed-up (defaults: 48 h
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import logging
 import os
 import threading
@@ -17,13 +18,13 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
 from exact_online_sdk.auth.token import Token
 from exact_online_sdk.aws import metrics_names as mn
 from exact_online_sdk.aws._boto import make_secretsmanager_client
 from exact_online_sdk.aws.slots import SecretsManagerTokenStorage
 from exact_online_sdk.aws.worker import SecretsManagerTokenProvider
 from exact_online_sdk.clock import ScaledClock
+
 from tests.unit.aws.fakes import AwsFaults
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-aws")]
@@ -76,7 +77,8 @@ def moto_url() -> Iterator[str]:
 
 def load_handler(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, ROOT / "lambdas" / "refresher" / "handler.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -91,7 +93,7 @@ class World:
         sm = make_secretsmanager_client(endpoint_url=moto_url)
         for name in (*self.slots, f"{prefix}/rescue"):
             sm.create_secret(Name=name)
-        sm.create_secret(Name=f"{prefix}/client", SecretString='{"client_secret": "%s"}' % emu.config.client_secret)
+        sm.create_secret(Name=f"{prefix}/client", SecretString=f'{{"client_secret": "{emu.config.client_secret}"}}')
         env = {
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url,
             "EXACT_TOKEN_SECRET_A": self.slots[0],
@@ -195,11 +197,16 @@ def test_48h_clean_run(emulator: Any, moto_url: str, monkeypatch: pytest.MonkeyP
     assert world.worker_errors == []
     assert world.expired_seen == 0
     assert world.calls_ok > minutes / 2  # workers called Exact all along
-    assert counters.get("rejected_refresh_tokens", 0) == 0 and counters.get("early_refreshes", 0) == 0  # zero broken chains
+    assert (
+        counters.get("rejected_refresh_tokens", 0) == 0
+    )
+    assert (
+        counters.get("early_refreshes", 0) == 0
+    )
     refreshes = world.tap.count(mn.REFRESHES)
     assert refreshes >= HOURS * 6 - 2
     for times in world.slot_write_times().values():
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         assert min(gaps) >= 600  # never twice within 10 scaled minutes
         assert (times[-1] - times[0]) / max(1, len(gaps)) >= 600
     assert world.tap.count(mn.REFRESH_FAILURES) == 0
@@ -254,5 +261,5 @@ def test_faults_are_survived_or_alarmed(emulator: Any, moto_url: str, monkeypatc
     superseded = sum(1 for r in world.results if r["action"] == "superseded")
     assert counters.get("rejected_refresh_tokens", 0) <= superseded
     for times in world.slot_write_times().values():
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         assert min(gaps) >= 600

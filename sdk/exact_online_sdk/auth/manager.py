@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
+import socket
 import threading
 import time
 from typing import Any
@@ -99,7 +101,7 @@ class ExactOnlineAuth:
         self.skew_margin = skew_margin
         self.too_early_backoff = too_early_backoff
         self.lock_timeout = lock_timeout
-        self.writer = writer
+        self.writer = writer or f"{socket.gethostname()}:{os.getpid()}"
         self._http = http_client
         self._async_http = async_http_client
         self._endpoint: OAuthEndpoint | None = None
@@ -228,7 +230,8 @@ class ExactOnlineAuth:
         if self._fresh_enough(token, self.clock.now()):
             return token
         if isinstance(self.storage, ReadOnlyTokenStorage):
-            return self.storage.fresh_token()
+            self._cached = self.storage.fresh_token()
+            return self._cached
         if self.read_only:
             return self._load()
         return self._refresh(force=False, retry_unknown=False)
@@ -365,7 +368,8 @@ class ExactOnlineAuth:
         if self._fresh_enough(token, self.clock.now()):
             return token
         if isinstance(self.storage, ReadOnlyTokenStorage):
-            return await self.storage.afresh_token()
+            self._cached = await self.storage.afresh_token()
+            return self._cached
         if self.read_only:
             return await asyncio.to_thread(self._load)
         return await self._arefresh(force=False, retry_unknown=False)

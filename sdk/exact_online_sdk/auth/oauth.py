@@ -2,8 +2,9 @@
 
 - :class:`OAuthEndpoint` (httpx.Client) and :class:`AsyncOAuthEndpoint` (httpx.AsyncClient) expose
   ``exchange_code(code) -> Token`` (generation 1) and ``refresh(token) -> Token`` (generation + 1).
-- Times come from the server's ``Date`` header when present (Exact counts its 570 s rule from its own clock),
-  else from the injected clock; ``expires_in`` is accepted as a JSON string (what Exact sends) or a number.
+- ``issued_at`` is the later of the server's ``Date`` header and the injected clock's time of the answer (Exact
+  counts its 570 s rule from its own clock; see :func:`_issued_at`); ``expires_at`` adds ``expires_in``, which
+  is accepted as a JSON string (what Exact sends) or a number.
 - Client credentials go in the form body, never in Basic auth (FACTS §1.3).
 - Failures become the typed errors of :mod:`.errors`. A timeout after the request was sent is
   :class:`~.errors.TokenOutcomeUnknown` (:class:`~.errors.RefreshOutcomeUnknown` for a refresh): never resent.
@@ -294,7 +295,12 @@ def _expires_in(value: Any) -> float:
 
 
 def _issued_at(headers: Mapping[str, str], received_at: float) -> float:
-    """The server's ``Date`` when present and plausible (whole seconds), else the local time of the answer."""
+    """When Exact issued the token, never earlier than it really did (so the 570 s rule holds).
+
+    The later of the server's ``Date`` header and the local time the answer arrived: a local clock that runs
+    behind Exact's takes the server's time, one that runs ahead keeps its own. A ``Date`` further than
+    :data:`DATE_TOLERANCE` from the local clock (a stale proxy header, an emulator on a scaled clock) is ignored.
+    """
     raw = headers.get("Date") or headers.get("date")
     if not raw:
         return received_at
@@ -309,7 +315,7 @@ def _issued_at(headers: Mapping[str, str], received_at: float) -> float:
             server - received_at,
         )
         return received_at
-    return server
+    return max(server, received_at)
 
 
 class _EndpointBase:

@@ -8,6 +8,7 @@ import html
 import json
 import logging
 import time
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -91,6 +92,29 @@ class _FaultLayer:
             await send(start)
             await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
             _drop_connection()
+
+
+class _ClockDateLayer:
+    """Stamps every response with a ``Date`` header read from the emulator's clock (uvicorn's own is turned off):
+    clients correct for clock skew from ``Date``, so under a scaled clock a real-time header would mislead them."""
+
+    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                date = formatdate(self.state.clock.now(), usegmt=True).encode("ascii")
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                message = {**message, "headers": [*headers, (b"date", date)]}
+            await send(message)
+
+        await self.app(scope, receive, stamped)
 
 
 def create_app(config: EmulatorConfig | EmulatorState | None = None) -> Starlette:
@@ -344,6 +368,7 @@ def create_app(config: EmulatorConfig | EmulatorState | None = None) -> Starlett
     ]
     app = Starlette(routes=routes)
     app.add_middleware(_FaultLayer, state=state)
+    app.add_middleware(_ClockDateLayer, state=state)
     app.state.emulator = state
     app.state.control = control
     return app

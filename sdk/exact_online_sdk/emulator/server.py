@@ -78,6 +78,7 @@ def _server(app: Any, host: str, port: int, log_level: str) -> Any:
         lifespan="off",
         log_level=log_level,
         access_log=False,
+        date_header=False,  # the app stamps Date from the emulator's clock
         timeout_keep_alive=30,
     )
     return uvicorn.Server(config)

@@ -45,7 +45,7 @@ def test_code_exchange_sends_form_body_with_decoded_code_and_uses_date_header():
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return _ok(date=clock.now() - 2)
+        return _ok(date=clock.now() + 3)  # Exact's clock runs 3 s ahead of ours
 
     token = _endpoint(handler, clock).exchange_code("XTzM%21IAAAA")
     req = seen[0]
@@ -62,7 +62,7 @@ def test_code_exchange_sends_form_body_with_decoded_code_and_uses_date_header():
         "client_secret": [SECRET],
     }
     assert token.generation == 1
-    assert token.issued_at == clock.now() - 2
+    assert token.issued_at == clock.now() + 3
     assert token.expires_at == token.issued_at + 600
     assert token.token_type == "Bearer"
     assert "AT-new" not in repr(token)
@@ -85,9 +85,16 @@ def test_refresh_accepts_expires_in_string_or_number_and_bumps_generation(expire
     assert (token.issued_at, token.expires_at) == (10_000.0, 10_600.0)  # no Date header: local clock
 
 
+def test_date_header_behind_the_local_clock_keeps_the_local_time():
+    # Never earlier than the real issue: a token refreshed 570 s after a too-early issued_at would be refused.
+    clock = ManualClock(1_767_225_600.0)
+    token = _endpoint(lambda r: _ok(date=clock.now() - 20), clock).refresh(_old())
+    assert token.issued_at == clock.now()
+
+
 def test_implausible_date_header_falls_back_to_local_clock():
     clock = ManualClock(1_767_225_600.0)
-    token = _endpoint(lambda r: _ok(date=clock.now() - 3600), clock).refresh(_old())
+    token = _endpoint(lambda r: _ok(date=clock.now() + 3600), clock).refresh(_old())
     assert token.issued_at == clock.now()
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
-
 from exact_online_sdk.auth.errors import (
     RefreshOutcomeUnknown,
     RefreshTokenReused,
@@ -102,7 +101,9 @@ class FakeExactTokens:
     def first_token(self, lifetime: float = 600.0) -> Token:
         now = self.clock.now()
         self.issued_at = now
-        return Token(access_token="ACCESS-SECRET-1", refresh_token=self.refresh_token, issued_at=now, expires_at=now + lifetime)
+        return Token(
+            access_token="ACCESS-SECRET-1", refresh_token=self.refresh_token, issued_at=now, expires_at=now + lifetime
+        )
 
     def refresh(self, token: Token) -> Token:
         with self.lock:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any
 
 import pytest
-
 from exact_online_sdk.aws import metrics_names as m
 from exact_online_sdk.aws.refresher import RecordingMetrics, RefreshFailed, TokenRefresher
 from exact_online_sdk.aws.rescue import RescueStore
@@ -44,9 +44,12 @@ def test_not_due_exits_at_once(sm: Any, clock: ManualClock, exact: FakeExactToke
     clock.advance(100)
     t0 = clock.now()
     out = r.run()
-    assert out.action == "not_due" and out.generation == 1
-    assert clock.now() == t0 and exact.calls == 0
-    assert faults.calls.get("GetSecretValue") == 2 and "PutSecretValue" not in faults.calls
+    assert out.action == "not_due"
+    assert out.generation == 1
+    assert clock.now() == t0
+    assert exact.calls == 0
+    assert faults.calls.get("GetSecretValue") == 2
+    assert "PutSecretValue" not in faults.calls
     assert metrics(r).points == [(m.TOKEN_SECONDS_LEFT, 500.0, "Seconds", {})]
 
 
@@ -58,14 +61,18 @@ def test_waits_inside_the_run_when_the_window_opens_within_a_minute(
     r = make(sm, clock, exact)
     clock.advance(540)
     out = r.run()
-    assert out.action == "refreshed" and out.generation == 2 and out.slot == "B"
+    assert out.action == "refreshed"
+    assert out.generation == 2
+    assert out.slot == "B"
     assert out.waited == pytest.approx(33)
     assert clock.now() == pytest.approx(issued + 573)
     assert exact.too_early == 0
     assert metrics(r).total(m.REFRESHES) == 1
     assert metrics(r).total(m.SLOT_WRITES, Slot="B") == 1
     stored = SecretsManagerTokenStorage(slots=SLOTS, client=sm, clock=clock).load(fresh=True)
-    assert stored is not None and stored.generation == 2 and stored.writer == "refresher"
+    assert stored is not None
+    assert stored.generation == 2
+    assert stored.writer == "refresher"
     assert stored.refresh_token == exact.refresh_token
 
 
@@ -85,11 +92,13 @@ def test_a_simulated_day_of_minutely_runs(sm: Any, clock: ManualClock, exact: Fa
             assert out.slot is not None
             writes[out.slot].append(clock.now())
         token = reader.load()
-        assert token is not None and token.expires_in(clock.now()) > 0
+        assert token is not None
+        assert token.expires_in(clock.now()) > 0
     for times in writes.values():
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         assert min(gaps) >= 19 * 60
-    assert exact.too_early == 0 and exact.reused == 0
+    assert exact.too_early == 0
+    assert exact.reused == 0
     assert 145 <= exact.calls <= 152
     assert metrics(r).total(m.REFRESH_FAILURES) == 0
 
@@ -103,9 +112,7 @@ def test_duplicate_invocation_is_a_noop(sm: Any, clock: ManualClock, exact: Fake
     assert exact.calls == 1
 
 
-def test_concurrent_run_losing_the_race_reports_superseded(
-    sm: Any, clock: ManualClock, exact: FakeExactTokens
-) -> None:
+def test_concurrent_run_losing_the_race_reports_superseded(sm: Any, clock: ManualClock, exact: FakeExactTokens) -> None:
     bootstrap(sm, clock, exact)
     clock.advance(580)
     winner, loser = make(sm, clock, exact), make(sm, clock, exact)
@@ -115,7 +122,8 @@ def test_concurrent_run_losing_the_race_reports_superseded(
     loser.store.read_slots = lambda: next(reads, None) or real()  # type: ignore[method-assign]
     assert winner.run().action == "refreshed"
     out = loser.run()  # it read generation 1 before the winner stored 2, then Exact says "Old refresh token used"
-    assert out.action == "superseded" and out.generation == 2
+    assert out.action == "superseded"
+    assert out.generation == 2
     assert exact.reused == 1
     assert metrics(loser).total(m.REFRESH_FAILURES) == 0
 
@@ -146,7 +154,9 @@ def test_timeout_is_recorded_and_never_resent(
     assert info.value.reason == "OutcomeUnknown"
     assert metrics(r).total(m.RESCUE_WRITES) == 1
     record = RescueStore(RESCUE, client=sm).load()
-    assert record is not None and record.kind == "outcome_unknown" and record.generation == 1
+    assert record is not None
+    assert record.kind == "outcome_unknown"
+    assert record.generation == 1
     # Later runs (also a cold container) do not resend the spent refresh token; the alarm keeps firing.
     for refresher in (r, make(sm, clock, exact)):
         clock.advance(60)
@@ -197,13 +207,16 @@ def test_store_failure_keeps_a_rescue_copy_and_the_next_run_stores_it(
     assert info.value.reason == "StoreFailed"
     assert metrics(r).total(m.RESCUE_WRITES) == 1
     rescued = RescueStore(RESCUE, client=sm).load()
-    assert rescued is not None and rescued.kind == "token" and rescued.generation == 2
+    assert rescued is not None
+    assert rescued.kind == "token"
+    assert rescued.generation == 2
     assert r.store.load(fresh=True).generation == 1  # type: ignore[union-attr]
     # A cold container finds the rescue copy and stores it; Exact is not called again.
     clock.advance(5)
     cold = make(sm, clock, exact)
     out = cold.run()
-    assert out.action == "recovered" and out.generation == 2
+    assert out.action == "recovered"
+    assert out.generation == 2
     assert exact.calls == 1
     assert cold.store.load(fresh=True).refresh_token == exact.refresh_token  # type: ignore[union-attr]
     # The chain is intact: the next refresh works.

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from exact_online_sdk.auth.store import GenerationConflict, TokenStore, TokenStoreError
 from exact_online_sdk.auth.token import Token
 from exact_online_sdk.aws.slots import SecretsManagerTokenStorage, serialize_state
@@ -57,13 +56,16 @@ def test_writes_alternate_between_slots_with_versioned_state(sm: Any, clock: Man
         clock.advance(575)
     assert written == ["A", "B", "A", "B", "A"]
     state = current_value(sm, SLOTS[0])
-    assert state["generation"] == 5 and state["schema"] == 1 and state["writer"] == "test"
+    assert state["generation"] == 5
+    assert state["schema"] == 1
+    assert state["writer"] == "test"
     assert set(state) >= {"access_token", "refresh_token", "issued_at", "expires_at", "token_type"}
     # The bytes stored are the canonical form (sorted keys), so a retry can resend them identically.
     raw = sm.get_secret_value(SecretId=SLOTS[0], VersionStage="AWSCURRENT")["SecretString"]
     assert raw == serialize_state(tok(5, state["issued_at"]))
     assert current_value(sm, SLOTS[1])["generation"] == 4
-    assert versions(sm, SLOTS[0]) == 3 and versions(sm, SLOTS[1]) == 2
+    assert versions(sm, SLOTS[0]) == 3
+    assert versions(sm, SLOTS[1]) == 2
     # A new reader picks the highest generation.
     assert store(sm, clock).load(fresh=True).generation == 5  # type: ignore[union-attr]
 
@@ -92,9 +94,7 @@ def test_second_writer_racing_for_the_same_generation_is_refused(sm: Any, clock:
     assert versions(sm, SLOTS[1]) == 1
 
 
-def test_throttled_write_is_retried_with_same_token_and_bytes(
-    sm: Any, clock: ManualClock, faults: AwsFaults
-) -> None:
+def test_throttled_write_is_retried_with_same_token_and_bytes(sm: Any, clock: ManualClock, faults: AwsFaults) -> None:
     s = store(sm, clock)
     faults.fail("PutSecretValue", 2, "ThrottlingException")
     t0 = clock.now()
@@ -126,7 +126,8 @@ def test_write_failing_for_good_raises_store_error_without_secrets(
     faults.fail("PutSecretValue", 3, "InternalServiceError", status=500)
     with pytest.raises(TokenStoreError) as info:
         s.save(tok(1, clock.now()), expected_generation=None)
-    assert "3 attempt" in str(info.value) and "SECRET" not in str(info.value)
+    assert "3 attempt" in str(info.value)
+    assert "SECRET" not in str(info.value)
     assert s.load(fresh=True) is None
 
 
