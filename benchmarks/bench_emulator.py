@@ -13,7 +13,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import emulator, figure, main_for, repeat  # noqa: E402
+from harness import emulator, figure, main_for, repeat
 
 BENCH = "emulator"
 PATH = "sync/Financial/TransactionLines"
@@ -23,11 +23,14 @@ SELECT = "Timestamp,ID,EntryNumber,Date,GLAccount,Account,AmountDC,Description"
 def run(quick: bool) -> list[dict[str, Any]]:
     import httpx
 
-    pages = 10 if quick else 30
-    times = 3 if quick else 7
+    pages = 10 if quick else 20
+    times = 3 if quick else 5
     out: list[dict[str, Any]] = []
-    with emulator(table_rows={"financialtransaction/TransactionLines": pages * 1000, "crm/Accounts": 6000},
-                  minutely_limit=10**9, daily_limit=10**9) as emu:
+    with emulator(
+        table_rows={"financialtransaction/TransactionLines": pages * 1000, "crm/Accounts": 6000},
+        minutely_limit=10**9,
+        daily_limit=10**9,
+    ) as emu:
         headers = {"Authorization": f"Bearer {emu.token()}", "Accept": "application/json"}
         url = f"{emu.base_url}/api/v1/{emu.divisions[0]}/{PATH}"
         with httpx.Client(headers=headers, timeout=120) as http:
@@ -35,8 +38,10 @@ def run(quick: bool) -> list[dict[str, Any]]:
                 size = [0]
 
                 def read_all(select: str | None = select, size: list[int] = size) -> None:
-                    params: dict[str, str] | None = {"$filter": "Timestamp gt 1L", **({"$select": select} if select
-                                                                                     else {})}
+                    params: dict[str, str] | None = {
+                        "$filter": "Timestamp gt 1L",
+                        **({"$select": select} if select else {}),
+                    }
                     nxt: str | None = url
                     n = 0
                     while nxt:
@@ -47,16 +52,24 @@ def run(quick: bool) -> list[dict[str, Any]]:
                         # The next link sits at the end of the body; find it without parsing the JSON.
                         tail = resp.content[-600:]
                         at = tail.rfind(b'"__next":"')
-                        nxt = tail[at + 10: tail.rindex(b'"')].decode() if at >= 0 else None
+                        nxt = tail[at + 10 : tail.rindex(b'"')].decode() if at >= 0 else None
                         params = None
                     assert n == pages, n
 
                 stats = repeat(read_all, times)
                 runs = [pages / r for r in stats.runs]
                 case = f"{PATH}, 1000-row pages, {label}"
-                out.append(figure(BENCH, case, "emulator over loopback", "pages/s", pages / stats.median, runs=runs,
-                                  note=f"{size[0] / 1e6:.2f} MB a page; {size[0] * pages / stats.median / 1e6:.0f} "
-                                       "MB/s"))
+                out.append(
+                    figure(
+                        BENCH,
+                        case,
+                        "emulator over loopback",
+                        "pages/s",
+                        pages / stats.median,
+                        runs=runs,
+                        note=f"{size[0] / 1e6:.2f} MB a page; {size[0] * pages / stats.median / 1e6:.0f} MB/s",
+                    )
+                )
             # Standard endpoint: 60-row pages, the unit of the extraction benchmark.
             std = f"{emu.base_url}/api/v1/{emu.divisions[0]}/crm/Accounts"
 
@@ -65,8 +78,16 @@ def run(quick: bool) -> list[dict[str, Any]]:
                     http.get(std, params={"$select": "ID,Code,Name,Email,City,Country,Modified"}).raise_for_status()
 
             stats = repeat(read_std, times)
-            out.append(figure(BENCH, "crm/Accounts, 60-row pages, 7 selected fields", "emulator over loopback",
-                              "pages/s", 50 / stats.median, runs=[50 / r for r in stats.runs]))
+            out.append(
+                figure(
+                    BENCH,
+                    "crm/Accounts, 60-row pages, 7 selected fields",
+                    "emulator over loopback",
+                    "pages/s",
+                    50 / stats.median,
+                    runs=[50 / r for r in stats.runs],
+                )
+            )
     return out
 
 

@@ -3,8 +3,9 @@ real limits (60 calls a minute, 5000 a day), on a scaled clock shared by the emu
 
 Per contender and endpoint kind: API calls used against the minimum possible, 429s drawn (emulator counters), share
 of the minutely limit used, and elapsed scaled time against the limit-imposed minimum (``ceil(calls/60) - 1``
-minutes, as if the extraction started on a minute boundary; a start later in the minute can beat it by up to a minute), timed
-from the first API call to the end of the last as the emulator logged them. Each run gets a fresh emulator (fresh daily budget).
+minutes, as if the extraction started on a minute boundary; a start later in the minute can beat it by up to a
+minute), timed from the first API call to the end of the last as the emulator logged them. Each run gets a fresh
+emulator (fresh daily budget).
 
 Contenders: this SDK (sync, async), a plain hand-written httpx loop (follows ``__next``; no pacing; on a 429 it
 waits one second and tries again), and the peers. Peers read ``time`` directly (they take no clock), so their
@@ -22,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import (  # noqa: E402
+from harness import (
     PEERS,
     TABLES,
     Emulator,
@@ -58,8 +59,9 @@ def sdk_sync(emu: Emulator, path: str, params: dict[str, str]) -> Result:
     from exact_online_sdk import ExactOnlineClient
 
     n = 0
-    with ExactOnlineClient(access_token=emu.token(), base_url=emu.base_url, division=emu.divisions[0],
-                           clock=emu.clock()) as client:
+    with ExactOnlineClient(
+        access_token=emu.token(), base_url=emu.base_url, division=emu.divisions[0], clock=emu.clock()
+    ) as client:
         for page in client.iter_pages(path, params):
             n += len(page.rows)
     return {"rows": n}
@@ -70,8 +72,9 @@ def sdk_async(emu: Emulator, path: str, params: dict[str, str]) -> Result:
 
     async def main() -> int:
         n = 0
-        async with AsyncExactOnlineClient(access_token=emu.token(), base_url=emu.base_url,
-                                          division=emu.divisions[0], clock=emu.clock()) as client:
+        async with AsyncExactOnlineClient(
+            access_token=emu.token(), base_url=emu.base_url, division=emu.divisions[0], clock=emu.clock()
+        ) as client:
             async for page in client.iter_pages(path, params):
                 n += len(page.rows)
         return n
@@ -173,7 +176,7 @@ def measure(runner: Callable[[Emulator, str, dict[str, str]], Result], path: str
     with emulator(scale=scale, table_rows={table: rows}) as emu:
         try:
             result = runner(emu, path, ENDPOINTS[path][1])
-        except Exception as exc:  # noqa: BLE001 - a contender that fails is reported with its error
+        except Exception as exc:
             result = {"rows": None, "error": f"{type(exc).__name__}: {exc}"[:300]}
         # From the first API call to the end of the last, as the emulator saw them: import and process start-up
         # of a contender do not count.
@@ -195,8 +198,16 @@ def run(quick: bool) -> list[dict[str, Any]]:
         min_calls = math.ceil(rows_total / page_size)
         case = f"{path}: {rows_total:,} rows, {page_size}/page, clock x{scale:g}"
         out.append(figure(BENCH, case, MINIMUM_CALLS, "API calls", min_calls, higher_is_better=False))
-        out.append(figure(BENCH, case, LIMIT_MIN, "elapsed (scaled s)", (math.ceil(min_calls / LIMIT) - 1) * 60.0,
-                          higher_is_better=False))
+        out.append(
+            figure(
+                BENCH,
+                case,
+                LIMIT_MIN,
+                "elapsed (scaled s)",
+                (math.ceil(min_calls / LIMIT) - 1) * 60.0,
+                higher_is_better=False,
+            )
+        )
         for name, runner in contenders().items():
             repeats = 1 if quick or (page_size == 60 and "exact_online_sdk" not in name) else 3
             results = [measure(runner, path, rows_total, scale) for _ in range(repeats)]
@@ -227,19 +238,52 @@ def _figures(case: str, name: str, results: list[Result], expected: int, min_cal
     limited = [float(r["429s"]) for r in results]
     over = [float(r["elapsed"]) - exact_minimum(float(r["first"]), min_calls) for r in results]
     # Calls made / calls allowed in the clock-aligned minutes the run touched.
-    share = [100.0 * r["calls"] / (LIMIT * (math.floor((r["first"] + r["elapsed"]) / 60) - math.floor(r["first"] / 60)
-                                            + 1)) for r in results]
+    share = [
+        100.0 * r["calls"] / (LIMIT * (math.floor((r["first"] + r["elapsed"]) / 60) - math.floor(r["first"] / 60) + 1))
+        for r in results
+    ]
     return [
-        figure(BENCH, case, name, "API calls", med("calls"), runs=calls, higher_is_better=False,
-               ratio_to=MINIMUM_CALLS, note=note),
+        figure(
+            BENCH,
+            case,
+            name,
+            "API calls",
+            med("calls"),
+            runs=calls,
+            higher_is_better=False,
+            ratio_to=MINIMUM_CALLS,
+            note=note,
+        ),
         figure(BENCH, case, name, "429s drawn", med("429s"), runs=limited, higher_is_better=False),
-        figure(BENCH, case, name, "elapsed (scaled s)", med("elapsed"), runs=elapsed, higher_is_better=False,
-               ratio_to=LIMIT_MIN),
-        figure(BENCH, case, name, "over the minimum for its start (scaled s)", sorted(over)[len(over) // 2],
-               runs=over, higher_is_better=False,
-               note="elapsed minus the least time the calls could take from the run's first call"),
-        figure(BENCH, case, name, "minutely limit used (%)", sorted(share)[len(share) // 2], runs=share,
-               note="calls / (60 x clock-aligned minutes the run touched)"),
+        figure(
+            BENCH,
+            case,
+            name,
+            "elapsed (scaled s)",
+            med("elapsed"),
+            runs=elapsed,
+            higher_is_better=False,
+            ratio_to=LIMIT_MIN,
+        ),
+        figure(
+            BENCH,
+            case,
+            name,
+            "over the minimum for its start (scaled s)",
+            sorted(over)[len(over) // 2],
+            runs=over,
+            higher_is_better=False,
+            note="elapsed minus the least time the calls could take from the run's first call",
+        ),
+        figure(
+            BENCH,
+            case,
+            name,
+            "minutely limit used (%)",
+            sorted(share)[len(share) // 2],
+            runs=share,
+            note="calls / (60 x clock-aligned minutes the run touched)",
+        ),
     ]
 
 

@@ -9,6 +9,7 @@ with a ``__next`` link to the next page, so only the client's memory is measured
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -17,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import ROOT, emulator, figure, main_for, served_page  # noqa: E402
+from harness import ROOT, emulator, figure, main_for, served_page
 
 BENCH = "streaming memory"
 PATH = "sync/Financial/TransactionLines"
@@ -62,7 +63,11 @@ print(json.dumps({{"rows": n, "before": before, "peak": rss_mb(), "seconds": tim
 def _child(mode: str, pages: int, page_file: Path) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, "-c", CHILD.format(path=PATH), mode, str(pages), str(page_file)],
-        capture_output=True, text=True, cwd=ROOT, check=False, timeout=1200,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=1200,
     )
     if proc.returncode != 0:
         raise RuntimeError((proc.stderr.strip().splitlines() or ["(no output)"])[-1][:300])
@@ -70,7 +75,7 @@ def _child(mode: str, pages: int, page_file: Path) -> dict[str, Any]:
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
-    big = 100 if quick else 1000  # pages of 1000 rows
+    big = int(os.environ.get("BENCH_MEMORY_PAGES", 100 if quick else 1000))  # pages of 1000 rows
     small = big // 10
     repeats = 1 if quick else 3
     with emulator(table_rows={"financialtransaction/TransactionLines": 1000}) as emu:
@@ -93,11 +98,31 @@ def run(quick: bool) -> list[dict[str, Any]]:
             growth = [r["peak"] - r["before"] for r in results]
             secs = sorted(r["seconds"] for r in results)[len(results) // 2]
             mid = sorted(peaks)[len(peaks) // 2]
-            out.append(figure(BENCH, case, name, "peak RSS (MB)", mid, runs=peaks, higher_is_better=False,
-                              ratio_to=base_name, note=f"{pages * 1000 / secs:,.0f} rows/s through the client"))
-            out.append(figure(BENCH, case, name, "RSS growth while iterating (MB)",
-                              sorted(growth)[len(growth) // 2], runs=growth, higher_is_better=False,
-                              note="peak minus RSS after the first page"))
+            out.append(
+                figure(
+                    BENCH,
+                    case,
+                    name,
+                    "peak RSS (MB)",
+                    mid,
+                    runs=peaks,
+                    higher_is_better=False,
+                    ratio_to=base_name,
+                    note=f"{pages * 1000 / secs:,.0f} rows/s through the client",
+                )
+            )
+            out.append(
+                figure(
+                    BENCH,
+                    case,
+                    name,
+                    "RSS growth while iterating (MB)",
+                    sorted(growth)[len(growth) // 2],
+                    runs=growth,
+                    higher_is_better=False,
+                    note="peak minus RSS after the first page",
+                )
+            )
     return out
 
 

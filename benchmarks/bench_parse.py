@@ -19,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import PEERS, emulator, figure, main_for, peer_python, repeat, run_in, served_page  # noqa: E402
+from harness import PEERS, emulator, figure, main_for, peer_python, repeat, run_in, served_page
 
 BENCH = "parsing"
 FLOOR = "json.loads"
@@ -112,7 +112,7 @@ def _contenders(model_ref: str) -> dict[str, Callable[[bytes], Any]]:
         out["exact_online_sdk models (model_validate per edm row)"] = lambda b: [
             model.model_validate(r) for r in edm.loads(b)["d"]["results"]
         ]
-    except Exception as exc:  # noqa: BLE001 - reported as a figure with its error
+    except Exception as exc:
         out["exact_online_sdk models (parse_page)"] = _raiser(exc)
     return out
 
@@ -148,14 +148,22 @@ def run(quick: bool) -> list[dict[str, Any]]:
                     parsed = fn(body)
                     assert len(parsed) == n, f"{name} parsed {len(parsed)} rows of {n}"
                     _settle()
-                    stats = repeat(lambda fn=fn: fn(body), times)  # type: ignore[misc]
-                except Exception as exc:  # noqa: BLE001
+                    stats = repeat(lambda fn=fn, body=body: fn(body), times)  # type: ignore[misc]
+                except Exception as exc:
                     rows.append(figure(BENCH, case, name, "rows/s", None, ratio_to=FLOOR, error=str(exc)[:300]))
                     continue
                 runs = _rows_per_s(stats.runs, n)
                 rows.append(
-                    figure(BENCH, case, name, "rows/s", n / stats.median, runs=runs, ratio_to=FLOOR,
-                           note=note_size if name == FLOOR else "")
+                    figure(
+                        BENCH,
+                        case,
+                        name,
+                        "rows/s",
+                        n / stats.median,
+                        runs=runs,
+                        ratio_to=FLOOR,
+                        note=note_size if name == FLOOR else "",
+                    )
                 )
             page_file = Path(tmp) / f"{path.replace('/', '_')}.json"
             page_file.write_bytes(body)
@@ -172,7 +180,7 @@ def _peer_figures(case: str, n: int, page_file: Path, peer_cls: str, times: int)
         name = f"{peer} {PEERS[peer].split('==')[1]}"
         try:
             result = run_in(peer_python(peer), template.format(path=str(page_file), cls=peer_cls, times=times))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             result = {"error": str(exc)[:300]}
         if "error" in result:
             out.append(figure(BENCH, case, name, "rows/s", None, ratio_to=FLOOR, error=result["error"]))

@@ -155,8 +155,9 @@ def run_in(python: Path | str, code: str, *, env: dict[str, str] | None = None, 
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def timed_alternating(commands: dict[str, list[str]], times: int, *, env: dict[str, str] | None = None,
-                      cwd: Path | None = None) -> dict[str, Stats]:
+def timed_alternating(
+    commands: dict[str, list[str]], times: int, *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> dict[str, Stats]:
     """Wall time of each command line, run ``times`` times in alternation (A B A B ...) after one warm-up round,
     so drift on the machine (caches, other load) hits every contender alike."""
     full_env = {**os.environ, **(env or {})}
@@ -247,8 +248,11 @@ class Emulator:
         """(first API call's start, last API call's end) on the emulator's clock, from its request log."""
         import httpx
 
-        log = [e for e in httpx.get(f"{self.base_url}/_emulator/requests", timeout=60).json()
-               if str(e.get("path", "")).startswith("/api/v1/")]
+        log = [
+            e
+            for e in httpx.get(f"{self.base_url}/_emulator/requests", timeout=60).json()
+            if str(e.get("path", "")).startswith("/api/v1/")
+        ]
         if not log:
             return None
         last = log[-1]

@@ -1,8 +1,8 @@
 """Run every ``benchmarks/bench_*.py`` (each in its own process) and write REPORT.md and REPORT.json.
 
-    python benchmarks/run.py            # full run (make bench)
-    python benchmarks/run.py --quick    # fewer repetitions, for a smoke test
-    python benchmarks/run.py parse      # only modules whose name contains "parse"
+python benchmarks/run.py            # full run (make bench)
+python benchmarks/run.py --quick    # fewer repetitions, for a smoke test
+python benchmarks/run.py parse      # only modules whose name contains "parse"
 """
 
 from __future__ import annotations
@@ -82,7 +82,12 @@ def render(rows: list[dict[str, Any]], failures: list[str], info: dict[str, Any]
     lines += summary(rows)
     benchmarks = list(dict.fromkeys(r["benchmark"] for r in rows))
     for name in benchmarks:
-        lines += [f"## {name}", "", "| case | contender | metric | median | spread | ratio | vs | note |", "|---|---|---|---:|---:|---:|---|---|"]
+        lines += [
+            f"## {name}",
+            "",
+            "| case | contender | metric | median | spread | ratio | vs | note |",
+            "|---|---|---|---:|---:|---:|---|---|",
+        ]
         for r in (r for r in rows if r["benchmark"] == name):
             runs = r.get("runs") or []
             spread = "-"
@@ -105,17 +110,24 @@ def render(rows: list[dict[str, Any]], failures: list[str], info: dict[str, Any]
 
 def summary(rows: list[dict[str, Any]]) -> list[str]:
     """One line per figure of this SDK that has a ratio (or a failure), before the detail."""
-    picked = [r for r in rows if "exact_online_sdk" in r["contender"] and (r.get("ratio") is not None or r.get("error"))]
+    picked = [
+        r for r in rows if "exact_online_sdk" in r["contender"] and (r.get("ratio") is not None or r.get("error"))
+    ]
     if not picked:
         return []
-    out = ["## Summary", "", "| benchmark | case | contender | metric | median | ratio | vs |", "|---|---|---|---|---:|---:|---|"]
+    out = [
+        "## Summary",
+        "",
+        "| benchmark | case | contender | metric | median | ratio | vs |",
+        "|---|---|---|---|---:|---:|---|",
+    ]
     for r in picked:
         ratio = f"{r['ratio']:.2f}x" if r.get("ratio") is not None else f"cannot: {r.get('error')}"
         out.append(
             f"| {r['benchmark']} | {r['case']} | {r['contender']} | {r['metric']} | {_fmt(r.get('value'))} | {ratio} | "
             f"{r.get('ratio_to') or ''} |"
         )
-    return out + [""]
+    return [*out, ""]
 
 
 def main() -> int:

@@ -360,3 +360,12 @@ def test_optional_webhook_receiver(tmp_path: Path) -> None:
     assert "secretsmanager:PutSecretValue" not in granted
     assert {"WebhookUrl", "WebhookSecretArn", "WebhookQueueUrl"} <= set(synth.template["Outputs"])
     cfn_lint(synth)
+
+
+def test_unsupported_python_version_is_a_clear_error() -> None:
+    from aws_cdk import App
+
+    from cdk.stack import ExactOnlineTokenStack
+
+    with pytest.raises(ValueError, match=r"python_version must be one of \['3.12', '3.13', '3.14'\], not '3.9'"):
+        ExactOnlineTokenStack(App(), "Bad", python_version="3.9")

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from exact_online_sdk.api.endpoints import SalesInvoicesAPI
 from exact_online_sdk.client import ExactOnlineClient
 from exact_online_sdk.emulator import EmulatorConfig, EmulatorHandle, run_emulator
@@ -20,18 +19,20 @@ from exact_online_sdk.registry import Endpoint, registry
 pytestmark = pytest.mark.xdist_group("emulator-all-endpoints")
 
 READABLE = [ep for ep in registry() if "GET" in ep.methods]
+_CONFIG = EmulatorConfig(rows=4, minutely_limit=1_000_000, daily_limit=10_000_000)
 
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[EmulatorHandle]:
-    with run_emulator(EmulatorConfig()) as handle:
+    # Generous limits: this module checks parsing, not pacing (the client would wait out the minute).
+    with run_emulator(_CONFIG) as handle:
         yield handle
 
 
 @pytest.fixture(scope="module")
 def client(emulator: EmulatorHandle) -> Iterator[ExactOnlineClient]:
     with ExactOnlineClient(
-        access_token=emulator.token(), base_url=emulator.base_url, division=EmulatorConfig().current_division
+        access_token=emulator.token(), base_url=emulator.base_url, division=_CONFIG.current_division
     ) as c:
         yield c
 

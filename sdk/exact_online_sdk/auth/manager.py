@@ -7,7 +7,9 @@ Rules it keeps (FACTS §1.3):
   (async callers poll it, so it works with any event loop); the store's :class:`~.store.RefreshLocking`
   lock serializes processes. After taking the locks the store is re-read, and the refresh is skipped when
   another thread or process already rotated the token.
-- A refresh that timed out (:class:`~.errors.RefreshOutcomeUnknown`) is never resent automatically.
+- A refresh that timed out raises :class:`~.errors.RefreshOutcomeUnknown` once; its refresh token is never
+  resent automatically (``refresh(retry_unknown=True)`` does it on request). Until the stored access token
+  expires it is still handed out; after that the error is raised again, without calling Exact.
 - A 401 from the API: re-read the store once; another token is returned for one retry, else None.
 - A read-only store (workers) is never refreshed: near expiry it waits for the writer's next generation.
 """
@@ -259,7 +261,9 @@ class ExactOnlineAuth:
                 current = self._load()
                 if not force and self._fresh_enough(current, self.clock.now()):
                     return current  # another process rotated it
-                self._check_unknown(current, retry_unknown)
+                kept = self._check_unknown(current, retry_unknown)
+                if kept is not None:
+                    return kept
                 try:
                     new = self.endpoint().refresh(current)
                 except RefreshOutcomeUnknown:
@@ -278,13 +282,17 @@ class ExactOnlineAuth:
     def _process_lock(self) -> RefreshLock | None:
         return self.storage.refresh_lock() if isinstance(self.storage, RefreshLocking) else None
 
-    def _check_unknown(self, current: Token, retry_unknown: bool) -> None:
+    def _check_unknown(self, current: Token, retry_unknown: bool) -> Token | None:
+        """After a timed-out refresh of this generation: its token while still valid, then the typed error."""
         if self._unknown_generation == current.generation and not retry_unknown:
+            if current.expires_in(self.clock.now()) > 0:
+                return current
             raise RefreshOutcomeUnknown(
                 f"an earlier refresh of generation {current.generation} timed out; not resending it",
                 generation=current.generation,
             )
         self._unknown_generation = None
+        return None
 
     def _after_unknown(self, current: Token) -> Token:
         self._unknown_generation = current.generation
@@ -394,7 +402,9 @@ class ExactOnlineAuth:
                 current = await asyncio.to_thread(self._load)
                 if not force and self._fresh_enough(current, self.clock.now()):
                     return current
-                self._check_unknown(current, retry_unknown)
+                kept = self._check_unknown(current, retry_unknown)
+                if kept is not None:
+                    return kept
                 endpoint = self._async_endpoint()
                 try:
                     new = await endpoint.refresh(current)

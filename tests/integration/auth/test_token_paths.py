@@ -115,6 +115,8 @@ def test_timed_out_refresh_is_outcome_unknown_and_never_resent(emu, clock, file_
     assert info.value.generation == 1
     assert file_store.load() == first
     calls = token_calls(emu)
+    assert auth.get_access_token() == first.access_token  # valid until it expires
+    clock.advance(20)
     with pytest.raises(RefreshOutcomeUnknown):
         auth.get_access_token()
     assert token_calls(emu) == calls  # never resent blindly
@@ -174,3 +176,30 @@ def test_corrupt_file_and_wrong_key_fail_clearly_before_any_token_call(emu, cloc
         corrupt.get_access_token()
     assert path.read_bytes() == damaged
     assert token_calls(emu) == calls + 1  # only the refused login's exchange reached Exact
+
+
+def test_async_tasks_and_threads_share_one_refresh_at_exact(emu, clock, file_store, make_auth):
+    import asyncio
+    import threading
+
+    from exact_online_sdk import AsyncExactOnlineClient
+
+    auth = make_auth(file_store)
+    login(auth, emu)
+    clock.advance(580)
+
+    async def many() -> list[object]:
+        async with AsyncExactOnlineClient(auth=auth, base_url=emu.base_url, clock=clock, division=1001) as client:
+            return await asyncio.gather(*(client.get("current/Me") for _ in range(10)))
+
+    seen: list[str] = []
+    thread = threading.Thread(target=lambda: seen.extend(auth.get_access_token() for _ in range(3)))
+    thread.start()
+    results = asyncio.run(many())
+    thread.join()
+    assert all(results)
+    counters = emu.control.counters()
+    assert counters["refreshes"] == 1
+    assert counters.get("rejected_refresh_tokens", 0) == 0
+    assert counters.get("unauthorized", 0) == 0
+    assert set(seen) == {file_store.load().access_token}

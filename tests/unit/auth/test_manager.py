@@ -131,6 +131,8 @@ def test_timed_out_refresh_is_outcome_unknown_and_never_resent(exact, clock):
     assert info.value.generation == 1
     assert auth.storage.load() == before  # nothing lost or overwritten
     calls = len(exact.calls)
+    assert auth.get_access_token() == before.access_token  # still valid for 20 s: handed out
+    clock.advance(20)
     with pytest.raises(RefreshOutcomeUnknown):
         auth.get_access_token()
     assert len(exact.calls) == calls  # not resent blindly
@@ -320,6 +322,7 @@ def test_async_refresh_paths(exact, clock):
         exact.fail_next = httpx.ReadTimeout("lost")
         with pytest.raises(RefreshOutcomeUnknown):
             await auth.aget_access_token()
+        clock.advance(30)
         with pytest.raises(RefreshOutcomeUnknown):
             await auth.aget_access_token()  # not resent
         with pytest.raises(RefreshTokenReused):

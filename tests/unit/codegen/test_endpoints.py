@@ -11,15 +11,14 @@ from uuid import UUID
 
 import httpx
 import pytest
-
 from exact_online_sdk.api import AsyncServices, Services
 from exact_online_sdk.api.endpoints import (
     AccountsAPI,
     AsyncContactsAPI,
     BulkSalesOrderLinesAPI,
     ContactsAPI,
-    CurrentYearAfterEntryAPI,
     CurrenciesAPI,
+    CurrentYearAfterEntryAPI,
     DivisionsAPI,
     MeAPI,
     SyncAccountsAPI,

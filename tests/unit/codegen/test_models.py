@@ -8,16 +8,15 @@ from decimal import Decimal
 from uuid import UUID
 
 import pytest
-
 from exact_online_sdk import edm
 from exact_online_sdk.models import (
     Account,
     Contact,
-    SyncDeleted,
     FieldNotWritableError,
     SalesInvoice,
     SalesInvoiceLine,
     SyncAccount,
+    SyncDeleted,
     WebhookSubscription,
     changed_fields,
     parse_entity,
@@ -159,7 +158,7 @@ def test_nested_lines_written_with_their_own_rules() -> None:
     )
     body = json.loads(edm.dumps(write_body(invoice, "POST")))
     assert body == {"OrderedBy": GUID, "SalesInvoiceLines": [{"Item": GUID, "Quantity": 2}]}
-    with pytest.raises(FieldNotWritableError, match="LineNumber|AmountDC"):
+    with pytest.raises(FieldNotWritableError, match=r"AmountDC"):
         write_body(SalesInvoice(sales_invoice_lines=[SalesInvoiceLine(amount_dc=Decimal(1))]), "POST")
 
 

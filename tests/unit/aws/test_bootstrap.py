@@ -1,0 +1,312 @@
+"""The cloud bootstrap (authorization-code flow behind an IAM Function URL) against the emulator and moto."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from exact_online_sdk.auth.errors import AuthorizationCodeInvalid, StateMismatch
+from exact_online_sdk.auth.oauth import OAuthEndpoint
+from exact_online_sdk.auth.token import Token
+from exact_online_sdk.aws.bootstrap import (
+    BootstrapFlow,
+    StateSigner,
+    flow_from_env,
+    handle_event,
+    invoke_bootstrap_url,
+    state_key_from_client_secret,
+)
+from exact_online_sdk.aws.local_url import serve_function_url
+from exact_online_sdk.aws.slots import SecretsManagerTokenStorage
+from exact_online_sdk.clock import ManualClock
+from exact_online_sdk.exceptions import ConfigError
+
+from .conftest import SLOTS
+
+ROOT = Path(__file__).resolve().parents[3]
+REDIRECT = "https://localhost:8443/callback"
+
+
+@pytest.fixture
+def emu(clock: ManualClock) -> Iterator[Any]:
+    from exact_online_sdk.emulator import EmulatorConfig, run_emulator
+
+    with run_emulator(EmulatorConfig(clock=clock, redirect_uris=(REDIRECT,))) as handle:
+        yield handle
+
+
+@pytest.fixture
+def endpoint(emu: Any, clock: ManualClock) -> Iterator[OAuthEndpoint]:
+    cfg = emu.config
+    with OAuthEndpoint(emu.base_url, cfg.client_id, cfg.client_secret, REDIRECT, clock=clock) as ep:
+        yield ep
+
+
+@pytest.fixture
+def store(sm: Any, clock: ManualClock) -> SecretsManagerTokenStorage:
+    return SecretsManagerTokenStorage(slots=SLOTS, client=sm, clock=clock)
+
+
+@pytest.fixture
+def flow(store: SecretsManagerTokenStorage, endpoint: OAuthEndpoint, clock: ManualClock) -> BootstrapFlow:
+    return BootstrapFlow(store, endpoint, state_key=state_key_from_client_secret("emulator-secret"), clock=clock)
+
+
+def consent(url: str) -> str:
+    """What the operator's browser does: follow the authorization URL to the redirect (auto-consent)."""
+    response = httpx.get(url, follow_redirects=False)
+    assert response.status_code == 302
+    location = response.headers["location"]
+    assert location.startswith(REDIRECT + "?")
+    return location
+
+
+def test_first_setup_writes_generation_1_that_works_at_exact(
+    flow: BootstrapFlow, store: SecretsManagerTokenStorage, emu: Any, clock: ManualClock
+) -> None:
+    started = flow.start()
+    query = parse_qs(urlsplit(started.authorization_url).query)
+    assert started.authorization_url.startswith(emu.base_url + "/api/oauth2/auth?")
+    assert query["state"] == [started.state]
+    assert query["redirect_uri"] == [REDIRECT]
+    assert query["force_login"] == ["1"]
+    assert started.expires_at == pytest.approx(clock.now() + 600, abs=1)
+
+    written = flow.complete(consent(started.authorization_url))
+
+    assert (written.action, written.generation, written.replaced_generation) == ("created", 1, None)
+    token = store.load(fresh=True)
+    assert token is not None
+    assert token.generation == 1
+    assert token.writer == "bootstrap"
+    assert token.expires_at == pytest.approx(clock.now() + 600)
+    me = httpx.get(
+        f"{emu.base_url}/api/v1/current/Me",
+        headers={"Authorization": f"Bearer {token.access_token}", "Accept": "application/json"},
+    )
+    assert me.status_code == 200
+    assert emu.control.counters()["tokens_issued"] == 1
+
+
+def test_reconsent_writes_on_top_of_a_broken_chain(
+    flow: BootstrapFlow, store: SecretsManagerTokenStorage, clock: ManualClock
+) -> None:
+    now = clock.now()
+    store.save(Token("dead-access", "dead-refresh", now - 9000, now - 8400, 7), expected_generation=None)
+    written = flow.complete(consent(flow.start().authorization_url))
+    assert (written.action, written.generation, written.replaced_generation) == ("reconsented", 8, 7)
+    slots = {s.slot: s.generation for s in store.read_slots()}
+    assert sorted(slots.values()) == [0, 8] or sorted(slots.values()) == [7, 8]
+    newest = store.load(fresh=True)
+    assert newest is not None
+    assert newest.generation == 8
+    assert newest.refresh_token != "dead-refresh"
+
+
+def test_writes_on_top_of_a_rotation_that_happens_meanwhile(
+    store: SecretsManagerTokenStorage, endpoint: OAuthEndpoint, clock: ManualClock
+) -> None:
+    now = clock.now()
+    store.save(Token("a1", "r1", now, now + 600, 3), expected_generation=None)
+
+    class RacingExchanger:
+        """The refresher stores generation 4 while the code is being exchanged."""
+
+        def authorization_url(self, state: str, *, force_login: bool = False) -> str:
+            return endpoint.authorization_url(state, force_login=force_login)
+
+        def exchange_code(self, code: str) -> Token:
+            writer = SecretsManagerTokenStorage(slots=SLOTS, client=store.client, clock=clock)
+            writer.save(Token("a2", "r2", now, now + 600, 4), expected_generation=3)
+            return endpoint.exchange_code(code)
+
+    racing = BootstrapFlow(store, RacingExchanger(), state_key=b"k" * 32, clock=clock)
+    written = racing.complete(consent(racing.start().authorization_url))
+    assert (written.generation, written.replaced_generation) == (5, 4)
+    newest = store.load(fresh=True)
+    assert newest is not None
+    assert (newest.generation, newest.writer) == (5, "bootstrap")
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda s: s[:-2] + ("AA" if not s.endswith("AA") else "BB"),  # forged signature
+        lambda s: s.replace(".", ".9", 1),  # altered expiry
+        lambda s: "",  # no state at all
+        lambda s: "s1.1.2.3.4",  # wrong shape
+    ],
+)
+def test_a_callback_with_a_foreign_state_is_refused_before_any_exchange(
+    flow: BootstrapFlow, store: SecretsManagerTokenStorage, emu: Any, mangle: Any
+) -> None:
+    callback = consent(flow.start().authorization_url)
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+    state = parse_qs(urlsplit(callback).query)["state"][0]
+    forged = f"{REDIRECT}?code={code}" + (f"&state={mangle(state)}" if mangle(state) else "")
+    with pytest.raises(StateMismatch):
+        flow.complete(forged)
+    assert emu.control.counters().get("token_calls", 0) == 0
+    assert store.load(fresh=True) is None
+
+
+def test_a_state_from_another_app_or_an_expired_one_is_refused(
+    flow: BootstrapFlow, store: SecretsManagerTokenStorage, clock: ManualClock
+) -> None:
+    other = StateSigner(state_key_from_client_secret("another-secret"), clock)
+    state, _ = other.issue()
+    with pytest.raises(StateMismatch, match="not issued by this bootstrap"):
+        flow.complete(f"{REDIRECT}?code=XTzM!abc&state={state}")
+    callback = consent(flow.start().authorization_url)
+    clock.advance(601)
+    with pytest.raises(StateMismatch, match="expired") as info:
+        flow.complete(callback)
+    assert "start again" in str(info.value)
+    assert store.load(fresh=True) is None
+
+
+def test_declined_consent_and_a_reused_code_are_typed_errors_and_keep_the_stored_token(
+    flow: BootstrapFlow, store: SecretsManagerTokenStorage
+) -> None:
+    with pytest.raises(AuthorizationCodeInvalid, match="not granted"):
+        flow.complete(f"{REDIRECT}?error=access_denied&state={flow.start().state}")
+    callback = consent(flow.start().authorization_url)
+    flow.complete(callback)
+    first = store.load(fresh=True)
+    with pytest.raises(AuthorizationCodeInvalid):
+        flow.complete(callback)  # the code is single-use at Exact
+    assert store.load(fresh=True) == first
+
+
+def test_no_code_token_or_state_signature_is_logged(
+    flow: BootstrapFlow, store: SecretsManagerTokenStorage, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    started = flow.start()
+    callback = consent(started.authorization_url)
+    result = handle_event(flow, {"action": "complete", "callback_url": callback})
+    assert result["generation"] == 1
+    token = store.load(fresh=True)
+    assert token is not None
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+    text = caplog.text + repr(started) + repr(flow.signer)
+    for secret in (code, token.access_token, token.refresh_token, started.state.rsplit(".", 1)[1], "emulator-secret"):
+        assert secret not in text
+    assert "generation 1" in caplog.text
+
+
+def _url_event(body: bytes, method: str = "POST") -> dict[str, Any]:
+    return {
+        "version": "2.0",
+        "requestContext": {"http": {"method": method}},
+        "body": base64.b64encode(body).decode(),
+        "isBase64Encoded": True,
+    }
+
+
+def test_function_url_events_get_http_answers(flow: BootstrapFlow) -> None:
+    ok = handle_event(flow, _url_event(b'{"action": "start"}'))
+    assert ok["statusCode"] == 200
+    assert ok["headers"]["Cache-Control"] == "no-store"
+    assert json.loads(ok["body"])["authorization_url"].startswith("http://127.0.0.1:")
+    cases = [
+        (_url_event(b"not json"), 400, "ValueError"),
+        (_url_event(b"[1]"), 400, "ValueError"),
+        (_url_event(b'{"action": "delete"}'), 400, "ValueError"),
+        (_url_event(b'{"action": "complete"}'), 400, "ValueError"),
+        (_url_event(b'{"action": "complete", "callback_url": "https://x/cb?code=a&state=b"}'), 400, "StateMismatch"),
+        (_url_event(b"", method="GET"), 400, "ValueError"),
+    ]
+    for event, status, error in cases:
+        answer = handle_event(flow, event)
+        assert answer["statusCode"] == status, event
+        assert json.loads(answer["body"])["error"] == error
+    status = handle_event(flow, {"action": "status"})
+    assert status["generation"] is None
+
+
+def test_unexpected_failures_answer_500_without_details(caplog: pytest.LogCaptureFixture) -> None:
+    def broken() -> BootstrapFlow:
+        raise RuntimeError("boom with internals")
+
+    answer = handle_event(broken, _url_event(b'{"action": "status"}'))
+    assert answer["statusCode"] == 500
+    assert "internals" not in answer["body"]
+
+
+def _env(emu: Any, sm: Any, **extra: str) -> dict[str, str]:
+    name = f"exact/client-{uuid.uuid4().hex[:6]}"
+    sm.create_secret(Name=name, SecretString=json.dumps({"client_secret": emu.config.client_secret, **extra}))
+    return {
+        "EXACT_TOKEN_SECRET_A": SLOTS[0],
+        "EXACT_TOKEN_SECRET_B": SLOTS[1],
+        "EXACT_CLIENT_ID": emu.config.client_id,
+        "EXACT_CLIENT_SECRET_ARN": name,
+        "EXACT_BASE_URL": emu.base_url,
+    }
+
+
+def test_flow_from_env_needs_a_redirect_uri(emu: Any, sm: Any, clock: ManualClock) -> None:
+    with pytest.raises(ConfigError) as info:
+        flow_from_env(_env(emu, sm), clock=clock, secrets_client=sm)
+    assert info.value.variable == "EXACT_REDIRECT_URI"
+    env = _env(emu, sm, redirect_uri=REDIRECT)
+    del env["EXACT_CLIENT_ID"]
+    with pytest.raises(ConfigError) as missing:
+        flow_from_env(env, clock=clock, secrets_client=sm)
+    assert missing.value.variable == "EXACT_CLIENT_ID"
+
+
+class Ctx:
+    function_name = "exact-token-bootstrap"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:exact-token-bootstrap"
+    aws_request_id = "req-1"
+
+
+def _load_handler() -> Any:
+    spec = importlib.util.spec_from_file_location("bootstrap_handler", ROOT / "lambdas" / "bootstrap" / "handler.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_lambda_handler_runs_both_steps_over_a_signed_function_url(
+    emu: Any, sm: Any, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in _env(emu, sm, redirect_uri=REDIRECT).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "ERROR")
+    module = _load_handler()
+    module.configure(clock=clock)
+    seen: list[dict[str, str]] = []
+
+    def lambda_url(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.append(event["headers"])
+        result: dict[str, Any] = module.handler(event, Ctx())
+        return result
+
+    with serve_function_url(lambda_url) as url:
+        started = invoke_bootstrap_url(url, {"action": "start"}, region_name="eu-west-1")
+        done = invoke_bootstrap_url(
+            url, {"action": "complete", "callback_url": consent(started["authorization_url"])}, region_name="eu-west-1"
+        )
+        with pytest.raises(RuntimeError, match="400: the callback's state"):
+            invoke_bootstrap_url(url, {"action": "complete", "callback_url": f"{REDIRECT}?code=x&state=y.z"})
+    assert done["generation"] == 1
+    assert all(h["authorization"].startswith("AWS4-HMAC-SHA256 Credential=") for h in seen)
+    assert all("/eu-west-1/lambda/aws4_request" in h["authorization"] for h in seen[:2])
+    token = SecretsManagerTokenStorage(slots=SLOTS, client=sm, clock=clock).load(fresh=True)
+    assert token is not None
+    assert token.generation == 1
