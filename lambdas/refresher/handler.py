@@ -8,7 +8,6 @@ The refresher object lives at module level so a warm container keeps a token it 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +17,7 @@ from aws_lambda_powertools.metrics import single_metric
 from exact_online_sdk.auth.oauth import OAuthEndpoint
 from exact_online_sdk.aws import metrics_names as mn
 from exact_online_sdk.aws._boto import make_secretsmanager_client
+from exact_online_sdk.aws.app_credentials import load_app_credentials
 from exact_online_sdk.aws.refresher import MetricsSink, RefreshFailed, TokenRefresher
 from exact_online_sdk.aws.rescue import RescueStore
 from exact_online_sdk.aws.slots import SecretsManagerTokenStorage
@@ -54,29 +54,6 @@ def configure(*, clock: Clock | None = None, tap: MetricsSink | None = None) -> 
     _state.update(refresher=None, clock=clock, tap=tap)
 
 
-def _client_secret(environ: Mapping[str, str], secrets: Any) -> tuple[str, str]:
-    client_id = environ.get("EXACT_CLIENT_ID", "")
-    secret = environ.get("EXACT_CLIENT_SECRET", "")
-    arn = environ.get("EXACT_CLIENT_SECRET_ARN")
-    if not secret and arn:
-        text = secrets.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT").get("SecretString") or ""
-        try:
-            body = json.loads(text)
-        except ValueError:
-            body = text
-        if isinstance(body, dict):
-            secret = str(body.get("client_secret", ""))
-            client_id = client_id or str(body.get("client_id", ""))
-        else:
-            secret = str(body)
-    if not client_id or not secret:
-        raise RuntimeError(
-            'EXACT_CLIENT_ID and the client secret (EXACT_CLIENT_SECRET_ARN holding {"client_secret": ...}) '
-            "must be configured"
-        )
-    return client_id, secret
-
-
 def build_refresher(environ: Mapping[str, str] | None = None) -> TokenRefresher:
     """The refresher for this environment (module-level singleton per container)."""
     env = os.environ if environ is None else environ
@@ -85,13 +62,13 @@ def build_refresher(environ: Mapping[str, str] | None = None) -> TokenRefresher:
     store = SecretsManagerTokenStorage.from_env(env, client=secrets, clock=clock, writer="refresher")
     rescue_id = env.get("EXACT_RESCUE_SECRET")
     rescue = RescueStore(rescue_id, client=secrets, clock=clock) if rescue_id else None
-    client_id, client_secret = _client_secret(env, secrets)
+    creds = load_app_credentials(env, secrets)
     endpoint = OAuthEndpoint(
         env.get("EXACT_BASE_URL", "https://start.exactonline.nl"),
-        client_id,
-        client_secret,
+        creds.client_id,
+        creds.client_secret,
         # A refresh sends no redirect URI; the endpoint class requires one for code exchanges only.
-        env.get("EXACT_REDIRECT_URI", "https://localhost/unused-by-refresh"),
+        creds.redirect_uri or "https://localhost/unused-by-refresh",
         clock=clock,
         timeout=15.0,
         writer="refresher",

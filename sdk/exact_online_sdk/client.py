@@ -46,7 +46,7 @@ from ._core.response import RawResponse
 from ._core.retry import RetryPolicy
 from .clock import Clock, SystemClock
 from .config import Settings
-from .exceptions import AuthenticationError, ConfigError, InvalidPathError
+from .exceptions import AuthenticationError, ConfigError, InvalidPathError, UnexpectedResponseError
 
 __all__ = ["AsyncExactOnlineClient", "ExactOnlineClient", "ExactResponse", "Page", "ResultList", "RetryPolicy"]
 
@@ -192,6 +192,14 @@ def _division_of(path: str) -> int | None:
         if candidate.isdigit():
             return int(candidate)
     return None
+
+
+def _division_from_me(me: Any) -> int:
+    row = me[0] if isinstance(me, list) and me else me
+    value = row.get("CurrentDivision") if isinstance(row, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise UnexpectedResponseError("current/Me did not report a CurrentDivision")
+    return int(value)
 
 
 def _to_result(response: ExactResponse) -> Any:
@@ -348,6 +356,10 @@ class ExactOnlineClient(_Base):
     def delete(self, path: str, *, division: int | None = None) -> None:
         """Delete an entity; Exact answers 204."""
         self.request("DELETE", path, division=division)
+
+    def current_division(self) -> int:
+        """The user's current division from ``current/Me`` (use it when ``EXACT_DIVISION`` is not set)."""
+        return _division_from_me(self.get("current/Me", {"$select": "CurrentDivision"}))
 
     def get_url(self, url: str) -> Any:
         """GET an absolute URL on the configured host, such as a ``__deferred`` navigation link or a
@@ -513,6 +525,10 @@ class AsyncExactOnlineClient(_Base):
     async def delete(self, path: str, *, division: int | None = None) -> None:
         """Delete an entity; Exact answers 204."""
         await self.request("DELETE", path, division=division)
+
+    async def current_division(self) -> int:
+        """The user's current division from ``current/Me`` (use it when ``EXACT_DIVISION`` is not set)."""
+        return _division_from_me(await self.get("current/Me", {"$select": "CurrentDivision"}))
 
     async def get_url(self, url: str) -> Any:
         """GET an absolute URL on the configured host (a ``__deferred`` or ``__next`` link); see :meth:`get`."""

@@ -91,7 +91,7 @@ class Filter:
 
 def check_field(name: str) -> str:
     """``name`` if it is a valid (optionally ``/``-navigated) property name, else ODataError."""
-    if not isinstance(name, str) or not _FIELD_RE.match(name):
+    if not isinstance(name, str) or not _FIELD_RE.fullmatch(name):
         raise ODataError(f"not a valid field name: {name!r}")
     return name
 
@@ -134,7 +134,7 @@ def literal(value: Any, edm_type: str | None = None) -> str:
         return edm.format_decimal(value)
     if isinstance(value, str):
         if edm_type == "Edm.Guid":
-            if not _GUID_RE.match(value.strip()):
+            if not _GUID_RE.fullmatch(value.strip()):
                 raise ODataError(f"not a GUID for an Edm.Guid field: {value[:40]!r}")
             return f"guid'{value.strip().lower()}'"
         if edm_type == "Edm.DateTime":
@@ -158,7 +158,7 @@ _LITERAL_RE: Final = re.compile(
 
 def parse_literal(text: str) -> Any:
     """Inverse of :func:`literal` (for checks and the emulator): ``'O''Brien'`` -> ``"O'Brien"``."""
-    m = _LITERAL_RE.match(text.strip())
+    m = _LITERAL_RE.fullmatch(text.strip())
     if m is None:
         raise ODataError(f"not an OData v2 literal: {text[:60]!r}")
     if m["null"]:

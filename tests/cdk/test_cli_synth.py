@@ -1,4 +1,6 @@
-"""`make synth`'s command: the CDK CLI synthesizes the app offline (cdk.json's app, feature flags, real bundling)."""
+"""`make synth`'s command: the CDK CLI synthesizes the app offline (cdk.json's app and feature flags, cdk-nag, the
+real local bundling of the arm64 layer). It is the one test that bundles: its layer asset is checked here too.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +8,15 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from .conftest import synth_app
+from .test_layer import build_layer, check_layer
 
 pytestmark = [pytest.mark.cdk, pytest.mark.xdist_group("cdk-cli")]
 
@@ -16,8 +24,19 @@ ROOT = Path(__file__).resolve().parents[2]
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 
 
-@pytest.mark.skipif(not CDK.exists(), reason="the CDK CLI is not installed (make installs it with npm ci)")
-def test_cdk_cli_synth_succeeds_offline_without_credentials(tmp_path: Path) -> None:
+@dataclass
+class CliSynth:
+    out: Path
+    log: str
+    template: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> CliSynth:
+    out = tmp_path_factory.mktemp("cli") / "out"
+    if not CDK.exists():  # without the CLI (make installs it with npm ci), bundle through the app itself
+        synth = synth_app(out, bundling=True, clientId="")
+        return CliSynth(out, "exact:no-client-id (in-process synth)", synth.template)
     env = {
         **os.environ,
         # cdk.json's app is "python -m cdk.app": the project's interpreter must come first.
@@ -29,22 +48,49 @@ def test_cdk_cli_synth_succeeds_offline_without_credentials(tmp_path: Path) -> N
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         env.pop(var, None)
     result = subprocess.run(
-        [str(CDK), "synth", "--no-notices", "--quiet", "--output", str(tmp_path / "out")],
+        [str(CDK), "synth", "--no-notices", "--quiet", "--output", str(out)],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=300,
     )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    out = tmp_path / "out"
-    template = json.loads((out / "ExactOnlineToken.template.json").read_text())
-    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-6000:]
+    return CliSynth(out, log, json.loads((out / "ExactOnlineToken.template.json").read_text()))
+
+
+def test_cli_synth_succeeds_offline_with_nag_clean(cli_synth: CliSynth) -> None:
+    functions = [r for r in cli_synth.template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     assert {f["Properties"]["Architectures"][0] for f in functions} == {"arm64"}
     # No client id in cdk.json: the functions read it from the client credentials secret, and synth says so.
     assert all("EXACT_CLIENT_ID" not in f["Properties"]["Environment"]["Variables"] for f in functions)
-    assert "exact:no-client-id" in result.stderr + result.stdout
-    report = json.loads((out / "validation-report.json").read_text())
+    assert "exact:no-client-id" in cli_synth.log
+    report = json.loads((cli_synth.out / "validation-report.json").read_text())
     assert {p["conclusion"] for p in report["pluginReports"]} == {"success"}
     [nag] = [p for p in report["pluginReports"] if p["pluginName"] == "AwsSolutions"]
     assert nag["violations"] == []
+
+
+def test_arm64_layer_is_bundled_locally_for_lambda(
+    cli_synth: CliSynth, tmp_path: Path, record_property: pytest.RecordProperty, capsys: pytest.CaptureFixture[str]
+) -> None:
+    [layer] = [r for r in cli_synth.template["Resources"].values() if r["Type"] == "AWS::Lambda::LayerVersion"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    asset_dir = cli_synth.out / f"asset.{layer['Properties']['Content']['S3Key'].removesuffix('.zip')}"
+    python_dir = asset_dir / "python"
+    check_layer(python_dir, "arm64")
+    [core] = list((python_dir / "pydantic_core").glob("_pydantic_core*.so"))
+    assert "cpython-313-aarch64-linux-gnu" in core.name
+    zip_path = tmp_path / "layer.zip"
+    build_layer.zip_dir(asset_dir, zip_path)
+    with zipfile.ZipFile(zip_path) as zf:
+        assert "python/exact_online_sdk/__init__.py" in zf.namelist()
+    unzipped, zipped = build_layer.dir_size(asset_dir), zip_path.stat().st_size
+    record_property("arm64_layer_unzipped_bytes", unzipped)
+    record_property("arm64_layer_zipped_bytes", zipped)
+    with capsys.disabled():
+        print(f"\narm64 layer: unzipped {unzipped / 1e6:.1f} MB, zipped {zipped / 1e6:.1f} MB")
+    # Lambda allows 250 MB unzipped for a function and all its layers; the SDK must leave room.
+    assert unzipped < 40_000_000

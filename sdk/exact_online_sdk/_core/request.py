@@ -121,7 +121,7 @@ def _check_path(path: str) -> str:
     for segment in p.split("/"):
         if segment in ("", ".", ".."):
             raise InvalidPathError(f"the path {p!r} has an empty, '.' or '..' segment")
-        if not _SEGMENT_OK.match(segment):
+        if not _SEGMENT_OK.fullmatch(segment):
             raise InvalidPathError(f"the path segment {segment!r} is not a valid Exact resource name")
     return p
 

@@ -170,13 +170,9 @@ class ExactOnlineAuth:
     # -- authorization-code flow ------------------------------------------------------------------------------
     def authorization_url(self, *, state: str | None = None, force_login: bool = False) -> str:
         """The browser URL; a random ``state`` is generated (kept in ``pending_state``) unless given."""
+        endpoint = self.endpoint()
         self.pending_state = state or secrets.token_urlsafe(24)
-        base, client_id, _, redirect = self._endpoint_args()
-        from .oauth import OAuthProtocol
-
-        return OAuthProtocol(base, client_id, "-", redirect).authorization_url(
-            self.pending_state, force_login=force_login
-        )
+        return endpoint.authorization_url(self.pending_state, force_login=force_login)
 
     def complete_authorization(self, callback: str, *, state: str | None = None) -> Token:
         """Verify the callback's ``state``, exchange its code and store the token. Returns the stored token.

@@ -261,7 +261,9 @@ class TokenRefresher:
             except (TokenEndpointUnreachable, TokenEndpointError) as exc:
                 if not exc.retryable:
                     self._fail("Other", str(exc), generation=current.generation)
-                if attempt > self.policy.server_error_retries or current.expires_in(self._clock.now()) <= 0:
+                # Bounded by attempts only: an expired access token does not stop a refresh at Exact (the
+                # refresh token lives 30 days), and giving up at expiry turned a short 5xx burst into an outage.
+                if attempt > self.policy.server_error_retries:
                     reason = "Unreachable" if isinstance(exc, TokenEndpointUnreachable) else "ServerError"
                     self._fail(
                         reason, f"Exact's token endpoint failed {attempt} time(s): {exc}", generation=current.generation

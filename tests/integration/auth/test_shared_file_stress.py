@@ -18,7 +18,7 @@ from exact_online_sdk.clock import ScaledClock
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator
 from exact_online_sdk.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
-from ._stress_worker import run_process
+from ._stress_worker import run_process, warm_up
 
 SCALE = 4000.0
 LIFETIMES = 100
@@ -34,7 +34,7 @@ def test_processes_and_threads_share_one_token_chain(tmp_path):
     path = tmp_path / "token.bin"
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(PROCESSES, mp_context=ctx) as pool:
-        list(pool.map(int, range(PROCESSES)))  # start the interpreters before the clock starts
+        list(pool.map(warm_up, range(PROCESSES)))  # start and import before the scaled clock starts
         start = time.time() + 0.5
         clock = ScaledClock(SCALE, origin=ORIGIN, real_origin=start)
         config = EmulatorConfig(clock=clock, token_daily_limit=None, redirect_uris=(REDIRECT,), code_lifetime=10**9)

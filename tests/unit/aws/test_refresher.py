@@ -181,6 +181,20 @@ def test_server_errors_are_retried_within_the_run(sm: Any, clock: ManualClock, e
     assert metrics(r).total(m.REFRESH_FAILURES) == 0
 
 
+def test_server_errors_are_retried_even_after_the_access_token_expired(
+    sm: Any, clock: ManualClock, exact: FakeExactTokens
+) -> None:
+    # The previous rule stopped after one attempt once the token had expired: one 503 then meant an outage.
+    bootstrap(sm, clock, exact)
+    r = make(sm, clock, exact)
+    clock.advance(640)
+    exact.faults.extend(["5xx", "5xx", "5xx"])
+    outcome = r.run()
+    assert (outcome.action, outcome.generation) == ("refreshed", 2)
+    assert exact.calls == 4
+    assert metrics(r).total(m.REFRESH_FAILURES) == 0
+
+
 def test_persistent_server_errors_fail_the_run_then_recover(
     sm: Any, clock: ManualClock, exact: FakeExactTokens
 ) -> None:

@@ -116,3 +116,24 @@ def test_reprs_never_show_tokens() -> None:
     assert "tok-abcdef-123" not in repr(client)
     assert repr(client) == "ExactOnlineClient(base_url='https://start.exactonline.nl', division=1)"
     client.close()
+
+
+def test_current_division_from_current_me(exact: FakeExact) -> None:
+    exact.route("current/Me", {"d": {"results": [{"__metadata": {"uri": "m"}, "CurrentDivision": 654321}]}})
+    client = ExactOnlineClient(access_token="t", transport=httpx.MockTransport(exact), clock=exact.clock)
+    assert client.current_division() == 654321
+    assert str(exact.requests[0].url) == f"{HOST}/api/v1/current/Me?$select=CurrentDivision"
+    exact.route("current/Me", {"d": {"results": []}})
+    from exact_online_sdk.exceptions import UnexpectedResponseError
+
+    with pytest.raises(UnexpectedResponseError, match="CurrentDivision"):
+        client.current_division()
+
+    async def main() -> int:
+        exact.route("current/Me", {"d": {"results": [{"CurrentDivision": 7}]}})
+        async with AsyncExactOnlineClient(
+            access_token="t", transport=httpx.MockTransport(exact), clock=exact.clock
+        ) as c:
+            return await c.current_division()
+
+    assert asyncio.run(main()) == 7
