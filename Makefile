@@ -73,3 +73,7 @@ layer: $(STAMP)  ## build the SDK Lambda layer (LAYER_ARCH=arm64|x86_64) into .l
 .PHONY: bench
 bench: $(STAMP)  ## run benchmarks/ (peers in benchmarks/.peers/) and write benchmarks/REPORT.md and REPORT.json
 	$(UV) run --frozen python benchmarks/run.py
+
+.PHONY: demo
+demo: $(STAMP)  ## run the whole system offline on the emulator (about a minute), then print a summary
+	$(UV) run --frozen exact-online demo

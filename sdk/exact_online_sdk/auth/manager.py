@@ -215,8 +215,7 @@ class ExactOnlineAuth:
         token = self.storage.load()
         if token is None:
             raise TokenUnavailable("no token is stored yet")
-        if self._cached is None or token.generation >= self._cached.generation:
-            self._cached = token
+        self._cached = token
         return token
 
     def get_token(self) -> Token:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from ..client import ExactOnlineClient
 
-__all__ = ["SecretsManagerTokenProvider", "worker_client"]
+__all__ = ["SecretsManagerTokenProvider", "worker_client", "worker_token_provider"]
 
 logger = logging.getLogger("exact_online_sdk.aws.worker")
 
@@ -131,6 +131,33 @@ class SecretsManagerTokenProvider:
         return await asyncio.to_thread(self.on_unauthorized, rejected_token)
 
 
+def worker_token_provider(
+    secret_name: str | None = None,
+    *,
+    slots: tuple[str, str] | None = None,
+    region_name: str | None = None,
+    secrets_client: SecretsManagerClient | None = None,
+    endpoint_url: str | None = None,
+    clock: Clock | None = None,
+    min_validity: float = 15.0,
+    poll_timeout: float = 90.0,
+) -> SecretsManagerTokenProvider:
+    """The read-only token source over the slots. With neither ``secret_name`` (the name prefix: secrets
+    ``{name}-a``/``{name}-b``) nor ``slots`` the slots come from ``EXACT_TOKEN_SECRET_A``/``_B`` (or the prefix
+    ``EXACT_TOKEN_SECRET``)."""
+    store_kwargs: dict[str, Any] = {
+        "region_name": region_name,
+        "client": secrets_client,
+        "endpoint_url": endpoint_url,
+        "clock": clock,
+    }
+    if secret_name is None and slots is None:
+        store = SecretsManagerTokenStorage.from_env(**store_kwargs)
+    else:
+        store = SecretsManagerTokenStorage(secret_name, slots=slots, **store_kwargs)
+    return SecretsManagerTokenProvider(store, clock=clock, min_validity=min_validity, poll_timeout=poll_timeout)
+
+
 def worker_client(
     secret_name: str | None = None,
     *,
@@ -145,22 +172,19 @@ def worker_client(
 ) -> ExactOnlineClient:
     """One line for a worker: an :class:`ExactOnlineClient` whose token is read (never refreshed) from the slots.
 
-    With neither ``secret_name`` nor ``slots`` the slots come from ``EXACT_TOKEN_SECRET_A``/``_B`` (or the
-    prefix ``EXACT_TOKEN_SECRET``). ``client_kwargs`` go to the client (``division=``, ``base_url=``...).
+    Slots as in :func:`worker_token_provider`; ``client_kwargs`` go to the client (``division=``, ``base_url=``...).
+    Same as ``ExactOnlineClient.from_secrets_manager(...)``.
     """
     from ..client import ExactOnlineClient
 
-    store_kwargs: dict[str, Any] = {
-        "region_name": region_name,
-        "client": secrets_client,
-        "endpoint_url": endpoint_url,
-        "clock": clock,
-    }
-    if secret_name is None and slots is None:
-        store = SecretsManagerTokenStorage.from_env(**store_kwargs)
-    else:
-        store = SecretsManagerTokenStorage(secret_name, slots=slots, **store_kwargs)
-    provider = SecretsManagerTokenProvider(store, clock=clock, min_validity=min_validity, poll_timeout=poll_timeout)
-    if clock is not None:
-        client_kwargs.setdefault("clock", clock)
-    return ExactOnlineClient(auth=provider, **client_kwargs)
+    return ExactOnlineClient.from_secrets_manager(
+        secret_name,
+        slots=slots,
+        region_name=region_name,
+        secrets_client=secrets_client,
+        endpoint_url=endpoint_url,
+        clock=clock,
+        min_validity=min_validity,
+        poll_timeout=poll_timeout,
+        **client_kwargs,
+    )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from . import api, sync_cmd, webhooks_cmd
+from . import api, demo_cmd, sync_cmd, webhooks_cmd
 from ._common import state
 
 app = typer.Typer(
@@ -30,7 +30,7 @@ def _root(
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
 
 
-for _module in (api, sync_cmd, webhooks_cmd):
+for _module in (api, sync_cmd, webhooks_cmd, demo_cmd):
     _module.register(app)
 
 

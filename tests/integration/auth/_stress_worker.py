@@ -66,10 +66,9 @@ def run_process(params: dict[str, Any]) -> dict[str, Any]:
 
 def warm_up(_: int) -> int:
     """Import everything a worker needs before the scaled clock starts (imports take real seconds)."""
-    import httpx  # noqa: F401
-    from cryptography.fernet import Fernet  # noqa: F401
+    import importlib
 
-    from exact_online_sdk.auth import EncryptedFileTokenStorage, ExactOnlineAuth  # noqa: F401
-    from exact_online_sdk.auth import file, manager, oauth  # noqa: F401
+    for name in ("httpx", "cryptography.fernet", "exact_online_sdk.auth.file", "exact_online_sdk.auth.manager"):
+        importlib.import_module(name)
 
     return 0

@@ -104,3 +104,36 @@ def test_login_config_problems_names_everything():
         "EXACT_CLIENT_SECRET",
         "EXACT_REDIRECT_URI",
     ]
+
+
+def test_cli_login_in_process(emu, tmp_path, monkeypatch):
+    from urllib.parse import quote
+
+    from cryptography.fernet import Fernet
+    from exact_online_sdk.auth import EncryptedFileTokenStorage
+    from exact_online_sdk.cli import app
+    from exact_online_sdk.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+    from typer.testing import CliRunner
+
+    key = Fernet.generate_key().decode()
+    for name, value in {
+        "EXACT_BASE_URL": emu.base_url,
+        "EXACT_CLIENT_ID": DEFAULT_CLIENT_ID,
+        "EXACT_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+        "EXACT_REDIRECT_URI": "https://app.example/callback",
+        "EXACT_TOKEN_PATH": str(tmp_path / "t.bin"),
+        "EXACT_ENCRYPTION_KEY": key,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("EXACT_TOKEN_SECRET_A", raising=False)
+    monkeypatch.delenv("EXACT_TOKEN_SECRET", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("exact_online_sdk.auth.manager.secrets.token_urlsafe", lambda n: "known-state")
+    code = emu.control.authorize(redirect_uri="https://app.example/callback")
+    callback = f"https://app.example/callback?code={quote(code)}&state=known-state\n"
+    result = CliRunner().invoke(app, ["auth", "login", "--mode", "manual"], input=callback)
+    assert result.exit_code == 0, result.output
+    assert "generation 1" in result.output
+    token = EncryptedFileTokenStorage(tmp_path / "t.bin", key).load()
+    assert token is not None
+    assert token.access_token not in result.output

@@ -87,7 +87,8 @@ def test_processes_and_threads_share_one_token_chain(tmp_path):
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 570
     print(
-        f"real={elapsed:.1f}s scaled={times[-1] - ORIGIN:.0f}s refreshes={len(times)} gap min={min(gaps):.1f} max={max(gaps):.1f} "
+        f"real={elapsed:.1f}s scaled={times[-1] - ORIGIN:.0f}s refreshes={len(times)} "
+        f"gap min={min(gaps):.1f} max={max(gaps):.1f} "
         f"mean={sum(gaps) / len(gaps):.1f} calls={sum(r['calls'] for r in results)} "
         f"expired_handouts={sum(r['expired_handouts'] for r in results)}"
     )

@@ -217,3 +217,52 @@ def test_async_endpoint_refresh():
     assert token.generation == 2
     assert token.access_token == "AT-new"
     assert json.dumps(token.to_state())  # serializable
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [("start.exactonline.nl", "absolute"), ("ftp://start.exactonline.nl", "scheme"), ("http://10.0.0.1", "loopback")],
+)
+def test_bad_base_urls_are_named(url, message):
+    with pytest.raises(ConfigError, match=message):
+        OAuthEndpoint(url, "c", "s", "https://x/cb")
+
+
+def test_localhost_is_loopback_and_request_repr_hides_the_body():
+    ep = OAuthEndpoint("http://localhost:8080/", "cid", SECRET, "https://x/cb")
+    request = ep.protocol.refresh_request(_old())
+    assert request.url == "http://localhost:8080/api/oauth2/token"
+    assert "RT!old" not in repr(request)
+    assert SECRET not in repr(request)
+    assert SECRET not in repr(ep.protocol)
+    ep.close()
+
+
+@pytest.mark.parametrize(
+    ("callback", "message"),
+    [("  ", "empty"), ("https://app.example/cb?state=abc", "no `code`")],
+)
+def test_unusable_callbacks_are_typed(callback, message):
+    with pytest.raises(errors.AuthorizationCodeInvalid, match=message):
+        parse_callback(callback)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"access_token": "a", "expires_in": "600"}, "refresh_token"),
+        ({"access_token": "a", "refresh_token": "r", "expires_in": "600", "token_type": "mac"}, "token_type"),
+        ([1, 2], "not JSON"),
+    ],
+)
+def test_malformed_success_bodies_are_typed(body, message):
+    with pytest.raises(errors.TokenEndpointError, match=message):
+        _endpoint(lambda r: httpx.Response(200, json=body)).refresh(_old())
+
+
+def test_timed_out_code_exchange_is_outcome_unknown():
+    def timeout(request):
+        raise httpx.WriteTimeout("slow", request=request)
+
+    with pytest.raises(errors.TokenOutcomeUnknown, match="used only once"):
+        _endpoint(timeout).exchange_code("c0de!x")

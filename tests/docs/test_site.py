@@ -1,0 +1,28 @@
+"""The documentation site builds with ``mkdocs build --strict``: no broken link or anchor, no page outside the nav,
+no mkdocstrings reference to an object that does not exist (``make docs`` runs the same build in CI)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from .samples import ROOT
+
+
+def test_site_builds_strict(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert (site / "index.html").is_file()
+    # The API reference really rendered the docstrings (not an empty page).
+    client_page = (site / "reference" / "client" / "index.html").read_text(encoding="utf-8")
+    assert "ExactOnlineClient" in client_page and "iter_pages" in client_page
+    runbook = (site / "runbook" / "index.html").read_text(encoding="utf-8")
+    assert "RefresherErrors" in runbook
