@@ -1,6 +1,7 @@
 """CDK app entry point (`cdk synth`, `python -m cdk.app`).
 
-Context (cdk.json or `-c key=value`): clientId (Exact app client id), baseUrl, architecture (arm64|x86_64),
+Context (cdk.json or `-c key=value`): clientId (Exact app client id), baseUrl, redirectUri (the app's registered
+redirect URI, for the bootstrap), architecture (arm64|x86_64),
 pythonVersion (3.12|3.13), powertoolsVersion ("latest" or a 3.x.y release), writerPrincipalArns (comma-separated
 operator role ARNs that may also write the token slots, e.g. for `exact-online auth login`), alarmEmail,
 webhooks (true: also deploy the webhook receiver), stackName.
@@ -30,6 +31,7 @@ def build_app(app: App | None = None) -> tuple[App, ExactOnlineTokenStack]:
         _ctx(app, "stackName", "ExactOnlineToken") or "ExactOnlineToken",
         client_id=_ctx(app, "clientId", "") or "",
         base_url=_ctx(app, "baseUrl", "https://start.exactonline.nl") or "",
+        redirect_uri=_ctx(app, "redirectUri", "") or "",
         architecture=lambda_.Architecture.X86_64 if arch == "x86_64" else lambda_.Architecture.ARM_64,
         python_version=_ctx(app, "pythonVersion", "3.13") or "3.13",
         powertools_version=_ctx(app, "powertoolsVersion", "latest") or "latest",

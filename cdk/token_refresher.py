@@ -79,6 +79,7 @@ class ExactTokenRefresher(Construct):
         *,
         client_id: str = "",
         base_url: str = "https://start.exactonline.nl",
+        redirect_uri: str = "",
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
         python_version: str = "3.13",
         refresher_code: Path = ROOT / "lambdas" / "refresher",
@@ -227,7 +228,12 @@ class ExactTokenRefresher(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self._log_group("BootstrapLogs", removal_policy),
             logging_format=lambda_.LoggingFormat.JSON,
-            environment={**common_env, "POWERTOOLS_SERVICE_NAME": "exact-token-bootstrap"},
+            environment={
+                **common_env,
+                "POWERTOOLS_SERVICE_NAME": "exact-token-bootstrap",
+                # Optional: else the bootstrap reads "redirect_uri" from the client credentials secret.
+                **({"EXACT_REDIRECT_URI": redirect_uri} if redirect_uri else {}),
+            },
         )
         self.bootstrap_url = self.bootstrap.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
 
@@ -45,8 +45,10 @@ from ._core.request import (
 from ._core.response import RawResponse
 from ._core.retry import RetryPolicy
 from .clock import Clock, SystemClock
-from .config import Settings
 from .exceptions import AuthenticationError, ConfigError, InvalidPathError, UnexpectedResponseError
+
+if TYPE_CHECKING:
+    from .config import Settings  # only for annotations: importing pydantic-settings costs ~100 ms
 
 __all__ = ["AsyncExactOnlineClient", "ExactOnlineClient", "ExactResponse", "Page", "ResultList", "RetryPolicy"]
 

@@ -84,7 +84,11 @@ def test_refresher_environment_matches_the_handler_contract(synth: Synth) -> Non
     # The alarms read metrics under this namespace and this service dimension.
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == mn.NAMESPACE
     assert env["POWERTOOLS_SERVICE_NAME"] == mn.SERVICE
-    assert "EXACT_RESCUE_SECRET" not in function(synth, r.bootstrap)["Environment"]["Variables"]
+    boot = function(synth, r.bootstrap)["Environment"]["Variables"]
+    assert "EXACT_RESCUE_SECRET" not in boot
+    assert boot["EXACT_TOKEN_SECRET_A"] == env["EXACT_TOKEN_SECRET_A"]
+    assert boot["EXACT_CLIENT_SECRET_ARN"] == env["EXACT_CLIENT_SECRET_ARN"]
+    assert "EXACT_REDIRECT_URI" not in boot  # not given: read from the client credentials secret
 
 
 def test_async_invocation_has_no_retries_and_an_encrypted_on_failure_queue(synth: Synth) -> None:
@@ -167,7 +171,9 @@ def test_rescue_secret_is_writable_by_the_refresher_only(synth: Synth) -> None:
 
 def test_extra_writer_principals_are_added_to_the_slot_policy(tmp_path: Path) -> None:
     operator = "arn:aws:iam::111122223333:role/exact-operator"
-    synth = synth_app(tmp_path, writerPrincipalArns=f" {operator} ,")
+    synth = synth_app(tmp_path, writerPrincipalArns=f" {operator} ,", redirectUri="https://ops.example/cb")
+    boot = function(synth, synth.stack.refresher.bootstrap)["Environment"]["Variables"]
+    assert boot["EXACT_REDIRECT_URI"] == "https://ops.example/cb"
     for slot in synth.stack.refresher.slots:
         stmt = _deny(synth, slot, "DenyWritesExceptTokenWriters")
         assert stmt["Condition"]["ArnNotEquals"]["aws:PrincipalArn"][2:] == [operator]
