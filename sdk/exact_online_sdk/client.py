@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
@@ -48,6 +49,7 @@ from .clock import Clock, SystemClock
 from .exceptions import AuthenticationError, ConfigError, InvalidPathError, UnexpectedResponseError
 
 if TYPE_CHECKING:
+    from .api import AsyncServices, Services
     from .config import Settings  # only for annotations: importing pydantic-settings costs ~100 ms
 
 __all__ = ["AsyncExactOnlineClient", "ExactOnlineClient", "ExactResponse", "Page", "ResultList", "RetryPolicy"]
@@ -368,6 +370,13 @@ class ExactOnlineClient(_Base):
         ``__next`` link; returns what :meth:`get` returns. Other hosts are refused (the token never leaves)."""
         return _to_result(self._run(self._flow(self._absolute(url))))
 
+    @cached_property
+    def api(self) -> Services:
+        """Typed endpoints by service: ``client.api.crm.accounts.list(top=10)`` (model modules load on first use)."""
+        from .api import Services
+
+        return Services(self)
+
     def close(self) -> None:
         """Close the HTTP connections (only those this client opened)."""
         if self._owns_http:
@@ -571,6 +580,13 @@ class AsyncExactOnlineClient(_Base):
         """Close the HTTP connections (only those this client opened)."""
         if self._owns_http:
             await self._http.aclose()
+
+    @cached_property
+    def api(self) -> AsyncServices:
+        """Typed endpoints by service: ``await client.api.crm.accounts.list(top=10)``."""
+        from .api import AsyncServices
+
+        return AsyncServices(self)
 
     async def close(self) -> None:
         """Alias of :meth:`aclose`."""

@@ -1,0 +1,38 @@
+"""``client.api``: the typed endpoint namespace on both clients, over real HTTP against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+import pytest
+from exact_online_sdk import AsyncExactOnlineClient, ExactOnlineClient
+from exact_online_sdk.emulator import EmulatorConfig, run_emulator
+from exact_online_sdk.models import Account
+
+
+@pytest.fixture(scope="module")
+def emu():
+    with run_emulator(EmulatorConfig(rows=70, minutely_limit=1000)) as handle:
+        yield handle
+
+
+def test_sync_namespace_returns_typed_models(emu):
+    with ExactOnlineClient(base_url=emu.base_url, access_token=emu.token(), division=1001) as client:
+        assert client.api is client.api  # built once per client
+        accounts = client.api.crm.accounts.list(top=3, select=["ID", "Name", "Created"])
+        assert [a.name for a in accounts] == ["Account 1", "Account 2", "Account 3"]
+        assert all(isinstance(a, Account) and isinstance(a.id, UUID) for a in accounts)
+        assert isinstance(accounts[0].created, datetime)
+        invoice = next(iter(client.api.salesinvoice.sales_invoices.iter(select=["InvoiceID", "AmountDC"])))
+        assert isinstance(invoice.amount_dc, Decimal)
+
+
+def test_async_namespace_matches_sync(emu):
+    async def main():
+        async with AsyncExactOnlineClient(base_url=emu.base_url, access_token=emu.token(), division=1001) as client:
+            return await client.api.crm.accounts.list(top=3, select=["ID", "Name"])
+
+    assert [a.name for a in asyncio.run(main())] == ["Account 1", "Account 2", "Account 3"]
