@@ -19,7 +19,7 @@ import ssl
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..exceptions import ConfigError
@@ -66,8 +66,7 @@ def storage_from_env(settings: Any, environ: Mapping[str, str] | None = None) ->
     if _aws_configured(env):
         from ..contrib.aws import SecretsManagerTokenStorage
 
-        # cast: its save() returns a write intent where the protocol says None (callers ignore the result)
-        return cast(TokenStore, SecretsManagerTokenStorage.from_env(env))
+        return SecretsManagerTokenStorage.from_env(env)
     from .file import EncryptedFileTokenStorage
 
     return EncryptedFileTokenStorage.from_settings(settings)

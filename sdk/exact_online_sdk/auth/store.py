@@ -30,10 +30,11 @@ class TokenStore(Protocol):
         """The newest stored token, or None when nothing was ever stored. Corruption raises TokenStoreError."""
         ...
 
-    def save(self, token: Token, *, expected_generation: int | None) -> None:
+    def save(self, token: Token, *, expected_generation: int | None) -> object:
         """Store ``token`` if the current generation is ``expected_generation`` (None: the store must be empty).
 
-        Raises :class:`GenerationConflict` otherwise, and :class:`TokenStoreError` when the write fails.
+        Raises :class:`GenerationConflict` otherwise, and :class:`TokenStoreError` when the write fails. The return
+        value is the store's own receipt (callers may ignore it).
         """
         ...
 
