@@ -9,6 +9,7 @@ Event: {"path": "crm/Accounts", "division": 123, "select": "ID,Name", "max_rows"
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -36,4 +37,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ):
         pages += 1
         rows.extend(page.rows)
-    return {"path": path, "pages": pages, "count": len(rows), "rows": rows}
+    # Decimal and datetime values become strings so the answer is JSON.
+    return {"path": path, "pages": pages, "count": len(rows), "rows": json.loads(json.dumps(rows, default=str))}

@@ -371,10 +371,8 @@ def run_demo(options: DemoOptions | None = None, *, say: Callable[[str], None] |
         summary.peak_calls_per_minute = _peak_per_minute(emulator.control.requests(), clock)
         summary.generations = (generation, slot_states.generation if slot_states else 0)
         summary.refreshes_at_exact = int(counters.get("refreshes", 0))
-        summary.rejected_refreshes = int(counters.get("refresh_rejected_old", 0)) + int(
-            counters.get("refresh_rejected", 0)
-        )
-        summary.too_early_refreshes = int(counters.get("refresh_too_early", 0))
+        summary.rejected_refreshes = int(counters.get("rejected_refresh_tokens", 0))
+        summary.too_early_refreshes = int(counters.get("early_refreshes", 0))
         summary.throttled_429 = int(counters.get("rate_limited", 0))
         summary.worker_unauthorized = int(counters.get("unauthorized", 0))
         summary.handler_failures = len(refresher.failures)

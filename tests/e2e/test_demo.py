@@ -16,6 +16,8 @@ def test_demo_rotates_tokens_syncs_changes_and_deletions_without_a_429():
     assert summary.ok, summary.problems
     assert summary.generations[0] == 1
     assert summary.generations[1] >= 3  # the refresher rotated the token at least twice
+    # every rotation is one refresh at Exact, and the emulator counted each (so its counter names are the real ones)
+    assert summary.refreshes_at_exact == summary.generations[1] - summary.generations[0]
     assert summary.rejected_refreshes == 0
     assert summary.too_early_refreshes == 0
     assert summary.throttled_429 == 0

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+import click
 import typer
 
 from ..exceptions import (
@@ -44,7 +45,7 @@ class State:
     verbose: bool = False
 
 
-def state(ctx: typer.Context) -> State:
+def state(ctx: click.Context) -> State:
     """The shared state (created on first use)."""
     root = ctx.find_root()
     if not isinstance(root.obj, State):
@@ -79,8 +80,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        ctx = kwargs.get("ctx")
-        verbose = isinstance(ctx, typer.Context) and state(ctx).verbose
+        ctx = click.get_current_context(silent=True)
+        verbose = ctx is not None and state(ctx).verbose
         try:
             return func(*args, **kwargs)
         except (ExactOnlineError, ValueError, OSError) as exc:

@@ -37,10 +37,10 @@ def divisions(ctx: typer.Context, division: DivisionOpt = None, as_json: JsonOpt
     with open_client(division) as client:
         rows = client.iter_rows(
             "system/Divisions",
-            {"$select": "Code,Description,HID,Country,Currency,Status"},
+            {"$select": "Code,Description,Hid,Country,Currency,Status"},
             division=current_division(client),
         )
-        print_rows(rows, as_json=want_json(as_json), columns=["Code", "Description", "HID", "Country", "Currency"])
+        print_rows(rows, as_json=want_json(as_json), columns=["Code", "Description", "Hid", "Country", "Currency"])
 
 
 @handle_errors

@@ -1,0 +1,5 @@
+"""``python -m exact_online_sdk.cli``."""
+
+from . import main
+
+main()
