@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from . import api, demo_cmd, sync_cmd, webhooks_cmd
-from ._common import state
+from ._common import STATE
 
 app = typer.Typer(
     name="exact-online",
@@ -19,11 +19,10 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logs")] = False,
 ) -> None:
     """Exact Online from the command line."""
-    state(ctx).verbose = verbose
+    STATE.verbose = verbose
     if verbose:
         import logging
 
@@ -39,5 +38,5 @@ def main() -> None:
     app()
 
 
-from . import emulator as _emulator  # noqa: E402, F401  (registers `exact-online emulator`)
 from . import auth as _auth  # noqa: E402, F401  (registers `exact-online auth`)
+from . import emulator as _emulator  # noqa: E402, F401  (registers `exact-online emulator`)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-import click
 import typer
 
 from ..exceptions import (
@@ -40,17 +39,12 @@ EXIT_API, EXIT_USAGE, EXIT_AUTH, EXIT_RATE, EXIT_UNAVAILABLE = 1, 2, 3, 4, 5
 
 @dataclass(slots=True)
 class State:
-    """Options of the top-level command, shared with sub-commands through typer's context."""
+    """Options of the top-level command, set by its callback before any sub-command runs."""
 
     verbose: bool = False
 
 
-def state(ctx: click.Context) -> State:
-    """The shared state (created on first use)."""
-    root = ctx.find_root()
-    if not isinstance(root.obj, State):
-        root.obj = State()
-    return root.obj
+STATE = State()
 
 
 def fail(message: str, *, hint: str | None = None, code: int = EXIT_USAGE) -> typer.Exit:
@@ -80,8 +74,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        ctx = click.get_current_context(silent=True)
-        verbose = ctx is not None and state(ctx).verbose
+        verbose = STATE.verbose
         try:
             return func(*args, **kwargs)
         except (ExactOnlineError, ValueError, OSError) as exc:

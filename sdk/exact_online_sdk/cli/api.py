@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
 
 @handle_errors
-def whoami(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def whoami(as_json: JsonOpt = False) -> None:
     """Who the token belongs to, and the current division."""
     with open_client() as client:
         rows = client.get(
@@ -32,7 +32,7 @@ def whoami(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 @handle_errors
-def divisions(ctx: typer.Context, division: DivisionOpt = None, as_json: JsonOpt = False) -> None:
+def divisions(division: DivisionOpt = None, as_json: JsonOpt = False) -> None:
     """The divisions (companies) the user can reach."""
     with open_client(division) as client:
         rows = client.iter_rows(
@@ -45,7 +45,6 @@ def divisions(ctx: typer.Context, division: DivisionOpt = None, as_json: JsonOpt
 
 @handle_errors
 def get(
-    ctx: typer.Context,
     path: Annotated[str, typer.Argument(help="Endpoint path, e.g. crm/Accounts or current/Me")],
     filter_: Annotated[str | None, typer.Option("--filter", help="OData $filter, e.g. \"Name eq 'Acme'\"")] = None,
     select: Annotated[str | None, typer.Option("--select", help="Comma-separated fields")] = None,

@@ -16,7 +16,6 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def demo(
-    ctx: typer.Context,
     rounds: Annotated[int, typer.Option(min=2, help="Sync rounds")] = 8,
     scale: Annotated[float, typer.Option(min=1.0, help="Scaled seconds per real second")] = 60.0,
 ) -> None:

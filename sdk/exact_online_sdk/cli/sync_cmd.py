@@ -36,7 +36,6 @@ def _describe(progress: SyncProgress, started: float) -> str:
 
 @handle_errors
 def sync(
-    ctx: typer.Context,
     endpoint: Annotated[str, typer.Argument(help="A sync endpoint, e.g. sync/CRM/Accounts")],
     division: Annotated[int | None, typer.Option("--division", "-d", help="Division (default: yours)")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Append JSON lines here (default: stdout)")] = None,

@@ -20,7 +20,6 @@ def register(app: typer.Typer) -> None:
 @webhooks_app.command("list")
 @handle_errors
 def list_(
-    ctx: typer.Context,
     division: Annotated[int | None, typer.Option("--division", "-d")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -33,7 +32,6 @@ def list_(
 @webhooks_app.command("sync")
 @handle_errors
 def sync_(
-    ctx: typer.Context,
     callback: Annotated[str, typer.Option("--callback", help="HTTPS URL that receives the deliveries")],
     topic: Annotated[list[str], typer.Option("--topic", "-t", help="Topic to subscribe (repeat)")],
     division: Annotated[int | None, typer.Option("--division", "-d")] = None,

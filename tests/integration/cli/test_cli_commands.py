@@ -8,11 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
-
 from exact_online_sdk.cli import app
 from exact_online_sdk.client import ExactOnlineClient
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator
+from typer.testing import CliRunner
 
 runner = CliRunner()
 
@@ -62,7 +61,8 @@ def test_get_one_page_says_there_is_more_and_all_reads_everything(env):
 def test_get_money_keeps_its_exact_digits(env):
     result = runner.invoke(app, ["get", "salesinvoice/SalesInvoices", "--select", "AmountDC", "--top", "1", "--json"])
     [row] = lines(result.stdout)
-    assert isinstance(row["AmountDC"], str) and "e" not in row["AmountDC"].lower()
+    assert isinstance(row["AmountDC"], str)
+    assert "e" not in row["AmountDC"].lower()
 
 
 def test_sync_writes_jsonl_and_resumes_from_its_cursor(env, emu, tmp_path):
