@@ -51,6 +51,10 @@ class WebhookReceiver:
     def _secret_value(self) -> str:
         return self._secret() if callable(self._secret) else self._secret
 
+    def __call__(self, event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
+        """Use the receiver itself as a Lambda handler."""
+        return self.handle(event)
+
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """Answer one Function URL invocation (payload format 2.0)."""
         method = str(event.get("requestContext", {}).get("http", {}).get("method", "POST")).upper()
