@@ -242,8 +242,9 @@ def _lazy_init(doc: str, names: dict[str, str], preamble: list[str], extra_all: 
         "",
         "from __future__ import annotations",
         "",
-        "import importlib",
-        "from typing import TYPE_CHECKING, Any",
+        "from typing import TYPE_CHECKING",
+        "",
+        "from .._lazy import lazy_exports",
         "",
     ]
     out += preamble
@@ -254,7 +255,7 @@ def _lazy_init(doc: str, names: dict[str, str], preamble: list[str], extra_all: 
     for module in sorted(by_module):
         listed = ", ".join(sorted(by_module[module]))
         out.append(f"    from ._generated.{module} import {listed}")
-    items = ", ".join(f'"{n}": "{names[n]}"' for n in sorted(names))
+    items = ", ".join(f'"{n}": "._generated.{names[n]}"' for n in sorted(names))
     all_names = ", ".join(f'"{n}"' for n in sorted([*names, *extra_all]))
     out += [
         "",
@@ -263,13 +264,7 @@ def _lazy_init(doc: str, names: dict[str, str], preamble: list[str], extra_all: 
         f"_MODULES: dict[str, str] = {{{items}}}",
         "",
         "",
-        "def __getattr__(name: str) -> Any:",
-        "    module = _MODULES.get(name)",
-        "    if module is None:",
-        '        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")',
-        '    value = getattr(importlib.import_module(f"{__package__}._generated.{module}"), name)',
-        "    globals()[name] = value",
-        "    return value",
+        "__getattr__ = lazy_exports(__name__, globals(), _MODULES)",
         "",
         "",
         "def __dir__() -> list[str]:",
