@@ -131,6 +131,27 @@ def server_skew(headers: Mapping[str, str], local_now: float) -> float | None:
         return None
 
 
+Window = tuple[int | None, int | None, float | None]
+"""One rate-limit window: (limit, remaining, reset in epoch seconds)."""
+
+
+def _merge_window(known: Window, answer: Window, to_local: float) -> Window:
+    """Fold one window's headers into what is known; ``answer``'s reset is on Exact's clock."""
+    limit, remaining, server_reset = answer
+    known_limit, known_remaining, known_reset = known
+    reset = None if server_reset is None else server_reset + to_local
+    # Answers of concurrent calls arrive out of order: within one window keep the lowest count.
+    if (
+        reset is not None
+        and known_reset is not None
+        and abs(reset - known_reset) < 1.0
+        and known_remaining is not None
+        and remaining is not None
+    ):
+        remaining = min(remaining, known_remaining)
+    return (limit if limit is not None else known_limit, remaining, reset)
+
+
 @runtime_checkable
 class RateBudgetBackend(Protocol):
     """A budget that may live outside this process. All times are local epoch seconds.
@@ -212,40 +233,19 @@ class InMemoryRateBudget:
         h = parse_rate_limit_headers(headers)
         to_local = SAFETY_MARGIN - s.skew
         if h.has_minutely:
-            reset = None if h.minutely_reset is None else h.minutely_reset + to_local
-            remaining = h.minutely_remaining
-            # Answers of concurrent calls arrive out of order: within one window keep the lowest count.
-            if (
-                reset is not None
-                and s.minutely_reset is not None
-                and abs(reset - s.minutely_reset) < 1.0
-                and s.minutely_remaining is not None
-                and remaining is not None
-            ):
-                remaining = min(remaining, s.minutely_remaining)
-            s = replace(
-                s,
-                minutely_limit=h.minutely_limit if h.minutely_limit is not None else s.minutely_limit,
-                minutely_remaining=remaining,
-                minutely_reset=reset,
+            limit, remaining, reset = _merge_window(
+                (s.minutely_limit, s.minutely_remaining, s.minutely_reset),
+                (h.minutely_limit, h.minutely_remaining, h.minutely_reset),
+                to_local,
             )
+            s = replace(s, minutely_limit=limit, minutely_remaining=remaining, minutely_reset=reset)
         if h.has_daily:
-            reset = None if h.daily_reset is None else h.daily_reset + to_local
-            remaining = h.daily_remaining
-            if (
-                reset is not None
-                and s.daily_reset is not None
-                and abs(reset - s.daily_reset) < 1.0
-                and s.daily_remaining is not None
-                and remaining is not None
-            ):
-                remaining = min(remaining, s.daily_remaining)
-            s = replace(
-                s,
-                daily_limit=h.daily_limit if h.daily_limit is not None else s.daily_limit,
-                daily_remaining=remaining,
-                daily_reset=reset,
+            limit, remaining, reset = _merge_window(
+                (s.daily_limit, s.daily_remaining, s.daily_reset),
+                (h.daily_limit, h.daily_remaining, h.daily_reset),
+                to_local,
             )
+            s = replace(s, daily_limit=limit, daily_remaining=remaining, daily_reset=reset)
         return replace(s, observed_at=now)
 
     def snapshot(self, now: float) -> RateLimitSnapshot:
