@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from . import api, demo_cmd, sync_cmd, webhooks_cmd
+from . import api, auth, demo_cmd, emulator, sync_cmd, webhooks_cmd
 from ._common import STATE
 
 app = typer.Typer(
@@ -29,14 +29,10 @@ def _root(
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
 
 
-for _module in (api, sync_cmd, webhooks_cmd, demo_cmd):
+for _module in (auth, api, sync_cmd, webhooks_cmd, emulator, demo_cmd):
     _module.register(app)
 
 
 def main() -> None:
     """Console entry point."""
     app()
-
-
-from . import auth as _auth  # noqa: E402, F401  (registers `exact-online auth`)
-from . import emulator as _emulator  # noqa: E402, F401  (registers `exact-online emulator`)

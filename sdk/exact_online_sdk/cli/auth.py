@@ -11,11 +11,14 @@ from typing import Annotated
 import typer
 
 from ..auth.store import TokenStoreError
-from . import app
 from ._common import EXIT_AUTH, fail, handle_errors, load_settings
 
 auth_app = typer.Typer(help="Authorize this app at Exact Online and inspect the stored token.", no_args_is_help=True)
-app.add_typer(auth_app, name="auth")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``auth`` group to ``app``."""
+    app.add_typer(auth_app, name="auth")
 
 
 class Mode(StrEnum):
