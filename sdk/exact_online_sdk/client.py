@@ -146,6 +146,38 @@ class _Base:
                 if secret is not None:
                     register_secret(secret.get_secret_value())
 
+    @classmethod
+    def from_secrets_manager(
+        cls,
+        secret_name: str | None = None,
+        *,
+        slots: tuple[str, str] | None = None,
+        region_name: str | None = None,
+        secrets_client: Any = None,
+        endpoint_url: str | None = None,
+        min_validity: float = 15.0,
+        poll_timeout: float = 90.0,
+        **kwargs: Any,
+    ) -> Self:
+        """A worker client whose token is read, never refreshed, from the refresher's Secrets Manager slots
+        (``EXACT_TOKEN_SECRET_A``/``_B`` when neither ``secret_name`` nor ``slots`` is given). Needs the
+        ``[aws]`` extra; see :func:`exact_online_sdk.aws.worker.worker_token_provider`. ``kwargs`` go to the
+        constructor (``division=``, ``base_url=``, ``clock=``...)."""
+        from .aws.worker import worker_token_provider
+
+        provider = worker_token_provider(
+            secret_name,
+            slots=slots,
+            region_name=region_name,
+            secrets_client=secrets_client,
+            endpoint_url=endpoint_url,
+            clock=kwargs.get("clock"),
+            min_validity=min_validity,
+            poll_timeout=poll_timeout,
+        )
+        # Subclasses' constructors take auth= (the base holds only shared configuration).
+        return cls(**{**kwargs, "auth": provider})
+
     def _prepare(self, spec: RequestSpec) -> PreparedRequest:
         return build_request(
             spec,
@@ -388,37 +420,6 @@ class ExactOnlineClient(_Base):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @classmethod
-    def from_secrets_manager(
-        cls,
-        secret_name: str | None = None,
-        *,
-        slots: tuple[str, str] | None = None,
-        region_name: str | None = None,
-        secrets_client: Any = None,
-        endpoint_url: str | None = None,
-        min_validity: float = 15.0,
-        poll_timeout: float = 90.0,
-        **kwargs: Any,
-    ) -> Self:
-        """A worker client whose token is read, never refreshed, from the refresher's Secrets Manager slots
-        (``EXACT_TOKEN_SECRET_A``/``_B`` when neither ``secret_name`` nor ``slots`` is given). Needs the
-        ``[aws]`` extra; see :func:`exact_online_sdk.aws.worker.worker_token_provider`. ``kwargs`` go to the
-        constructor (``division=``, ``base_url=``, ``clock=``...)."""
-        from .aws.worker import worker_token_provider
-
-        provider = worker_token_provider(
-            secret_name,
-            slots=slots,
-            region_name=region_name,
-            secrets_client=secrets_client,
-            endpoint_url=endpoint_url,
-            clock=kwargs.get("clock"),
-            min_validity=min_validity,
-            poll_timeout=poll_timeout,
-        )
-        return cls(auth=provider, **kwargs)
-
 
 class AsyncExactOnlineClient(_Base):
     """The asyncio client: same names and behaviour as :class:`ExactOnlineClient`, awaited."""
@@ -591,37 +592,6 @@ class AsyncExactOnlineClient(_Base):
     async def close(self) -> None:
         """Alias of :meth:`aclose`."""
         await self.aclose()
-
-    @classmethod
-    def from_secrets_manager(
-        cls,
-        secret_name: str | None = None,
-        *,
-        slots: tuple[str, str] | None = None,
-        region_name: str | None = None,
-        secrets_client: Any = None,
-        endpoint_url: str | None = None,
-        min_validity: float = 15.0,
-        poll_timeout: float = 90.0,
-        **kwargs: Any,
-    ) -> Self:
-        """A worker client whose token is read, never refreshed, from the refresher's Secrets Manager slots
-        (``EXACT_TOKEN_SECRET_A``/``_B`` when neither ``secret_name`` nor ``slots`` is given). Needs the
-        ``[aws]`` extra; see :func:`exact_online_sdk.aws.worker.worker_token_provider`. ``kwargs`` go to the
-        constructor (``division=``, ``base_url=``, ``clock=``...)."""
-        from .aws.worker import worker_token_provider
-
-        provider = worker_token_provider(
-            secret_name,
-            slots=slots,
-            region_name=region_name,
-            secrets_client=secrets_client,
-            endpoint_url=endpoint_url,
-            clock=kwargs.get("clock"),
-            min_validity=min_validity,
-            poll_timeout=poll_timeout,
-        )
-        return cls(auth=provider, **kwargs)
 
     async def __aenter__(self) -> AsyncExactOnlineClient:
         return self

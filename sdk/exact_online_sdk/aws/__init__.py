@@ -5,20 +5,24 @@ Needs the ``[aws]`` extra (boto3). Names are loaded on first use so importing th
 - :class:`SecretsManagerTokenStorage`: the token state in two secrets written in turn (DESIGN decision 6).
 - :class:`TokenRefresher`: the single writer, run every minute by ``lambdas/refresher``.
 - :class:`SecretsManagerTokenProvider` and :func:`worker_client`: read-only tokens for ECS/Prefect/Lambda workers.
+- :class:`BootstrapFlow`: the authorization-code flow behind the bootstrap Function URL (``lambdas/bootstrap``).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from .bootstrap import BootstrapFlow
     from .refresher import RecordingMetrics, RefreshFailed, RefreshOutcome, RefreshPolicy, TokenRefresher
     from .rescue import RescueRecord, RescueStore
     from .slots import SecretsManagerTokenStorage
-    from .worker import SecretsManagerTokenProvider, worker_client
+    from .worker import SecretsManagerTokenProvider, worker_client, worker_token_provider
 
 __all__ = [
+    "BootstrapFlow",
     "RecordingMetrics",
     "RefreshFailed",
     "RefreshOutcome",
@@ -29,9 +33,11 @@ __all__ = [
     "SecretsManagerTokenStorage",
     "TokenRefresher",
     "worker_client",
+    "worker_token_provider",
 ]
 
 _LAZY = {
+    "BootstrapFlow": ".bootstrap",
     "RecordingMetrics": ".refresher",
     "RefreshFailed": ".refresher",
     "RefreshOutcome": ".refresher",
@@ -42,13 +48,8 @@ _LAZY = {
     "SecretsManagerTokenStorage": ".slots",
     "SecretsManagerTokenProvider": ".worker",
     "worker_client": ".worker",
+    "worker_token_provider": ".worker",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, globals(), _LAZY)

@@ -309,3 +309,30 @@ def test_the_lambda_handler_runs_both_steps_over_a_signed_function_url(
     token = SecretsManagerTokenStorage(slots=SLOTS, client=sm, clock=clock).load(fresh=True)
     assert token is not None
     assert token.generation == 1
+
+
+def test_app_credentials_from_env_secret_json_or_plain_text(sm: Any) -> None:
+    from exact_online_sdk.aws.app_credentials import load_app_credentials
+
+    sm.create_secret(Name="plain", SecretString="  s3cret  ")
+    creds = load_app_credentials({"EXACT_CLIENT_ID": "cid", "EXACT_CLIENT_SECRET_ARN": "plain"}, sm)
+    assert (creds.client_id, creds.client_secret, creds.redirect_uri) == ("cid", "s3cret", None)
+    assert "s3cret" not in repr(creds)
+    sm.create_secret(
+        Name="full", SecretString=json.dumps({"client_id": "c2", "client_secret": "x", "redirect_uri": "r"})
+    )
+    full = load_app_credentials({"EXACT_CLIENT_SECRET_ARN": "full"}, sm)
+    assert (full.client_id, full.redirect_uri) == ("c2", "r")
+    local = load_app_credentials({"EXACT_CLIENT_ID": "a", "EXACT_CLIENT_SECRET": "b", "EXACT_REDIRECT_URI": "c"}, None)
+    assert local.client_secret == "b"
+    with pytest.raises(ConfigError) as info:
+        load_app_credentials({"EXACT_CLIENT_ID": "a"}, None)
+    assert info.value.variable == "EXACT_CLIENT_SECRET_ARN"
+
+
+def test_token_endpoint_trouble_answers_502(flow: BootstrapFlow, emu: Any) -> None:
+    emu.control.inject("status", times=1, path="oauth2/token", status=503)
+    callback = consent(flow.start().authorization_url)
+    answer = handle_event(flow, _url_event(json.dumps({"action": "complete", "callback_url": callback}).encode()))
+    assert answer["statusCode"] == 502
+    assert json.loads(answer["body"])["error"] == "TokenEndpointError"

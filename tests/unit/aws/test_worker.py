@@ -122,7 +122,7 @@ def test_gives_up_after_the_poll_timeout_with_token_unavailable(sm: Any, faults:
     p = provider(sm, clock, min_validity=15, poll_timeout=90, poll_interval=1.0, max_poll_interval=8.0)
     faults.calls.clear()
     start = clock.now()
-    with pytest.raises(TokenUnavailable, match="generation 1.*refresher is running"):
+    with pytest.raises(TokenUnavailable, match=r"generation 1.*refresher is running"):
         p.token()
     assert clock.now() - start == pytest.approx(90)
     assert max(clock.slept) == 8.0
@@ -165,7 +165,7 @@ def test_the_worker_client_never_calls_the_token_endpoint_across_expiries(sm: An
         slots=SLOTS, secrets_client=sm, clock=clock, base_url=BASE, transport=me_transport(seen, lambda t: True)
     )
     with client:
-        for step in range(1, 40):  # 39 minutes: four generations
+        for _ in range(1, 40):  # 39 minutes: four generations
             clock.advance(60)
             current = writer.store.load(fresh=True)
             assert current is not None
