@@ -78,3 +78,7 @@ bench: $(STAMP)  ## run benchmarks/ (peers in benchmarks/.peers/) and write benc
 .PHONY: demo
 demo: $(STAMP)  ## run the whole system offline on the emulator (about a minute), then print a summary
 	$(UV) run --frozen exact-online demo
+
+.PHONY: docs
+docs: $(STAMP)  ## build the documentation site into site/ (mkdocs --strict: broken links or references fail)
+	$(UV) run --frozen mkdocs build --strict

@@ -23,6 +23,7 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     assert (site / "index.html").is_file()
     # The API reference really rendered the docstrings (not an empty page).
     client_page = (site / "reference" / "client" / "index.html").read_text(encoding="utf-8")
-    assert "ExactOnlineClient" in client_page and "iter_pages" in client_page
+    assert "ExactOnlineClient" in client_page
+    assert "iter_pages" in client_page
     runbook = (site / "runbook" / "index.html").read_text(encoding="utf-8")
     assert "RefresherErrors" in runbook

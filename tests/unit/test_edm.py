@@ -37,10 +37,7 @@ def test_money_is_decimal_with_no_float_round_trip():
     assert data["AmountDC"] == Decimal("0.1")
     assert data["Big"] == Decimal("12345678901234.57")
     assert edm.parse_decimal(0.1) == Decimal("0.1")
-    assert (
-        edm.dumps({"AmountDC": Decimal("0.10"), "Tiny": Decimal("1E-7")})
-        == b'{"AmountDC":0.10,"Tiny":0.0000001}'
-    )
+    assert edm.dumps({"AmountDC": Decimal("0.10"), "Tiny": Decimal("1E-7")}) == b'{"AmountDC":0.10,"Tiny":0.0000001}'
 
 
 def test_decimal_markers_cannot_be_forged_by_caller_text():

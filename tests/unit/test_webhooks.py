@@ -14,13 +14,7 @@ CONTENT = (
 
 
 def delivery(content: bytes = CONTENT, secret: str = SECRET) -> bytes:
-    return (
-        b'{"Content":'
-        + content
-        + b',"HashCode":"'
-        + webhooks.compute_hash_code(content, secret).encode()
-        + b'"}'
-    )
+    return b'{"Content":' + content + b',"HashCode":"' + webhooks.compute_hash_code(content, secret).encode() + b'"}'
 
 
 def test_valid_delivery_is_verified_on_raw_bytes():
