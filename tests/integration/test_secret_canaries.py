@@ -11,7 +11,6 @@ import logging
 
 import httpx
 import pytest
-
 from exact_online_sdk import ExactOnlineClient, Settings
 from exact_online_sdk.auth.manager import ExactOnlineAuth
 from exact_online_sdk.auth.memory import MemoryTokenStorage
