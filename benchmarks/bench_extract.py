@@ -3,8 +3,8 @@ real limits (60 calls a minute, 5000 a day), on a scaled clock shared by the emu
 
 Per contender and endpoint kind: API calls used against the minimum possible, 429s drawn (emulator counters), share
 of the minutely limit used, and elapsed scaled time against the limit-imposed minimum (``ceil(calls/60) - 1``
-minutes, as if the extraction started on a minute boundary; a start later in the minute can beat it by up to a
-minute), timed from the first API call to the end of the last as the emulator logged them. Each run gets a fresh
+minutes: every contender starts just after a minute boundary), timed from the first API call to the end of the last
+as the emulator logged them. Each run gets a fresh
 emulator (fresh daily budget).
 
 Contenders: this SDK (sync, async), a plain hand-written httpx loop (follows ``__next``; no pacing; on a 429 it
@@ -54,6 +54,16 @@ ENDPOINTS: dict[str, tuple[int, dict[str, str]]] = {
 
 Result = dict[str, Any]  # rows, error, elapsed (scaled s)
 
+# Every contender starts its first call just after a minute boundary, so each gets the same full first window and
+# elapsed times compare without alignment luck. Peers do the same in their own process, after their imports.
+ALIGN = "_a = time.time(); time.sleep((60 - _a % 60) % 60 + 0.05)\n"
+
+
+def align(clock: Any) -> None:
+    """Sleep on ``clock`` until just after the next minute boundary."""
+    now = clock.now()
+    clock.sleep((60 - now % 60) % 60 + 0.05)
+
 
 def sdk_sync(emu: Emulator, path: str, params: dict[str, str]) -> Result:
     from exact_online_sdk import ExactOnlineClient
@@ -62,6 +72,7 @@ def sdk_sync(emu: Emulator, path: str, params: dict[str, str]) -> Result:
     with ExactOnlineClient(
         access_token=emu.token(), base_url=emu.base_url, division=emu.divisions[0], clock=emu.clock()
     ) as client:
+        align(client.clock)
         for page in client.iter_pages(path, params):
             n += len(page.rows)
     return {"rows": n}
@@ -75,6 +86,8 @@ def sdk_async(emu: Emulator, path: str, params: dict[str, str]) -> Result:
         async with AsyncExactOnlineClient(
             access_token=emu.token(), base_url=emu.base_url, division=emu.divisions[0], clock=emu.clock()
         ) as client:
+            now = client.clock.now()
+            await client.clock.asleep((60 - now % 60) % 60 + 0.05)  # align(), awaited
             async for page in client.iter_pages(path, params):
                 n += len(page.rows)
         return n
@@ -92,6 +105,7 @@ def httpx_loop(emu: Emulator, path: str, params: dict[str, str]) -> Result:
     url: str | None = f"{emu.base_url}/api/v1/{emu.divisions[0]}/{path}"
     query: dict[str, str] | None = params
     with httpx.Client(headers=headers, timeout=60) as http:
+        align(clock)
         while url:
             resp = http.get(url, params=query)
             if resp.status_code == 429:
@@ -111,6 +125,7 @@ from exact_online_sdk.config import Settings
 class Auth:
     def get_access_token(self): return {token!r}
 settings = Settings('id', 'secret', 'https://localhost/cb', base_url={base!r}, division={division})
+ALIGN_HERE
 n, err, t0 = 0, None, time.time()
 try:
     with ExactOnlineClient(settings, auth=Auth()) as c:
@@ -141,6 +156,7 @@ store = Store({{('server', 'rest_url'): {base!r} + '/api', ('application', 'base
     ('application', 'iteration_limit'): '100000', ('transient', 'access_token'): {token!r},
     ('transient', 'access_expiry'): str(int(time.time()) + 10 ** 7), ('transient', 'division'): '{division}'}})
 api = ExactApi(storage=store)
+ALIGN_HERE
 n, err, t0 = 0, None, time.time()
 try:
     n = len(api.restv1(GET({path!r} + '?' + urlencode({params!r}))))
@@ -154,7 +170,7 @@ def peer_runner(peer: str, template: str) -> Callable[[Emulator, str, dict[str, 
     def go(emu: Emulator, path: str, params: dict[str, str]) -> Result:
         code = scaled_time_prelude(emu.scale, emu.origin, emu.real_origin) + template.format(
             token=emu.token(), base=emu.base_url, division=emu.divisions[0], path=path, params=params
-        )
+        ).replace("ALIGN_HERE\n", ALIGN)
         return dict(run_in(peer_python(peer), code, timeout=900))
 
     return go
