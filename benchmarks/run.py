@@ -68,7 +68,9 @@ def render(rows: list[dict[str, Any]], failures: list[str], info: dict[str, Any]
     lines = [
         "# Benchmark report",
         "",
-        f"Generated {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} by `make bench`. Every ratio compares "
+        f"Generated {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} by "
+        f"{'a --quick smoke run (few repetitions)' if info.get('mode') == 'quick' else '`make bench`'}. "
+        "Every ratio compares "
         "figures measured in the same run on the same machine.",
         "",
         f"Machine: {info['platform']}, {info['cpus']} CPUs, {info['implementation']} {info['python']}.  ",
@@ -138,9 +140,12 @@ def main() -> int:
     rows = with_ratios(rows)
     info = machine()
     info["elapsed_s"] = round(time.perf_counter() - started, 1)
-    (HERE / "REPORT.json").write_text(json.dumps({"machine": info, "figures": rows, "failures": failures}, indent=1))
-    (HERE / "REPORT.md").write_text(render(rows, failures, info))
-    print(f"wrote {HERE / 'REPORT.md'} ({len(rows)} figures, {len(failures)} failures, {info['elapsed_s']} s)")
+    # A smoke run (--quick) or a partial run never overwrites the full report.
+    stem = "REPORT" if not quick and not only else "REPORT.partial"
+    info["mode"] = "quick" if quick else "full"
+    (HERE / f"{stem}.json").write_text(json.dumps({"machine": info, "figures": rows, "failures": failures}, indent=1))
+    (HERE / f"{stem}.md").write_text(render(rows, failures, info))
+    print(f"wrote {HERE / (stem + '.md')} ({len(rows)} figures, {len(failures)} failures, {info['elapsed_s']} s)")
     return 1 if failures else 0
 
 

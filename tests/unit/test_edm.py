@@ -87,3 +87,52 @@ def test_any_finite_decimal_survives_the_wire(value):
 def test_any_datetime_survives_the_wire_to_the_millisecond(value):
     value = value.replace(microsecond=value.microsecond // 1000 * 1000)
     assert edm.parse_datetime(edm.to_wire_datetime(value)) == value
+
+
+def test_request_body_dates_are_iso_wall_clock():
+    assert edm.format_datetime(datetime(2024, 5, 6, 7, 8, 9)) == "2024-05-06T07:08:09"
+    assert edm.format_datetime(datetime(2024, 5, 6, 7, 8, 9, 123456)) == "2024-05-06T07:08:09.123"
+    assert edm.format_datetime(date(2024, 5, 6)) == "2024-05-06T00:00:00"
+    assert edm.format_date_value(datetime(2024, 5, 6, 7, 8, 9, 999)) == "2024-05-06T07:08:09"
+    assert edm.dumps({"Date": date(2024, 5, 6)}) == b'{"Date":"2024-05-06T00:00:00"}'
+    assert edm.parse_datetime(None) is None
+
+
+def test_integers_from_every_wire_form():
+    assert edm.parse_int(Decimal("7")) == 7
+    assert edm.parse_int(7.0) == 7
+    assert edm.parse_int(" 12 ") == 12
+    assert edm.parse_int(None) is None
+    with pytest.raises(edm.EdmValueError, match="fractional"):
+        edm.parse_int(Decimal("7.5"))
+    with pytest.raises(edm.EdmValueError, match="fractional"):
+        edm.parse_int(float("inf"))
+    with pytest.raises(edm.EdmValueError):
+        edm.parse_int([1])
+
+
+def test_money_from_every_wire_form_and_plain_digits_out():
+    assert edm.parse_decimal(5) == Decimal(5)
+    assert edm.parse_decimal(" 12.30 ") == Decimal("12.30")
+    assert edm.parse_decimal(None) is None
+    with pytest.raises(edm.EdmValueError):
+        edm.parse_decimal(object())
+    assert edm.format_decimal(Decimal("-0")) == "0"
+    assert edm.format_decimal(Decimal("1.5E+3")) == "1500"
+    with pytest.raises(edm.EdmValueError):
+        edm.format_decimal(Decimal("NaN"))
+
+
+def test_other_scalars_reject_wrong_types():
+    assert edm.parse_guid(None) is None
+    with pytest.raises(edm.EdmValueError):
+        edm.parse_guid(12)
+    assert edm.parse_boolean(None) is None
+    assert edm.parse_binary(b"raw") == b"raw"
+    with pytest.raises(edm.EdmValueError):
+        edm.parse_binary(12)
+
+
+def test_values_exact_cannot_take_are_refused_before_sending():
+    with pytest.raises(TypeError, match="set"):
+        edm.dumps({"Tags": {"a", "b"}})

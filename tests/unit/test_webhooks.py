@@ -117,3 +117,17 @@ def test_reconcile_plan_is_empty_when_already_matching():
     url = "https://hooks.example.com/exact"
     plan = webhooks.plan_reconcile([_row("Accounts", url)], [DesiredSubscription("Accounts", url)])
     assert plan.changes == 0
+
+
+def test_verification_needs_raw_bytes_and_a_secret():
+    with pytest.raises(TypeError, match="raw body"):
+        webhooks.verify_delivery(delivery().decode(), SECRET)
+    with pytest.raises(ValueError, match="empty"):
+        webhooks.verify_delivery(delivery(), "")
+
+
+def test_signed_content_that_is_not_an_object_is_a_format_error():
+    with pytest.raises(webhooks.WebhookFormatError, match="not a JSON object"):
+        webhooks.verify_delivery(delivery(b"[1,2]"), SECRET)
+    with pytest.raises(webhooks.WebhookFormatError, match="not valid JSON"):
+        webhooks.verify_delivery(delivery(b"{nope"), SECRET)

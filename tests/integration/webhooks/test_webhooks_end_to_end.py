@@ -60,3 +60,28 @@ def test_deliveries_signed_with_another_secret_are_refused():
         deliveries = [e for e in emu.control.webhook_log() if e["kind"] != "validation"]
     assert [d["status"] for d in deliveries] == [401]
     assert received == []
+
+
+def test_dry_run_plans_without_calling_and_the_async_reconciler_applies():
+    import asyncio
+
+    from exact_online_sdk.client import AsyncExactOnlineClient
+    from exact_online_sdk.webhooks import SUBSCRIPTIONS_PATH, reconcile_async
+
+    url = "https://hooks.example.com/exact"
+    with run_emulator(EmulatorConfig(rows=5)) as emu:
+        client = ExactOnlineClient(base_url=emu.base_url, access_token=emu.token(), division=1001)
+        plan = reconcile(client, [DesiredSubscription("Items", url)], division=1001, dry_run=True)
+        assert [s.topic for s in plan.create] == ["Items"]
+        assert list(client.iter_rows(SUBSCRIPTIONS_PATH)) == []
+
+        async def apply():
+            async with AsyncExactOnlineClient(base_url=emu.base_url, access_token=emu.token(), division=1001) as ac:
+                first = await reconcile_async(ac, [DesiredSubscription("Items", url)], division=1001)
+                second = await reconcile_async(ac, [DesiredSubscription("Accounts", url)], division=1001)
+                return first, second
+
+        first, second = asyncio.run(apply())
+        assert (len(first.create), len(first.delete)) == (1, 0)
+        assert (len(second.create), len(second.delete)) == (1, 1)
+        assert [r["Topic"] for r in client.iter_rows(SUBSCRIPTIONS_PATH)] == ["Accounts"]
