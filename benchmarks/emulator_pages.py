@@ -9,6 +9,7 @@ import argparse
 import time
 
 import httpx
+
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator
 
 

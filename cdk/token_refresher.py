@@ -40,10 +40,10 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
-from exact_online_sdk.aws import metrics_names as mn
 
 from cdk.fixes import drop_redundant_role_dependency
 from cdk.layer import ROOT, SdkLayer, arch_name
+from exact_online_sdk.aws import metrics_names as mn
 
 RUNTIMES = {
     "3.12": lambda_.Runtime.PYTHON_3_12,

@@ -13,8 +13,9 @@ import os
 import sys
 from typing import Any
 
-from exact_online_sdk.client import ExactOnlineClient
 from prefect import flow, get_run_logger, task
+
+from exact_online_sdk.client import ExactOnlineClient
 
 
 def worker_client() -> ExactOnlineClient:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
+
 from exact_online_sdk.aws.bootstrap import BootstrapFlow, flow_from_env, handle_event
 from exact_online_sdk.clock import Clock
 

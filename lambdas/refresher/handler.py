@@ -14,6 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import single_metric
+
 from exact_online_sdk.auth.oauth import OAuthEndpoint
 from exact_online_sdk.aws import metrics_names as mn
 from exact_online_sdk.aws._boto import make_secretsmanager_client

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import boto3
+
 from exact_online_sdk.aws.webhook_receiver import SqsSink, WebhookReceiver
 
 _SECRET_TTL_S = 300.0

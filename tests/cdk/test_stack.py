@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from exact_online_sdk.aws import metrics_names as mn
 
 from .conftest import CLIENT_ID, Synth, synth_app

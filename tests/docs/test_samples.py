@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from exact_online_sdk.emulator import EmulatorConfig, EmulatorHandle, run_emulator
 
 from .samples import Sample, python_samples

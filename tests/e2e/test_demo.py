@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from exact_online_sdk.demo import DemoOptions, run_demo
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-demo")]

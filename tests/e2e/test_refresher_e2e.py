@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+
 from exact_online_sdk.auth.oauth import OAuthEndpoint
 from exact_online_sdk.aws import metrics_names as mn
 from exact_online_sdk.aws._boto import make_secretsmanager_client
@@ -33,7 +34,6 @@ from exact_online_sdk.aws.bootstrap import BootstrapFlow, state_key_from_client_
 from exact_online_sdk.aws.slots import SecretsManagerTokenStorage
 from exact_online_sdk.client import ExactOnlineClient
 from exact_online_sdk.clock import ManualClock
-
 from tests.unit.aws.fakes import AwsFaults
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-aws")]

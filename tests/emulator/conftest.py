@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+
 from exact_online_sdk.clock import ManualClock
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator
 from exact_online_sdk.emulator.server import EmulatorHandle

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from exact_online_sdk.emulator.cli_args import build_parser, config_from_args
 
 

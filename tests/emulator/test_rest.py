@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from exact_online_sdk import edm
 from exact_online_sdk.clock import ManualClock
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+
 from exact_online_sdk.emulator import EmulatorConfig, create_app
 from exact_online_sdk.emulator.server import EmulatorHandle
 from exact_online_sdk.registry import registry

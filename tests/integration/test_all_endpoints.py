@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from exact_online_sdk.api.endpoints import SalesInvoicesAPI
 from exact_online_sdk.client import ExactOnlineClient
 from exact_online_sdk.emulator import EmulatorConfig, EmulatorHandle, run_emulator

@@ -11,6 +11,7 @@ import logging
 
 import httpx
 import pytest
+
 from exact_online_sdk import ExactOnlineClient, Settings
 from exact_online_sdk.auth.manager import ExactOnlineAuth
 from exact_online_sdk.auth.memory import MemoryTokenStorage

@@ -8,6 +8,7 @@ from decimal import Decimal
 from uuid import UUID
 
 import pytest
+
 from exact_online_sdk import AsyncExactOnlineClient, ExactOnlineClient
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator
 from exact_online_sdk.models import Account

@@ -3,9 +3,10 @@ from decimal import Decimal
 from uuid import UUID
 
 import pytest
-from exact_online_sdk import edm
 from hypothesis import given
 from hypothesis import strategies as st
+
+from exact_online_sdk import edm
 
 
 def test_date_literal_reads_as_wall_clock_and_round_trips():

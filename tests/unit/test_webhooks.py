@@ -2,6 +2,7 @@ import json
 import uuid
 
 import pytest
+
 from exact_online_sdk import webhooks
 from exact_online_sdk.webhooks import DesiredSubscription
 

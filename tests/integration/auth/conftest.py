@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from cryptography.fernet import Fernet
+
 from exact_online_sdk.auth import EncryptedFileTokenStorage, ExactOnlineAuth
 from exact_online_sdk.clock import ManualClock
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import trustme
 from cryptography.fernet import Fernet
+
 from exact_online_sdk.auth import EncryptedFileTokenStorage
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator
 from exact_online_sdk.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET

@@ -8,6 +8,7 @@ import threading
 import httpx
 import pytest
 import trustme
+
 from exact_online_sdk.auth import MemoryTokenStorage, StateMismatch
 from exact_online_sdk.auth.bootstrap import listener_login, login_config_problems, manual_login
 from exact_online_sdk.auth.errors import AuthorizationCodeInvalid
@@ -110,10 +111,11 @@ def test_cli_login_in_process(emu, tmp_path, monkeypatch):
     from urllib.parse import quote
 
     from cryptography.fernet import Fernet
+    from typer.testing import CliRunner
+
     from exact_online_sdk.auth import EncryptedFileTokenStorage
     from exact_online_sdk.cli import app
     from exact_online_sdk.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-    from typer.testing import CliRunner
 
     key = Fernet.generate_key().decode()
     for name, value in {

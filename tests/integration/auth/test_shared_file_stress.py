@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 from cryptography.fernet import Fernet
+
 from exact_online_sdk.auth import EncryptedFileTokenStorage, ExactOnlineAuth
 from exact_online_sdk.clock import ScaledClock
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator

@@ -4,6 +4,7 @@ stored token lost or overwritten."""
 from __future__ import annotations
 
 import pytest
+
 from exact_online_sdk import ExactOnlineClient
 from exact_online_sdk.auth import (
     EncryptedFileTokenStorage,

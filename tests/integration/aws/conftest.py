@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from exact_online_sdk.aws._boto import make_secretsmanager_client
 from exact_online_sdk.clock import ManualClock
 

@@ -10,6 +10,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
 from exact_online_sdk.auth.token import Token
 from exact_online_sdk.aws.slots import SecretsManagerTokenStorage
 from exact_online_sdk.clock import SystemClock

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from exact_online_sdk.auth import ReadOnlyTokenStorage
 from exact_online_sdk.auth.errors import ReadOnlyRefreshRefused, TokenUnavailable
 from exact_online_sdk.auth.token import Token

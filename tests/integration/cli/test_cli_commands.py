@@ -8,10 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from typer.testing import CliRunner
+
 from exact_online_sdk.cli import app
 from exact_online_sdk.client import ExactOnlineClient
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator
-from typer.testing import CliRunner
 
 runner = CliRunner()
 

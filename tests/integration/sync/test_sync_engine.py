@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from exact_online_sdk.client import AsyncExactOnlineClient, ExactOnlineClient
 from exact_online_sdk.clock import ScaledClock
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator

@@ -9,6 +9,7 @@ from email.utils import format_datetime
 from urllib.parse import parse_qs
 
 import httpx
+
 from exact_online_sdk.auth import Token
 
 

@@ -6,9 +6,10 @@ import re
 
 import pytest
 from cryptography.fernet import Fernet
+from typer.testing import CliRunner
+
 from exact_online_sdk.auth import EncryptedFileTokenStorage, Token
 from exact_online_sdk.cli import app
-from typer.testing import CliRunner
 
 runner = CliRunner()
 

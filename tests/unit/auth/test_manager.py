@@ -7,6 +7,7 @@ import threading
 
 import httpx
 import pytest
+
 from exact_online_sdk._core.credentials import AsyncTokenSource, TokenSource
 from exact_online_sdk.auth import (
     ExactOnlineAuth,
@@ -295,6 +296,7 @@ def test_missing_configuration_is_named(exact, clock):
 
 def test_settings_object_and_repr_hide_secrets(tmp_path, monkeypatch):
     from cryptography.fernet import Fernet
+
     from exact_online_sdk.config import Settings
 
     monkeypatch.setenv("EXACT_CLIENT_ID", "cid")

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+
 from exact_online_sdk.auth import errors
 from exact_online_sdk.auth.oauth import AsyncOAuthEndpoint, OAuthEndpoint, parse_callback, verify_state
 from exact_online_sdk.auth.token import Token

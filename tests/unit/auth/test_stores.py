@@ -8,6 +8,7 @@ import stat
 
 import pytest
 from cryptography.fernet import Fernet
+
 from exact_online_sdk.auth import (
     EncryptedFileTokenStorage,
     MemoryTokenStorage,

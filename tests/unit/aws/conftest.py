@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from moto import mock_aws
+
 from exact_online_sdk.aws._boto import make_secretsmanager_client
 from exact_online_sdk.clock import ManualClock
-from moto import mock_aws
 
 from .fakes import AwsFaults
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
+
 from exact_online_sdk.auth.errors import (
     RefreshOutcomeUnknown,
     RefreshTokenReused,

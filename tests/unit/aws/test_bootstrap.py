@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+
 from exact_online_sdk.auth.errors import AuthorizationCodeInvalid, StateMismatch
 from exact_online_sdk.auth.oauth import OAuthEndpoint
 from exact_online_sdk.auth.token import Token

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import pytest
+
 from exact_online_sdk.aws import metrics_names as m
 from exact_online_sdk.aws.refresher import RecordingMetrics, RefreshFailed, TokenRefresher
 from exact_online_sdk.aws.rescue import RescueStore

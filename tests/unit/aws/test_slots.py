@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from exact_online_sdk.auth.store import GenerationConflict, TokenStore, TokenStoreError
 from exact_online_sdk.auth.token import Token
 from exact_online_sdk.aws.slots import SecretsManagerTokenStorage, serialize_state

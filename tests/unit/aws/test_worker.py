@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from exact_online_sdk.auth.errors import TokenUnavailable
 from exact_online_sdk.auth.token import Token
 from exact_online_sdk.aws.slots import SecretsManagerTokenStorage

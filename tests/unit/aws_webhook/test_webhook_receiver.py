@@ -10,9 +10,10 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
+from moto import mock_aws
+
 from exact_online_sdk.aws.local_url import invoke, serve_function_url
 from exact_online_sdk.webhooks import compute_hash_code
-from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[3]
 SECRET = "whsec-canary-77aa"

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import httpx
 import pytest
+
 from exact_online_sdk.api import AsyncServices, Services
 from exact_online_sdk.api.endpoints import (
     AccountsAPI,

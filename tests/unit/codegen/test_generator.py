@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from exact_online_sdk.api import endpoints
 from exact_online_sdk.models import ExactModel
 from exact_online_sdk.registry import registry

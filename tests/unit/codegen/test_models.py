@@ -8,6 +8,7 @@ from decimal import Decimal
 from uuid import UUID
 
 import pytest
+
 from exact_online_sdk import edm
 from exact_online_sdk.models import (
     Account,

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from exact_online_sdk._core.ratelimit import reset_shared_budgets
 from exact_online_sdk.clock import ManualClock
 

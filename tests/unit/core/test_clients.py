@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 import pytest
+
 from exact_online_sdk import AsyncExactOnlineClient, ExactOnlineClient, StaticToken
 from exact_online_sdk.clock import ManualClock
 from exact_online_sdk.exceptions import InvalidPathError

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from exact_online_sdk import Settings
 from exact_online_sdk.config import REGION_HOSTS
 from exact_online_sdk.exceptions import ConfigError

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+
 from exact_online_sdk import ExactOnlineClient
 from exact_online_sdk import odata as q
 from exact_online_sdk._core.request import encode_query, normalize_base_url, same_origin

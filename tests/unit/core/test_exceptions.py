@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from exact_online_sdk import exceptions as ex
 
 

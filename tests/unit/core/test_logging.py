@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from exact_online_sdk import ExactOnlineClient, RetryPolicy, Settings
 from exact_online_sdk._core.redact import redact_text, redact_url
 from exact_online_sdk.auth.token import Token

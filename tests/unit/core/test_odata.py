@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from exact_online_sdk import odata as q
-from exact_online_sdk.exceptions import ODataError
 from hypothesis import given
 from hypothesis import strategies as st
+
+from exact_online_sdk import odata as q
+from exact_online_sdk.exceptions import ODataError
 
 G = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from exact_online_sdk import ExactOnlineClient
 from exact_online_sdk.exceptions import PaginationError
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import httpx
 import pytest
+
 from exact_online_sdk import ExactOnlineClient
 from exact_online_sdk._core.ratelimit import (
     InMemoryRateBudget,

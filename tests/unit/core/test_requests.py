@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+
 from exact_online_sdk import ExactOnlineClient, Settings
 from exact_online_sdk.exceptions import ConfigError, InvalidPathError
 from exact_online_sdk.registry import registry

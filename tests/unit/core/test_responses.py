@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+
 from exact_online_sdk import ExactOnlineClient
 from exact_online_sdk.client import ResultList
 from exact_online_sdk.exceptions import (

@@ -6,6 +6,7 @@ from email.utils import formatdate
 
 import httpx
 import pytest
+
 from exact_online_sdk import ExactOnlineClient, RetryPolicy
 from exact_online_sdk._core.retry import parse_retry_after
 from exact_online_sdk.clock import ManualClock

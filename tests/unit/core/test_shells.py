@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from exact_online_sdk import AsyncExactOnlineClient, ExactOnlineClient, RetryPolicy
 from exact_online_sdk.clock import ManualClock
 
