@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, TextIO
 
@@ -28,9 +29,15 @@ def _describe(progress: SyncProgress, started: float) -> str:
         if limits.daily_limit is not None and limits.daily_remaining is not None:
             calls += f", {limits.daily_limit - limits.daily_remaining}/{limits.daily_limit} today"
     elapsed = max(time.monotonic() - started, 1e-6)
+    rate = progress.rows / elapsed
+    rows = f"{progress.rows:,}"
+    eta = ""
+    if progress.expected_rows:
+        rows += f"/{progress.expected_rows:,}"
+        left = max(progress.expected_rows - progress.rows, 0)
+        eta = f", ETA {timedelta(seconds=round(left / rate)) if rate > 0 else '-'}"
     return (
-        f"{progress.rows:,} rows, {progress.deletions:,} deletions, {progress.pages} pages, "
-        f"{progress.rows / elapsed:,.0f} rows/s, calls {calls}"
+        f"{rows} rows, {progress.deletions:,} deletions, {progress.pages} pages, {rate:,.0f} rows/s, calls {calls}{eta}"
     )
 
 
@@ -42,6 +49,9 @@ def sync(
     cursors: Annotated[Path, typer.Option("--cursors", help="Cursor file")] = DEFAULT_CURSORS,
     select: Annotated[str | None, typer.Option("--select", help="Comma-separated fields (Timestamp is added)")] = None,
     deletions: Annotated[bool, typer.Option("--deletions/--no-deletions", help="Also read sync/Deleted")] = True,
+    count: Annotated[
+        bool, typer.Option("--count", help="Ask Exact for the total ($inlinecount) to show an ETA, where supported")
+    ] = False,
 ) -> None:
     """Read what changed since the last run (everything on the first run) and append it as JSON lines.
 
@@ -82,6 +92,7 @@ def sync(
                     select=select.split(",") if select else None,
                     include_deletions=deletions,
                     on_progress=on_progress,
+                    count_total=count,
                 )
                 engine.run(write)
         finally:

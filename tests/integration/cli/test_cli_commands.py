@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -124,3 +125,14 @@ def test_expected_failures_are_one_line_with_a_next_step_and_an_exit_code(env):
     assert "EXACT_TOKEN_PATH" in no_token.stderr
     verbose = run_cli("--verbose", "get", "crm/Nope", env=env)
     assert "Traceback" in verbose.stderr
+
+
+def test_sync_with_count_shows_the_total_and_an_eta(env, tmp_path):
+    out, cursors = tmp_path / "accounts.jsonl", tmp_path / "cursors.json"
+    args = ["sync", "sync/CRM/Accounts", "--out", str(out), "--cursors", str(cursors), "--select", "ID", "--count"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    done = re.search(r"done: ([\d,]+)/([\d,]+) rows", result.stderr)
+    assert done is not None
+    assert done.group(1) == done.group(2)  # every row Exact announced was delivered
+    assert "ETA 0:00:00" in result.stderr

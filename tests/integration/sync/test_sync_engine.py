@@ -218,3 +218,31 @@ def test_fan_out_uses_every_division_budget_without_a_429():
     first_minute = int(min(e["time"] for e in log) // 60)
     in_first = [e["division"] for e in log if int(e["time"] // 60) == first_minute]
     assert sorted(in_first) == [1001] * 4 + [1002] * 4 + [1003] * 4
+
+
+def test_count_total_reports_the_expected_rows_from_the_first_page(emu):
+    seen: list[tuple[int, int | None]] = []
+    Sync(
+        client_for(emu),
+        ["sync/CRM/Accounts"],
+        cursor_store=MemoryCursorStore(),
+        select=SELECT,
+        count_total=True,
+        on_progress=lambda p: seen.append((p.rows, p.expected_rows)),
+    ).run(lambda b: None)
+    assert seen[:3] == [(1000, 2500), (2000, 2500), (2500, 2500)]
+    asked = [e["query"] for e in emu.control.requests() if e["path"].endswith("sync/CRM/Accounts")]
+    assert all("inlinecount=allpages" in q for q in asked)
+
+
+def test_without_count_total_nothing_extra_is_asked(emu):
+    seen: list[int | None] = []
+    Sync(
+        client_for(emu),
+        ["sync/CRM/Accounts"],
+        cursor_store=MemoryCursorStore(),
+        select=SELECT,
+        on_progress=lambda p: seen.append(p.expected_rows),
+    ).run(lambda b: None)
+    assert set(seen) == {None}
+    assert not any("inlinecount" in e["query"] for e in emu.control.requests())
