@@ -187,9 +187,9 @@ def test_corrupt_cursor_file_is_an_error_not_a_full_reload(tmp_path):
 
 
 def test_fan_out_uses_every_division_budget_without_a_429():
-    clock = ScaledClock(20)  # one scaled minute = 3 s: room for a loaded machine
+    clock = ScaledClock(30)  # one scaled minute = 2 s: room for a loaded machine
     config = EmulatorConfig(
-        divisions=(1001, 1002, 1003), rows=0, table_rows={"crm/Accounts": 6000}, minutely_limit=4, clock=clock
+        divisions=(1001, 1002, 1003), rows=0, table_rows={"crm/Accounts": 10_000}, minutely_limit=4, clock=clock
     )
     with run_emulator(config) as emu:
 
@@ -210,14 +210,16 @@ def test_fan_out_uses_every_division_budget_without_a_429():
         counters = emu.control.counters()
         log = [e for e in emu.control.requests() if e["path"].endswith("sync/CRM/Accounts")]
     assert counters.get("rate_limited", 0) == 0
-    assert report.total_rows == 18_000
+    assert report.total_rows == 30_000
     for division in (1001, 1002, 1003):
-        assert report.pages[(division, "sync/CRM/Accounts")] == 6
-    # Side by side: in the first clock minute every division spent its whole budget of 4 calls (one division after
-    # the other, the second and third could not have started before the first ran out of its minute).
-    first_minute = int(min(e["time"] for e in log) // 60)
-    in_first = [e["division"] for e in log if int(e["time"] // 60) == first_minute]
-    assert sorted(in_first) == [1001] * 4 + [1002] * 4 + [1003] * 4
+        assert report.pages[(division, "sync/CRM/Accounts")] == 10
+    # Side by side: 10 calls at 4 a minute span at least one whole minute per division, and in such a minute all
+    # three divisions spent their full budget together. One division after the other, no minute could hold calls of
+    # all three (the third starts only after the second's last minute).
+    per_minute: dict[int, list[int]] = {}
+    for entry in log:
+        per_minute.setdefault(int(entry["time"] // 60), []).append(entry["division"])
+    assert [1001] * 4 + [1002] * 4 + [1003] * 4 in [sorted(calls) for calls in per_minute.values()]
 
 
 def test_count_total_reports_the_expected_rows_from_the_first_page(emu):
