@@ -47,8 +47,12 @@ fmt: $(STAMP)  ## format the code
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
 
+SHARED_REFERENCE := ../shared/exact-api/endpoints.json
+
 .PHONY: codegen
-codegen: $(STAMP)  ## regenerate models/, api/ and the registry from ../shared/exact-api/endpoints.json
+codegen: $(STAMP)  ## copy ../shared's reference into tools/reference/ (when present), regenerate models/, api/, registry
+	@if [ -f $(SHARED_REFERENCE) ]; then cp $(SHARED_REFERENCE) tools/reference/endpoints.json; \
+		echo "codegen: reference copied from $(SHARED_REFERENCE)"; fi
 	$(UV) run --frozen python tools/codegen.py
 
 .PHONY: dist

@@ -1,6 +1,6 @@
 """Write the compact endpoint registry the installed package reads at run time.
 
-Input: ``../shared/exact-api/endpoints.json`` (Exact's REST reference facts). Output:
+Input: ``tools/reference/endpoints.json`` (Exact's REST reference facts, copied from ``../shared``). Output:
 ``sdk/exact_online_sdk/registry/endpoints.json``: one line per endpoint, fields as
 ``[name, edm_type, writable]`` where ``writable`` is ``"PP"`` (POST and PUT), ``"P"`` (POST only), ``"U"`` (PUT only)
 or ``""`` (read-only). Called by ``tools/codegen.py``; reproducible byte for byte.
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SOURCE = ROOT.parent / "shared" / "exact-api" / "endpoints.json"
+DEFAULT_SOURCE = ROOT / "tools" / "reference" / "endpoints.json"
 TARGET = ROOT / "sdk" / "exact_online_sdk" / "registry" / "endpoints.json"
 
 _WRITABLE = {("POST", "PUT"): "PP", ("POST",): "P", ("PUT",): "U", (): ""}

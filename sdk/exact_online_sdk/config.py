@@ -3,7 +3,12 @@
 Variables: ``EXACT_CLIENT_ID``, ``EXACT_CLIENT_SECRET``, ``EXACT_REDIRECT_URI``, ``EXACT_BASE_URL``,
 ``EXACT_REGION`` (nl, be, de, uk, us, es, fr: a shortcut for the base URL), ``EXACT_DIVISION``,
 ``EXACT_TIMEOUT``, ``EXACT_USER_AGENT``, ``EXACT_LANGUAGE`` (CustomDescriptionLanguage), ``EXACT_LOG_LEVEL``,
-``EXACT_LOG_JSON``, ``EXACT_LOG_FILE``, ``EXACT_ENCRYPTION_KEY``, ``EXACT_TOKEN_PATH``, ``EXACT_WEBHOOK_SECRET``.
+``EXACT_LOG_JSON``, ``EXACT_LOG_FILE``, ``EXACT_ENCRYPTION_KEY``, ``EXACT_TOKEN_PATH``, ``EXACT_WEBHOOK_SECRET``;
+on AWS: ``EXACT_TOKEN_SECRET_A``/``EXACT_TOKEN_SECRET_B`` (the two token slots) or ``EXACT_TOKEN_SECRET`` (a name
+prefix), ``EXACT_RESCUE_SECRET``, ``EXACT_CLIENT_SECRET_ARN``, ``EXACT_WEBHOOK_SECRET_ARN``,
+``EXACT_COORDINATION_TABLE`` (DynamoDB: refresher lease, shared rate budget, sync cursors); for tools:
+``EXACT_ACCESS_TOKEN`` (use this access token as is, never refresh), ``EXACT_LISTENER_CERT_PATH``,
+``EXACT_LISTENER_KEY_PATH`` (TLS for the local login listener).
 Secrets are :class:`~pydantic.SecretStr`; errors name the variable and never echo a value.
 """
 
@@ -18,7 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ._core.request import normalize_base_url
 from .exceptions import ConfigError
 
-__all__ = ["REGION_HOSTS", "Settings"]
+__all__ = ["DEFAULT_BASE_URL", "REGION_HOSTS", "Settings"]
 
 REGION_HOSTS: dict[str, str] = {
     "nl": "https://start.exactonline.nl",
@@ -31,7 +36,7 @@ REGION_HOSTS: dict[str, str] = {
 }
 DEFAULT_BASE_URL = REGION_HOSTS["nl"]
 
-_SECRET_FIELDS = {"client_secret", "encryption_key", "webhook_secret"}
+_SECRET_FIELDS = {"client_secret", "encryption_key", "webhook_secret", "access_token"}
 
 
 class Settings(BaseSettings):
@@ -61,6 +66,18 @@ class Settings(BaseSettings):
     encryption_key: SecretStr | None = None
     token_path: Path | None = None
     webhook_secret: SecretStr | None = None
+    # AWS deployment (names or ARNs of the stack's resources)
+    token_secret_a: str | None = None
+    token_secret_b: str | None = None
+    token_secret: str | None = None
+    rescue_secret: str | None = None
+    client_secret_arn: str | None = None
+    webhook_secret_arn: str | None = None
+    coordination_table: str | None = None
+    # tools
+    access_token: SecretStr | None = None
+    listener_cert_path: Path | None = None
+    listener_key_path: Path | None = None
 
     @field_validator("region", mode="before")
     @classmethod
@@ -72,7 +89,20 @@ class Settings(BaseSettings):
     def _level_upper(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("client_id", "redirect_uri", "user_agent", "language", mode="before")
+    @field_validator(
+        "client_id",
+        "redirect_uri",
+        "user_agent",
+        "language",
+        "token_secret_a",
+        "token_secret_b",
+        "token_secret",
+        "rescue_secret",
+        "client_secret_arn",
+        "webhook_secret_arn",
+        "coordination_table",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

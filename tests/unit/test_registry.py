@@ -18,7 +18,7 @@ def test_registry_is_generated_from_the_reference():
     sys.path.insert(0, str(ROOT / "tools"))
     import registry_gen
 
-    source = ROOT.parent / "shared" / "exact-api" / "endpoints.json"
+    source = ROOT / "tools" / "reference" / "endpoints.json"
     expected = registry_gen.compact(json.loads(source.read_text()))
     assert (ROOT / "sdk/exact_online_sdk/registry/endpoints.json").read_text() == expected
 
