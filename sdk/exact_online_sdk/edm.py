@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from .exceptions import ExactOnlineError
+
 __all__ = [
     "EPOCH",
     "EdmValueError",
@@ -45,7 +47,7 @@ EPOCH: Final = datetime(1970, 1, 1)
 _DATE_RE: Final = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 
 
-class EdmValueError(ValueError):
+class EdmValueError(ExactOnlineError, ValueError):
     """A value on the wire does not fit its declared Edm type."""
 
     def __init__(self, edm_type: str, value: object, reason: str = "") -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from .edm import parse_int64
+from .exceptions import ExactOnlineError
 from .registry import registry
 from .registry.deleted import SYNC_PATH_BY_ENTITY_TYPE, DeletedEntityType, entity_type_for_sync_path
 
@@ -50,7 +51,7 @@ log = logging.getLogger(__name__)
 DELETED_STREAM = "sync/Deleted"
 
 
-class SyncError(ValueError):
+class SyncError(ExactOnlineError, ValueError):
     """A sync was configured wrongly (unknown or non-sync endpoint, no division) or a row lacks its Timestamp."""
 
 

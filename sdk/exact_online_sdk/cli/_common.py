@@ -24,6 +24,7 @@ from ..exceptions import (
     ExactOnlineError,
     RateLimitError,
     ServerError,
+    TokenError,
     TransportError,
 )
 
@@ -58,7 +59,7 @@ def fail(message: str, *, hint: str | None = None, code: int = EXIT_USAGE) -> ty
 def _classify(exc: BaseException) -> tuple[int, str | None]:
     if isinstance(exc, ConfigError):
         return EXIT_USAGE, "check the EXACT_* variables (`exact-online --help`)"
-    if isinstance(exc, AuthenticationError):
+    if isinstance(exc, AuthenticationError | TokenError):
         return EXIT_AUTH, "run `exact-online auth login`, then try again"
     if isinstance(exc, RateLimitError):
         return EXIT_RATE, "wait for the limit to reset (see the time above) or use another division"
