@@ -7,6 +7,21 @@ decisions. They hold no per-request state and are safe to share across threads (
 ``get()`` makes one request. For a collection it returns a :class:`ResultList` (a ``list``) whose
 ``has_more``/``next_url`` say whether Exact has more rows; when it does, a warning is logged as well, so a
 one-page read can never be mistaken for the whole result. Use ``iter_rows()``/``iter_pages()`` to read all.
+
+Building a client (the same for :class:`AsyncExactOnlineClient`):
+
+1. ``ExactOnlineClient(settings=Settings.from_env())``: everything from the ``EXACT_*`` variables, including the
+   token source: ``EXACT_ACCESS_TOKEN`` (a fixed token, never refreshed), else the encrypted token file
+   ``EXACT_TOKEN_PATH`` + ``EXACT_ENCRYPTION_KEY`` written by ``exact-online auth login`` (refreshed inside Exact's
+   rules by :class:`~exact_online_sdk.auth.ExactOnlineAuth`).
+2. ``ExactOnlineClient(settings, auth=source)``: your own token source (``ExactOnlineAuth`` with another store,
+   ``ReadOnlyTokenStorage``, anything with ``get_access_token``/``on_unauthorized``).
+3. ``ExactOnlineClient.from_secrets_manager(...)``: a worker on AWS reading (never refreshing) the token the
+   refresher keeps in Secrets Manager (``exact_online_sdk.aws.worker_client()`` is an alias).
+
+In each, the keyword options of :class:`ClientOptions` (``division=``, ``base_url=``, ``access_token=``,
+``clock=``...) override the matching setting; without ``settings`` they are the whole configuration
+(``ExactOnlineClient(access_token=..., division=...)`` in tests and tools).
 """
 
 from __future__ import annotations
@@ -15,7 +30,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypedDict, TypeVar, Unpack
 
 import httpx
 
@@ -32,6 +47,7 @@ from ._core.flow import (
     Unauthorized,
     request_flow,
 )
+from ._core.hosts import DEFAULT_BASE_URL
 from ._core.ratelimit import RateBudgetBackend, RateLimitSnapshot, shared_budget
 from ._core.redact import register_secret
 from ._core.request import (
@@ -52,7 +68,15 @@ if TYPE_CHECKING:
     from .api import AsyncServices, Services
     from .config import Settings  # only for annotations: importing pydantic-settings costs ~100 ms
 
-__all__ = ["AsyncExactOnlineClient", "ExactOnlineClient", "ExactResponse", "Page", "ResultList", "RetryPolicy"]
+__all__ = [
+    "AsyncExactOnlineClient",
+    "ClientOptions",
+    "ExactOnlineClient",
+    "ExactResponse",
+    "Page",
+    "ResultList",
+    "RetryPolicy",
+]
 
 log = logging.getLogger("exact_online_sdk.client")
 T = TypeVar("T")
@@ -74,11 +98,6 @@ class ResultList(list[dict[str, Any]]):
     def has_more(self) -> bool:
         """True when this is not the whole result."""
         return self.next_url is not None
-
-
-def _timeout(total: float) -> httpx.Timeout:
-    # Split timeouts: connecting should be quick; reading a 1000-row sync page may take a while.
-    return httpx.Timeout(total, connect=min(10.0, total), pool=min(10.0, total))
 
 
 def _failure(exc: httpx.TransportError) -> TransportFailure:
@@ -109,42 +128,95 @@ def _limit(params: Mapping[str, Any] | None, max_rows: int | None) -> int | None
     return min(caps) if caps else None
 
 
-class _Base:
-    """Configuration shared by both shells."""
+class ClientOptions(TypedDict, total=False):
+    """The keyword options both clients take (the one definition). Each overrides the matching
+    :class:`~exact_online_sdk.config.Settings` field; unset ones come from ``settings`` or the defaults."""
 
-    def __init__(
-        self,
-        settings: Settings | None,
-        *,
-        access_token: str | None,
-        division: int | None,
-        base_url: str | None,
-        clock: Clock | None,
-        retry: RetryPolicy | None,
-        user_agent: str | None,
-        language: str | None,
-        client_id: str | None,
-        timeout: float | None,
-        budget: RateBudgetBackend | None,
-    ) -> None:
+    access_token: str | None
+    """A fixed access token (never refreshed; a 401 is final). Default: the token source of ``settings``."""
+    division: int | None
+    """The default division of paths without one (``EXACT_DIVISION``)."""
+    base_url: str | None
+    """The Exact host (``EXACT_BASE_URL`` or ``EXACT_REGION``; default ``DEFAULT_BASE_URL``, the Dutch host)."""
+    clock: Clock | None
+    """The clock for pacing, backoff and token expiry (default: the system clock)."""
+    retry: RetryPolicy | None
+    """Retries, backoff and deadlines (default :class:`RetryPolicy()`)."""
+    user_agent: str | None
+    """The ``User-Agent`` header (``EXACT_USER_AGENT``)."""
+    language: str | None
+    """``CustomDescriptionLanguage`` (``EXACT_LANGUAGE``)."""
+    client_id: str | None
+    """The app's client id (``EXACT_CLIENT_ID``): the rate budget is shared per app, host and division."""
+    timeout: float | None
+    """HTTP timeout in seconds (``EXACT_TIMEOUT``, default 30)."""
+    budget: RateBudgetBackend | None
+    """Where the rate budget is kept (default: shared in this process; a DynamoDB backend across processes)."""
+
+
+def _check_options(options: ClientOptions) -> None:
+    unknown = sorted(set(options) - ClientOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(
+            f"unexpected keyword argument {unknown[0]!r} (options: {sorted(ClientOptions.__optional_keys__)})"
+        )
+
+
+class _Base:
+    """Configuration shared by both shells, resolved once from ``settings`` and the :class:`ClientOptions`."""
+
+    def __init__(self, settings: Settings | None, options: ClientOptions) -> None:
+        _check_options(options)
         self.settings = settings
-        self.base_url = normalize_base_url(base_url or (settings.host if settings else "https://start.exactonline.nl"))
+        self.base_url = normalize_base_url(options.get("base_url") or (settings.host if settings else DEFAULT_BASE_URL))
+        division = options.get("division")
         self.division = division if division is not None else (settings.division if settings else None)
         if self.division is not None and (isinstance(self.division, bool) or self.division <= 0):
             raise ConfigError("division must be a positive integer", variable="EXACT_DIVISION")
-        self.clock: Clock = clock or SystemClock()
-        self.retry = retry or RetryPolicy()
-        self.user_agent = user_agent or (settings.user_agent if settings else None) or DEFAULT_USER_AGENT
-        self.language = language or (settings.language if settings else None)
-        self.client_id = client_id or (settings.client_id if settings else None) or ""
-        self.timeout = timeout or (settings.timeout if settings else 30.0)
-        self._budget_override = budget
-        if access_token:
-            register_secret(access_token)
+        self.clock: Clock = options.get("clock") or SystemClock()
+        self.retry = options.get("retry") or RetryPolicy()
+        self.user_agent = options.get("user_agent") or (settings.user_agent if settings else None) or DEFAULT_USER_AGENT
+        self.language = options.get("language") or (settings.language if settings else None)
+        self.client_id = options.get("client_id") or (settings.client_id if settings else None) or ""
+        self.timeout = options.get("timeout") or (settings.timeout if settings else 30.0)
+        self._budget_override = options.get("budget")
+        self._access_token = options.get("access_token")
+        if self._access_token:
+            register_secret(self._access_token)
         if settings is not None:
-            for secret in (settings.client_secret, settings.encryption_key, settings.webhook_secret):
+            for secret in (
+                settings.client_secret,
+                settings.encryption_key,
+                settings.webhook_secret,
+                settings.access_token,
+            ):
                 if secret is not None:
                     register_secret(secret.get_secret_value())
+
+    def _configured_source(self) -> TokenSource | None:
+        """The token source when none is passed: ``access_token=``, else what ``settings`` configures."""
+        if self._access_token:
+            return StaticToken(self._access_token)
+        settings = self.settings
+        if settings is None:
+            return None
+        if settings.access_token is not None:
+            return StaticToken(settings.access_token.get_secret_value())
+        if settings.token_path is not None:
+            from .auth.manager import ExactOnlineAuth
+
+            # the encrypted file of ``exact-online auth login``; refreshed inside Exact's rules
+            return ExactOnlineAuth(settings, base_url=self.base_url, clock=self.clock)
+        return None
+
+    def _http_options(self) -> dict[str, Any]:
+        # Split timeouts: connecting should be quick; reading a 1000-row sync page may take a while.
+        total = self.timeout
+        return {
+            "timeout": httpx.Timeout(total, connect=min(10.0, total), pool=min(10.0, total)),
+            "limits": httpx.Limits(max_connections=20, max_keepalive_connections=10),
+            "follow_redirects": False,
+        }
 
     @classmethod
     def from_secrets_manager(
@@ -159,12 +231,20 @@ class _Base:
         poll_timeout: float = 90.0,
         **kwargs: Any,
     ) -> Self:
-        """A worker client whose token is read, never refreshed, from the refresher's Secrets Manager slots
-        (``EXACT_TOKEN_SECRET_A``/``_B`` when neither ``secret_name`` nor ``slots`` is given). Needs the
-        ``[aws]`` extra; see :func:`exact_online_sdk.aws.worker.worker_token_provider`. ``kwargs`` go to the
-        constructor (``division=``, ``base_url=``, ``clock=``...)."""
+        """A worker client whose token is read, never refreshed, from the refresher's Secrets Manager slots.
+
+        Without ``secret_name`` or ``slots`` the slots are those of ``settings=`` (``EXACT_TOKEN_SECRET_A``/``_B`` or
+        the prefix ``EXACT_TOKEN_SECRET``), else of the environment. Needs the ``[aws]`` extra; see
+        :func:`exact_online_sdk.aws.worker.worker_token_provider`. ``kwargs`` go to the constructor (``settings=``,
+        ``division=``, ``base_url=``, ``clock=``...)."""
         from .aws.worker import worker_token_provider
 
+        settings: Settings | None = kwargs.get("settings")
+        if secret_name is None and slots is None and settings is not None:
+            if settings.token_secret_a and settings.token_secret_b:
+                slots = (settings.token_secret_a, settings.token_secret_b)
+            elif settings.token_secret:
+                secret_name = settings.token_secret
         provider = worker_token_provider(
             secret_name,
             slots=slots,
@@ -246,48 +326,25 @@ def _to_result(response: ExactResponse) -> Any:
 
 
 class ExactOnlineClient(_Base):
-    """Synchronous client. ``auth`` is a TokenSource (``ExactOnlineAuth``, a worker provider) or use
-    ``access_token=`` for a fixed token. Paths are relative: ``client.get("crm/Accounts", {"$top": 10})``."""
+    """The blocking client. Paths are relative: ``client.get("crm/Accounts", {"$top": 10})``.
+
+    Build it from ``settings`` (``ExactOnlineClient(settings=Settings.from_env())``), with your own token source
+    (``auth=``), or with :meth:`from_secrets_manager` on AWS; the keyword ``options`` are :class:`ClientOptions`.
+    ``http_client``/``transport`` replace the HTTP layer (tests, proxies)."""
 
     def __init__(
         self,
         settings: Settings | None = None,
         *,
         auth: TokenSource | None = None,
-        access_token: str | None = None,
-        division: int | None = None,
-        base_url: str | None = None,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
-        clock: Clock | None = None,
-        retry: RetryPolicy | None = None,
-        user_agent: str | None = None,
-        language: str | None = None,
-        client_id: str | None = None,
-        timeout: float | None = None,
-        budget: RateBudgetBackend | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(
-            settings,
-            access_token=access_token,
-            division=division,
-            base_url=base_url,
-            clock=clock,
-            retry=retry,
-            user_agent=user_agent,
-            language=language,
-            client_id=client_id,
-            timeout=timeout,
-            budget=budget,
-        )
-        self._auth: TokenSource | None = auth or (StaticToken(access_token) if access_token else None)
+        super().__init__(settings, options)
+        self._auth: TokenSource | None = auth or self._configured_source()
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(
-            transport=transport,
-            timeout=_timeout(self.timeout),
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
-            follow_redirects=False,
-        )
+        self._http = http_client or httpx.Client(transport=transport, **self._http_options())
 
     # -- driving the core ---------------------------------------------------------------------------------
 
@@ -429,42 +486,14 @@ class AsyncExactOnlineClient(_Base):
         settings: Settings | None = None,
         *,
         auth: AsyncTokenSource | TokenSource | None = None,
-        access_token: str | None = None,
-        division: int | None = None,
-        base_url: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock | None = None,
-        retry: RetryPolicy | None = None,
-        user_agent: str | None = None,
-        language: str | None = None,
-        client_id: str | None = None,
-        timeout: float | None = None,
-        budget: RateBudgetBackend | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(
-            settings,
-            access_token=access_token,
-            division=division,
-            base_url=base_url,
-            clock=clock,
-            retry=retry,
-            user_agent=user_agent,
-            language=language,
-            client_id=client_id,
-            timeout=timeout,
-            budget=budget,
-        )
-        self._auth: AsyncTokenSource | TokenSource | None = auth or (
-            StaticToken(access_token) if access_token else None
-        )
+        super().__init__(settings, options)
+        self._auth: AsyncTokenSource | TokenSource | None = auth or self._configured_source()
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            transport=transport,
-            timeout=_timeout(self.timeout),
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
-            follow_redirects=False,
-        )
+        self._http = http_client or httpx.AsyncClient(transport=transport, **self._http_options())
 
     async def _run(self, flow: Generator[Action, Any, T]) -> T:
         try:
