@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Self, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Generic, Self, TypedDict, TypeVar, Unpack, cast
 
 import httpx
 
 from ._core.credentials import AsyncTokenSource, StaticToken, TokenSource
+from ._core.drive import Emit, Flow, Stepper, Stream
 from ._core.flow import (
     Action,
     ExactResponse,
@@ -44,7 +45,6 @@ from ._core.flow import (
     Send,
     Sleep,
     TransportFailure,
-    Unauthorized,
     request_flow,
 )
 from ._core.hosts import DEFAULT_BASE_URL
@@ -74,12 +74,17 @@ __all__ = [
     "ExactOnlineClient",
     "ExactResponse",
     "Page",
+    "RequestOptions",
     "ResultList",
     "RetryPolicy",
 ]
 
 log = logging.getLogger("exact_online_sdk.client")
 T = TypeVar("T")
+Params = Mapping[str, Any] | None
+"""Query options of a request (``$filter``, ``$select``, ``$top``...)."""
+Headers = Mapping[str, str] | None
+"""Extra request headers."""
 
 
 class ResultList(list[dict[str, Any]]):
@@ -154,19 +159,45 @@ class ClientOptions(TypedDict, total=False):
     """Where the rate budget is kept (default: shared in this process; a DynamoDB backend across processes)."""
 
 
-def _check_options(options: ClientOptions) -> None:
-    unknown = sorted(set(options) - ClientOptions.__optional_keys__)
+class RequestOptions(TypedDict, total=False):
+    """The keyword options of ``request()`` (both clients)."""
+
+    params: Params
+    """Query options (``$filter``, ``$select``, ``$top``...)."""
+    json: Any
+    """The request body (POST, PUT)."""
+    division: int | None
+    """The division of the path (default: the client's)."""
+    headers: Headers
+    """Extra request headers."""
+
+
+Options = TypeVar("Options", ClientOptions, RequestOptions)
+_KNOWN: dict[type[Any], frozenset[str]] = {
+    ClientOptions: ClientOptions.__optional_keys__,
+    RequestOptions: RequestOptions.__optional_keys__,
+}
+
+
+def _checked(options: Options, spec: type[Options]) -> Options:
+    """``options`` when every key is one of ``spec``; a misspelt keyword is a TypeError, as for a plain signature."""
+    known = _KNOWN[spec]
+    unknown = sorted(set(options) - known)
     if unknown:
-        raise TypeError(
-            f"unexpected keyword argument {unknown[0]!r} (options: {sorted(ClientOptions.__optional_keys__)})"
-        )
+        raise TypeError(f"unexpected keyword argument {unknown[0]!r} (options: {sorted(known)})")
+    return options
 
 
-class _Base:
-    """Configuration shared by both shells, resolved once from ``settings`` and the :class:`ClientOptions`."""
+PagesT = TypeVar("PagesT", Iterator[Page], AsyncIterator[Page])
+RowsT = TypeVar("RowsT", Iterator[dict[str, Any]], AsyncIterator[dict[str, Any]])
+
+
+class _Base(Generic[PagesT, RowsT]):
+    """What both shells share: the configuration (resolved once from ``settings`` and the :class:`ClientOptions`)
+    and every decision, as sans-IO flows. A shell adds only the I/O: ``_perform``, ``_run`` and ``_stream``."""
 
     def __init__(self, settings: Settings | None, options: ClientOptions) -> None:
-        _check_options(options)
+        _checked(options, ClientOptions)
         self.settings = settings
         self.base_url = normalize_base_url(options.get("base_url") or (settings.host if settings else DEFAULT_BASE_URL))
         division = options.get("division")
@@ -284,18 +315,82 @@ class _Base:
         budget = self._budget_override or shared_budget((self.base_url, self.client_id, div))
         return budget.snapshot(self.clock.now())
 
-    def _flow(self, req: PreparedRequest) -> Generator[Action, Any, ExactResponse]:
+    def _flow(self, req: PreparedRequest) -> Flow[ExactResponse]:
         return request_flow(
             req, budget=self._budget(req), policy=self.retry, clock=self.clock, request_id=uuid.uuid4().hex[:16]
         )
 
-    def _warn_more(self, path: str, rows: ResultList) -> None:
-        if rows.has_more:
+    # -- what each public method does, as sans-IO flows (the shells below only perform their I/O) ------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        params: Params = None,
+        json: Any = None,
+        division: int | None = None,
+        headers: Headers = None,
+    ) -> Flow[ExactResponse]:
+        return self._flow(self._prepare(RequestSpec(method, path, params, json, division, headers)))
+
+    def _get(self, path: str, params: Params, division: int | None) -> Flow[Any]:
+        result = _to_result((yield from self._request("GET", path, params, division=division)))
+        if isinstance(result, ResultList) and result.has_more:
             log.warning(
                 "get(%r) returned one page of %d rows; Exact has more: use iter_rows() to read them all",
                 path,
-                len(rows),
+                len(result),
             )
+        return result
+
+    def _post(self, path: str, json: Any, division: int | None) -> Flow[dict[str, Any]]:
+        data = (yield from self._request("POST", path, json=json, division=division)).data
+        return data if isinstance(data, dict) else {}
+
+    def _current_division(self) -> Flow[int]:
+        return _division_from_me((yield from self._get("current/Me", {"$select": "CurrentDivision"}, None)))
+
+    def _get_url(self, url: str) -> Flow[Any]:
+        return _to_result((yield from self._flow(self._absolute(url))))
+
+    def _pager(self, path: str, params: Params, division: int | None, max_rows: int | None) -> Paginator:
+        """Paging state of one read; the sync engine pages with it too."""
+        limit = _limit(params, max_rows)
+        first = self._prepare(RequestSpec("GET", path, params, None, division, None))
+        pager = Paginator(first, base_url=self.base_url, limit=limit)
+        if limit == 0:
+            pager.request = None
+        return pager
+
+    def _pages(self, path: str, params: Params, division: int | None, max_rows: int | None) -> Stream[Page]:
+        pager = self._pager(path, params, division, max_rows)
+        while pager.request is not None:
+            yield Emit(pager.accept((yield from self._flow(pager.request))))
+
+    def _rows(self, path: str, params: Params, division: int | None, max_rows: int | None) -> Stream[dict[str, Any]]:
+        pager = self._pager(path, params, division, max_rows)
+        while pager.request is not None:
+            for row in pager.accept((yield from self._flow(pager.request))).rows:
+                yield Emit(row)
+
+    # -- the iterators are the same in both shells; only their type differs (``for`` or ``async for``) --------
+
+    def iter_pages(
+        self, path: str, params: Params = None, *, division: int | None = None, max_rows: int | None = None
+    ) -> PagesT:
+        """Every page of a collection, following ``__next``; ``$top``/``max_rows`` cap the whole result.
+
+        An iterator of the blocking client, an async iterator (``async for``) of the asyncio one."""
+        return cast(PagesT, self._stream(self._pages(path, params, division, max_rows)))
+
+    def iter_rows(
+        self, path: str, params: Params = None, *, division: int | None = None, max_rows: int | None = None
+    ) -> RowsT:
+        """Every row of a collection (see :meth:`iter_pages`)."""
+        return cast(RowsT, self._stream(self._rows(path, params, division, max_rows)))
+
+    def _stream(self, stream: Stream[T]) -> Any:
+        raise NotImplementedError  # each shell drives streams with its own I/O
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, division={self.division!r})"
@@ -325,7 +420,17 @@ def _to_result(response: ExactResponse) -> Any:
     return body.data
 
 
-class ExactOnlineClient(_Base):
+def _send_args(action: Send) -> dict[str, Any]:
+    headers = dict(action.request.headers)
+    headers["Authorization"] = f"Bearer {action.token}"
+    return {"headers": headers, "content": action.request.content}
+
+
+def _no_credentials() -> AuthenticationError:
+    return AuthenticationError("no credentials: pass auth= (a token source) or access_token=")
+
+
+class ExactOnlineClient(_Base[Iterator[Page], Iterator[dict[str, Any]]]):
     """The blocking client. Paths are relative: ``client.get("crm/Accounts", {"$top": 10})``.
 
     Build it from ``settings`` (``ExactOnlineClient(settings=Settings.from_env())``), with your own token source
@@ -346,118 +451,77 @@ class ExactOnlineClient(_Base):
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(transport=transport, **self._http_options())
 
-    # -- driving the core ---------------------------------------------------------------------------------
-
-    def _run(self, flow: Generator[Action, Any, T]) -> T:
-        try:
-            action = next(flow)
-            while True:
-                try:
-                    result = self._perform(action)
-                except BaseException as exc:  # let the core return its rate-limit reservation
-                    action = flow.throw(exc)
-                    continue
-                action = flow.send(result)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+    # -- the I/O: performing the actions of a flow with blocking calls ---------------------------------------
 
     def _perform(self, action: Action) -> Any:
         if isinstance(action, Send):
-            req = action.request
-            headers = dict(req.headers)
-            headers["Authorization"] = f"Bearer {action.token}"
             try:
-                response = self._http.request(req.method, req.url, headers=headers, content=req.content)
+                response = self._http.request(action.request.method, action.request.url, **_send_args(action))
             except httpx.TransportError as exc:
                 return _failure(exc)
             return _raw(response)
         if isinstance(action, Sleep):
             self.clock.sleep(action.seconds)
             return None
+        source = self._auth
+        if source is None:
+            raise _no_credentials()
         if isinstance(action, GetToken):
-            return self._token_source().get_access_token()
-        if isinstance(action, Unauthorized):
-            return self._token_source().on_unauthorized(action.token)
-        raise TypeError(f"unknown action {action!r}")  # pragma: no cover
+            return source.get_access_token()
+        return source.on_unauthorized(action.token)
 
-    def _token_source(self) -> TokenSource:
-        if self._auth is None:
-            raise AuthenticationError("no credentials: pass auth= (a token source) or access_token=")
-        return self._auth
+    def _advance(self, step: Stepper[Any]) -> None:
+        while step.wants_io:
+            try:
+                outcome = self._perform(step.action)
+            except BaseException as exc:  # the core returns its rate-limit reservation, then re-raises
+                step.throw(exc)
+            else:
+                step.send(outcome)
+
+    def _run(self, flow: Flow[T]) -> T:
+        with Stepper(flow) as step:
+            self._advance(step)
+            return step.result()
+
+    def _stream(self, stream: Stream[T]) -> Iterator[T]:
+        with Stepper(stream) as step:  # closed when the caller stops early
+            self._advance(step)
+            while not step.done:
+                yield step.item
+                step.resume()
+                self._advance(step)
 
     # -- public API ------------------------------------------------------------------------------------------
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        division: int | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> ExactResponse:
+    def request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> ExactResponse:
         """One call with pacing, retries and envelope unwrapping; raises a typed APIError on failure."""
-        req = self._prepare(RequestSpec(method, path, params, json, division, headers))
-        return self._run(self._flow(req))
+        return self._run(self._request(method, path, **_checked(options, RequestOptions)))
 
-    def get(self, path: str, params: Mapping[str, Any] | None = None, *, division: int | None = None) -> Any:
+    def get(self, path: str, params: Params = None, *, division: int | None = None) -> Any:
         """One GET; the unwrapped ``d``: a :class:`ResultList` for collections, a dict for one entity."""
-        result = _to_result(self.request("GET", path, params=params, division=division))
-        if isinstance(result, ResultList):
-            self._warn_more(path, result)
-        return result
-
-    def iter_pages(
-        self,
-        path: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        division: int | None = None,
-        max_rows: int | None = None,
-    ) -> Iterator[Page]:
-        """Every page of a collection, following ``__next``; ``$top``/``max_rows`` cap the whole result."""
-        limit = _limit(params, max_rows)
-        first = self._prepare(RequestSpec("GET", path, params, None, division, None))
-        pager = Paginator(first, base_url=self.base_url, limit=limit)
-        if limit == 0:
-            return
-        while pager.request is not None:
-            yield pager.accept(self._run(self._flow(pager.request)))
-
-    def iter_rows(
-        self,
-        path: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        division: int | None = None,
-        max_rows: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Every row of a collection (see :meth:`iter_pages`)."""
-        for page in self.iter_pages(path, params, division=division, max_rows=max_rows):
-            yield from page.rows
+        return self._run(self._get(path, params, division))
 
     def post(self, path: str, json: Any, *, division: int | None = None) -> dict[str, Any]:
         """Create an entity; returns it as Exact stored it (``Prefer: return=representation``)."""
-        data = self.request("POST", path, json=json, division=division).data
-        return data if isinstance(data, dict) else {}
+        return self._run(self._post(path, json, division))
 
     def put(self, path: str, json: Any, *, division: int | None = None) -> None:
         """Partial update (send only changed fields); Exact answers 204."""
-        self.request("PUT", path, json=json, division=division)
+        self._run(self._request("PUT", path, json=json, division=division))
 
     def delete(self, path: str, *, division: int | None = None) -> None:
         """Delete an entity; Exact answers 204."""
-        self.request("DELETE", path, division=division)
+        self._run(self._request("DELETE", path, division=division))
 
     def current_division(self) -> int:
         """The user's current division from ``current/Me`` (use it when ``EXACT_DIVISION`` is not set)."""
-        return _division_from_me(self.get("current/Me", {"$select": "CurrentDivision"}))
+        return self._run(self._current_division())
 
     def get_url(self, url: str) -> Any:
         """GET an absolute URL on the configured host, such as a ``__deferred`` navigation link or a
         ``__next`` link; returns what :meth:`get` returns. Other hosts are refused (the token never leaves)."""
-        return _to_result(self._run(self._flow(self._absolute(url))))
+        return self._run(self._get_url(url))
 
     @cached_property
     def api(self) -> Services:
@@ -478,8 +542,10 @@ class ExactOnlineClient(_Base):
         self.close()
 
 
-class AsyncExactOnlineClient(_Base):
-    """The asyncio client: same names and behaviour as :class:`ExactOnlineClient`, awaited."""
+class AsyncExactOnlineClient(_Base[AsyncIterator[Page], AsyncIterator[dict[str, Any]]]):
+    """The asyncio client: same names, options and behaviour as :class:`ExactOnlineClient`, awaited.
+
+    ``auth`` may be an async token source or a blocking one (then called directly)."""
 
     def __init__(
         self,
@@ -495,26 +561,12 @@ class AsyncExactOnlineClient(_Base):
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(transport=transport, **self._http_options())
 
-    async def _run(self, flow: Generator[Action, Any, T]) -> T:
-        try:
-            action = next(flow)
-            while True:
-                try:
-                    result = await self._perform(action)
-                except BaseException as exc:  # let the core return its rate-limit reservation
-                    action = flow.throw(exc)
-                    continue
-                action = flow.send(result)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+    # -- the I/O: performing the actions of a flow with awaits -----------------------------------------------
 
     async def _perform(self, action: Action) -> Any:
         if isinstance(action, Send):
-            req = action.request
-            headers = dict(req.headers)
-            headers["Authorization"] = f"Bearer {action.token}"
             try:
-                response = await self._http.request(req.method, req.url, headers=headers, content=req.content)
+                response = await self._http.request(action.request.method, action.request.url, **_send_args(action))
             except httpx.TransportError as exc:
                 return _failure(exc)
             return _raw(response)
@@ -523,93 +575,66 @@ class AsyncExactOnlineClient(_Base):
             return None
         source = self._auth
         if source is None:
-            raise AuthenticationError("no credentials: pass auth= (a token source) or access_token=")
-        if isinstance(action, GetToken):
-            if isinstance(source, AsyncTokenSource):
+            raise _no_credentials()
+        if isinstance(source, AsyncTokenSource):
+            if isinstance(action, GetToken):
                 return await source.aget_access_token()
+            return await source.aon_unauthorized(action.token)
+        if isinstance(action, GetToken):
             return source.get_access_token()
-        if isinstance(action, Unauthorized):
-            if isinstance(source, AsyncTokenSource):
-                return await source.aon_unauthorized(action.token)
-            return source.on_unauthorized(action.token)
-        raise TypeError(f"unknown action {action!r}")  # pragma: no cover
+        return source.on_unauthorized(action.token)
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        division: int | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> ExactResponse:
+    async def _advance(self, step: Stepper[Any]) -> None:
+        while step.wants_io:
+            try:
+                outcome = await self._perform(step.action)
+            except BaseException as exc:  # the core returns its rate-limit reservation, then re-raises
+                step.throw(exc)
+            else:
+                step.send(outcome)
+
+    async def _run(self, flow: Flow[T]) -> T:
+        with Stepper(flow) as step:
+            await self._advance(step)
+            return step.result()
+
+    async def _stream(self, stream: Stream[T]) -> AsyncIterator[T]:
+        with Stepper(stream) as step:  # closed when the caller stops early
+            await self._advance(step)
+            while not step.done:
+                yield step.item
+                step.resume()
+                await self._advance(step)
+
+    # -- public API ------------------------------------------------------------------------------------------
+
+    async def request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> ExactResponse:
         """One call with pacing, retries and envelope unwrapping; raises a typed APIError on failure."""
-        req = self._prepare(RequestSpec(method, path, params, json, division, headers))
-        return await self._run(self._flow(req))
+        return await self._run(self._request(method, path, **_checked(options, RequestOptions)))
 
-    async def get(self, path: str, params: Mapping[str, Any] | None = None, *, division: int | None = None) -> Any:
+    async def get(self, path: str, params: Params = None, *, division: int | None = None) -> Any:
         """One GET; the unwrapped ``d``: a :class:`ResultList` for collections, a dict for one entity."""
-        result = _to_result(await self.request("GET", path, params=params, division=division))
-        if isinstance(result, ResultList):
-            self._warn_more(path, result)
-        return result
-
-    async def iter_pages(
-        self,
-        path: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        division: int | None = None,
-        max_rows: int | None = None,
-    ) -> AsyncIterator[Page]:
-        """Every page of a collection, following ``__next``; ``$top``/``max_rows`` cap the whole result."""
-        limit = _limit(params, max_rows)
-        first = self._prepare(RequestSpec("GET", path, params, None, division, None))
-        pager = Paginator(first, base_url=self.base_url, limit=limit)
-        if limit == 0:
-            return
-        while pager.request is not None:
-            yield pager.accept(await self._run(self._flow(pager.request)))
-
-    async def iter_rows(
-        self,
-        path: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        division: int | None = None,
-        max_rows: int | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Every row of a collection (see :meth:`iter_pages`)."""
-        async for page in self.iter_pages(path, params, division=division, max_rows=max_rows):
-            for row in page.rows:
-                yield row
+        return await self._run(self._get(path, params, division))
 
     async def post(self, path: str, json: Any, *, division: int | None = None) -> dict[str, Any]:
         """Create an entity; returns it as Exact stored it (``Prefer: return=representation``)."""
-        data = (await self.request("POST", path, json=json, division=division)).data
-        return data if isinstance(data, dict) else {}
+        return await self._run(self._post(path, json, division))
 
     async def put(self, path: str, json: Any, *, division: int | None = None) -> None:
         """Partial update (send only changed fields); Exact answers 204."""
-        await self.request("PUT", path, json=json, division=division)
+        await self._run(self._request("PUT", path, json=json, division=division))
 
     async def delete(self, path: str, *, division: int | None = None) -> None:
         """Delete an entity; Exact answers 204."""
-        await self.request("DELETE", path, division=division)
+        await self._run(self._request("DELETE", path, division=division))
 
     async def current_division(self) -> int:
         """The user's current division from ``current/Me`` (use it when ``EXACT_DIVISION`` is not set)."""
-        return _division_from_me(await self.get("current/Me", {"$select": "CurrentDivision"}))
+        return await self._run(self._current_division())
 
     async def get_url(self, url: str) -> Any:
         """GET an absolute URL on the configured host (a ``__deferred`` or ``__next`` link); see :meth:`get`."""
-        return _to_result(await self._run(self._flow(self._absolute(url))))
-
-    async def aclose(self) -> None:
-        """Close the HTTP connections (only those this client opened)."""
-        if self._owns_http:
-            await self._http.aclose()
+        return await self._run(self._get_url(url))
 
     @cached_property
     def api(self) -> AsyncServices:
@@ -617,6 +642,11 @@ class AsyncExactOnlineClient(_Base):
         from .api import AsyncServices
 
         return AsyncServices(self)
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections (only those this client opened)."""
+        if self._owns_http:
+            await self._http.aclose()
 
     async def close(self) -> None:
         """Alias of :meth:`aclose`."""
