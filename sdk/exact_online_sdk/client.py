@@ -2,7 +2,7 @@
 
 Both build requests, pace against the shared rate-limit budget, retry and unwrap responses through the same
 code (:func:`exact_online_sdk._core.flow.request_flow`), so the same inputs give the same requests and
-decisions. They hold no per-request state and are safe to share across threads (sync) or tasks (async).
+decisions. They hold no per-request state and are safe to share across threads (blocking) or tasks (asyncio).
 
 ``get()`` makes one request. For a collection it returns a :class:`ResultList` (a ``list``) whose
 ``has_more``/``next_url`` say whether Exact has more rows; when it does, a warning is logged as well, so a

@@ -427,7 +427,7 @@ class AsyncSync(_SyncBase["AsyncExactOnlineClient", AsyncIterator[SyncBatch]]):
     """The asyncio form of :class:`Sync` (same plan, same cursor rules)."""
 
     async def run(self, consumer: Callable[[SyncBatch], Awaitable[object] | object]) -> SyncReport:
-        """Deliver every batch to ``consumer`` (sync or async function); accepted when it returns."""
+        """Deliver every batch to ``consumer`` (a plain or an async function); accepted when it returns."""
         report = SyncReport()
         async for batch in self.batches(report):
             outcome = consumer(batch)

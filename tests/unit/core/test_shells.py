@@ -1,4 +1,4 @@
-"""The sync and async clients make the same requests and the same decisions: one table, both shells."""
+"""The blocking and asyncio clients make the same requests and the same decisions: one table, both shells."""
 
 from __future__ import annotations
 
@@ -211,7 +211,7 @@ def run_async(case: Case) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_sync_and_async_shells_behave_identically(case: Case) -> None:
+def test_blocking_and_async_shells_behave_identically(case: Case) -> None:
     sync, asyn = run_sync(case), run_async(case)
     assert sync == asyn
     assert sync["requests"], "every case sends at least one request"
