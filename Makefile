@@ -80,8 +80,8 @@ bench: $(STAMP)  ## run benchmarks/ (peers in benchmarks/.peers/) and write benc
 	$(UV) run --frozen python benchmarks/run.py
 
 .PHONY: demo
-demo: $(STAMP)  ## run the whole system offline on the emulator (about a minute), then print a summary
-	$(UV) run --frozen exact-online demo
+demo: $(STAMP)  ## run the whole system offline on the emulator (a simulated hour in seconds), then print a summary
+	$(UV) run --frozen python -m demo
 
 .PHONY: docs
 docs: $(STAMP)  ## build the documentation site into site/ (mkdocs --strict: broken links or references fail)

@@ -136,3 +136,10 @@ def test_sync_with_count_shows_the_total_and_an_eta(env, tmp_path):
     assert done is not None
     assert done.group(1) == done.group(2)  # every row Exact announced was delivered
     assert "ETA 0:00:00" in result.stderr
+
+
+def test_demo_command_points_to_make_demo_in_a_checkout():
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 2
+    assert "not part of the installed package" in result.stderr
+    assert "make demo" in result.stderr
