@@ -262,20 +262,12 @@ class _Base(Generic[PagesT, RowsT]):
         poll_timeout: float = 90.0,
         **kwargs: Any,
     ) -> Self:
-        """A worker client whose token is read, never refreshed, from the refresher's Secrets Manager slots.
-
-        Without ``secret_name`` or ``slots`` the slots are those of ``settings=`` (``EXACT_TOKEN_SECRET_A``/``_B`` or
-        the prefix ``EXACT_TOKEN_SECRET``), else of the environment. Needs the ``[aws]`` extra; see
-        :func:`exact_online_sdk.aws.worker.worker_token_provider`. ``kwargs`` go to the constructor (``settings=``,
-        ``division=``, ``base_url=``, ``clock=``...)."""
+        """A worker client whose token is read, never refreshed, from the refresher's Secrets Manager slots
+        (``EXACT_TOKEN_SECRET_A``/``_B`` when neither ``secret_name`` nor ``slots`` is given). Needs the
+        ``[aws]`` extra; see :func:`exact_online_sdk.aws.worker.worker_token_provider`. ``kwargs`` go to the
+        constructor (``division=``, ``base_url=``, ``clock=``...)."""
         from .aws.worker import worker_token_provider
 
-        settings: Settings | None = kwargs.get("settings")
-        if secret_name is None and slots is None and settings is not None:
-            if settings.token_secret_a and settings.token_secret_b:
-                slots = (settings.token_secret_a, settings.token_secret_b)
-            elif settings.token_secret:
-                secret_name = settings.token_secret
         provider = worker_token_provider(
             secret_name,
             slots=slots,

@@ -144,31 +144,3 @@ def test_async_client_takes_the_token_from_settings_too(exact: FakeExact) -> Non
 
     asyncio.run(main())
     assert _seen_tokens(exact) == ["Bearer settings-token-9"]
-
-
-def test_from_secrets_manager_reads_the_slots_named_by_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: dict[str, object] = {}
-
-    def fake_provider(secret_name: object = None, **kwargs: object) -> object:
-        seen.update(secret_name=secret_name, **kwargs)
-
-        class Provider:
-            def get_access_token(self) -> str:
-                return "slot-token"
-
-            def on_unauthorized(self, rejected_token: str) -> str | None:
-                return None
-
-        return Provider()
-
-    monkeypatch.setattr("exact_online_sdk.aws.worker.worker_token_provider", fake_provider)
-    settings = Settings(token_secret_a="exact/slot-a", token_secret_b="exact/slot-b", division=DIVISION)
-    client = ExactOnlineClient.from_secrets_manager(settings=settings)
-    assert seen["secret_name"] is None
-    assert seen["slots"] == ("exact/slot-a", "exact/slot-b")
-    assert client.division == DIVISION
-    client.close()
-    prefixed = ExactOnlineClient.from_secrets_manager(settings=Settings(token_secret="exact/token"))
-    assert seen["secret_name"] == "exact/token"
-    assert seen["slots"] is None
-    prefixed.close()
