@@ -55,6 +55,12 @@ codegen: $(STAMP)  ## copy ../shared's reference into tools/reference/ (when pre
 		echo "codegen: reference copied from $(SHARED_REFERENCE)"; fi
 	$(UV) run --frozen python tools/codegen.py
 
+PART ?= patch
+
+.PHONY: bump-version
+bump-version:  ## raise the version (PART=patch|minor|major) and date the CHANGELOG's Unreleased section
+	$(UV) run --frozen python tools/bump_version.py $(PART)
+
 .PHONY: dist
 dist: $(STAMP)  ## build the wheel and sdist into dist/
 	rm -rf dist && $(UV) build --out-dir dist
