@@ -13,6 +13,7 @@ next (``hint``). No error text or repr ever contains a token or secret.
     ├── InvalidPathError (also ValueError)       a path the client refuses to send
     ├── ODataError (also ValueError)             a filter/query the builder cannot express for Exact
     ├── EdmValueError (also ValueError)          a wire value that does not fit its Edm type (edm.py)
+    ├── JSONFormatError (also ValueError)        JSON refused: syntax, encoding, depth, numbers beyond Exact's ranges
     ├── FieldNotWritableError (also ValueError)  a write names a field Exact does not accept (models)
     ├── PaginationError                          a repeated or foreign ``__next`` link
     ├── SyncError (also ValueError)              a wrongly configured sync or a row without Timestamp (sync.py)

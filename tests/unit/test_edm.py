@@ -79,9 +79,35 @@ def test_binary_and_boolean():
         edm.parse_boolean("yes")
 
 
-@given(st.decimals(allow_nan=False, allow_infinity=False))
-def test_any_finite_decimal_survives_the_wire(value):
+def _within_double(value: Decimal) -> bool:
+    try:
+        edm.parse_decimal(value)
+    except edm.EdmValueError:
+        return False
+    return True
+
+
+# Money as Exact sends it: up to 17 significant digits anywhere in Edm.Double's range.
+_doubles = st.builds(
+    lambda sign, coefficient, exponent: Decimal((sign, tuple(int(d) for d in str(coefficient)), exponent)),
+    st.integers(0, 1),
+    st.integers(0, 10**17 - 1),
+    st.integers(-340, 308),
+).filter(_within_double)
+
+
+@given(_doubles)
+def test_any_edm_double_survives_the_wire_exactly(value):
     assert edm.loads(edm.dumps({"v": value}))["v"] == value
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_any_decimal_either_survives_the_wire_or_is_refused_before_sending(value):
+    if _within_double(value):
+        assert edm.loads(edm.dumps({"v": value}))["v"] == value
+    else:
+        with pytest.raises(edm.EdmValueError, match=r"Edm\.Double"):
+            edm.dumps({"v": value})
 
 
 @given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)))
