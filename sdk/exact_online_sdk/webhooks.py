@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from . import edm
 from .exceptions import ExactOnlineError
 
 if TYPE_CHECKING:
@@ -71,6 +71,8 @@ class WebhookEvent:
     client_id: str
     event_created_on: str | None
     content: Mapping[str, Any] = field(repr=False)
+    raw_content: bytes = field(default=b"", repr=False)
+    """The ``Content`` bytes exactly as Exact signed them (what a queue should carry: no re-serialisation)."""
 
 
 def is_validation_request(body: bytes) -> bool:
@@ -102,24 +104,45 @@ def verify_delivery(body: bytes, secret: str | bytes) -> WebhookEvent:
     if not hmac.compare_digest(expected, received):
         raise WebhookSignatureError("HashCode does not match the delivery body")
     try:
-        data = json.loads(content)
-    except ValueError as exc:
-        raise WebhookFormatError("Content is not valid JSON") from exc
+        data = edm.loads(content)
+    except edm.JSONFormatError as exc:
+        raise WebhookFormatError(f"Content is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise WebhookFormatError("Content is not a JSON object")
     try:
+        created = data.get("EventCreatedOn")
         return WebhookEvent(
-            topic=str(data["Topic"]),
-            action=str(data["Action"]),
-            division=int(data["Division"]),
-            key=str(data["Key"]),
-            endpoint=str(data["ExactOnlineEndpoint"]),
-            client_id=str(data.get("ClientId", "")),
-            event_created_on=None if data.get("EventCreatedOn") is None else str(data["EventCreatedOn"]),
+            topic=_text(data, "Topic"),
+            action=_text(data, "Action"),
+            division=_division(data),
+            key=_text(data, "Key"),
+            endpoint=_text(data, "ExactOnlineEndpoint"),
+            client_id=_text(data, "ClientId", ""),
+            event_created_on=None if created is None else str(created)[:100],
             content=data,
+            raw_content=bytes(content),
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise WebhookFormatError(f"Content lacks or mistypes a field: {exc}") from exc
+    except KeyError as exc:
+        raise WebhookFormatError(f"Content lacks or mistypes a field: {exc}") from None
+
+
+def _text(data: Mapping[str, Any], name: str, default: str | None = None) -> str:
+    value = data.get(name, default)
+    if value is None:
+        raise KeyError(name)
+    if not isinstance(value, str):
+        raise WebhookFormatError(f"Content lacks or mistypes a field: {name} is a JSON {type(value).__name__}")
+    return value
+
+
+def _division(data: Mapping[str, Any]) -> int:
+    try:
+        division = edm.parse_int(data["Division"], "Edm.Int32")
+    except edm.EdmValueError as exc:
+        raise WebhookFormatError(f"Content lacks or mistypes a field: {exc}") from None
+    if division is None:
+        raise KeyError("Division")
+    return division
 
 
 # --- subscription reconciler --------------------------------------------------------------------------------

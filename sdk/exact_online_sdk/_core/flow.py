@@ -9,6 +9,7 @@ the same requests and the same decisions by construction. :class:`Paginator` doe
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -288,6 +289,20 @@ def _log_line(
     )
 
 
+_UNSENDABLE = re.compile("[\x00-\x20\x7f\ud800-\udfff]")
+MAX_LINK_LENGTH = 65_536
+"""The longest ``__next`` followed (httpx's own URL limit); Exact's links repeat the query, a few KB at most."""
+
+
+def _link_problem(url: str) -> str | None:
+    """Why a ``__next`` link cannot be sent as a request line, or None."""
+    if len(url) > MAX_LINK_LENGTH:
+        return f"is longer than {MAX_LINK_LENGTH} characters"
+    if _UNSENDABLE.search(url):
+        return "contains whitespace, control characters or unpaired surrogates"
+    return None
+
+
 class Paginator:
     """Pagination state for one read (kept in the iterator, never on the client).
 
@@ -332,6 +347,9 @@ class Paginator:
                     url=next_url,
                     pages=self.pages,
                 )
+            problem = _link_problem(next_url)
+            if problem:
+                raise PaginationError(f"Exact sent a __next link that {problem}", url=None, pages=self.pages)
             if not same_origin(next_url, self._base_url):
                 raise PaginationError("__next points at another host; refusing to send the token there", url=next_url)
             self._seen.add(next_url)

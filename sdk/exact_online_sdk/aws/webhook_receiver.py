@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import edm
 from ..webhooks import WebhookEvent, WebhookFormatError, WebhookSignatureError, is_validation_request, verify_delivery
 
 if TYPE_CHECKING:
@@ -102,9 +103,11 @@ class SqsSink:
         return f"SqsSink(queue_url={self.queue_url!r})"
 
     def __call__(self, event: WebhookEvent) -> None:
+        # The Content bytes as Exact signed them: nothing re-serialised (numbers stay as Exact wrote them).
+        body = event.raw_content.decode("utf-8") if event.raw_content else edm.dumps(dict(event.content)).decode()
         self.client.send_message(
             QueueUrl=self.queue_url,
-            MessageBody=json.dumps(dict(event.content), sort_keys=True),
+            MessageBody=body,
             MessageAttributes={
                 "Topic": {"DataType": "String", "StringValue": event.topic},
                 "Division": {"DataType": "Number", "StringValue": str(event.division)},
