@@ -37,6 +37,7 @@ next (``hint``). No error text or repr ever contains a token or secret.
         ├── ServerError                          5xx
         ├── TransportError                       no HTTP answer (connect error, timeout, broken stream)
         └── UnexpectedResponseError              a 2xx that is not the JSON Exact should send
+            └── ResponseTooLargeError            the decoded body passed ``max_response_bytes``
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ __all__ = [
     "ODataError",
     "PaginationError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ServerError",
     "TokenError",
     "TransportError",
@@ -326,6 +328,18 @@ class UnexpectedResponseError(APIError):
     ) -> None:
         self.content_type = content_type
         self.excerpt = redact_text(excerpt)
+        super().__init__(message, **kwargs)
+
+
+class ResponseTooLargeError(UnexpectedResponseError):
+    """A 2xx body decoded to more than the client's ``max_response_bytes`` (``EXACT_MAX_RESPONSE_BYTES``); reading
+    stopped there, so a compression bomb never fills memory. ``limit`` is the cap in bytes. Not retried: the same
+    request would bring the same body."""
+
+    default_message = "response body too large"
+
+    def __init__(self, message: str | None = None, *, limit: int = 0, **kwargs: Any) -> None:
+        self.limit = limit
         super().__init__(message, **kwargs)
 
 

@@ -77,11 +77,13 @@ Action = GetToken | Unauthorized | Send | Sleep
 
 @dataclass(frozen=True, slots=True)
 class TransportFailure:
-    """No HTTP answer. ``maybe_sent`` is False only when Exact cannot have received the request."""
+    """No HTTP answer. ``maybe_sent`` is False only when Exact cannot have received the request; ``local`` is True
+    when the request could not even be written (a header or URL HTTP cannot carry): the same would fail again."""
 
     kind: str
     detail: str
     maybe_sent: bool
+    local: bool = False
 
 
 @dataclass(slots=True)
@@ -138,6 +140,15 @@ def _context(request_id: str, attempt: int, budget: RateBudgetBackend, now: floa
 
 
 def _transport_error(failure: TransportFailure, req: PreparedRequest, ctx: dict[str, Any]) -> TransportError:
+    if failure.local:
+        return TransportError(
+            f"not sent: {failure.kind}: {failure.detail}",
+            method=req.method,
+            url=req.url,
+            retryable=False,
+            outcome_unknown=False,
+            context=ctx,
+        )
     unknown = failure.maybe_sent and req.method == "POST"
     hint = " (the POST may have reached Exact: not resent)" if unknown else ""
     return TransportError(

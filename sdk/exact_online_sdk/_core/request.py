@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 from .. import edm
 from .._version import __version__
 from ..exceptions import ConfigError, InvalidPathError
+from .body import ACCEPT_ENCODING
 from .hosts import DEFAULT_BASE_URL
 
 __all__ = [
@@ -184,7 +185,8 @@ def build_headers(
     extra: Mapping[str, str] | None,
 ) -> dict[str, str]:
     """The headers Exact expects: JSON always, ``Prefer: return=representation`` on POST."""
-    headers = {"Accept": "application/json", "User-Agent": user_agent}
+    # Only the encodings the client decodes under its size cap (_core/body.py); httpx would add br/zstd if installed.
+    headers = {"Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING, "User-Agent": user_agent}
     if has_body:
         headers["Content-Type"] = "application/json"
     if method == "POST":

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import edm
-from ..exceptions import APIError, RateLimitError, UnexpectedResponseError, error_class_for_status
+from ..exceptions import (
+    APIError,
+    RateLimitError,
+    ResponseTooLargeError,
+    UnexpectedResponseError,
+    error_class_for_status,
+)
 from .ratelimit import parse_rate_limit_headers
 
 __all__ = ["Body", "RawResponse", "error_for_response", "parse_body", "strip_metadata"]
@@ -22,11 +28,17 @@ _EXCERPT = 200
 
 @dataclass(frozen=True, slots=True)
 class RawResponse:
-    """What the shell got back from the wire (headers with lower-case names)."""
+    """What the shell got back from the wire (headers with lower-case names).
+
+    ``content`` is the decoded body, or its first ``limit`` bytes when ``too_large`` (the shell stopped reading
+    there); ``decode_error`` names a body that could not be decoded (corrupt gzip, an encoding not asked for)."""
 
     status_code: int
     headers: Mapping[str, str]
     content: bytes
+    too_large: bool = False
+    limit: int | None = None
+    decode_error: str | None = None
 
 
 @dataclass(slots=True)
@@ -126,6 +138,20 @@ def parse_body(response: RawResponse, **ctx: Any) -> Body:
     """Parse a 2xx body; raise UnexpectedResponseError (never a raw JSON, Unicode or recursion error) for
     anything but Exact's JSON: invalid, truncated, non-UTF-8 or too deeply nested JSON, numbers beyond
     Edm.Double/Int64, rows that are not objects, a ``__next`` that is not a string."""
+    if response.too_large:
+        limit = response.limit or 0
+        raise ResponseTooLargeError(
+            f"the body is larger than the {limit:,} bytes this client reads (max_response_bytes); "
+            "ask for fewer rows or fields, or raise the cap",
+            limit=limit,
+            status_code=response.status_code,
+            content_type=_content_type(response.headers) or None,
+            excerpt=_excerpt(response.content),
+            **ctx,
+        )
+    if response.decode_error:
+        # A corrupt or cut-off compressed stream is usually a broken connection: worth another try.
+        raise _unexpected(response, response.decode_error, retryable="corrupt" in response.decode_error, **ctx)
     content = response.content
     if response.status_code == 204 or not content.strip():
         return Body(kind="empty")
