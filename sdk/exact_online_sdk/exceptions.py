@@ -11,6 +11,7 @@ next (``hint``). No error text or repr ever contains a token or secret.
     ExactOnlineError
     ├── ConfigError (also ValueError)            bad settings; names the variable, never the secret value
     ├── InvalidPathError (also ValueError)       a path the client refuses to send
+    ├── InvalidHeaderError (also ValueError)     a header the client refuses to send (nothing was sent)
     ├── ODataError (also ValueError)             a filter/query the builder cannot express for Exact
     ├── EdmValueError (also ValueError)          a wire value that does not fit its Edm type (edm.py)
     ├── JSONFormatError (also ValueError)        JSON refused: syntax, encoding, depth, numbers beyond Exact's ranges
@@ -57,6 +58,7 @@ __all__ = [
     "DailyRateLimitExceeded",
     "ExactOnlineError",
     "ForbiddenError",
+    "InvalidHeaderError",
     "InvalidPathError",
     "NotFoundError",
     "ODataError",
@@ -101,6 +103,12 @@ class ConfigError(ExactOnlineError, ValueError):
 
 class InvalidPathError(ExactOnlineError, ValueError):
     """A request path the client refuses: ``..``, ``?``/``#`` inside the path, or a URL on another host."""
+
+
+class InvalidHeaderError(ExactOnlineError, ValueError):
+    """A request header the client refuses to send: a name that is not an HTTP token, a value with control or
+    non-ASCII characters, or a header the client sets itself. Raised while building the request, so nothing was
+    sent; the message names the header, never its value (it may be a token)."""
 
 
 class ODataError(ExactOnlineError, ValueError):

@@ -18,6 +18,7 @@ from ..clock import Clock
 from ..exceptions import (
     APIError,
     DailyRateLimitExceeded,
+    InvalidHeaderError,
     PaginationError,
     RateLimitError,
     TransportError,
@@ -25,7 +26,7 @@ from ..exceptions import (
 )
 from .ratelimit import RateBudgetBackend, RateLimitSnapshot
 from .redact import redact_url
-from .request import PreparedRequest, next_request, same_origin
+from .request import PreparedRequest, header_problem, next_request, same_origin
 from .response import Body, RawResponse, error_for_response, parse_body
 from .retry import RetryPolicy, parse_retry_after
 
@@ -160,6 +161,17 @@ def _transport_error(failure: TransportFailure, req: PreparedRequest, ctx: dict[
     )
 
 
+def _sendable(token: Any) -> str:
+    """``token`` when ``Bearer <token>`` is a valid header value; a broken token store must not turn into a
+    raw encoding error or an h11 message quoting the token."""
+    if not isinstance(token, str) or header_problem("Authorization", f"Bearer {token}"):
+        raise InvalidHeaderError(
+            "the access token from the token source cannot be sent in an Authorization header "
+            "(control or non-ASCII characters, or not text): is the token store corrupt?"
+        )
+    return token
+
+
 def request_flow(
     req: PreparedRequest,
     *,
@@ -170,7 +182,7 @@ def request_flow(
 ) -> Generator[Action, Any, ExactResponse]:
     """Send ``req`` with pacing, retries and one re-authentication; return the parsed response."""
     started = clock.now()
-    token: str = yield GetToken()
+    token: str = _sendable((yield GetToken()))
     reauthenticated = False
     attempt = 0
     failures = 0
@@ -238,7 +250,7 @@ def request_flow(
                     new_token = yield Unauthorized(token)
                     if new_token and new_token != token:
                         log.info("401 on %s %s: retrying once with a re-read token", req.method, req.path)
-                        token = new_token
+                        token = _sendable(new_token)
                         continue
                 error = error_for_response(result, method=req.method, url=req.url, context=ctx)
                 retry_after = parse_retry_after(result.headers, now)
