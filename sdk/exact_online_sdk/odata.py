@@ -164,9 +164,10 @@ def literal(value: Any, edm_type: str | None = None) -> str:
             return f"guid'{value.strip().lower()}'"
         if edm_type == "Edm.DateTime":
             try:
-                return _format_datetime(datetime.fromisoformat(value))
+                parsed = datetime.fromisoformat(value)
             except ValueError:
                 raise ODataError(f"not an ISO date/time for an Edm.DateTime field: {value[:40]!r}") from None
+            return _format_datetime(parsed)
         if edm_type == "Edm.Int64":
             if not _ASCII_INT.fullmatch(value.strip()):
                 raise ODataError(f"not an integer for an Edm.Int64 field: {value[:40]!r} (ASCII digits only)")
