@@ -14,10 +14,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from . import edm
 from .exceptions import ExactOnlineError
@@ -26,14 +28,18 @@ if TYPE_CHECKING:
     from .client import AsyncExactOnlineClient, ExactOnlineClient
 
 __all__ = [
+    "DEFAULT_REPLAY_TTL",
     "SUBSCRIPTIONS_PATH",
+    "DedupeStore",
     "DesiredSubscription",
+    "MemoryDedupeStore",
     "ReconcilePlan",
     "WebhookError",
     "WebhookEvent",
     "WebhookFormatError",
     "WebhookSignatureError",
     "compute_hash_code",
+    "delivery_key",
     "is_validation_request",
     "plan_reconcile",
     "reconcile",
@@ -143,6 +149,69 @@ def _division(data: Mapping[str, Any]) -> int:
     if division is None:
         raise KeyError("Division")
     return division
+
+
+# --- replays ---------------------------------------------------------------------------------------------------
+
+DEFAULT_REPLAY_TTL: Final = 24 * 3600.0
+"""Seconds a delivery is remembered: a replay of the same signed Content inside this window is answered 200 and not
+handed on. A day covers Exact's own re-sends of a delivery it thinks failed; a replay later than that costs one
+duplicate event (consumers stay idempotent: the event carries no data, they read the record)."""
+
+
+def delivery_key(event: WebhookEvent) -> str:
+    """The identity of a delivery for replay detection: SHA-256 of the signed ``Content`` bytes."""
+    content = event.raw_content or _canonical_bytes(event.content)
+    return hashlib.sha256(content).hexdigest()
+
+
+def _canonical_bytes(content: Mapping[str, Any]) -> bytes:
+    """``content`` serialised canonically (only for events built without their raw bytes)."""
+    return edm.dumps(dict(sorted(content.items())))
+
+
+@runtime_checkable
+class DedupeStore(Protocol):
+    """Where seen deliveries are remembered. ``first_seen`` must be atomic: of two concurrent calls with one key,
+    exactly one returns True."""
+
+    def first_seen(self, key: str, *, now: float, ttl: float) -> bool:
+        """Record ``key`` until ``now + ttl``; True when it was not already recorded (or its record expired)."""
+        ...
+
+    def forget(self, key: str) -> None:
+        """Drop the record of ``key`` (its delivery could not be handed on: let the next try through)."""
+        ...
+
+
+class MemoryDedupeStore:
+    """Seen deliveries in this process only (per Lambda container): bounded, oldest dropped first.
+
+    Replays that land on another container get through; give all containers one store with
+    :class:`~exact_online_sdk.aws.webhook_receiver.DynamoDBDedupeStore`."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self.max_entries = max_entries
+        self._expiry: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first_seen(self, key: str, *, now: float, ttl: float) -> bool:
+        with self._lock:
+            expires = self._expiry.get(key)
+            if expires is not None and expires > now:
+                return False
+            self._expiry.pop(key, None)
+            self._expiry[key] = now + ttl
+            while len(self._expiry) > self.max_entries:
+                self._expiry.popitem(last=False)
+            return True
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._expiry.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._expiry)
 
 
 # --- subscription reconciler --------------------------------------------------------------------------------
