@@ -13,27 +13,9 @@ from datetime import UTC, datetime
 
 from ..clock import Clock
 from .config import EmulatorConfig
+from .exceptions import OAuthError
 
 __all__ = ["AccessGrant", "OAuthError", "OAuthServer"]
-
-
-class OAuthError(Exception):
-    """A token-endpoint refusal in Exact's shape: status, ``error``, ``error_description``, extra headers."""
-
-    def __init__(
-        self, status: int, error: str, description: str | None = None, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(f"{status} {error}")
-        self.status = status
-        self.error = error
-        self.description = description
-        self.headers = headers or {}
-
-    def body(self) -> dict[str, str]:
-        out = {"error": self.error}
-        if self.description is not None:
-            out["error_description"] = self.description
-        return out
 
 
 @dataclass

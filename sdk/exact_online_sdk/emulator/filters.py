@@ -1,20 +1,22 @@
-"""The OData v2 ``$filter`` subset Exact supports: parse once into a predicate over wire-form rows.
+"""The query engine's ``$filter``: the OData v2 subset Exact supports, parsed once into a predicate over rows.
 
 Grammar: ``or`` < ``and`` < ``not`` < comparison (eq ne gt ge lt le) < primary, where a primary is a field, a
-literal (``'text'`` with ``''`` escapes, ``guid'..'``, ``datetime'..'``, ``123``, ``123L``, ``1.5``, ``1.5M``,
-``true``, ``false``, ``null``), a parenthesised expression or a function call (substringof, startswith,
-endswith, trim, tolower, toupper, length). Like Exact, only field-versus-constant comparisons are accepted.
+literal (read by the SDK's codec, :func:`exact_online_sdk.odata.parse_typed_literal`: ``'text'``, ``guid'..'``,
+``datetime'..'``, ``123``, ``123L``, ``1.5``, ``1.5M``, ``true``, ``false``, ``null``), a parenthesised expression
+or a function call (substringof, startswith, endswith, trim, tolower, toupper, length, year, month, day). Like
+Exact, only field-versus-constant comparisons are accepted.
 """
 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..exceptions import ODataError
+from ..odata import parse_typed_literal
 from ..registry import Field
 
 __all__ = ["FilterError", "Predicate", "compile_filter"]
@@ -24,10 +26,9 @@ Predicate = Callable[[Getter], bool]
 
 _TOKEN = re.compile(
     r"""\s*(?:
-      (?P<guid>guid'[^']*')
-    | (?P<datetime>datetime'[^']*')
+      (?P<typed>[A-Za-z]+'[^']*')
     | (?P<string>'(?:[^']|'')*')
-    | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[LlMmDdFf]?)
+    | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[LlMmDdFf]?(?![A-Za-z0-9_]))
     | (?P<name>[A-Za-z_][A-Za-z0-9_/]*)
     | (?P<punct>[(),])
     )""",
@@ -36,6 +37,8 @@ _TOKEN = re.compile(
 _COMPARE = {"eq", "ne", "gt", "ge", "lt", "le"}
 _FUNCS = {"substringof", "startswith", "endswith", "trim", "tolower", "toupper", "length", "year", "month", "day"}
 _INT_TYPES = {"Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte"}
+_NUMBER_TYPES = _INT_TYPES | {"Edm.Double", "Edm.Decimal", "Edm.Single"}
+_LITERAL_TYPES = {"guid": "Edm.Guid", "datetime": "Edm.DateTime", "datetimeoffset": "Edm.DateTimeOffset"}
 
 
 class FilterError(ValueError):
@@ -153,31 +156,8 @@ class _Parser:
             inner = self.or_expr()
             self.expect(")")
             return inner
-        if kind == "guid":
-            try:
-                return _Lit(str(uuid.UUID(text[5:-1])), "Edm.Guid")
-            except ValueError:
-                raise FilterError(f"Unrecognized 'Edm.Guid' literal '{text}' in '{self.text}'.") from None
-        if kind == "datetime":
-            try:
-                when = datetime.fromisoformat(text[9:-1].rstrip("Z"))
-            except ValueError:
-                raise FilterError(f"Unrecognized 'Edm.DateTime' literal '{text}' in '{self.text}'.") from None
-            if when.tzinfo is not None:
-                raise FilterError(f"Unrecognized 'Edm.DateTime' literal '{text}' in '{self.text}'.")
-            ms = round((when - datetime(1970, 1, 1)).total_seconds() * 1000)
-            return _Lit(ms, "Edm.DateTime")
-        if kind == "string":
-            return _Lit(text[1:-1].replace("''", "'"), "Edm.String")
-        if kind == "number":
-            suffix = text[-1].lower()
-            if suffix == "l":
-                return _Lit(int(text[:-1]), "Edm.Int64")
-            if suffix in "mdf":
-                return _Lit(float(text[:-1]), "Edm.Double")
-            if re.fullmatch(r"-?\d+", text):
-                return _Lit(int(text), "Edm.Int32")
-            return _Lit(float(text), "Edm.Double")
+        if kind in ("typed", "string", "number"):
+            return self.literal(text)
         if kind == "name":
             low = text.lower()
             if low in ("true", "false"):
@@ -189,6 +169,20 @@ class _Parser:
                 return self.call(low)
             return self.field(text)
         raise FilterError(f"Expression expected at position {self.pos} in '{self.text}'.")
+
+    def literal(self, text: str) -> _Lit:
+        try:
+            value, edm = parse_typed_literal(text)
+        except ODataError:
+            prefix = text.split("'", 1)[0]
+            edm = _LITERAL_TYPES.get(prefix, "Edm.String" if text.startswith("'") else "literal")
+            raise FilterError(f"Unrecognized '{edm}' literal '{text}' in '{self.text}'.") from None
+        if edm == "Edm.Guid":
+            return _Lit(str(value), edm)
+        if edm in ("Edm.DateTime", "Edm.DateTimeOffset"):
+            when = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+            return _Lit(round((when - datetime(1970, 1, 1)).total_seconds() * 1000), edm)
+        return _Lit(value, edm)
 
     def call(self, func: str) -> _Call:
         self.expect("(")
@@ -263,7 +257,7 @@ def _eval(node: Any, get: Getter) -> Any:
 
 
 def _kind(edm: str) -> str:
-    if edm in _INT_TYPES or edm == "Edm.Double":
+    if edm in _NUMBER_TYPES:
         return "number"
     return edm
 

@@ -1,0 +1,58 @@
+"""Routing: the URL table of the emulator and the parsing of ``/api/v1/...`` paths."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.routing import Route
+
+from .catalog import catalog
+from .entities import ApiPath
+from .exceptions import ApiError
+
+if TYPE_CHECKING:
+    from .handlers import Handlers
+
+__all__ = ["parse_api_path", "routes"]
+
+API_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "MERGE"]
+
+
+def routes(h: Handlers) -> list[Route]:
+    """Exact's OAuth and REST surface, then the emulator's control API under ``/_emulator/``."""
+    return [
+        Route("/api/oauth2/auth", h.oauth.authorize, methods=["GET", "POST"]),
+        Route("/api/oauth2/token", h.oauth.token, methods=["POST"]),
+        Route("/api/v1/{rest:path}", h.api.handle, methods=API_METHODS),
+        Route("/_emulator/health", h.control.health),
+        Route("/_emulator/clock", h.control.clock),
+        Route("/_emulator/clock/advance", h.control.advance, methods=["POST"]),
+        Route("/_emulator/counters", h.control.counters),
+        Route("/_emulator/requests", h.control.requests, methods=["GET", "DELETE"]),
+        Route("/_emulator/faults", h.control.faults, methods=["GET", "POST", "DELETE"]),
+        Route("/_emulator/tokens", h.control.tokens, methods=["POST"]),
+        Route("/_emulator/tokens/expire", h.control.expire, methods=["POST"]),
+        Route("/_emulator/authorize", h.control.authorize, methods=["POST"]),
+        Route("/_emulator/webhooks", h.control.webhooks),
+    ]
+
+
+def parse_api_path(rest: str) -> ApiPath:
+    """``[beta/]{division}/crm/Accounts(guid'..')[/$count]`` (the part after ``/api/v1/``) -> ApiPath."""
+    beta = rest.startswith("beta/")
+    if beta:
+        rest = rest[5:]
+    first, _, remainder = rest.partition("/")
+    division = None
+    if first.isdigit():
+        division, rest = int(first), remainder
+    count = rest.endswith("/$count")
+    if count:
+        rest = rest[: -len("/$count")]
+    key = None
+    if rest.endswith(")") and "(" in rest:
+        rest, _, key = rest[:-1].partition("(")
+    ep = catalog().get(rest) if "(" not in rest and "$" not in rest else None
+    if ep is None or ep.beta != beta or ep.division_scoped != (division is not None):
+        raise ApiError(404, "Resource not found")
+    return ApiPath(ep, division, key, count)
