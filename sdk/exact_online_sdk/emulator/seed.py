@@ -2,7 +2,10 @@
 
 Values are pure functions of (seed, division, entity, row index), so a table of 100k rows costs nothing until read.
 The first rule whose condition holds for a field makes its generator; a few tables (divisions, the user) get exact
-values on top.
+values on top. The data is relationally consistent: a child row's link field holds a real parent key (three lines
+per header), reference fields (``Customer``, ``GLAccount``, ``Item``...) hold real keys, their companions
+(``CustomerName``, ``GLAccountCode``) repeat the referenced row's values, and fields with a documented value domain
+only take documented codes.
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..registry import Field
+from .catalog import catalog
 
 if TYPE_CHECKING:
     from .config import EmulatorConfig
     from .store import Store, Table
 
-__all__ = ["SEED_TS_BASE", "Generator", "generators", "stable_hash"]
+__all__ = ["SEED_TS_BASE", "Generator", "companions", "generators", "lines_per_parent", "references", "stable_hash"]
 
 Generator = Callable[[int], Any]
 
@@ -88,7 +92,7 @@ class Spec:
     name: str
     edm: str
     salt: int
-    parent: tuple[str, str] | None
+    field: Field
 
     @property
     def is_key(self) -> bool:
@@ -135,11 +139,26 @@ def _user(s: Spec) -> Generator:
     return lambda i: uid
 
 
-def _header_key(s: Spec) -> Generator:
-    assert s.parent is not None
-    division = s.table.division
-    prefix, rows = s.store.guid_prefix(s.parent[1], division), s.store.rows_for(s.parent[1])
-    return lambda i: f"{prefix}{i // 3 % rows:012x}" if rows else None
+def _parent_key(s: Spec) -> Generator:
+    parent = next(r.parent for r in catalog().parents_of(s.table.path) if r.column == s.name)
+    prefix, rows = s.store.guid_prefix(parent, s.table.division), s.store.rows_for(parent)
+    per = lines_per_parent(s.table.path)
+    return lambda i: f"{prefix}{i // per % rows:012x}" if rows else None
+
+
+def _is_parent_key(s: Spec) -> bool:
+    return any(r.column == s.name for r in catalog().parents_of(s.table.path))
+
+
+def _domain(s: Spec) -> Generator:
+    codes = [_code(c, s.edm) for c in s.field.codes]
+    salt = s.salt
+    return lambda i: codes[(i + salt) % len(codes)]
+
+
+def _code(code: str, edm: str) -> Any:
+    """A documented code in the field's wire form (ints for Int16/Int32/Byte, text for Int64 and strings)."""
+    return int(code) if edm in ("Edm.Int16", "Edm.Int32", "Edm.Byte") else code
 
 
 def _reference(s: Spec) -> Generator:
@@ -164,6 +183,14 @@ def _int_key(s: Spec) -> Generator:
     return (lambda i: str(i + 1)) if s.edm == "Edm.Int64" else (lambda i: i + 1)
 
 
+def _small_code(s: Spec) -> Generator:
+    # [U] an enumeration the reference does not document: small codes, never 989.
+    salt = s.salt
+    if s.edm == "Edm.Int64":
+        return lambda i: str((i + salt) % 3)
+    return lambda i: (i + salt) % 3
+
+
 def _int(s: Spec) -> Generator:
     mod, salt = _INT_MOD[s.edm], s.salt
     if s.edm == "Edm.Int64":
@@ -180,17 +207,14 @@ def _const(value: Any) -> Callable[[Spec], Generator]:
     return lambda s: lambda i: value
 
 
-def _is_header_key(s: Spec) -> bool:
-    return s.parent is not None and s.name == s.parent[0]
-
-
 _RULES: tuple[Rule, ...] = (
     (_named("Timestamp"), _timestamp),
     (lambda s: s.name == "Division" and s.edm.startswith("Edm.Int"), _division),
-    # Guids: keys map back to their row; user fields are the one user; references point at real rows
+    (lambda s: bool(s.field.values) and not s.is_key, _domain),
+    # Guids: keys map back to their row; user fields are the one user; links and references point at real rows
     (_all(_edm("Edm.Guid"), lambda s: s.is_key), lambda s: s.table.seed_guid),
     (_all(_edm("Edm.Guid"), _named("Creator", "Modifier", "UserID", "DeletedBy")), _user),
-    (_all(_edm("Edm.Guid"), _is_header_key), _header_key),
+    (_all(_edm("Edm.Guid"), _is_parent_key), _parent_key),
     (_all(_edm("Edm.Guid"), lambda s: s.name in _REFERENCES), _reference),
     (_edm("Edm.Guid"), _guid),
     # Strings
@@ -231,7 +255,11 @@ _RULES: tuple[Rule, ...] = (
         _all(lambda s: s.edm in _INTS, _named("Period", "FinancialPeriod", "ReportingPeriod")),
         lambda s: lambda i: 1 + i % 12,
     ),
-    (lambda s: s.edm in _INTS and (s.name.endswith("Number") or s.name == "LineNumber"), lambda s: lambda i: i + 1),
+    (
+        lambda s: s.edm in _INTS and s.name.endswith("Number"),
+        lambda s: (lambda i: str(i + 1)) if s.edm == "Edm.Int64" else (lambda i: i + 1),
+    ),
+    (lambda s: s.edm in _INTS and s.name.endswith(("Status", "Type")), _small_code),
     (lambda s: s.edm in _INTS, _int),
     # The rest
     (
@@ -259,6 +287,8 @@ def _generator(spec: Spec) -> Generator:
 
 def _divisions(store: Store, gens: dict[str, Generator]) -> None:
     divs = store.config.divisions
+    gens["Status"] = lambda i: 1  # the reference's "Active"
+    gens["BlockingStatus"] = lambda i: 0  # "Not blocked"
     gens["Code"] = lambda i: divs[i % len(divs)]
     gens["Description"] = lambda i: f"Emulated company {divs[i % len(divs)]}"
     gens["Current"] = lambda i: i == 0
@@ -294,32 +324,73 @@ _TABLES: dict[str, Callable[[Store, dict[str, Generator]], None]] = {
 }
 
 
-def _parent_of(table: Table) -> tuple[str, str] | None:
-    """For a line entity, (header key field, header path): ``SalesInvoiceLines.InvoiceID`` -> SalesInvoices."""
-    from .catalog import catalog
+def lines_per_parent(child_table: str) -> int:
+    """Seed lines per header: three for ``...Lines`` tables, one for other children."""
+    return 3 if child_table.endswith("Lines") else 1
 
-    if not table.path.endswith("Lines"):
-        return None
-    header_path = table.path[: -len("Lines")] + "s"
-    header = catalog().get(header_path)
-    if header is None or len(header.keys) != 1 or header.keys[0] not in table.fields:
-        return None
-    return header.keys[0], header_path
+
+def references(table: Table) -> dict[str, str]:
+    """Guid fields of ``table`` that point at another table: reference fields and link fields -> table path."""
+    out = {name: target for name, target in _REFERENCES.items() if name in table.fields and name not in table.key}
+    out.update({r.column: r.parent for r in catalog().parents_of(table.path)})
+    return {name: target for name, target in out.items() if table.fields[name].edm_type == "Edm.Guid"}
+
+
+_COMPANIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("FullName", ("FullName", "Name")),
+    ("Name", ("Name", "FullName", "Description")),
+    ("Description", ("Description", "Name")),
+    ("Code", ("Code",)),
+)
+
+
+def companions(table: Table) -> dict[str, tuple[str, str, str]]:
+    """Fields that repeat a referenced row's value: ``CustomerName`` -> (``Customer``, crm/Accounts, ``Name``)."""
+    out: dict[str, tuple[str, str, str]] = {}
+    refs = references(table)
+    fields_of = catalog().table_fields
+    for ref, target in refs.items():
+        target_fields, _ = fields_of(target)
+        for suffix, candidates in _COMPANIONS:
+            name = ref + suffix
+            f = table.fields.get(name)
+            source = next((c for c in candidates if c in target_fields), None)
+            if f is not None and f.edm_type == "Edm.String" and source is not None and name not in out:
+                out[name] = (ref, target, source)
+    return out
 
 
 def generators(store: Store, table: Table) -> dict[str, Generator]:
     """One value function per scalar field of ``table``."""
-    parent = _parent_of(table)
     gens: dict[str, Generator] = {}
     for name, f in table.fields.items():
-        if not _is_scalar(f):
-            continue
-        gens[name] = _generator(Spec(store, table, name, f.edm_type, stable_hash(name) % 1000, parent))
+        if not f.is_navigation:
+            gens[name] = _generator(Spec(store, table, name, f.edm_type, stable_hash(name) % 1000, f))
     special = _TABLES.get(table.path)
     if special is not None:
         special(store, gens)
+    for name, f in table.fields.items():
+        # Amounts in the division's currency equal those in the transaction's (seed rows are in EUR, rate 1).
+        fc = name[:-2] + "FC"
+        if (
+            name.endswith("DC")
+            and f.edm_type == "Edm.Double"
+            and fc in gens
+            and table.fields[fc].edm_type == f.edm_type
+        ):
+            gens[name] = gens[fc]
+    for name, (ref, target, source) in companions(table).items():
+        gens[name] = _companion(store, table.division, gens[ref], target, source)
     return gens
 
 
-def _is_scalar(f: Field) -> bool:
-    return not f.is_navigation
+def _companion(store: Store, division: int, ref: Generator, target: str, source: str) -> Generator:
+    def value(i: int) -> Any:
+        key = ref(i)
+        if key is None:
+            return None
+        other = store.table(target, division)
+        j = other.index_of_key((key,))
+        return None if j is None else other.value(j, source)
+
+    return value

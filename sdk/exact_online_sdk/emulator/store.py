@@ -62,11 +62,15 @@ class Table:
     n_seed: int
     guid_prefix: str
     generators: dict[str, Callable[[int], Any]] = field(default_factory=dict)
+    derived: dict[str, Callable[[int], Any]] = field(default_factory=dict)
+    """Fields computed from other rows on every read (a header's totals over its lines)."""
     overrides: dict[int, Row] = field(default_factory=dict)
     deleted: set[int] = field(default_factory=set)
     created_keys: dict[str, int] = field(default_factory=dict)
     changes: list[tuple[int, int]] = field(default_factory=list)  # (timestamp, index) in change order
     n_total: int = 0
+    version: int = 0
+    _links: dict[str, tuple[int, dict[Any, list[int]]]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.n_total = self.n_seed
@@ -104,6 +108,9 @@ class Table:
     # --- values --------------------------------------------------------------------------------------------
 
     def value(self, i: int, name: str) -> Any:
+        compute = self.derived.get(name)
+        if compute is not None:
+            return compute(i)
         row = self.overrides.get(i)
         if row is not None:
             return row.get(name)
@@ -121,9 +128,13 @@ class Table:
         wanted = names if names is not None else self.scalar_names
         row = self.overrides.get(i)
         if row is not None:
-            return {n: row.get(n) for n in wanted}
-        gens = self.generators
-        return {n: (gens[n](i) if n in gens else None) for n in wanted}
+            out = {n: row.get(n) for n in wanted}
+        else:
+            gens = self.generators
+            out = {n: (gens[n](i) if n in gens else None) for n in wanted}
+        for n in self.derived.keys() & out.keys():
+            out[n] = self.derived[n](i)
+        return out
 
     @property
     def scalar_names(self) -> list[str]:
@@ -143,6 +154,19 @@ class Table:
 
     def count(self) -> int:
         return self.n_total - len(self.deleted)
+
+    def children(self, column: str, key: Any) -> list[int]:
+        """Live rows whose ``column`` holds ``key`` (the lines of a header), in insertion order."""
+        cached = self._links.get(column)
+        if cached is None or cached[0] != self.version:
+            index: dict[Any, list[int]] = {}
+            for i in self.live_indices():
+                value = self.value(i, column)
+                if value is not None:
+                    index.setdefault(_norm(value), []).append(i)
+            cached = (self.version, index)
+            self._links[column] = cached
+        return list(cached[1].get(_norm(key), ()))
 
     def by_timestamp(self, after: int) -> Iterator[int]:
         """Indices of existing rows with Timestamp > ``after``, in Timestamp order (the sync API's order)."""
@@ -183,8 +207,10 @@ class Table:
 
     def delete(self, i: int) -> None:
         self.deleted.add(i)
+        self.version += 1
 
     def _touch(self, i: int) -> None:
+        self.version += 1
         ts = self.store.next_timestamp(self.division)
         row = self.overrides[i]
         row["Timestamp"] = str(ts)
@@ -248,7 +274,43 @@ class Store:
         fields, key = catalog().table_fields(path)
         table = Table(self, path, division, fields, key, self.rows_for(path), self.guid_prefix(path, division))
         table.generators = generators(self, table)
+        table.derived = self._totals(table)
         return table
+
+    def _totals(self, table: Table) -> dict[str, Callable[[int], Any]]:
+        """A header's read-only amounts that repeat on its lines are the sum over its lines, as Exact computes."""
+        out: dict[str, Callable[[int], Any]] = {}
+        if len(table.key) != 1:
+            return out
+        for rel in catalog().children_of(table.path):
+            if not rel.child.endswith("Lines"):
+                continue
+            child_fields, _ = catalog().table_fields(rel.child)
+            for name, f in table.fields.items():
+                other = child_fields.get(name)
+                if (
+                    f.edm_type == "Edm.Double"
+                    and f.read_only
+                    and "Percentage" not in name
+                    and other is not None
+                    and other.edm_type == "Edm.Double"
+                ):
+                    out.setdefault(name, self._sum(table, rel.child, rel.column, name))
+        return out
+
+    def _sum(self, table: Table, child_path: str, column: str, name: str) -> Callable[[int], Any]:
+        key = table.key[0]
+
+        def total(i: int) -> float:
+            lines = self.table(child_path, table.division)
+            parent = table.overrides[i].get(key) if i in table.overrides else table.generators[key](i)
+            return round(sum(lines.value(c, name) or 0.0 for c in lines.children(column, parent)), 2)
+
+        return total
+
+
+def _norm(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 def now_wire(clock_now: float) -> str:
