@@ -27,12 +27,14 @@ _KEY_PART = re.compile(r"^(?:(\w+)=)?(guid'[^']*'|'(?:[^']|'')*'|-?\d+L?)$")
 
 @dataclass(frozen=True)
 class ApiPath:
-    """A parsed ``/api/v1/...`` path: the endpoint, the division in the URL, an entity key, ``/$count``."""
+    """A parsed ``/api/v1/...`` path: the endpoint, the division in the URL, an entity key, a navigation property
+    of that entity, ``/$count``."""
 
     endpoint: Endpoint
     division: int | None
     key: str | None
     count: bool
+    nav: str | None = None
 
 
 class EntitySet:
@@ -146,6 +148,10 @@ class RestApi:
             raise ApiError(405, "Updating a webhook subscription is not supported. Delete and create it again.")
         es = EntitySet(self.state, ep, division, api.division, base, client_id)
         with self.state.store.lock:
+            if api.nav is not None:
+                if method != "GET" or api.key is None:
+                    raise ApiError(405, "The requested resource does not support http method '" + method + "'.")
+                return reads.navigation(es, api.key, api.nav, params, counting=api.count)
             if method == "GET":
                 if api.count:
                     return reads.count(es, params)

@@ -88,8 +88,9 @@ class Table:
     def seed_guid(self, i: int) -> str:
         return f"{self.guid_prefix}{i:012x}"
 
-    def index_of_key(self, key: tuple[Any, ...]) -> int | None:
-        """Row index for a key tuple (wire values), or None."""
+    def index_of_key(self, key: tuple[Any, ...], *, include_deleted: bool = False) -> int | None:
+        """Row index for a key tuple (wire values), or None; deleted rows only with ``include_deleted``."""
+        gone = set() if include_deleted else self.deleted
         if len(key) == 1 and isinstance(key[0], str):
             text = key[0].lower()
             if text.startswith(self.guid_prefix) and len(text) == 36:
@@ -97,11 +98,11 @@ class Table:
                     i = int(text[-12:], 16)
                 except ValueError:
                     return None
-                return i if i < self.n_seed and i not in self.deleted else None
+                return i if i < self.n_seed and i not in gone else None
             found = self.created_keys.get(text)
-            return found if found is not None and found not in self.deleted else None
-        for i in self.live_indices():
-            if tuple(self.value(i, k) for k in self.key) == key:
+            return found if found is not None and found not in gone else None
+        for i in range(self.n_total):
+            if i not in gone and tuple(self.value(i, k) for k in self.key) == key:
                 return i
         return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from starlette.routing import Route
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
 __all__ = ["parse_api_path", "routes"]
 
 API_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "MERGE"]
+# crm/Accounts(guid'..') and crm/Accounts(guid'..')/BankAccounts: the key may hold quoted ')' and '/'
+_ENTITY = re.compile(r"([^()]+)\(((?:[^()']|'(?:[^']|'')*')*)\)(?:/([A-Za-z_][A-Za-z0-9_]*))?")
 
 
 def routes(h: Handlers) -> list[Route]:
@@ -49,10 +52,11 @@ def parse_api_path(rest: str) -> ApiPath:
     count = rest.endswith("/$count")
     if count:
         rest = rest[: -len("/$count")]
-    key = None
-    if rest.endswith(")") and "(" in rest:
-        rest, _, key = rest[:-1].partition("(")
+    key = nav = None
+    m = _ENTITY.fullmatch(rest)
+    if m is not None:
+        rest, key, nav = m.group(1), m.group(2), m.group(3)
     ep = catalog().get(rest) if "(" not in rest and "$" not in rest else None
     if ep is None or ep.beta != beta or ep.division_scoped != (division is not None):
         raise ApiError(404, "Resource not found")
-    return ApiPath(ep, division, key, count)
+    return ApiPath(ep, division, key, count, nav)

@@ -1,10 +1,19 @@
-"""Writes: POST, PUT and DELETE of entities, the sync/Deleted bookkeeping, and the webhook events they raise."""
+"""Writes: POST (with nested lines), PUT and DELETE, the values Exact computes, the sync/Deleted bookkeeping and
+the webhook events the changes raise.
+
+A POST is checked whole before anything is stored: unknown properties, types (a number for an ``Edm.String`` is
+stored as text, ``"false"`` is a boolean, as Exact accepts them), documented value domains, POST-mandatory fields
+(:mod:`.supplement`), and the same for every nested line. Read-only properties are ignored silently, as Exact does.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from ..edm import (
     EdmValueError,
@@ -17,18 +26,34 @@ from ..edm import (
     to_wire_datetime,
 )
 from ..registry import Field
+from .catalog import Relation, catalog
 from .exceptions import ApiError
+from .query import Shape
 from .reads import render
 from .responses import ApiResult, single
-from .store import DELETED_ENTITY_TYPES, now_wire
+from .seed import companions
+from .store import DELETED_ENTITY_TYPES, Table, now_wire
+from .supplement import mandatory_fields
 from .webhooks import event_time
 
 if TYPE_CHECKING:
     from .entities import EntitySet
 
-__all__ = ["create", "delete", "update"]
+__all__ = ["create", "delete", "to_wire", "update"]
 
 _SUBSCRIPTIONS = "webhooks/WebhookSubscriptions"
+_USER_FULL_NAME = "Emulator User"
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@dataclass
+class _Plan:
+    """One entity to insert, checked: its values, and its nested lines per relation."""
+
+    es: EntitySet
+    values: dict[str, Any]
+    sent: list[str]
+    lines: list[tuple[Relation, list[_Plan]]] = field(default_factory=list)
 
 
 def _body(raw: bytes) -> dict[str, Any]:
@@ -41,8 +66,10 @@ def _body(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def _coerce(es: EntitySet, data: dict[str, Any], *, for_post: bool) -> dict[str, Any]:
+def _coerce(es: EntitySet, data: dict[str, Any], *, for_post: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(scalar values in wire form, navigation values) of a request body; read-only properties dropped."""
     out: dict[str, Any] = {}
+    navs: dict[str, Any] = {}
     cfg = es.state.config
     for name, value in data.items():
         if name == "__metadata":
@@ -55,8 +82,12 @@ def _coerce(es: EntitySet, data: dict[str, Any], *, for_post: bool) -> dict[str,
                 f"'{es.table.type_name}' is not valid.",
             )
         writable = f.writable_on_post if for_post else f.writable_on_put
-        if not writable or f.is_navigation:
-            if cfg.readonly_fields == "ignore" or f.is_navigation:
+        if f.is_navigation:
+            if writable and for_post:
+                navs[name] = value
+            continue
+        if not writable:
+            if cfg.readonly_fields == "ignore":
                 continue
             raise ApiError(400, f"Error processing request stream. Property '{name}' is read-only.")
         try:
@@ -67,59 +98,159 @@ def _coerce(es: EntitySet, data: dict[str, Any], *, for_post: bool) -> dict[str,
                 f"Error processing request stream. Cannot convert a value to target type '{f.edm_type}' "
                 f"for property '{name}'.",
             ) from None
-    return out
+        if cfg.validate_values and f.values and out[name] is not None and str(out[name]) not in f.codes:
+            raise ApiError(
+                400, f"Invalid value '{out[name]}' for property '{name}'. Valid values: {', '.join(f.codes)}."
+            )
+    return out, navs
+
+
+def _plan(es: EntitySet, data: dict[str, Any], *, linked_by: str | None = None) -> _Plan:
+    values, navs = _coerce(es, data, for_post=True)
+    for name in mandatory_fields(es.ep, es.state.config.mandatory_fields):
+        if name != linked_by and _blank(values.get(name)):
+            raise ApiError(400, f"Mandatory: {name}")
+    table = es.table
+    keyed = bool(table.key) and all(values.get(k) is not None for k in table.key)
+    if keyed and table.index_of_key(tuple(values[k] for k in table.key)) is not None:
+        raise ApiError(400, "Duplicate key: the entity already exists.")
+    plan = _Plan(es, values, list(values))
+    cat = catalog()
+    for name, value in navs.items():
+        relation = cat.relation(table.path, name)
+        target = cat.get(relation.link.target) if relation is not None else None
+        if relation is None or target is None:
+            continue  # [U] a navigation the reference does not describe: ignored, like a read-only property
+        items = value.get("results") if isinstance(value, dict) else value
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise ApiError(
+                400, f"Error processing request stream. A collection of entities is expected for property '{name}'."
+            )
+        child = es.sibling(target)
+        plan.lines.append((relation, [_plan(child, item, linked_by=relation.column) for item in items]))
+    return plan
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def create(es: EntitySet, raw: bytes, *, prefer: str) -> ApiResult:
-    """POST: insert a row; answer the entity (fully only with ``Prefer: return=representation``)."""
+    """POST: insert the entity and its nested lines; answer the entity (fully only with
+    ``Prefer: return=representation``: without it Exact fills only what it was given, plus the key)."""
     if es.ep.path == _SUBSCRIPTIONS:
         return _create_subscription(es, raw)
-    values = _coerce(es, _body(raw), for_post=True)
-    sent = list(values)
+    plan = _plan(es, _body(raw))
+    i = _insert(plan, parent_key=None, column=None, position=0)
+    everything = Shape(
+        [f.name for f in es.ep.fields if not f.is_navigation], [f.name for f in es.ep.fields if f.is_navigation]
+    )
+    rendered = render(es, i, everything)
+    if "return=representation" not in prefer.replace(" ", "").lower():
+        keep = {n for n in (*es.table.key, *plan.sent) if n in es.fields}
+        skip = {"__metadata", *everything.navs}
+        rendered = {k: (v if k in keep or k in skip else None) for k, v in rendered.items()}
+    return single(rendered, es.state.config.post_status)
+
+
+def _insert(plan: _Plan, *, parent_key: Any, column: str | None, position: int) -> int:
+    es, values = plan.es, dict(plan.values)
     table = es.table
+    if column is not None:
+        values[column] = parent_key
     for k in table.key:
-        f = table.fields[k]
         if values.get(k) is None:
+            f = table.fields[k]
             if f.edm_type == "Edm.Guid":
                 values[k] = str(uuid.uuid4())
             elif f.edm_type.startswith("Edm.Int"):
                 values[k] = table.n_total + 1
             else:
                 raise ApiError(400, f"Mandatory: {k}")
-        elif table.index_of_key(tuple(values.get(x) for x in table.key)) is not None:
-            raise ApiError(400, "Duplicate key: the entity already exists.")
+    if "LineNumber" in table.fields and values.get("LineNumber") is None and column is not None:
+        values["LineNumber"] = position + 1
     now = now_wire(es.state.clock.now())
-    for name, value in (
-        ("Created", now),
-        ("Modified", now),
-        ("Creator", es.state.user_id),
-        ("Modifier", es.state.user_id),
-        ("Division", es.division),
-    ):
+    defaults = {
+        "Created": now,
+        "Modified": now,
+        "Creator": es.state.user_id,
+        "Modifier": es.state.user_id,
+        "CreatorFullName": _USER_FULL_NAME,
+        "ModifierFullName": _USER_FULL_NAME,
+        "Division": es.division,
+    }
+    for name, value in defaults.items():
         if name in table.fields and values.get(name) is None:
             values[name] = value
+    for name, f in table.fields.items():
+        # A read-only field with a documented domain starts at its first code (an entry is "Open").
+        if f.values and f.read_only and values.get(name) is None and name not in table.key:
+            values[name] = _first_code(f)
+    if table.path == "crm/Accounts" and _blank(values.get("Code")):
+        values["Code"] = _next_account_code(table)
+    values.update(_computed(table, values))
     i = table.insert(values)
     _notify(es, i, "Create")
-    full = "return=representation" in prefer.replace(" ", "").lower()
-    navs = [f.name for f in es.ep.fields if f.is_navigation]
-    rendered = render(es, i, [f.name for f in es.ep.fields if not f.is_navigation], navs, set())
-    if not full:
-        # Without the header Exact fills only what it was given (plus the key).
-        keep = {n for n in (*table.key, *sent) if n in es.fields}
-        rendered = {k: (v if k in keep or k == "__metadata" or k in navs else None) for k, v in rendered.items()}
-    return single(rendered, es.state.config.post_status)
+    key = values[table.key[0]] if len(table.key) == 1 else None
+    for relation, plans in plan.lines:
+        for n, line in enumerate(plans):
+            _insert(line, parent_key=key, column=relation.column, position=n)
+    return i
+
+
+def _first_code(f: Field) -> Any:
+    code = f.codes[0]
+    return int(code) if f.edm_type in ("Edm.Int16", "Edm.Int32", "Edm.Byte") else code
+
+
+def _next_account_code(table: Table) -> str:
+    # "When a new account is created the value of the highest used code is incremented by 1" (basvanbeek.nl tips).
+    codes = [table.value(i, "Code") for i in table.live_indices()]
+    numbers = [int(c) for c in codes if isinstance(c, str) and c.strip().isdigit()]
+    return f"{max(numbers, default=0) + 1:>18}"
+
+
+def _computed(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """What Exact fills in itself: names of referenced rows, a contact's full name, amounts in the division's
+    currency (``AmountDC = AmountFC * Rate``)."""
+    out: dict[str, Any] = {}
+    store = table.store
+    for name, (ref, target, source) in companions(table).items():
+        key = row.get(ref)
+        if key is None:
+            out[name] = None
+            continue
+        other = store.table(target, table.division)
+        j = other.index_of_key((key,))
+        out[name] = None if j is None else other.value(j, source)
+    fields = table.fields
+    if "FullName" in fields and fields["FullName"].read_only and "LastName" in fields:
+        parts = (row.get("FirstName"), row.get("MiddleName"), row.get("LastName"))
+        out["FullName"] = " ".join(str(p).strip() for p in parts if p and str(p).strip()) or None
+    given = row.get("Rate")
+    rate = float(given) if isinstance(given, int | float) and given else 1.0
+    for name, f in fields.items():
+        fc = row.get(name[:-2] + "FC")
+        if name.endswith("DC") and f.read_only and f.edm_type == "Edm.Double" and isinstance(fc, int | float):
+            out[name] = round(float(fc) * rate, 2)
+    return out
 
 
 def update(es: EntitySet, key: str, raw: bytes) -> ApiResult:
     """PUT: a partial update; 204 without a body."""
     i = es.key_index(key)
-    values = _coerce(es, _body(raw), for_post=False)
-    for k in es.table.key:
-        if k in values and values[k] != es.table.value(i, k):
+    values, _ = _coerce(es, _body(raw), for_post=False)
+    table = es.table
+    for k in table.key:
+        if k in values and values[k] != table.value(i, k):
             raise ApiError(400, f"Property '{k}' is a key and cannot be changed.")
     values["Modified"] = now_wire(es.state.clock.now())
-    values = {k: v for k, v in values.items() if k in es.table.fields}
-    es.table.update(i, values)
+    if "ModifierFullName" in table.fields:
+        values["ModifierFullName"] = _USER_FULL_NAME
+    values = {k: v for k, v in values.items() if k in table.fields}
+    merged = {**table.row(i, list(table.fields)), **values}
+    values.update(_computed(table, merged))
+    table.update(i, values)
     _notify(es, i, "Update")
     return ApiResult(204, content_type="")
 
@@ -153,15 +284,18 @@ def delete(es: EntitySet, key: str) -> ApiResult:
 
 
 def _create_subscription(es: EntitySet, raw: bytes) -> ApiResult:
-    values = _coerce(es, _body(raw), for_post=True)
-    url = values.get("CallbackURL")
-    topic = values.get("Topic")
-    if not url or not topic:
-        raise ApiError(400, "Mandatory: CallbackURL, Topic")
-    if not re.match(r"^https?://", str(url)) or (
-        es.state.config.webhook_require_https and not str(url).startswith("https://")
-    ):
+    plan = _plan(es, _body(raw))
+    values = plan.values
+    url = str(values["CallbackURL"])
+    cfg = es.state.config
+    if not re.match(r"^https?://", url) or (cfg.webhook_require_https and not url.startswith("https://")):
         raise ApiError(400, "CallbackURL must be an absolute HTTPS URL.")
+    host = (urlsplit(url).hostname or "").lower()
+    allowed = _LOOPBACK | {(urlsplit(u).hostname or "").lower() for u in cfg.redirect_uris}
+    if host not in allowed | {h.lower() for h in cfg.webhook_hosts}:
+        # FACTS §5 [O]: the callback shares the domain of the app's redirect URL. The emulator also refuses
+        # other hosts so it cannot be used to POST into the network it runs in.
+        raise ApiError(400, "CallbackURL must be on the domain of the app's redirect URL.")
     now = now_wire(es.state.clock.now())
     values.update(
         {
@@ -169,14 +303,15 @@ def _create_subscription(es: EntitySet, raw: bytes) -> ApiResult:
             "ClientID": es.client_id,
             "Created": now,
             "Creator": es.state.user_id,
-            "CreatorFullName": "Emulator User",
-            "Description": f"{topic} subscription",
+            "CreatorFullName": _USER_FULL_NAME,
+            "Description": f"{values['Topic']} subscription",
             "Division": es.division,
         }
     )
     i = es.table.insert(values)
-    es.state.webhooks.schedule_validation(values["ID"], str(url))
-    return single(render(es, i, [f.name for f in es.ep.fields], [], set()), es.state.config.post_status)
+    es.state.webhooks.schedule_validation(values["ID"], url)
+    shape = Shape([f.name for f in es.ep.fields], [])
+    return single(render(es, i, shape), cfg.post_status)
 
 
 def _notify(es: EntitySet, i: int, action: str) -> None:
@@ -226,6 +361,9 @@ def to_wire(f: Field, value: Any) -> Any:
     if t == "Edm.Boolean":
         return parse_boolean(value)
     if t == "Edm.String":
+        # [O] Exact stores a number sent for a text field as its text (ossobv sends PaymentConditionSales: 15).
+        if isinstance(value, int | Decimal | float) and not isinstance(value, bool):
+            return str(value)
         if not isinstance(value, str):
             raise TypeError("string expected")
         return value
