@@ -196,7 +196,7 @@ def test_atom_without_accept_json(manual_emulator: EmulatorHandle) -> None:
     )
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("application/atom+xml")
-    assert "<m:properties><d:ID>" in resp.text
+    assert '<m:properties><d:ID m:type="Edm.Guid">' in resp.text
     assert "<d:Name>Account 1</d:Name>" in resp.text
 
 

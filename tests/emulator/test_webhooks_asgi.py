@@ -121,7 +121,7 @@ def test_module_entry_point_prints_base_url() -> None:
                     break
             except httpx.TransportError:
                 threading.Event().wait(0.05)
-        pair = httpx.post(f"{base}/_emulator/tokens", json={}).json()
+        pair = httpx.post(f"{base}/_emulator/tokens", json={}, headers={"X-Emulator-Control": "1"}).json()
         me = httpx.get(
             f"{base}/api/v1/current/Me",
             headers={"Authorization": f"Bearer {pair['access_token']}", "Accept": "application/json"},

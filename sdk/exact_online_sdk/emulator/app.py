@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from .config import EmulatorConfig
 from .control import Control
 from .handlers import Handlers
-from .middleware import TRANSPORT, ClockDateLayer, FaultLayer
+from .middleware import TRANSPORT, ClockDateLayer, FaultLayer, HostGuard
 from .state import EmulatorState
 from .urls import routes
 
@@ -25,6 +25,7 @@ def create_app(config: EmulatorConfig | EmulatorState | None = None) -> Starlett
     control = Control(state)
     app = Starlette(routes=routes(Handlers(state, control)))
     app.add_middleware(FaultLayer, state=state)
+    app.add_middleware(HostGuard, state=state)
     app.add_middleware(ClockDateLayer, state=state)
     app.state.emulator = state
     app.state.control = control

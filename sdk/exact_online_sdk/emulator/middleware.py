@@ -1,4 +1,5 @@
-"""ASGI layers around the emulator app: injected faults, and a ``Date`` header from the emulator's clock."""
+"""ASGI layers around the emulator app: a ``Host`` check against DNS rebinding, injected faults, and a ``Date``
+header from the emulator's clock."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .faults import MAINTENANCE_HTML, Fault
 from .state import EmulatorState
 
-__all__ = ["TRANSPORT", "ClockDateLayer", "FaultLayer"]
+__all__ = ["LOOPBACK_HOSTS", "TRANSPORT", "ClockDateLayer", "FaultLayer", "HostGuard"]
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 # Set by the emulator's uvicorn protocol so a fault can drop the TCP connection (see server.py).
 TRANSPORT: contextvars.ContextVar[Any] = contextvars.ContextVar("emulator_transport", default=None)
@@ -95,3 +98,32 @@ class ClockDateLayer:
             await send(message)
 
         await self.app(scope, receive, stamped)
+
+
+def host_name(value: str) -> str:
+    """``127.0.0.1:8901`` -> ``127.0.0.1``, ``[::1]:8901`` -> ``::1`` (lower case)."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class HostGuard:
+    """Answers 403 to a request whose ``Host`` is not the emulator's own name: a page on another site that rebinds
+    its DNS name to 127.0.0.1 then reaches the emulator with its own name in ``Host`` and is refused. Allowed:
+    loopback names, the bound host, and ``EmulatorConfig.allowed_hosts`` (``*`` for any)."""
+
+    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
+        self.app = app
+        extra = {host_name(h) for h in state.config.allowed_hosts}
+        self.any = "*" in extra
+        self.allowed = LOOPBACK_HOSTS | extra
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self.any:
+            host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), None)
+            if host is not None and host_name(host) not in self.allowed:
+                body = json.dumps({"error": "Invalid Host header: add the name to EmulatorConfig.allowed_hosts"})
+                await Response(body.encode(), 403, media_type="application/json")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

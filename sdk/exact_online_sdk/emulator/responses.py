@@ -24,6 +24,7 @@ __all__ = [
     "error_response",
     "json_response",
     "single",
+    "unsupported_media_type",
 ]
 
 
@@ -83,6 +84,16 @@ def single(row: dict[str, Any], status: int = 200) -> ApiResult:
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response (control API and token endpoint)."""
     return Response(json.dumps(obj).encode(), status, headers, media_type="application/json")
+
+
+def unsupported_media_type(headers: dict[str, str] | None = None) -> Response:
+    """415 for an ``Accept`` Exact does not serve (``application/xml``), in WCF Data Services' XML error form."""
+    body = (
+        '<?xml version="1.0" encoding="utf-8" standalone="yes"?>'
+        '<error xmlns="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata"><code></code>'
+        '<message xml:lang="en-US">Unsupported media type requested.</message></error>'
+    )
+    return Response(body.encode(), 415, headers, media_type="application/xml")
 
 
 def error_response(exc: ApiError, headers: dict[str, str] | None = None) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from starlette.routing import Route
@@ -10,11 +11,12 @@ from starlette.routing import Route
 from .catalog import catalog
 from .entities import ApiPath
 from .exceptions import ApiError
+from .metadata import services
 
 if TYPE_CHECKING:
     from .handlers import Handlers
 
-__all__ = ["parse_api_path", "routes"]
+__all__ = ["ServicePath", "parse_api_path", "routes"]
 
 API_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "MERGE"]
 # crm/Accounts(guid'..') and crm/Accounts(guid'..')/BankAccounts: the key may hold quoted ')' and '/'
@@ -40,8 +42,19 @@ def routes(h: Handlers) -> list[Route]:
     ]
 
 
-def parse_api_path(rest: str) -> ApiPath:
-    """``[beta/]{division}/crm/Accounts(guid'..')[/$count]`` (the part after ``/api/v1/``) -> ApiPath."""
+@dataclass(frozen=True)
+class ServicePath:
+    """``.../{service}/$metadata`` (``metadata``) or ``.../{service}/`` (the service document)."""
+
+    service: str
+    beta: bool
+    division: int | None
+    metadata: bool
+
+
+def parse_api_path(rest: str) -> ApiPath | ServicePath:
+    """``[beta/]{division}/crm/Accounts(guid'..')[/Nav][/$count]``, ``.../crm/$metadata`` or ``.../crm/`` (the
+    part after ``/api/v1/``) -> the endpoint or service it names; 404 otherwise."""
     beta = rest.startswith("beta/")
     if beta:
         rest = rest[5:]
@@ -49,6 +62,9 @@ def parse_api_path(rest: str) -> ApiPath:
     division = None
     if first.isdigit():
         division, rest = int(first), remainder
+    service = _service(rest, beta, division)
+    if service is not None:
+        return service
     count = rest.endswith("/$count")
     if count:
         rest = rest[: -len("/$count")]
@@ -60,3 +76,14 @@ def parse_api_path(rest: str) -> ApiPath:
     if ep is None or ep.beta != beta or ep.division_scoped != (division is not None):
         raise ApiError(404, "Resource not found")
     return ApiPath(ep, division, key, count, nav)
+
+
+def _service(rest: str, beta: bool, division: int | None) -> ServicePath | None:
+    metadata = rest.endswith("/$metadata")
+    name = rest[: -len("/$metadata")] if metadata else rest.rstrip("/")
+    if (name, beta) not in services() or (not metadata and catalog().get(name) is not None):
+        return None
+    scoped = any(ep.division_scoped for ep in catalog() if ep.path.rsplit("/", 1)[0] == name and ep.beta == beta)
+    if scoped != (division is not None):
+        return None
+    return ServicePath(name, beta, division, metadata)
