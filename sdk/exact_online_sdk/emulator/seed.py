@@ -24,7 +24,16 @@ if TYPE_CHECKING:
     from .config import EmulatorConfig
     from .store import Store, Table
 
-__all__ = ["SEED_TS_BASE", "Generator", "companions", "generators", "lines_per_parent", "references", "stable_hash"]
+__all__ = [
+    "SEED_TS_BASE",
+    "Generator",
+    "companions",
+    "generators",
+    "labels_of",
+    "lines_per_parent",
+    "references",
+    "stable_hash",
+]
 
 Generator = Callable[[int], Any]
 
@@ -180,6 +189,10 @@ def _text(s: Spec) -> Generator:
 
 
 def _int_key(s: Spec) -> Generator:
+    if len(s.table.key) > 1 and s.name in ("Year", "ReportingYear", "FinancialYear"):
+        return lambda i: 2020 + i // 12  # with Period below: a unique (period, year) per row, 12 to a year
+    if len(s.table.key) > 1 and s.name in ("Period", "FinancialPeriod", "ReportingPeriod"):
+        return lambda i: 1 + i % 12
     return (lambda i: str(i + 1)) if s.edm == "Edm.Int64" else (lambda i: i + 1)
 
 
@@ -218,6 +231,10 @@ _RULES: tuple[Rule, ...] = (
     (_all(_edm("Edm.Guid"), lambda s: s.name in _REFERENCES), _reference),
     (_edm("Edm.Guid"), _guid),
     # Strings
+    (
+        _all(_edm("Edm.String"), lambda s: s.is_key),
+        lambda s: (lambda p: lambda i: f"{p}{i + 1:05d}")(s.name[:3].upper()),
+    ),
     (
         lambda s: s.edm == "Edm.String" and s.name == "Code" and s.table.path == "crm/Accounts",
         lambda s: lambda i: f"{i + 1:>18}",  # Exact's 18-wide, right-aligned account code
@@ -381,7 +398,19 @@ def generators(store: Store, table: Table) -> dict[str, Generator]:
             gens[name] = gens[fc]
     for name, (ref, target, source) in companions(table).items():
         gens[name] = _companion(store, table.division, gens[ref], target, source)
+    for name, (code_field, labels) in labels_of(table).items():
+        gens[name] = (lambda code, labels: lambda i: labels.get(str(code(i))))(gens[code_field], labels)
     return gens
+
+
+def labels_of(table: Table) -> dict[str, tuple[str, dict[str, str]]]:
+    """``StatusDescription`` -> (``Status``, its documented code -> label map): Exact describes a code in words."""
+    out: dict[str, tuple[str, dict[str, str]]] = {}
+    for name, f in table.fields.items():
+        described = table.fields.get(name + "Description")
+        if f.values and described is not None and described.edm_type == "Edm.String":
+            out[described.name] = (name, dict(f.values))
+    return out
 
 
 def _companion(store: Store, division: int, ref: Generator, target: str, source: str) -> Generator:

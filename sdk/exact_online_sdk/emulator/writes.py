@@ -31,7 +31,7 @@ from .exceptions import ApiError
 from .query import Shape
 from .reads import render
 from .responses import ApiResult, single
-from .seed import companions
+from .seed import companions, labels_of
 from .store import DELETED_ENTITY_TYPES, Table, now_wire
 from .supplement import mandatory_fields
 from .webhooks import event_time
@@ -223,6 +223,9 @@ def _computed(table: Table, row: dict[str, Any]) -> dict[str, Any]:
         other = store.table(target, table.division)
         j = other.index_of_key((key,))
         out[name] = None if j is None else other.value(j, source)
+    for name, (code_field, labels) in labels_of(table).items():
+        code = row.get(code_field)
+        out[name] = None if code is None else labels.get(str(code))
     fields = table.fields
     if "FullName" in fields and fields["FullName"].read_only and "LastName" in fields:
         parts = (row.get("FirstName"), row.get("MiddleName"), row.get("LastName"))
