@@ -399,8 +399,12 @@ def generators(store: Store, table: Table) -> dict[str, Generator]:
     for name, (ref, target, source) in companions(table).items():
         gens[name] = _companion(store, table.division, gens[ref], target, source)
     for name, (code_field, labels) in labels_of(table).items():
-        gens[name] = (lambda code, labels: lambda i: labels.get(str(code(i))))(gens[code_field], labels)
+        gens[name] = _label(gens[code_field], labels)
     return gens
+
+
+def _label(code: Generator, labels: dict[str, str]) -> Generator:
+    return lambda i: labels.get(str(code(i)))
 
 
 def labels_of(table: Table) -> dict[str, tuple[str, dict[str, str]]]:
