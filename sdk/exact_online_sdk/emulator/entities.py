@@ -61,7 +61,12 @@ class EntitySet:
         self.collection_url = (
             f"{base}{prefix}/{url_division}/{ep.path}" if url_division is not None else f"{base}/api/v1/{ep.path}"
         )
-        self.entity_base = base + (f"{prefix}/{division}/" if ep.division_scoped else "/api/v1/")
+        # [U] Rows of sync and bulk endpoints are known by their standard entity's URI (which can be fetched and
+        # whose navigation links are served); the sync endpoint itself cannot be addressed by key.
+        standard = catalog().get(self.table.path) if ep.kind in ("sync", "bulk") else None
+        self.entity_ep = standard if standard is not None and standard.keys else ep
+        entity_prefix = "/api/v1/beta" if self.entity_ep.beta else "/api/v1"
+        self.entity_base = base + (f"{entity_prefix}/{division}/" if self.entity_ep.division_scoped else "/api/v1/")
 
     def sibling(self, ep: Endpoint) -> EntitySet:
         """The entity set of another endpoint, seen by the same request (for ``$expand``)."""
@@ -99,7 +104,7 @@ class EntitySet:
                 else (f"'{v}'" if isinstance(v, str) and f.edm_type == "Edm.String" else str(v))
             )
             parts.append(lit if len(self.table.key) == 1 else f"{k}={lit}")
-        return f"{self.entity_base}{self.ep.path}({','.join(parts)})"
+        return f"{self.entity_base}{self.entity_ep.path}({','.join(parts)})"
 
 
 def split_key(text: str) -> list[tuple[str | None, str]]:
