@@ -39,7 +39,9 @@ def test_basic_client_authentication_for_code_and_refresh(manual_emulator: Emula
     clock.advance(580)
     # requests-oauthlib style: Basic, plus the client id repeated in the body
     again = token(
-        emu, {"grant_type": "refresh_token", "refresh_token": pair["refresh_token"], "client_id": emu.config.client_id}, creds
+        emu,
+        {"grant_type": "refresh_token", "refresh_token": pair["refresh_token"], "client_id": emu.config.client_id},
+        creds,
     )
     assert again.status_code == 200, again.text
     assert again.json()["refresh_token"] != pair["refresh_token"]
@@ -116,7 +118,10 @@ def test_registered_redirect_uris_are_matched_exactly() -> None:
         ok = httpx.get(f"{emu.base_url}/api/oauth2/auth", params={**params, "redirect_uri": "https://app.corp.nl/cb"})
         assert ok.status_code == 302
         for other in ("https://app.corp.nl/cb2", "http://127.0.0.1/cb"):
-            assert httpx.get(f"{emu.base_url}/api/oauth2/auth", params={**params, "redirect_uri": other}).status_code == 400
+            assert (
+                httpx.get(f"{emu.base_url}/api/oauth2/auth", params={**params, "redirect_uri": other}).status_code
+                == 400
+            )
 
 
 def test_token_daily_quota_and_error_block_apply_to_the_token_endpoint() -> None:

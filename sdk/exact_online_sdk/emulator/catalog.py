@@ -9,7 +9,7 @@ registry (derived from the reference by ``tools/registry_gen.py``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from ..registry import Endpoint, Field, Link, registry
@@ -80,7 +80,9 @@ class Catalog:
         for ep in self.endpoints:
             if self._tables[ep.path] == path:
                 for f in ep.fields:
-                    fields.setdefault(f.name, f)
+                    known = fields.setdefault(f.name, f)
+                    if f.values and not known.values:  # a twin documents the domain the entity's page omits
+                        fields[f.name] = replace(known, values=f.values)
                 if ep.path == path:
                     key = ep.keys
         if not key:
