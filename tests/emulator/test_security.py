@@ -52,7 +52,8 @@ def test_cross_site_control_posts_are_refused(emulator: EmulatorHandle) -> None:
     ("callback", "allowed"),
     [
         ("http://127.0.0.1:9/hook", True),
-        ("https://hooks.example.com/exact", False),
+        ("https://hooks.example.com/exact", True),  # a reserved name: nobody's server
+        ("https://hooks.corp.com/exact", False),
         ("http://169.254.169.254/latest/meta-data", False),
         ("http://10.0.0.5/internal", False),
     ],

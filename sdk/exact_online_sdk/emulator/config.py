@@ -80,9 +80,9 @@ class EmulatorConfig:
     webhook_require_https: bool = False
     """Exact requires HTTPS callbacks; the emulator allows http only when this is False."""
     webhook_hosts: tuple[str, ...] = ()
-    """Hosts webhook callbacks may target besides loopback and the hosts of ``redirect_uris`` (Exact wants the
-    callback on the redirect URL's domain); any other target is refused, so the emulator cannot be made to POST
-    into your network."""
+    """Hosts webhook callbacks may target besides loopback, reserved example names and the hosts of
+    ``redirect_uris`` (Exact wants the callback on the redirect URL's domain); any other target is refused, so the
+    emulator cannot be made to POST into your network."""
     allowed_hosts: tuple[str, ...] = ()
     """``Host`` header values (names, no port) accepted besides loopback and the bound host: a guard against DNS
     rebinding. ``("*",)`` accepts any."""

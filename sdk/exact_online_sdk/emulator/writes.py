@@ -28,6 +28,7 @@ from ..edm import (
 from ..registry import Field
 from .catalog import Relation, catalog
 from .exceptions import ApiError
+from .oauth import safe_default_redirect
 from .query import Shape
 from .reads import render
 from .responses import ApiResult, single
@@ -43,7 +44,6 @@ __all__ = ["create", "delete", "to_wire", "update"]
 
 _SUBSCRIPTIONS = "webhooks/WebhookSubscriptions"
 _USER_FULL_NAME = "Emulator User"
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass
@@ -294,10 +294,10 @@ def _create_subscription(es: EntitySet, raw: bytes) -> ApiResult:
     if not re.match(r"^https?://", url) or (cfg.webhook_require_https and not url.startswith("https://")):
         raise ApiError(400, "CallbackURL must be an absolute HTTPS URL.")
     host = (urlsplit(url).hostname or "").lower()
-    allowed = _LOOPBACK | {(urlsplit(u).hostname or "").lower() for u in cfg.redirect_uris}
-    if host not in allowed | {h.lower() for h in cfg.webhook_hosts}:
-        # FACTS §5 [O]: the callback shares the domain of the app's redirect URL. The emulator also refuses
-        # other hosts so it cannot be used to POST into the network it runs in.
+    allowed = {(urlsplit(u).hostname or "").lower() for u in cfg.redirect_uris} | {h.lower() for h in cfg.webhook_hosts}
+    if host not in allowed and not safe_default_redirect(url):
+        # FACTS §5 [O]: the callback shares the domain of the app's redirect URL. Besides those, only loopback
+        # and reserved example names: the emulator cannot be used to POST into the network it runs in.
         raise ApiError(400, "CallbackURL must be on the domain of the app's redirect URL.")
     now = now_wire(es.state.clock.now())
     values.update(
