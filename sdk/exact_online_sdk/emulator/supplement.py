@@ -122,7 +122,9 @@ MANDATORY: tuple[Mandatory, ...] = (
     Mandatory("crm/Accounts", ("Name",), "C", "Exact's documentation as issue 13 quotes it"),
     Mandatory("crm/BankAccounts", ("Account", "BankAccount"), "C", "Exact's REST reference page CRMBankAccounts"),
     Mandatory("webhooks/WebhookSubscriptions", ("CallbackURL", "Topic"), "C", "FACTS §5: the writable fields"),
-    Mandatory("crm/Contacts", ("Account",), "U", "a contact person belongs to an account"),
+    Mandatory(
+        "crm/Contacts", ("LastName",), "U", "a person is known by a last name; Invantive's model marks Account optional"
+    ),
     Mandatory("crm/Addresses", ("Account",), "U", "an address belongs to an account"),
     Mandatory("logistics/Items", ("Code", "Description"), "U", "an item is known by its code"),
     Mandatory("financial/GLAccounts", ("Code", "Description"), "U", "a G/L account is known by its code"),
