@@ -54,11 +54,11 @@ class _Parser(argparse.ArgumentParser):
         console.print(f" {self.description}\n")
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold cyan", no_wrap=True)
-        table.add_column(style="yellow", no_wrap=True)
-        table.add_column()
+        table.add_column(style="yellow", max_width=16, overflow="fold")
+        table.add_column(ratio=1)
         helps = [a for a in self._actions if isinstance(a, argparse._HelpAction)]
         for action in [a for a in self._actions if a not in helps] + helps:
-            table.add_row(", ".join(action.option_strings), escape(_metavar(action)), _help_text(action))
+            table.add_row("\n".join(action.option_strings), escape(_metavar(action)), _help_text(action))
         console.print(Panel(table, title="Options", title_align="left", border_style="dim"))
 
     def error(self, message: str) -> NoReturn:
