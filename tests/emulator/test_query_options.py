@@ -112,7 +112,7 @@ def test_function_parameters_are_honoured(client: httpx.Client) -> None:
             "Modified gt datetimeoffset'2024-01-01T00:00:00Z'",
             "Operator 'gt' incompatible with operand types 'Edm.DateTime' and 'Edm.DateTimeOffset'.",
         ),
-        ("Name eq 'unterminated", "Syntax error at position 7 in 'Name eq 'unterminated'."),
+        ("Name eq 'unterminated", "Syntax error at position 8 in 'Name eq 'unterminated'."),
     ],
 )
 def test_a_bad_literal_says_what_is_wrong_with_it(client: httpx.Client, flt: str, message: str) -> None:

@@ -64,28 +64,36 @@ class _Call:
     edm: str
 
 
-def _tokens(text: str) -> list[tuple[str, str]]:
+def _tokens(text: str) -> tuple[list[tuple[str, str]], list[int]]:
+    """The tokens of ``text`` and the character position each starts at (WCF reports character positions)."""
     out: list[tuple[str, str]] = []
+    starts: list[int] = []
     pos = 0
     text = text.rstrip()
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
-            raise FilterError(f"Syntax error at position {pos} in '{text}'.")
+            where = pos + len(text[pos:]) - len(text[pos:].lstrip())
+            raise FilterError(f"Syntax error at position {where} in '{text}'.")
         kind = m.lastgroup or ""
         out.append((kind, m.group(kind)))
+        starts.append(m.start(kind))
         pos = m.end()
-    return out
+    return out, starts
 
 
 class _Parser:
     def __init__(self, text: str, fields: dict[str, Field], allowed: frozenset[str] | None) -> None:
         self.text = text
-        self.toks = _tokens(text)
+        self.toks, self.starts = _tokens(text)
         self.pos = 0
         self.fields = fields
         self.allowed = allowed
         self.used: list[str] = []
+
+    def at(self) -> int:
+        """The character position of the next token (the end of the text when there is none)."""
+        return self.starts[self.pos] if self.pos < len(self.starts) else len(self.text.rstrip())
 
     def peek(self) -> tuple[str, str] | None:
         return self.toks[self.pos] if self.pos < len(self.toks) else None
@@ -93,19 +101,20 @@ class _Parser:
     def take(self) -> tuple[str, str]:
         tok = self.peek()
         if tok is None:
-            raise FilterError(f"Expression expected at position {len(self.text)} in '{self.text}'.")
+            raise FilterError(f"Expression expected at position {self.at()} in '{self.text}'.")
         self.pos += 1
         return tok
 
     def expect(self, value: str) -> None:
+        where = self.at()
         tok = self.take()
         if tok[1] != value:
-            raise FilterError(f"')' or ',' expected at position {self.pos} in '{self.text}'.")
+            raise FilterError(f"')' or ',' expected at position {where} in '{self.text}'.")
 
     def parse(self) -> Predicate:
         pred = self.or_expr()
         if self.peek() is not None:
-            raise FilterError(f"Syntax error at position {self.pos} in '{self.text}'.")
+            raise FilterError(f"Syntax error at position {self.at()} in '{self.text}'.")
         return pred
 
     def or_expr(self) -> Predicate:
@@ -148,9 +157,10 @@ class _Parser:
             return lambda g: bool(_eval(left, g))
         if isinstance(left, _FieldRef) and left.edm == "Edm.Boolean":
             return lambda g: bool(g(left.name))
-        raise FilterError(f"Expression of type 'Edm.Boolean' expected at position {self.pos} in '{self.text}'.")
+        raise FilterError(f"Expression of type 'Edm.Boolean' expected at position {self.at()} in '{self.text}'.")
 
     def primary(self) -> Any:
+        where = self.at()
         kind, text = self.take()
         if kind == "punct" and text == "(":
             inner = self.or_expr()
@@ -168,7 +178,7 @@ class _Parser:
             if low in _FUNCS and nxt is not None and nxt[1] == "(":
                 return self.call(low)
             return self.field(text)
-        raise FilterError(f"Expression expected at position {self.pos} in '{self.text}'.")
+        raise FilterError(f"Expression expected at position {where} in '{self.text}'.")
 
     def literal(self, text: str) -> _Lit:
         try:
