@@ -125,8 +125,9 @@ def test_values_in_their_wire_form(client: httpx.Client) -> None:
 def test_subscriptions_are_the_apps_own(emu: EmulatorHandle, client: httpx.Client) -> None:
     body = {"CallbackURL": "http://127.0.0.1:9/hook", "Topic": "Items"}
     sub = d(client.post("/api/v1/1001/webhooks/WebhookSubscriptions", json=body))
-    assert "Mandatory: Topic" == error(
-        client.post("/api/v1/1001/webhooks/WebhookSubscriptions", json={"CallbackURL": "x"})
+    assert (
+        error(client.post("/api/v1/1001/webhooks/WebhookSubscriptions", json={"CallbackURL": "x"}))
+        == "Mandatory: Topic"
     )
     assert "HTTPS" in error(
         client.post("/api/v1/1001/webhooks/WebhookSubscriptions", json={**body, "CallbackURL": "ftp://x"})
