@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import ODataError
-from ..odata import parse_typed_literal
+from ..odata import literal, parse_typed_literal
 from ..registry import Endpoint, Field
 from . import reads, writes
 from .catalog import catalog
@@ -80,11 +80,11 @@ class EntitySet:
         if self.ep.kind != "standard" or not table.key:
             raise ApiError(400, "This resource cannot be addressed by key.")
         values: dict[str, Any] = {}
-        for i, (name, literal) in enumerate(split_key(key_text)):
+        for i, (name, text) in enumerate(split_key(key_text)):
             kname = name or (table.key[i] if i < len(table.key) else "")
             if kname not in table.key:
                 raise ApiError(400, f"Bad Request - Error in query syntax: unknown key '{kname}'.")
-            values[kname] = key_value(literal)
+            values[kname] = key_value(text)
         if set(values) != set(table.key):
             raise ApiError(400, "Bad Request - Error in query syntax: the key is incomplete.")
         found = table.index_of_key(tuple(values[k] for k in table.key))
@@ -93,18 +93,17 @@ class EntitySet:
         return found
 
     def entity_uri(self, i: int) -> str:
-        """``{base}/api/v1/{division}/crm/Accounts(guid'..')`` of row ``i``."""
-        parts = []
-        for k in self.table.key:
-            v = self.table.value(i, k)
-            f = self.table.fields[k]
-            lit = (
-                f"guid'{v}'"
-                if f.edm_type == "Edm.Guid"
-                else (f"'{v}'" if isinstance(v, str) and f.edm_type == "Edm.String" else str(v))
-            )
-            parts.append(lit if len(self.table.key) == 1 else f"{k}={lit}")
-        return f"{self.entity_base}{self.entity_ep.path}({','.join(parts)})"
+        """``{base}/api/v1/{division}/crm/Accounts(guid'..')`` of row ``i`` (key literals by the SDK's codec)."""
+        key = self.table.key
+        parts = [_key_literal(self.table.value(i, k), self.table.fields[k].edm_type) for k in key]
+        text = parts[0] if len(parts) == 1 else ",".join(f"{k}={lit}" for k, lit in zip(key, parts, strict=True))
+        return f"{self.entity_base}{self.entity_ep.path}({text})"
+
+
+def _key_literal(value: Any, edm: str) -> str:
+    if edm == "Edm.Int64" and isinstance(value, str):
+        return literal(int(value), edm)
+    return literal(value, edm if edm in ("Edm.Guid", "Edm.String") else None)
 
 
 def split_key(text: str) -> list[tuple[str | None, str]]:

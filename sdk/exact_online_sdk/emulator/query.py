@@ -15,7 +15,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -25,6 +25,7 @@ from ..registry import Endpoint
 from .catalog import catalog
 from .exceptions import ApiError
 from .filters import FilterError, Getter, Predicate, compile_filter
+from .seed import singular
 from .store import Table
 
 if TYPE_CHECKING:
@@ -125,8 +126,6 @@ def _target(ep: Endpoint, nav: str) -> Endpoint | None:
 
 
 def _type_name(ep: Endpoint) -> str:
-    from .seed import singular
-
     return "Exact.Web.Api.Models." + singular(catalog().table_path(ep).rsplit("/", 1)[-1])
 
 
@@ -330,9 +329,7 @@ def _literal(table: Table, i: int, name: str) -> str:
     return literal(value, edm if edm in ("Edm.Guid", "Edm.String") else None)
 
 
-def _ms(wire: str) -> Any:
-    from datetime import timedelta
-
+def _ms(wire: str) -> timedelta:
     return timedelta(milliseconds=int(wire[6:-2]))
 
 
