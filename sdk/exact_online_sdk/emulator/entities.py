@@ -119,12 +119,12 @@ def split_key(text: str) -> list[tuple[str | None, str]]:
     return parts
 
 
-def key_value(literal: str) -> Any:
+def key_value(text: str) -> Any:
     """A key literal in the store's wire form (Guid as lower-case text, numbers as int, strings unquoted)."""
     try:
-        value, _ = parse_typed_literal(literal)
+        value, _ = parse_typed_literal(text)
     except ODataError:
-        raise ApiError(400, f"Bad Request - Error in query syntax: invalid guid {literal}.") from None
+        raise ApiError(400, f"Bad Request - Error in query syntax: invalid guid {text}.") from None
     return str(value) if isinstance(value, uuid.UUID) else value
 
 
