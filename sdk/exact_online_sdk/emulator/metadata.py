@@ -4,6 +4,7 @@ navigation of the reference appears as the REST API serves it."""
 
 from __future__ import annotations
 
+from functools import cache
 from xml.sax.saxutils import quoteattr
 
 from ..registry import Endpoint
@@ -18,9 +19,15 @@ _M = "http://schemas.microsoft.com/ado/2007/08/dataservices/metadata"
 _EDM = "http://schemas.microsoft.com/ado/2008/09/edm"
 
 
-def services() -> frozenset[tuple[str, bool]]:
-    """(service path, beta) of every service: ``crm``, ``sync/CRM``, ``read/financial``..."""
-    return frozenset((ep.path.rsplit("/", 1)[0], ep.beta) for ep in catalog())
+@cache
+def services() -> dict[tuple[str, bool], bool]:
+    """(service path, beta) of every service (``crm``, ``sync/CRM``, ``read/financial``...) -> whether its URLs
+    carry a division."""
+    out: dict[tuple[str, bool], bool] = {}
+    for ep in catalog():
+        key = (ep.path.rsplit("/", 1)[0], ep.beta)
+        out[key] = out.get(key, False) or ep.division_scoped
+    return out
 
 
 def service_endpoints(service: str, beta: bool) -> list[Endpoint]:

@@ -81,9 +81,7 @@ def parse_api_path(rest: str) -> ApiPath | ServicePath:
 def _service(rest: str, beta: bool, division: int | None) -> ServicePath | None:
     metadata = rest.endswith("/$metadata")
     name = rest[: -len("/$metadata")] if metadata else rest.rstrip("/")
-    if (name, beta) not in services() or (not metadata and catalog().get(name) is not None):
-        return None
-    scoped = any(ep.division_scoped for ep in catalog() if ep.path.rsplit("/", 1)[0] == name and ep.beta == beta)
-    if scoped != (division is not None):
+    scoped = services().get((name, beta))
+    if scoped is None or (not metadata and catalog().get(name) is not None) or scoped != (division is not None):
         return None
     return ServicePath(name, beta, division, metadata)
