@@ -109,3 +109,27 @@ def test_main_serves_the_parsed_config(monkeypatch: pytest.MonkeyPatch) -> None:
     assert served["config"].divisions == (5,)  # type: ignore[attr-defined]
     with pytest.raises(SystemExit):
         cli_args.main(["--rows", "-1"])  # EmulatorConfig refuses it: an error line, not a traceback
+
+
+def test_config_refuses_unknown_choices_and_old_module_names_still_work() -> None:
+    import warnings
+
+    from exact_online_sdk.emulator import EmulatorConfig
+
+    for field in ("readonly_fields", "mandatory_fields", "top_envelope"):
+        with pytest.raises(ValueError, match=field):
+            EmulatorConfig(**{field: "bogus"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from exact_online_sdk.emulator import odata, rest, store
+        from exact_online_sdk.emulator.catalog import catalog
+        from exact_online_sdk.emulator.exceptions import ApiError
+
+        assert rest.ApiError is ApiError
+        assert odata.compile_filter is not None
+        assert store.table_path_for(catalog().get("sync/CRM/Accounts")) == "crm/Accounts"  # type: ignore[arg-type]
+    assert len([w for w in caught if issubclass(w.category, DeprecationWarning)]) == 3
+    with pytest.raises(AttributeError):
+        rest.nope  # noqa: B018
+    with pytest.raises(AttributeError):
+        odata.nope  # noqa: B018

@@ -100,6 +100,14 @@ class EmulatorConfig:
             raise ValueError("row counts must not be negative")
         if self.minutely_limit < 1 or self.daily_limit < 1:
             raise ValueError("rate limits must be at least 1")
+        choices = {
+            "readonly_fields": ("ignore", "reject"),
+            "mandatory_fields": ("all", "documented", "off"),
+            "top_envelope": ("bare", "bare_except_top1", "results"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"EmulatorConfig.{name} must be one of {', '.join(allowed)}")
 
     @property
     def client_id(self) -> str:

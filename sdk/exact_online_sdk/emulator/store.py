@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import bisect
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..registry import Field
+from ..registry import Endpoint, Field
 from .catalog import catalog
 from .config import EmulatorConfig
 from .seed import SEED_TS_BASE, generators, singular, stable_hash
 
-__all__ = ["DELETED_ENTITY_TYPES", "Store", "Table", "now_wire"]
+__all__ = ["DELETED_ENTITY_TYPES", "Store", "Table", "now_wire", "table_path_for"]
 
 Row = dict[str, Any]
 
@@ -308,6 +309,14 @@ class Store:
             return round(sum(lines.value(c, name) or 0.0 for c in lines.children(column, parent)), 2)
 
         return total
+
+
+def table_path_for(endpoint: Endpoint) -> str:
+    """Deprecated: use ``catalog().table_path(endpoint)`` (:mod:`.catalog`)."""
+    warnings.warn(
+        "exact_online_sdk.emulator.store.table_path_for moved to catalog().table_path", DeprecationWarning, stacklevel=2
+    )
+    return catalog().table_path(endpoint)
 
 
 def _norm(value: Any) -> Any:
