@@ -211,3 +211,20 @@ def test_sync_rows_link_to_the_standard_entity() -> None:
         assert row["__metadata"]["uri"].endswith(f"/api/v1/1001/crm/Accounts(guid'{row['ID']}')")
         banks = d(client.get(row["BankAccounts"]["__deferred"]["uri"]))["results"]
         assert {b["Account"] for b in banks} == {row["ID"]}
+
+
+def test_deleting_a_header_deletes_its_lines(client: httpx.Client) -> None:
+    invoice = first(client, "salesinvoice/SalesInvoices", "InvoiceID")
+    uri = f"/api/v1/1001/salesinvoice/SalesInvoices(guid'{invoice['InvoiceID']}')"
+    ids = [line["ID"] for line in d(client.get(f"{uri}/SalesInvoiceLines"))["results"]]
+    assert len(ids) == 3
+    assert client.delete(uri).status_code == 204
+    for line in ids:
+        assert client.get(f"/api/v1/1001/salesinvoice/SalesInvoiceLines(guid'{line}')").status_code == 404
+    gone = d(
+        client.get(
+            "/api/v1/1001/sync/Deleted",
+            params={"$filter": "Timestamp gt 1L and EntityType eq 13", "$select": "EntityKey,EntityType"},
+        )
+    )["results"]
+    assert invoice["InvoiceID"] in {row["EntityKey"] for row in gone}

@@ -259,13 +259,25 @@ def update(es: EntitySet, key: str, raw: bytes) -> ApiResult:
 
 
 def delete(es: EntitySet, key: str) -> ApiResult:
-    """DELETE: remove the row and record it in sync/Deleted when Exact has an EntityType for it; 204."""
+    """DELETE: remove the row (a header with its lines) and record it in sync/Deleted when Exact has an
+    EntityType for it; 204."""
     i = es.key_index(key)
     table = es.table
     if es.ep.path == _SUBSCRIPTIONS and table.value(i, "ClientID") != es.client_id:
         raise ApiError(404, "Resource not found")
-    entity_key = table.value(i, table.key[0]) if table.key else None
     _notify(es, i, "Delete")
+    _remove(es, table, i)
+    return ApiResult(204, content_type="")
+
+
+def _remove(es: EntitySet, table: Table, i: int) -> None:
+    entity_key = table.value(i, table.key[0]) if table.key else None
+    if len(table.key) == 1:
+        for relation in catalog().children_of(table.path):
+            if relation.child.endswith("Lines"):  # an entry's lines go with it
+                lines = es.state.store.table(relation.child, table.division)
+                for j in lines.children(relation.column, entity_key):
+                    _remove(es, lines, j)
     table.delete(i)
     code = DELETED_ENTITY_TYPES.get(table.path)
     if code is not None:
@@ -280,7 +292,6 @@ def delete(es: EntitySet, key: str) -> ApiResult:
                 "EntityType": code,
             }
         )
-    return ApiResult(204, content_type="")
 
 
 # --- webhooks -------------------------------------------------------------------------------------------------
