@@ -12,7 +12,7 @@ from __future__ import annotations
 from aws_cdk import App, Environment
 from aws_cdk import aws_lambda as lambda_
 
-from cdk.nag import acknowledge, add_nag
+from cdk.acknowledgements import add_nag
 from cdk.stack import ExactOnlineTokenStack
 
 
@@ -22,7 +22,7 @@ def _ctx(app: App, key: str, default: str | None = None) -> str | None:
 
 
 def build_app(app: App | None = None) -> tuple[App, ExactOnlineTokenStack]:
-    """Build the app and its one stack (nag attached, acknowledgments applied)."""
+    """Build the app and its one stack, with cdk-nag attached."""
     app = app or App()
     arch = _ctx(app, "architecture", "arm64")
     writers = [a.strip() for a in (_ctx(app, "writerPrincipalArns", "") or "").split(",") if a.strip()]
@@ -41,7 +41,6 @@ def build_app(app: App | None = None) -> tuple[App, ExactOnlineTokenStack]:
         env=Environment(),
     )
     add_nag(app)
-    acknowledge(stack)
     return app, stack
 
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_secretsmanager as sm
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdk.fixes import drop_redundant_role_dependency
+from cdk.acknowledgements import acknowledge
+from cdk.functions import drop_redundant_role_dependency, python_function
 from cdk.layer import ROOT
+from cdk.token_slots import empty_secret
 
 
 class ExactWebhookReceiver(Construct):
@@ -36,16 +36,14 @@ class ExactWebhookReceiver(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.secret = sm.Secret(
+        # The value comes from Exact: the operator puts it after deploy.
+        self.secret = empty_secret(
             self,
             "WebhookSecret",
-            description="Exact webhook secret (the app's webhook secret as plain text); put it here after deploy",
-            encryption_key=key,
-            removal_policy=removal_policy,
+            "Exact webhook secret (the app's webhook secret as plain text); put it here after deploy",
+            key,
+            removal_policy,
         )
-        cfn_secret = self.secret.node.default_child
-        assert isinstance(cfn_secret, sm.CfnSecret)
-        cfn_secret.add_property_deletion_override("GenerateSecretString")  # the value comes from Exact, not us
 
         self.dead_letters = sqs.Queue(
             self,
@@ -64,22 +62,17 @@ class ExactWebhookReceiver(Construct):
             retention_period=Duration.days(4),
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letters, max_receive_count=5),
         )
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
             "Receiver",
             description="Verifies Exact webhook deliveries (HashCode) and queues them",
+            code=code,
             runtime=runtime,
             architecture=architecture,
-            handler="handler.handler",
-            code=lambda_.Code.from_asset(str(code), exclude=["__pycache__", "*.pyc", "tests"]),
             layers=[sdk_layer],
-            memory_size=256,
             timeout=Duration.seconds(10),
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=logs.LogGroup(
-                self, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=removal_policy
-            ),
-            logging_format=lambda_.LoggingFormat.JSON,
+            log_group_id="Logs",
+            removal_policy=removal_policy,
             environment={
                 "EXACT_WEBHOOK_SECRET_ARN": self.secret.secret_arn,
                 "WEBHOOK_QUEUE_URL": self.queue.queue_url,
@@ -90,30 +83,11 @@ class ExactWebhookReceiver(Construct):
         self.url = self.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
         drop_redundant_role_dependency(self.function)
 
-        def ack(scope: Construct, rule: str, reason: str) -> None:
-            Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions::{rule}", reason=reason))
-
-        ack(self.secret, "AwsSolutions-SMG4", "The webhook secret is issued by Exact; it is rotated there.")
-        ack(self.dead_letters, "AwsSolutions-SQS3", "This queue is the dead-letter queue of the events queue.")
-        ack(
-            self.function,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-            "AWSLambdaBasicExecutionRole only allows writing the function's own CloudWatch logs.",
-        )
-        ack(
-            self.function,
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.",
-        )
+        acknowledge(self.secret, "AwsSolutions-SMG4", "The webhook secret is issued by Exact; it is rotated there.")
+        acknowledge(self.dead_letters, "AwsSolutions-SQS3", "This queue is the dead-letter queue of the events queue.")
         for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
-            ack(
+            acknowledge(
                 self.function,
                 f"AwsSolutions-IAM5[Action::{action}]",
                 "CDK's grant to send to the KMS-encrypted events queue; limited to the construct's one key.",
-            )
-        if runtime.name != lambda_.Runtime.PYTHON_3_14.name:
-            ack(
-                self.function,
-                "AwsSolutions-L1",
-                f"{runtime.name} is chosen on purpose: the SDK layer's compiled wheels are built per runtime.",
             )

@@ -322,7 +322,7 @@ def test_nag_is_really_enforced(tmp_path: Path) -> None:
     from aws_cdk import App, Stack
     from aws_cdk import aws_sqs as sqs
 
-    from cdk.nag import add_nag
+    from cdk.acknowledgements import add_nag
 
     app = App(outdir=str(tmp_path))
     sqs.Queue(Stack(app, "Bad"), "Plain", encryption=sqs.QueueEncryption.UNENCRYPTED)

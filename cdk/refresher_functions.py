@@ -1,0 +1,175 @@
+"""RefresherFunctions: what runs. The refresher (invoked every minute by EventBridge Scheduler, no retries, failures
+to a queue) and the OAuth bootstrap behind an IAM-authenticated Function URL, with exactly the access each needs to
+the token slots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from cdk.acknowledgements import acknowledge
+from cdk.functions import drop_redundant_role_dependency, python_function, role_of
+from cdk.token_slots import TokenSlots
+from exact_online_sdk.aws import metrics_names as mn
+
+# The refresher waits inside its invocation for the 570 s window when it opens within the next minute (up to
+# ~70 s), then refreshes (~seconds) and writes with bounded retries: 120 s leaves room for all of it.
+REFRESHER_TIMEOUT = Duration.seconds(120)
+
+
+class RefresherFunctions(Construct):
+    """The refresher and bootstrap functions, the schedule and the failure queue."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        tokens: TokenSlots,
+        layers: Sequence[lambda_.ILayerVersion],
+        runtime: lambda_.Runtime,
+        architecture: lambda_.Architecture,
+        refresher_code: Path,
+        bootstrap_code: Path,
+        client_id: str,
+        base_url: str,
+        redirect_uri: str,
+        writer_principal_arns: Sequence[str],
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.failure_queue = sqs.Queue(
+            self,
+            "RefresherFailures",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=tokens.key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.failure_queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter/on-failure destination of the refresher and its schedule.",
+        )
+
+        common_env = {
+            "EXACT_TOKEN_SECRET_A": tokens.slot_a.secret_arn,
+            "EXACT_TOKEN_SECRET_B": tokens.slot_b.secret_arn,
+            "EXACT_CLIENT_SECRET_ARN": tokens.client_secret.secret_arn,
+            "EXACT_BASE_URL": base_url,
+            "POWERTOOLS_METRICS_NAMESPACE": mn.NAMESPACE,
+        }
+        if client_id:
+            common_env["EXACT_CLIENT_ID"] = client_id
+        else:
+            Annotations.of(self).add_warning_v2(
+                "exact:no-client-id",
+                'No client id given (-c clientId=...): the functions read "client_id" from the client '
+                "credentials secret.",
+            )
+        self.refresher = python_function(
+            self,
+            "Refresher",
+            description="Refreshes the Exact Online token (the only process that does) and stores it in a slot",
+            code=refresher_code,
+            runtime=runtime,
+            architecture=architecture,
+            layers=layers,
+            timeout=REFRESHER_TIMEOUT,
+            log_group_id="RefresherLogs",
+            removal_policy=removal_policy,
+            # One instance at a time; duplicates of async events are handled by the idempotent handler.
+            reserved_concurrent_executions=1,
+            retry_attempts=0,
+            # A stale event (throttled, re-queued) is worthless: the next minute's run does the work.
+            max_event_age=Duration.seconds(60),
+            on_failure=destinations.SqsDestination(self.failure_queue),
+            environment={
+                **common_env,
+                "EXACT_RESCUE_SECRET": tokens.rescue_secret.secret_arn,
+                "POWERTOOLS_SERVICE_NAME": mn.SERVICE,
+            },
+        )
+        self.bootstrap = python_function(
+            self,
+            "Bootstrap",
+            description="OAuth authorization-code bootstrap: writes token generation 1 (IAM-authenticated URL)",
+            code=bootstrap_code,
+            runtime=runtime,
+            architecture=architecture,
+            layers=layers,
+            timeout=Duration.seconds(30),
+            log_group_id="BootstrapLogs",
+            removal_policy=removal_policy,
+            environment={
+                **common_env,
+                "POWERTOOLS_SERVICE_NAME": "exact-token-bootstrap",
+                # Optional: else the bootstrap reads "redirect_uri" from the client credentials secret.
+                **({"EXACT_REDIRECT_URI": redirect_uri} if redirect_uri else {}),
+            },
+        )
+        self.bootstrap_url = self.bootstrap.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
+
+        self._grant_token_access(tokens, writer_principal_arns)
+        self.schedule = self._every_minute()
+        self._acknowledge_queue_grants()
+
+    def _grant_token_access(self, tokens: TokenSlots, writer_principal_arns: Sequence[str]) -> None:
+        # Explicit and minimal: Secret.grant_write would add UpdateSecret & co.
+        for slot in tokens.slots:
+            for fn in (self.refresher, self.bootstrap):
+                slot.grant_read(fn)
+                tokens.grant_put(slot, fn)
+        tokens.client_secret.grant_read(self.refresher)
+        tokens.client_secret.grant_read(self.bootstrap)
+        tokens.rescue_secret.grant_read(self.refresher)
+        tokens.grant_put(tokens.rescue_secret, self.refresher)
+
+        refresher_role, bootstrap_role = role_of(self.refresher), role_of(self.bootstrap)
+        writers = [refresher_role.role_arn, bootstrap_role.role_arn, *writer_principal_arns]
+        for slot in tokens.slots:
+            tokens.deny_writes_except(slot, writers)
+        tokens.deny_writes_except(tokens.rescue_secret, [refresher_role.role_arn])
+        for fn in (self.refresher, self.bootstrap):
+            drop_redundant_role_dependency(fn)
+
+    def _every_minute(self) -> scheduler.Schedule:
+        """Every minute, no retries, stale invocations dropped; undeliverable ones go to the failure queue."""
+        return scheduler.Schedule(
+            self,
+            "EveryMinute",
+            description="Invokes the Exact token refresher every minute",
+            schedule=scheduler.ScheduleExpression.rate(Duration.minutes(1)),
+            target=scheduler_targets.LambdaInvoke(
+                self.refresher,
+                retry_attempts=0,
+                max_event_age=Duration.seconds(60),
+                dead_letter_queue=self.failure_queue,
+            ),
+        )
+
+    def _acknowledge_queue_grants(self) -> None:
+        for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
+            acknowledge(
+                self.refresher,
+                f"AwsSolutions-IAM5[Action::{action}]",
+                "CDK's grant to send to the KMS-encrypted failure queue; limited to this construct's one key.",
+            )
+        stack = Stack.of(self)
+        cfn_refresher = self.refresher.node.default_child
+        assert isinstance(cfn_refresher, lambda_.CfnFunction)
+        refresher_id = stack.resolve(stack.get_logical_id(cfn_refresher))
+        # The scheduler's role is a stack-level singleton (not under this construct).
+        acknowledge(
+            stack,
+            f"AwsSolutions-IAM5[Resource::<{refresher_id}.Arn>:*]",
+            "EventBridge Scheduler's role may invoke the refresher function and its versions only.",
+        )
