@@ -4,6 +4,7 @@ cdk-nag acknowledgments every such function needs."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack
@@ -25,6 +26,15 @@ LATEST_RUNTIME = RUNTIMES["3.14"]
 CODE_EXCLUDE = ["__pycache__", "*.pyc", "tests"]
 
 
+@dataclass(frozen=True)
+class FunctionSettings:
+    """What an operator tunes on a function of the stack."""
+
+    memory_size: int = 256
+    tracing: lambda_.Tracing = lambda_.Tracing.ACTIVE
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+
+
 def runtime_for(python_version: str) -> lambda_.Runtime:
     """The Lambda runtime of a Python version ("3.13"); a clear error for one the stack does not build for."""
     if python_version not in RUNTIMES:
@@ -44,9 +54,7 @@ def python_function(
     environment: Mapping[str, str],
     timeout: Duration,
     log_group_id: str,
-    memory_size: int = 256,
-    tracing: lambda_.Tracing = lambda_.Tracing.ACTIVE,
-    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    settings: FunctionSettings | None = None,
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     reserved_concurrent_executions: int | None = None,
     retry_attempts: int | None = None,
@@ -57,6 +65,8 @@ def python_function(
 
     ``layers`` are applied in the order given: a later layer's files win over an earlier one's.
     """
+    settings = settings or FunctionSettings()
+    log_group = logs.LogGroup(scope, log_group_id, retention=settings.log_retention, removal_policy=removal_policy)
     fn = lambda_.Function(
         scope,
         construct_id,
@@ -66,18 +76,18 @@ def python_function(
         handler="handler.handler",
         code=lambda_.Code.from_asset(str(code), exclude=CODE_EXCLUDE),
         layers=list(layers),
-        memory_size=memory_size,
+        memory_size=settings.memory_size,
         timeout=timeout,
         reserved_concurrent_executions=reserved_concurrent_executions,
         retry_attempts=retry_attempts,
         max_event_age=max_event_age,
         on_failure=on_failure,
-        tracing=tracing,
-        log_group=logs.LogGroup(scope, log_group_id, retention=log_retention, removal_policy=removal_policy),
+        tracing=settings.tracing,
+        log_group=log_group,
         logging_format=lambda_.LoggingFormat.JSON,
         environment=dict(environment),
     )
-    _acknowledge_function_findings(fn, runtime)
+    _acknowledge_function_findings(fn, log_group, runtime)
     return fn
 
 
@@ -103,7 +113,7 @@ def drop_redundant_role_dependency(fn: lambda_.Function) -> None:
     cfn.add_override("DependsOn", [stack.resolve(stack.get_logical_id(cfn_policy))])
 
 
-def _acknowledge_function_findings(fn: lambda_.Function, runtime: lambda_.Runtime) -> None:
+def _acknowledge_function_findings(fn: lambda_.Function, log_group: logs.LogGroup, runtime: lambda_.Runtime) -> None:
     acknowledge(
         fn,
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
@@ -121,3 +131,21 @@ def _acknowledge_function_findings(fn: lambda_.Function, runtime: lambda_.Runtim
             f"{runtime.name} is a supported runtime chosen on purpose: the SDK layer's compiled wheels and the "
             "Powertools managed layer are built per runtime; -c pythonVersion=3.14 switches.",
         )
+    acknowledge(
+        fn,
+        "CKV_AWS_117",
+        "The function calls Exact Online and AWS APIs only and reaches no private resource: a VPC would add a NAT "
+        "gateway (~$32/month) and a point of failure for nothing.",
+    )
+    acknowledge(
+        fn,
+        "CKV_AWS_173",
+        "The environment holds ARNs, names and URLs only, never a secret (secrets are read from Secrets Manager); "
+        "Lambda encrypts it at rest with an AWS key.",
+    )
+    acknowledge(
+        log_group,
+        "CKV_AWS_158",
+        "The functions never log a token, secret or code; CloudWatch Logs encrypts at rest with service keys, and "
+        "a customer key would need a key policy for the logs service.",
+    )

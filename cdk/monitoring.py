@@ -1,8 +1,15 @@
-"""RefresherMonitoring: the alarms of the token refresher and where they are sent (an SNS topic with its own key)."""
+"""Alarms from the table in ``exact_online_sdk.aws.alarms``, and where they go: an SNS topic with its own key.
+
+Every alarm notifies on ALARM *and* on OK: alarms notify only on a change of state, so the OK message is what tells
+an operator the incident is over (and that the next ALARM will be news again).
+"""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+
+from aws_cdk import Annotations, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -11,117 +18,136 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
-from cdk.refresher_functions import RefresherFunctions
-from exact_online_sdk.aws import metrics_names as mn
+from cdk.metrics import spec_metric
+from exact_online_sdk.aws.alarms import ALARMS, AlarmSpec, Resource
+
+COMPARISONS = {
+    "GreaterThanOrEqualToThreshold": cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    "GreaterThanThreshold": cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    "LessThanThreshold": cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+    "LessThanOrEqualToThreshold": cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+}
+MISSING_DATA = {
+    "breaching": cloudwatch.TreatMissingData.BREACHING,
+    "notBreaching": cloudwatch.TreatMissingData.NOT_BREACHING,
+    "ignore": cloudwatch.TreatMissingData.IGNORE,
+    "missing": cloudwatch.TreatMissingData.MISSING,
+}
+
+
+def specs_for(
+    component: str, *, thresholds: Mapping[str, float] | None = None, disabled: Sequence[str] = ()
+) -> list[AlarmSpec]:
+    """The table's alarms of one component, minus ``disabled``, with ``thresholds`` overriding the defaults."""
+    own = [spec for spec in ALARMS if spec.component == component]
+    known = {spec.name for spec in ALARMS}
+    unknown = sorted((set(thresholds or {}) | set(disabled)) - known)
+    if unknown:
+        raise ValueError(f"unknown alarm names {unknown}; the alarms are {sorted(known)}")
+    return [
+        dataclasses.replace(spec, threshold=(thresholds or {}).get(spec.name, spec.threshold))
+        for spec in own
+        if spec.name not in disabled
+    ]
+
+
+def build_alarms(
+    scope: Construct,
+    specs: Iterable[AlarmSpec],
+    resources: Mapping[Resource, str],
+    actions: Sequence[cloudwatch.IAlarmAction],
+    *,
+    name_prefix: str,
+) -> dict[str, cloudwatch.Alarm]:
+    """One alarm per spec under ``scope`` (construct id = spec name), named ``<name_prefix><name>``, sending
+    ALARM and OK to ``actions``."""
+    alarms: dict[str, cloudwatch.Alarm] = {}
+    for spec in specs:
+        alarm = cloudwatch.Alarm(
+            scope,
+            spec.name,
+            alarm_name=f"{name_prefix}{spec.name}",
+            alarm_description=f"{spec.description}. Runbook: docs/runbook.md#{spec.runbook}",
+            metric=spec_metric(spec, resources),
+            threshold=spec.threshold,
+            comparison_operator=COMPARISONS[spec.comparison],
+            evaluation_periods=spec.evaluation_periods,
+            datapoints_to_alarm=spec.datapoints_to_alarm,
+            treat_missing_data=MISSING_DATA[spec.missing_data],
+        )
+        for action in actions:
+            alarm.add_alarm_action(action)
+            alarm.add_ok_action(action)
+        alarms[spec.name] = alarm
+    return alarms
+
+
+def alarm_topic(scope: Construct, *, alarm_email: str | None) -> tuple[kms.Key, sns.Topic]:
+    """An SNS topic for alarms, encrypted with its own key that CloudWatch may use (``alias/aws/sns`` would not
+    work: alarms to such a topic are lost silently). Created directly in ``scope`` (ids ``AlarmTopicKey`` and
+    ``AlarmTopic``), so the topic, and the subscriptions operators added to it, survive changes around it."""
+    stack = Stack.of(scope)
+    key = kms.Key(
+        scope,
+        "AlarmTopicKey",
+        description="Encrypts the token refresher's alarm topic (CloudWatch may use it)",
+        enable_key_rotation=True,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    cloudwatch_principal = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowCloudWatchAlarms",
+            principals=[cloudwatch_principal],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+        )
+    )
+    topic = sns.Topic(scope, "AlarmTopic", master_key=key, enforce_ssl=True, display_name="Exact token alarms")
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowCloudWatchAlarms",
+            principals=[cloudwatch_principal],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+        )
+    )
+    if alarm_email:
+        topic.add_subscription(subs.EmailSubscription(alarm_email))
+    return key, topic
 
 
 class RefresherMonitoring(Construct):
-    """The alarm topic (encrypted with a key CloudWatch may use) and the alarms, each sent to the topic."""
+    """The refresher's alarms (from the table) and the actions every alarm sends to (the topic first)."""
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        functions: RefresherFunctions,
+        resources: Mapping[Resource, str],
+        topic: sns.ITopic,
         alarm_email: str | None,
-        freshness_threshold_seconds: int,
+        alarm_actions: Sequence[cloudwatch.IAlarmAction] = (),
+        thresholds: Mapping[str, float] | None = None,
+        disabled: Sequence[str] = (),
+        name_prefix: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
-        self.topic_key = kms.Key(
+        self.actions: list[cloudwatch.IAlarmAction] = [cw_actions.SnsAction(topic), *alarm_actions]
+        self.name_prefix = name_prefix
+        if not alarm_email and not alarm_actions:
+            Annotations.of(self).add_warning_v2(
+                "exact:no-alarm-email",
+                "No alarm email (-c alarmEmail=...): the alarms go to the alarm topic (output AlarmTopicArn) and "
+                "reach nobody until something subscribes to it.",
+            )
+        self.alarms = build_alarms(
             self,
-            "AlarmTopicKey",
-            description="Encrypts the token refresher's alarm topic (CloudWatch may use it)",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
+            specs_for("refresher", thresholds=thresholds, disabled=disabled),
+            resources,
+            self.actions,
+            name_prefix=name_prefix,
         )
-        cloudwatch_principal = iam.ServicePrincipal("cloudwatch.amazonaws.com")
-        # Without this, alarms cannot publish to an encrypted topic and are lost silently.
-        self.topic_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarms",
-                principals=[cloudwatch_principal],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
-            )
-        )
-        self.alarm_topic = sns.Topic(
-            self, "AlarmTopic", master_key=self.topic_key, enforce_ssl=True, display_name="Exact token alarms"
-        )
-        self.alarm_topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarms",
-                principals=[cloudwatch_principal],
-                actions=["sns:Publish"],
-                resources=[self.alarm_topic.topic_arn],
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
-            )
-        )
-        if alarm_email:
-            self.alarm_topic.add_subscription(subs.EmailSubscription(alarm_email))
-
-        self.alarms = self._alarms(functions, freshness_threshold_seconds)
-        action = cw_actions.SnsAction(self.alarm_topic)
-        for alarm in self.alarms:
-            alarm.add_alarm_action(action)
-
-    def _metric(self, name: str, statistic: str) -> cloudwatch.Metric:
-        # Powertools Metrics adds the "service" dimension to every metric it emits.
-        return cloudwatch.Metric(
-            namespace=mn.NAMESPACE,
-            metric_name=name,
-            statistic=statistic,
-            period=Duration.minutes(1),
-            dimensions_map={"service": mn.SERVICE},
-        )
-
-    def _alarms(self, functions: RefresherFunctions, freshness_threshold_seconds: int) -> list[cloudwatch.Alarm]:
-        gte = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-        return [
-            cloudwatch.Alarm(
-                self,
-                "RefresherErrors",
-                alarm_description="The token refresher raised (final refusal by Exact, unknown outcome, store)",
-                metric=functions.refresher.metric_errors(period=Duration.minutes(1), statistic="Sum"),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=gte,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            cloudwatch.Alarm(
-                self,
-                "TokenFreshness",
-                alarm_description="The refresher stopped reporting, or the stored token is about to expire",
-                metric=self._metric(mn.TOKEN_SECONDS_LEFT, "Minimum"),
-                threshold=freshness_threshold_seconds,
-                evaluation_periods=3,
-                datapoints_to_alarm=3,
-                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                # No data means no refresher run: that is the failure this alarm exists for.
-                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
-            ),
-            cloudwatch.Alarm(
-                self,
-                "FailureQueueDepth",
-                alarm_description="Failed or undeliverable refresher invocations are waiting in the failure queue",
-                metric=functions.failure_queue.metric_approximate_number_of_messages_visible(
-                    period=Duration.minutes(1), statistic="Maximum"
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=gte,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            cloudwatch.Alarm(
-                self,
-                "RescueStoreWritten",
-                alarm_description="A refreshed token could only be saved in the rescue secret: restore it now",
-                metric=self._metric(mn.RESCUE_WRITES, "Sum"),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=gte,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-        ]

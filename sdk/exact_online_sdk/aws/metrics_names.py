@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "AWAITING_CONSENT",
+    "CHAIN_BROKEN",
     "DIMENSION_REASON",
     "DIMENSION_SLOT",
+    "LOST_ANSWER_RESENDS",
     "NAMESPACE",
     "REASONS",
     "REFRESHES",
@@ -14,6 +17,7 @@ __all__ = [
     "RESCUE_WRITES",
     "SERVICE",
     "SLOT_WRITES",
+    "TOKEN_CALLS_TODAY",
     "TOKEN_SECONDS_LEFT",
 ]
 
@@ -30,6 +34,14 @@ SLOT_WRITES: Final = "SlotWrites"
 """Count, dimension ``Slot`` ("A" or "B"): PutSecretValue calls that stored a new generation."""
 RESCUE_WRITES: Final = "RescueWrites"
 """Count: the rescue store was written (a token could not be stored in the slots, or an outcome is unknown)."""
+AWAITING_CONSENT: Final = "AwaitingConsent"
+"""Gauge 0/1: no token chain stored yet (before the first consent). A quiet, visible state: never alarmed."""
+CHAIN_BROKEN: Final = "ChainBroken"
+"""Gauge 0/1: the stored generation was finally refused and no newer consent exists yet (alarmed)."""
+TOKEN_CALLS_TODAY: Final = "TokenCallsToday"
+"""Gauge: calls to Exact's token endpoint this UTC day (Exact allows about 200 per user)."""
+LOST_ANSWER_RESENDS: Final = "LostAnswerResends"
+"""Count: refresh requests resent once because the answer to the first was lost."""
 
 DIMENSION_REASON: Final = "Reason"
 DIMENSION_SLOT: Final = "Slot"
