@@ -131,6 +131,9 @@ class RefresherFunctions(Construct):
             drop_redundant_role_dependency(fn)
         self.schedule_group = scheduler.ScheduleGroup(self, "Schedules", removal_policy=RemovalPolicy.DESTROY)
         self.schedule = self._schedule(schedule)
+        # The schedule names its group by a name fixed at synth, not a reference: say the order explicitly, or
+        # CloudFormation may create the schedule before its group exists.
+        self.schedule.node.add_dependency(self.schedule_group)
         self._acknowledge_findings(reserved_concurrency)
 
     def grant_bootstrap(self, grantee: iam.IGrantable) -> iam.Grant:
