@@ -52,20 +52,19 @@ class ExactOnlineTokenStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         for key, value in {**DEFAULT_TAGS, **(tags or {})}.items():
             Tags.of(self).add(key, value)
-        self.refresher = ExactTokenRefresher(
-            self,
-            "TokenRefresher",
-            client_id=client_id,
-            base_url=base_url,
-            redirect_uri=redirect_uri,
-            architecture=architecture,
-            python_version=python_version,
-            powertools_version=powertools_version,
-            writer_principal_arns=writer_principal_arns,
-            alarm_email=alarm_email,
-            removal_policy=removal_policy,
-            **(refresher_options or {}),
-        )
+        options: dict[str, Any] = {
+            "client_id": client_id,
+            "base_url": base_url,
+            "redirect_uri": redirect_uri,
+            "architecture": architecture,
+            "python_version": python_version,
+            "powertools_version": powertools_version,
+            "writer_principal_arns": writer_principal_arns,
+            "alarm_email": alarm_email,
+            "removal_policy": removal_policy,
+            **(refresher_options or {}),  # wins over the arguments above
+        }
+        self.refresher = ExactTokenRefresher(self, "TokenRefresher", **options)
         r = self.refresher
         outputs = {
             "TokenSecretAArn": (r.slot_a.secret_arn, "Token slot A (workers read both slots)"),
@@ -88,8 +87,8 @@ class ExactOnlineTokenStack(Stack):
                 key=r.key,
                 sdk_layer=r.sdk_layer,
                 runtime=r.runtime,
-                architecture=architecture,
-                removal_policy=removal_policy,
+                architecture=options["architecture"],
+                removal_policy=options["removal_policy"],
                 reserved_concurrency=webhook_reserved_concurrency,
                 alarm_actions=r.alarm_actions,
             )
