@@ -78,6 +78,10 @@ class ExactOnlineTokenStack(Stack):
             "CoordinationTableName": (r.table.table_name, "EXACT_COORDINATION_TABLE (the refresher's lease)"),
             "RefresherFunctionName": (r.refresher.function_name, "The refresher function (logs, metrics)"),
             "FailureQueueUrl": (r.failure_queue.queue_url, "Failed or undeliverable refresher invocations"),
+            "ScheduleGroupName": (
+                r.functions.schedule_group.schedule_group_name,
+                "EventBridge Scheduler group of the refresher's schedule",
+            ),
         }
         self.webhooks: ExactWebhookReceiver | None = None
         if webhooks:
@@ -95,6 +99,7 @@ class ExactOnlineTokenStack(Stack):
             outputs["WebhookUrl"] = (self.webhooks.url.url, "Register this URL as the Exact webhook callback")
             outputs["WebhookSecretArn"] = (self.webhooks.secret.secret_arn, "Put the Exact webhook secret here")
             outputs["WebhookQueueUrl"] = (self.webhooks.queue.queue_url, "Verified webhook events")
+            outputs["WebhookFunctionName"] = (self.webhooks.function.function_name, "The webhook receiver function")
             outputs["WebhookDeadLetterQueueUrl"] = (
                 self.webhooks.dead_letters.queue_url,
                 "Webhook events your consumer failed five times",
