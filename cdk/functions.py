@@ -87,6 +87,11 @@ def python_function(
         logging_format=lambda_.LoggingFormat.JSON,
         environment=dict(environment),
     )
+    cfn = fn.node.default_child
+    assert isinstance(cfn, lambda_.CfnFunction)
+    # With the feature flag @aws-cdk/aws-lambda:recognizeLayerVersion, CDK sorts the layers by construct path: the
+    # order that decides which layer's files win would depend on where each layer was defined. Keep the given one.
+    cfn.add_property_override("Layers", [layer.layer_version_arn for layer in layers])
     _acknowledge_function_findings(fn, log_group, runtime)
     return fn
 

@@ -128,5 +128,6 @@ def powertools_layer(
 
 def function_layers(powertools: lambda_.ILayerVersion, sdk: lambda_.ILayerVersion) -> list[lambda_.ILayerVersion]:
     """The layers in the order Lambda must apply them: a later layer's files overwrite an earlier one's in /opt,
-    and the Powertools layer carries its own pydantic. The SDK layer comes last so its pinned dependencies win."""
+    and the Powertools layer carries its own pydantic. The SDK layer comes last so its pinned dependencies win
+    (``python_function`` keeps this order in the template; CDK alone would sort layers by construct path)."""
     return [powertools, sdk]

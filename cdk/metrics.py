@@ -28,12 +28,26 @@ def refresher_metric(
     )
 
 
-def spec_metric(spec: AlarmSpec, resources: Mapping[Resource, str]) -> cloudwatch.Metric:
-    """The metric an alarm spec watches, with its placeholders replaced by the deployed resources' names."""
-    return cloudwatch.Metric(
+def spec_metric(spec: AlarmSpec, resources: Mapping[Resource, str]) -> cloudwatch.IMetric:
+    """What an alarm spec watches, with its placeholders replaced by the deployed resources' names: its metric, or,
+    with ``unless``, ``IF(gauge >= 1, quiet value, metric)`` over the metric and the gauge."""
+    dimensions = {k: resources[v] if isinstance(v, Resource) else v for k, v in spec.dimensions.items()}
+    period = Duration.seconds(spec.period_s)
+    metric = cloudwatch.Metric(
         namespace=spec.namespace,
         metric_name=spec.metric,
         statistic=spec.statistic,
-        period=Duration.seconds(spec.period_s),
-        dimensions_map={k: resources[v] if isinstance(v, Resource) else v for k, v in spec.dimensions.items()},
+        period=period,
+        dimensions_map=dimensions,
+    )
+    if spec.unless is None:
+        return metric
+    gauge = cloudwatch.Metric(
+        namespace=spec.namespace, metric_name=spec.unless, statistic="Maximum", period=period, dimensions_map=dimensions
+    )
+    return cloudwatch.MathExpression(
+        expression=f"IF(gate >= 1, {spec.quiet_value:g}, value)",
+        using_metrics={"value": metric, "gate": gauge},
+        period=period,
+        label=f"{spec.metric} (quiet while {spec.unless})",
     )

@@ -168,16 +168,19 @@ class TokenSlots(Construct):
         for slot in self.slots:
             self._deny(slot, "DenyWritesExceptTokenWriters", SECRET_WRITE_ACTIONS, slot_writers)
             self._deny(
-                slot, "DenyUpdateExceptTokenWritersAndDeployer", UPDATE_ACTIONS, [*slot_writers, *self._deployers]
+                slot,
+                "DenyUpdateExceptTokenWritersAndDeployer",
+                UPDATE_ACTIONS,
+                [*slot_writers, *self.deployer_principal_arns],
             )
         self._deny(self.rescue_secret, "DenyWritesExceptTokenWriters", SECRET_WRITE_ACTIONS, rescue_writers)
         self._deny(
             self.rescue_secret,
             "DenyUpdateExceptTokenWritersAndDeployer",
             UPDATE_ACTIONS,
-            [*rescue_writers, *self._deployers],
+            [*rescue_writers, *self.deployer_principal_arns],
         )
-        guardians = [*self._deployers, *self.admin_principal_arns]
+        guardians = [*self.deployer_principal_arns, *self.admin_principal_arns]
         if not guardians:
             Annotations.of(self).add_warning_v2(
                 "exact:no-secret-guard",
@@ -187,10 +190,6 @@ class TokenSlots(Construct):
             return
         for secret in self.secrets:
             self._deny(secret, "DenyLifecycleExceptDeployerAndAdmins", LIFECYCLE_ACTIONS, guardians)
-
-    @property
-    def _deployers(self) -> list[str]:
-        return self.deployer_principal_arns
 
     def _deny(self, secret: sm.Secret, sid: str, actions: Sequence[str], except_arns: Sequence[str]) -> None:
         secret.add_to_resource_policy(

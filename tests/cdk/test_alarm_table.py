@@ -31,12 +31,14 @@ REFRESHER_ALARMS = [spec for spec in ALARMS if spec.component == "refresher"]
 
 
 def healthy_minute(at: float, seconds_left: float = 300.0) -> list[Datapoint]:
-    """What one good scheduled run reports: an invocation without error and the token's validity."""
+    """What one good scheduled run reports: an invocation without error, the token's validity and the gauges."""
     return [
         *invocation_datapoints(at),
-        refresher_datapoint(at, mn.TOKEN_SECONDS_LEFT, seconds_left),
+        refresher_datapoint(at, mn.CORRUPT_SLOTS, 0),
         refresher_datapoint(at, mn.AWAITING_CONSENT, 0),
+        refresher_datapoint(at, mn.CHAIN_BROKEN, 0),
         refresher_datapoint(at, mn.TOKEN_CALLS_TODAY, 40),
+        refresher_datapoint(at, mn.TOKEN_SECONDS_LEFT, seconds_left),
     ]
 
 
@@ -66,14 +68,31 @@ def test_a_clean_hour_raises_nothing() -> None:
     assert firing(REFRESHER_ALARMS, points, start=T0, end=T0 + 3600) == set()
 
 
+def waiting_for_consent(at: float) -> list[Datapoint]:
+    """What a run reports before the first consent: it succeeds, AwaitingConsent 1, no token (0 seconds left)."""
+    return [
+        *invocation_datapoints(at),
+        refresher_datapoint(at, mn.CORRUPT_SLOTS, 0),
+        refresher_datapoint(at, mn.AWAITING_CONSENT, 1),
+        refresher_datapoint(at, mn.CHAIN_BROKEN, 0),
+        refresher_datapoint(at, mn.TOKEN_SECONDS_LEFT, 0),
+    ]
+
+
 def test_before_the_first_consent_the_stack_is_quiet() -> None:
-    """Runs succeed, report AwaitingConsent=1 and no token (no TokenSecondsLeft): nothing fires for a day."""
-
-    def waiting(at: float) -> list[Datapoint]:
-        return [*invocation_datapoints(at), refresher_datapoint(at, mn.AWAITING_CONSENT, 1)]
-
-    points = run(24 * 60, waiting)
+    points = run(24 * 60, waiting_for_consent)
     assert firing(REFRESHER_ALARMS, points, start=T0, end=T0 + 24 * 3600) == set()
+
+
+def test_awaiting_consent_is_what_silences_freshness() -> None:
+    """Without its gate, 0 seconds left would raise TokenFreshness before anyone could consent."""
+    ungated = dataclasses.replace(alarm("TokenFreshness"), unless=None)
+    points = run(10, waiting_for_consent)
+    assert firing([ungated], points, start=T0, end=T0 + 600) == {"TokenFreshness"}
+    # After the consent the gate is 0: a stale token alarms again.
+    stale = [p for p in run(10, waiting_for_consent) if p.metric != mn.AWAITING_CONSENT]
+    stale += [refresher_datapoint(p.at, mn.AWAITING_CONSENT, 0) for p in stale if p.metric == mn.CHAIN_BROKEN]
+    assert firing([alarm("TokenFreshness")], stale, start=T0, end=T0 + 600) == {"TokenFreshness"}
 
 
 def test_a_failing_run_raises_refresher_errors_for_that_minute_then_ok() -> None:
@@ -127,6 +146,8 @@ def test_a_refresher_that_is_not_invoked_is_caught_by_missing_data() -> None:
         (mn.RESCUE_WRITES, 1, "RescueStoreWritten"),
         (mn.CHAIN_BROKEN, 1, "ChainBroken"),
         (mn.TOKEN_CALLS_TODAY, 171, "TokenCallsNearDailyLimit"),
+        (mn.CORRUPT_SLOTS, 1, "CorruptSlots"),
+        (mn.MALFORMED_ANSWERS, 1, "MalformedAnswers"),
     ],
 )
 def test_each_refresher_fault_metric_raises_its_alarm(metric: str, value: float, expected: str) -> None:

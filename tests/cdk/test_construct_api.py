@@ -23,7 +23,12 @@ class Apps:
     workers: dict[str, Any]
     tokens_template: dict[str, Any]
     workers_template: dict[str, Any]
+    custom_template: dict[str, Any]
     outdir: Path
+
+
+SDK_ARN = "arn:aws:lambda:eu-west-1:123456789012:layer:exact-sdk:3"
+POWERTOOLS_ARN = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:7"
 
 
 def cdk_context(**extra: Any) -> dict[str, Any]:
@@ -44,6 +49,7 @@ def apps(tmp_path_factory: pytest.TempPathFactory) -> Apps:
     from cdk.acknowledgements import add_nag
     from cdk.functions import FunctionSettings
     from cdk.stack import ExactOnlineTokenStack
+    from cdk.token_refresher import ExactTokenRefresher
 
     outdir = tmp_path_factory.mktemp("cdk-api")
     app = App(context=cdk_context(), outdir=str(outdir))
@@ -72,6 +78,15 @@ def apps(tmp_path_factory: pytest.TempPathFactory) -> Apps:
         "read": tokens.refresher.grant_token_read(worker),
         "bootstrap": tokens.refresher.grant_bootstrap(operator),
     }
+    # A layer of your own, defined where its construct path sorts before the Powertools layer's.
+    custom = Stack(app, "Custom")
+    ExactTokenRefresher(
+        custom,
+        "Refresher",
+        client_id=CLIENT_ID,
+        sdk_layer=lambda_.LayerVersion.from_layer_version_arn(custom, "ASdk", SDK_ARN),
+        powertools_layer_arn=POWERTOOLS_ARN,
+    )
     add_nag(app)
     assembly = app.synth()
     return Apps(
@@ -79,6 +94,7 @@ def apps(tmp_path_factory: pytest.TempPathFactory) -> Apps:
         workers={"worker": worker, "operator": operator, **grants},
         tokens_template=assembly.get_stack_by_name("Tokens").template,
         workers_template=assembly.get_stack_by_name("Workers").template,
+        custom_template=assembly.get_stack_by_name("Custom").template,
         outdir=outdir,
     )
 
@@ -163,6 +179,14 @@ def test_item8_latest_powertools_is_allowed_with_a_warning(apps: Apps) -> None:
     metadata = json.loads((apps.outdir / "Tokens.metadata.json").read_text())
     warnings = [e["data"] for entries in metadata.values() for e in entries if e["type"] == "aws:cdk:warning"]
     assert any("exact:powertools-latest" in w for w in warnings)
+
+
+def test_item8_layer_order_does_not_depend_on_construct_paths(apps: Apps) -> None:
+    """CDK sorts layers by construct path (feature flag recognizeLayerVersion); the SDK layer must still win."""
+    functions = [r for r in apps.custom_template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert len(functions) == 2
+    for fn in functions:
+        assert fn["Properties"]["Layers"] == [POWERTOOLS_ARN, SDK_ARN]
 
 
 def test_item9_metric_methods_name_the_refresher_metrics(apps: Apps) -> None:

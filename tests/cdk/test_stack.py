@@ -323,6 +323,31 @@ def alarms_by_name(synth: Synth) -> dict[str, dict[str, Any]]:
     return {name.removeprefix(prefix): props for name, props in alarms.items()}
 
 
+def watched(props: dict[str, Any]) -> dict[str, Any]:
+    """What an alarm watches, the same for a plain metric alarm and for an ``IF(gate >= 1, quiet, value)`` one."""
+    if "Metrics" not in props:
+        return {
+            "Namespace": props["Namespace"],
+            "MetricName": props["MetricName"],
+            "Statistic": props["Statistic"],
+            "Period": props["Period"],
+            "Dimensions": sorted(props["Dimensions"], key=lambda d: d["Name"]),
+        }
+    by_id = {m["Id"]: m for m in props["Metrics"]}
+    [expression] = [m for m in props["Metrics"] if m.get("ReturnData", True)]
+    stat = by_id["value"]["MetricStat"]
+    gate = by_id["gate"]["MetricStat"]
+    return {
+        "Namespace": stat["Metric"]["Namespace"],
+        "MetricName": stat["Metric"]["MetricName"],
+        "Statistic": stat["Stat"],
+        "Period": stat["Period"],
+        "Dimensions": sorted(stat["Metric"]["Dimensions"], key=lambda d: d["Name"]),
+        "Expression": expression["Expression"],
+        "Gate": (gate["Metric"]["MetricName"], gate["Stat"], gate["Period"], gate["Metric"]["Dimensions"]),
+    }
+
+
 def test_every_refresher_alarm_of_the_table_is_in_the_template_as_specified(synth: Synth) -> None:
     r = synth.stack.refresher
     resources = {
@@ -338,28 +363,29 @@ def test_every_refresher_alarm_of_the_table_is_in_the_template_as_specified(synt
         dims = [
             {"Name": k, "Value": resources[v] if isinstance(v, Resource) else v} for k, v in spec.dimensions.items()
         ]
+        expected: dict[str, Any] = {
+            "Namespace": spec.namespace,
+            "MetricName": spec.metric,
+            "Statistic": spec.statistic,
+            "Period": spec.period_s,
+            "Dimensions": sorted(dims, key=lambda d: d["Name"]),
+        }
+        if spec.unless:
+            expected["Expression"] = f"IF(gate >= 1, {spec.quiet_value:g}, value)"
+            expected["Gate"] = (spec.unless, "Maximum", spec.period_s, dims)
+        assert watched(props) == expected, spec.name
         assert {
-            "Namespace": props["Namespace"],
-            "MetricName": props["MetricName"],
-            "Statistic": props["Statistic"],
-            "Period": props["Period"],
             "Threshold": props["Threshold"],
             "ComparisonOperator": props["ComparisonOperator"],
             "EvaluationPeriods": props["EvaluationPeriods"],
             "DatapointsToAlarm": props["DatapointsToAlarm"],
             "TreatMissingData": props["TreatMissingData"],
-            "Dimensions": sorted(props["Dimensions"], key=lambda d: d["Name"]),
         } == {
-            "Namespace": spec.namespace,
-            "MetricName": spec.metric,
-            "Statistic": spec.statistic,
-            "Period": spec.period_s,
             "Threshold": spec.threshold,
             "ComparisonOperator": spec.comparison,
             "EvaluationPeriods": spec.evaluation_periods,
             "DatapointsToAlarm": spec.datapoints_to_alarm,
             "TreatMissingData": spec.missing_data,
-            "Dimensions": sorted(dims, key=lambda d: d["Name"]),
         }, spec.name
         assert f"docs/runbook.md#{spec.runbook}" in props["AlarmDescription"]
 
@@ -374,10 +400,11 @@ def test_item3_alarms_count_what_happened_per_period_and_notify_ok_too(synth: Sy
     # The failure queue: messages *sent* per five minutes, not its depth (which stays up until someone purges).
     sent = alarms["FailureQueueMessages"]
     assert (sent["MetricName"], sent["Statistic"], sent["Period"]) == ("NumberOfMessagesSent", "Sum", 300)
-    assert not [p for p in alarms.values() if p["MetricName"] == "ApproximateNumberOfMessagesVisible"]
-    # Failures per minute, and the quiet pre-consent state: never alarmed; no token yet is no datapoint.
+    assert not [p for p in alarms.values() if watched(p)["MetricName"] == "ApproximateNumberOfMessagesVisible"]
+    # Failures per minute, and the quiet pre-consent state: never alarmed itself, and it silences freshness.
     assert (alarms["RefresherErrors"]["MetricName"], alarms["RefresherErrors"]["Period"]) == ("Errors", 60)
-    assert not [p for p in alarms.values() if p["MetricName"] == mn.AWAITING_CONSENT]
+    assert not [p for p in alarms.values() if watched(p)["MetricName"] == mn.AWAITING_CONSENT]
+    assert watched(alarms["TokenFreshness"])["Gate"][0] == mn.AWAITING_CONSENT
     assert alarms["TokenFreshness"]["TreatMissingData"] == "notBreaching"
     # A refresher that is not invoked at all is caught by its own alarm.
     assert alarms["RefresherNotRunning"]["TreatMissingData"] == "breaching"

@@ -12,6 +12,7 @@ through its ``resources`` mapping (by default a placeholder stands for itself).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -72,11 +73,20 @@ class AlarmSpec:
     datapoints_to_alarm: int
     missing_data: MissingData
     component: Literal["refresher", "webhook"] = "refresher"
+    unless: str | None = None
+    """A 0/1 gauge of the same namespace and dimensions: a period in which it is 1 (its Maximum) never breaches.
+    (``TokenFreshness`` is quiet while ``AwaitingConsent``: before the first consent there is no token to keep
+    fresh, whatever ``TokenSecondsLeft`` says.) The construct renders it as ``IF(unless >= 1, quiet value, m)``."""
 
     @property
     def runbook(self) -> str:
         """The anchor of the alarm's section in docs/runbook.md (mkdocs' slug of the heading)."""
         return self.name.lower()
+
+    @property
+    def quiet_value(self) -> float:
+        """A value on the safe side of the threshold (what a period gated by ``unless`` counts as)."""
+        return self.threshold + 1 if self.comparison.startswith("Less") else self.threshold - 1
 
     def breaches(self, value: float) -> bool:
         """Whether one period's value is on the alarming side of the threshold."""
@@ -144,9 +154,9 @@ ALARMS: tuple[AlarmSpec, ...] = (
         comparison="LessThanThreshold",
         evaluation_periods=3,
         datapoints_to_alarm=3,
-        # No token yet (before the first consent) means no datapoint: quiet. A refresher that stopped running is
-        # RefresherNotRunning's job.
+        # A refresher that stopped running reports nothing: that is RefresherNotRunning's job.
         missing_data="notBreaching",
+        unless=mn.AWAITING_CONSENT,
     ),
     AlarmSpec(
         name="RefresherNotRunning",
@@ -229,6 +239,23 @@ ALARMS: tuple[AlarmSpec, ...] = (
         _REFRESHER_DIMS,
         period_s=_ONE_HOUR,
         threshold=3,
+    ),
+    _count_alarm(
+        "CorruptSlots",
+        "A token slot holds a value that does not parse (the other slot serves meanwhile)",
+        mn.NAMESPACE,
+        mn.CORRUPT_SLOTS,
+        _REFRESHER_DIMS,
+        period_s=_ONE_MINUTE,
+        statistic="Maximum",
+    ),
+    _count_alarm(
+        "MalformedAnswers",
+        "Exact answered a refresh successfully but oddly (no readable expires_in...); the token was stored anyway",
+        mn.NAMESPACE,
+        mn.MALFORMED_ANSWERS,
+        _REFRESHER_DIMS,
+        period_s=_FIVE_MINUTES,
     ),
     _count_alarm(
         "WebhookErrors",
@@ -327,15 +354,27 @@ def _matches(spec: AlarmSpec, point: Datapoint, resources: Mapping[Resource, str
     return dict(point.dimensions) == wanted
 
 
-def _periods(spec: AlarmSpec, points: Sequence[Datapoint], start: float, end: float) -> list[float | None]:
-    """One aggregated value (or None: no data) per period aligned on multiples of the period, over [start, end)."""
-    first, last = math.floor(start / spec.period_s), math.ceil(end / spec.period_s)
+def _buckets(period_s: int, points: Iterable[Datapoint], first: int, last: int) -> dict[int, list[float]]:
     buckets: dict[int, list[float]] = {}
     for point in points:
-        index = math.floor(point.at / spec.period_s)
+        index = math.floor(point.at / period_s)
         if first <= index < last:
             buckets.setdefault(index, []).append(point.value)
-    return [_aggregate(spec.statistic, buckets[i]) if i in buckets else None for i in range(first, last)]
+    return buckets
+
+
+def _periods(
+    spec: AlarmSpec, points: Sequence[Datapoint], gate: Sequence[Datapoint], start: float, end: float
+) -> list[float | None]:
+    """One aggregated value (or None: no data) per period aligned on multiples of the period, over [start, end);
+    a period in which the ``unless`` gauge reached 1 counts as the spec's quiet value."""
+    first, last = math.floor(start / spec.period_s), math.ceil(end / spec.period_s)
+    buckets = _buckets(spec.period_s, points, first, last)
+    gated = {i for i, values in _buckets(spec.period_s, gate, first, last).items() if max(values) >= 1}
+    return [
+        spec.quiet_value if i in gated else _aggregate(spec.statistic, buckets[i]) if i in buckets else None
+        for i in range(first, last)
+    ]
 
 
 def _state(spec: AlarmSpec, window: Sequence[float | None], previous: State) -> State:
@@ -363,15 +402,18 @@ def evaluate(
     Like CloudWatch: values are aggregated per period (periods aligned on multiples of their length) with the
     alarm's statistic; at the end of each period the last ``evaluation_periods`` periods are judged, missing ones
     as the alarm's ``missing_data`` says, and ``datapoints_to_alarm`` breaching ones raise it. An alarm starts in
-    INSUFFICIENT_DATA. (CloudWatch evaluates every minute over the same aligned periods; judging at each period's
-    end finds the same transitions for the alarms of this table.)
+    INSUFFICIENT_DATA; a period gated by the alarm's ``unless`` gauge counts as not breaching. (CloudWatch evaluates
+    every minute over the same aligned periods; judging at each period's end finds the same transitions for the
+    alarms of this table.)
     """
     points = list(datapoints)
     names = dict(resources or {})
     transitions: list[Transition] = []
     for spec in alarms:
         own = [p for p in points if _matches(spec, p, names)]
-        values = _periods(spec, own, start, end)
+        gate_spec = dataclasses.replace(spec, metric=spec.unless) if spec.unless else None
+        gate = [p for p in points if gate_spec is not None and _matches(gate_spec, p, names)]
+        values = _periods(spec, own, gate, start, end)
         first = math.floor(start / spec.period_s)
         state: State = "INSUFFICIENT_DATA"
         for i in range(spec.evaluation_periods - 1, len(values)):
