@@ -113,7 +113,7 @@ def _format_datetime(value: datetime | date) -> str:
 
 
 _INTEGER_TYPES: Final = frozenset({"Edm.Byte", "Edm.SByte", "Edm.Int16", "Edm.Int32", "Edm.Int64"})
-_NUMBER_TYPES: Final = frozenset({"Edm.Double", "Edm.Decimal", "Edm.Single"})
+_FLOAT_TYPES: Final = frozenset({"Edm.Double", "Edm.Decimal", "Edm.Single"})
 _ASCII_INT: Final = re.compile(r"[+-]?[0-9]+")
 
 
@@ -151,7 +151,7 @@ def literal(value: Any, edm_type: str | None = None) -> str:
     if isinstance(value, Int64) or (isinstance(value, int) and edm_type == "Edm.Int64"):
         return f"{_integer(int(value), 'Edm.Int64')}L"
     if isinstance(value, int):
-        if edm_type in _NUMBER_TYPES:
+        if edm_type in _FLOAT_TYPES:
             return _number(value)
         return str(_integer(value, edm_type or "Edm.Int64"))
     if isinstance(value, float | Decimal):
@@ -286,19 +286,29 @@ def parse_typed_literal(text: str) -> tuple[Any, str]:
 
 
 def _typed_number(num: str, suffix: str, text: str) -> tuple[Any, str]:
-    integral = re.fullmatch(r"[+-]?\d+", num) is not None
-    if suffix == "l":
-        if not integral:
-            raise _unrecognized("Edm.Int64", text)
-        return int(num), "Edm.Int64"
-    if suffix in ("d", "f") or "e" in num.lower():
-        return float(num), _NUMBER_TYPES.get(suffix, "Edm.Double")
-    if suffix == "m":
-        return Decimal(num), "Edm.Decimal"
-    if integral:
-        value = int(num)
-        return value, "Edm.Int32" if value in _INT32 else "Edm.Int64"
-    return Decimal(num), "Edm.Double"
+    # Bounded like every number the SDK reads (edm's Int64 and Edm.Double ranges): a URL is hostile input to the
+    # emulator, and int("9" * 5000) raises while float("1e999") is infinity.
+    edm_type = _NUMBER_TYPES.get(suffix, "Edm.Double")
+    if len(num) > edm.MAX_NUMBER_CHARS:
+        raise _unrecognized(edm_type, text)
+    integral = re.fullmatch(r"[+-]?[0-9]+", num) is not None
+    try:
+        if suffix == "l":
+            if not integral:
+                raise _unrecognized("Edm.Int64", text)
+            return edm.parse_int64(num), "Edm.Int64"
+        if suffix in ("d", "f") or "e" in num.lower():
+            edm.parse_decimal(num)  # finite and within Edm.Double, else refused
+            return float(num), edm_type
+        if suffix == "m":
+            return edm.parse_decimal(num), "Edm.Decimal"
+        if integral:
+            value = edm.parse_int64(num)
+            assert value is not None
+            return value, "Edm.Int32" if value in _INT32 else "Edm.Int64"
+        return edm.parse_decimal(num), "Edm.Double"
+    except edm.EdmValueError:
+        raise _unrecognized("Edm.Int64" if integral and suffix in ("", "l") else edm_type, text) from None
 
 
 def _field_type(endpoint: str | None, field: str) -> str | None:

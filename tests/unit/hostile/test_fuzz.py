@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exact_online_sdk import ExactOnlineClient, edm
+from exact_online_sdk import ExactOnlineClient, edm, odata
 from exact_online_sdk._core.flow import ExactResponse, Paginator
 from exact_online_sdk._core.ratelimit import RateLimitSnapshot, parse_rate_limit_headers, reset_shared_budgets
 from exact_online_sdk._core.request import RequestSpec, build_request
@@ -20,11 +20,13 @@ from exact_online_sdk._core.response import RawResponse, error_for_response, par
 from exact_online_sdk._core.retry import RetryPolicy
 from exact_online_sdk.aws.webhook_receiver import WebhookReceiver
 from exact_online_sdk.clock import ManualClock
-from exact_online_sdk.exceptions import ExactOnlineError
+from exact_online_sdk.emulator.bodies import request_json
+from exact_online_sdk.emulator.exceptions import ApiError
+from exact_online_sdk.exceptions import ExactOnlineError, ODataError
 from exact_online_sdk.webhooks import WebhookError, WebhookEvent, compute_hash_code, verify_delivery
 
 from .conftest import DIVISION, HOST
-from .fuzz import fuzz_settings, hostile_bytes, json_text
+from .fuzz import NUMBER_LITERALS, fuzz_settings, hostile_bytes, json_text
 
 CONTENT_TYPES = st.sampled_from(
     ["application/json", "application/json;charset=utf-8", "text/plain", "text/html", "application/atom+xml", ""]
@@ -177,3 +179,25 @@ def test_the_strategies_reach_the_hard_cases() -> None:
         with pytest.raises(edm.JSONFormatError) as caught:
             edm.loads(b"[" + literal + b"]")
         assert caught.value.kind == "number"
+
+
+@fuzz_settings
+@given(body=hostile_bytes)
+def test_the_emulators_body_reader_raises_only_api_errors(body: bytes) -> None:
+    with contextlib.suppress(ApiError):
+        request_json(body)
+
+
+@fuzz_settings
+@given(
+    text=st.one_of(
+        st.text(max_size=40),
+        NUMBER_LITERALS.flatmap(lambda n: st.sampled_from([n, n + "L", n + "M", n + "D", n + "f"])),
+    )
+)
+def test_filter_literals_raise_only_odata_errors(text: str) -> None:
+    """The emulator reads ``$filter`` literals from URLs it is sent: only ODataError may come out."""
+    with contextlib.suppress(ODataError):
+        odata.parse_typed_literal(text)
+    with contextlib.suppress(ODataError):
+        odata.parse_literal(text)
