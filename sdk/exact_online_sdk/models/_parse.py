@@ -42,7 +42,10 @@ def _page_adapter(model: type[M]) -> TypeAdapter[_Envelope[M]]:
 
 def parse_page(model: type[M], content: bytes | str) -> ParsedPage[M]:
     """A collection response (``{"d":{"results":[...],"__next":...}}`` or ``{"d":[...]}``) as models."""
-    envelope = _page_adapter(model).validate_json(content)
+    from .. import edm
+
+    # Decoded by edm.loads, not validate_json: pydantic-core reads JSON numbers as floats before making Decimals.
+    envelope = _page_adapter(model).validate_python(edm.loads(content))
     data = envelope.d
     if isinstance(data, list):
         return ParsedPage(mark_from_wire(data), None, None)
