@@ -22,6 +22,7 @@ import httpx
 from ._core.credentials import AsyncTokenSource, StaticToken, TokenSource
 from ._core.flow import (
     Action,
+    BodyParser,
     ExactResponse,
     GetToken,
     Page,
@@ -43,7 +44,7 @@ from ._core.request import (
     normalize_base_url,
     same_origin,
 )
-from ._core.response import RawResponse
+from ._core.response import RawResponse, parse_body
 from ._core.retry import RetryPolicy
 from .clock import Clock, SystemClock
 from .exceptions import AuthenticationError, ConfigError, InvalidPathError, UnexpectedResponseError
@@ -204,9 +205,14 @@ class _Base:
         budget = self._budget_override or shared_budget((self.base_url, self.client_id, div))
         return budget.snapshot(self.clock.now())
 
-    def _flow(self, req: PreparedRequest) -> Generator[Action, Any, ExactResponse]:
+    def _flow(self, req: PreparedRequest, parse: BodyParser = parse_body) -> Generator[Action, Any, ExactResponse]:
         return request_flow(
-            req, budget=self._budget(req), policy=self.retry, clock=self.clock, request_id=uuid.uuid4().hex[:16]
+            req,
+            budget=self._budget(req),
+            policy=self.retry,
+            clock=self.clock,
+            request_id=uuid.uuid4().hex[:16],
+            parse=parse,
         )
 
     def _warn_more(self, path: str, rows: ResultList) -> None:
@@ -358,15 +364,17 @@ class ExactOnlineClient(_Base):
         *,
         division: int | None = None,
         max_rows: int | None = None,
+        parse: BodyParser | None = None,
     ) -> Iterator[Page]:
-        """Every page of a collection, following ``__next``; ``$top``/``max_rows`` cap the whole result."""
+        """Every page of a collection, following ``__next``; ``$top``/``max_rows`` cap the whole result.
+        ``parse`` reads each page instead of the default dict reader (the typed API's row decoder)."""
         limit = _limit(params, max_rows)
         first = self._prepare(RequestSpec("GET", path, params, None, division, None))
         pager = Paginator(first, base_url=self.base_url, limit=limit)
         if limit == 0:
             return
         while pager.request is not None:
-            yield pager.accept(self._run(self._flow(pager.request)))
+            yield pager.accept(self._run(self._flow(pager.request, parse or parse_body)))
 
     def iter_rows(
         self,
@@ -533,15 +541,17 @@ class AsyncExactOnlineClient(_Base):
         *,
         division: int | None = None,
         max_rows: int | None = None,
+        parse: BodyParser | None = None,
     ) -> AsyncIterator[Page]:
-        """Every page of a collection, following ``__next``; ``$top``/``max_rows`` cap the whole result."""
+        """Every page of a collection, following ``__next``; ``$top``/``max_rows`` cap the whole result.
+        ``parse`` reads each page instead of the default dict reader (the typed API's row decoder)."""
         limit = _limit(params, max_rows)
         first = self._prepare(RequestSpec("GET", path, params, None, division, None))
         pager = Paginator(first, base_url=self.base_url, limit=limit)
         if limit == 0:
             return
         while pager.request is not None:
-            yield pager.accept(await self._run(self._flow(pager.request)))
+            yield pager.accept(await self._run(self._flow(pager.request, parse or parse_body)))
 
     async def iter_rows(
         self,
