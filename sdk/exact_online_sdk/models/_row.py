@@ -9,8 +9,9 @@ are kept (``row.extras``, and as attributes when their name allows).
 Rows are for reading: no pydantic model is built, so a page reads faster than ``json.loads`` makes dicts, in less
 memory. To edit one, ``row.to_model()`` gives the pydantic model (strict writes, changed-field PUTs).
 
-How a page is read: one cached decoder per row class turns the bytes into rows in C, then one pass converts what
-JSON cannot carry typed (``/Date(ms)/`` text, with a per-page memo; navigation wrappers; base64; sync/Deleted codes).
+How a page is read: one cached decoder per row class turns the bytes into rows in C, then a column-wise pass converts
+what JSON cannot carry typed (``/Date(ms)/`` text, once per distinct value on the page; navigation wrappers; base64;
+sync/Deleted codes), its loops in C too.
 A field the row class does not know makes the decoder stop at once; it is then declared on a cached subclass and the
 page decoded again, so only pages that carry new fields pay for them, once per new field. A value the fast decoder
 refuses goes through the tolerant reader (``edm.loads`` and edm's parsers per field), which names the field when
@@ -24,10 +25,13 @@ import keyword
 import re
 import threading
 import typing
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import chain, repeat
+from operator import add, attrgetter, itemgetter, truediv
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, Generic, Optional, TypeVar, Union, cast
 from uuid import UUID
 
@@ -325,7 +329,7 @@ def parse_rows(cls: type[R], content: bytes | str) -> ParsedPage[R]:
         d = envelope.d
         rows, next_url, count = (d, None, None) if isinstance(d, list) else (d.results, d.next or None, d.count)
         try:
-            _finisher(target)(rows, {})
+            _finisher(target)(rows)
         except edm.EdmValueError:
             break  # the tolerant reader says which field
         return ParsedPage(rows, next_url, count)
@@ -357,18 +361,37 @@ def _tolerant_page(cls: type[R], content: bytes | str) -> ParsedPage[R]:
 
 
 # -- the finishing pass ------------------------------------------------------------------------------------------
+# Column by column, with the loops in C (map, attrgetter, setattr): a per-row Python loop costs about as much as
+# decoding the page. Dates, the costly part, are converted once per distinct text on the page.
+
+_TIMEDELTAS: Final = list[timedelta]
+_FAST_DATE_LIMIT: Final = 4_000_000_000_000  # ms; below it, ms / 1000 as a float rounds back to the exact ms
+_DATE_DIGITS: Final = slice(6, -2)
 
 
-def _date(text: str, memo: dict[str, datetime]) -> datetime:
-    if text.startswith("/Date(") and text.endswith(")/") and text[6:-2].isdigit():
-        ms = int(text[6:-2])
-        # Integer timedelta arguments: exact milliseconds, and twice as fast as timedelta(milliseconds=...).
-        value = _EPOCH + timedelta(0, ms // 1000, ms % 1000 * 1000)
-    else:
-        parsed = edm.parse_datetime(text)  # offsets, negative ms, ISO text; raises EdmValueError
-        assert parsed is not None
-        value = parsed
-    memo[text] = value
+def _set_column(rows: list[Any], attr: str, values: Iterable[Any]) -> None:
+    deque(map(setattr, rows, repeat(attr), values), maxlen=0)
+
+
+def _dates(texts: list[str]) -> Iterable[datetime]:
+    """Distinct ``/Date(ms)/`` texts as naive datetimes (edm's rule), in order."""
+    digits = list(map(itemgetter(_DATE_DIGITS), texts))
+    # Every text is "/Date(" + digits + ")/" when all middles are digits and the joined texts hold exactly one
+    # "/Date(" and one ")/" each (neither can occur inside the digits; the separator stops matches across texts).
+    joined = "\x00".join(texts)
+    n = len(texts)
+    if all(map(str.isdigit, digits)) and joined.count("/Date(") == n and joined.count(")/") == n:
+        millis = list(map(int, digits))
+        if max(millis, default=0) < _FAST_DATE_LIMIT:
+            # msgspec turns seconds into timedeltas in C, rounding to the microsecond, which is exact here.
+            seconds = list(map(truediv, millis, repeat(1000)))
+            return map(add, repeat(_EPOCH), msgspec.convert(seconds, _TIMEDELTAS, strict=False))
+    return map(_date, texts)  # offsets, far or pre-1970 dates, ISO text
+
+
+def _date(text: str) -> datetime:
+    value = edm.parse_datetime(text)  # raises EdmValueError (then the tolerant reader names the field)
+    assert value is not None
     return value
 
 
@@ -380,7 +403,9 @@ def _binary(value: str) -> bytes | str:
         return value
 
 
-def _deleted(code: int) -> DeletedEntityType | int:
+def _deleted(code: int | None) -> DeletedEntityType | int | None:
+    if code is None:
+        return None
     try:
         return DeletedEntityType(code)
     except ValueError:
@@ -388,63 +413,64 @@ def _deleted(code: int) -> DeletedEntityType | int:
 
 
 def _entity(target: type[ExactRow], value: Any) -> ExactRow | None:
-    if isinstance(value, dict) and "__deferred" in value:
+    if value is None or (isinstance(value, dict) and "__deferred" in value):
         return None
     if not isinstance(value, Mapping):
         raise edm.EdmValueError("navigation entity", value)
     return row_from_dict(target, value)
 
 
-_FINISHERS: dict[type[ExactRow], Callable[[list[Any], dict[str, datetime]], None]] = {}
+Finisher = Callable[[list[Any]], None]
+_FINISHERS: dict[type[ExactRow], Finisher] = {}
 
 
-def _finisher(cls: type[ExactRow]) -> Callable[[list[Any], dict[str, datetime]], None]:
+def _finisher(cls: type[ExactRow]) -> Finisher:
     """The pass that completes freshly decoded rows of ``cls`` in place (built once per class)."""
     finish = _FINISHERS.get(cls)
     if finish is None:
-        finish = _build_finisher(cls)
-        _FINISHERS[cls] = finish
+        finish = _FINISHERS[cls] = _build_finisher(cls)
     return finish
 
 
-def _build_finisher(cls: type[ExactRow]) -> Callable[[list[Any], dict[str, datetime]], None]:
-    # Straight-line code per class (as dataclasses does): attribute access by name is the fastest way to visit a
-    # handful of slots on every row, and this pass runs on every row of every page.
-    body = ["        row.odata_metadata = None"]
-    env: dict[str, Any] = {"_date": _date, "_binary": _binary, "_deleted": _deleted, "_entity": _entity}
-    for i, f in enumerate(_fields(cls).values()):
-        a = f.attr
-        if not a.isidentifier() or keyword.iskeyword(a):  # pragma: no cover (the generator makes identifiers)
-            raise TypeError(f"{cls.__name__}: field {a!r} is not an identifier")
-        kind = f.kind.edm_type
-        if kind == "Edm.DateTime":
-            body += [
-                f"        v = row.{a}",
-                "        if v is not None:",
-                f"            row.{a} = get(v) or _date(v, memo)",
-            ]
-        elif kind == "Edm.Binary":
-            body += [f"        v = row.{a}", "        if v is not None:", f"            row.{a} = _binary(v)"]
-        elif kind == "DeletedEntityType":
-            body += [f"        v = row.{a}", "        if v is not None:", f"            row.{a} = _deleted(v)"]
-        elif kind == "NavEntity":
-            env[f"_t{i}"] = f.kind.target
-            body += [f"        v = row.{a}", "        if v is not None:", f"            row.{a} = _entity(_t{i}, v)"]
-        elif kind == "NavList":
-            env[f"_t{i}"] = f.kind.target
-            body += [
-                f"        v = row.{a}",
-                "        if v is not None:",
-                "            if v.__class__ is not list:",
-                "                v = v.results",
-                f"                row.{a} = v",
-                "            if v:",
-                f"                _finisher(_t{i})(v, memo)",
-            ]
-    env["_finisher"] = _finisher
-    source = "\n".join(["def finish(rows, memo):", "    get = memo.get", "    for row in rows:", *body])
-    exec(compile(source, f"<finisher of {cls.__name__}>", "exec"), env)  # noqa: S102 (source built above)
-    finish: Callable[[list[Any], dict[str, datetime]], None] = env["finish"]
+def _build_finisher(cls: type[ExactRow]) -> Finisher:
+    by_kind: dict[str, list[_Field]] = {}
+    for f in _fields(cls).values():
+        by_kind.setdefault(f.kind.edm_type, []).append(f)
+    dates = [f.attr for f in by_kind.get("Edm.DateTime", [])]
+    lists = [(f.attr, f.kind.target) for f in by_kind.get("NavList", [])]
+    entities = [(f.attr, f.kind.target) for f in by_kind.get("NavEntity", [])]
+    others: list[tuple[str, Callable[[Any], Any]]] = [(f.attr, _binary) for f in by_kind.get("Edm.Binary", [])]
+    others += [(f.attr, _deleted) for f in by_kind.get("DeletedEntityType", [])]
+    get_dates = attrgetter(*dates) if dates else attrgetter("odata_metadata")
+
+    def finish(rows: list[Any]) -> None:
+        if not rows:
+            return
+        _set_column(rows, "odata_metadata", repeat(None))
+        if dates:
+            per_row = list(map(get_dates, rows))  # one tuple of date texts per row
+            texts = set(chain.from_iterable(per_row) if len(dates) > 1 else per_row)
+            texts.discard(None)
+            distinct = list(texts)
+            memo = dict(zip(distinct, _dates(distinct), strict=True))
+            columns = zip(*per_row, strict=True) if len(dates) > 1 else (per_row,)
+            for attr, column in zip(dates, columns, strict=True):
+                _set_column(rows, attr, map(memo.get, column))
+        for attr, target in lists:
+            values = list(map(attrgetter(attr), rows))
+            if any(map(isinstance, values, repeat(list))):  # the bare-array form
+                values = [v if v is None or isinstance(v, list) else v.results for v in values]
+            else:
+                values = list(map(getattr, values, repeat("results"), repeat(None)))  # None stays None
+            _set_column(rows, attr, values)
+            nested = [row for value in values if value for row in value]
+            if nested:
+                _finisher(target)(nested)
+        for attr, target in entities:
+            _set_column(rows, attr, [_entity(target, v) for v in map(attrgetter(attr), rows)])
+        for attr, convert in others:
+            _set_column(rows, attr, [None if v is None else convert(v) for v in map(attrgetter(attr), rows)])
+
     return finish
 
 
@@ -470,8 +496,7 @@ def _binary_value(value: object) -> bytes | str | None:
 
 
 def _deleted_value(value: object) -> DeletedEntityType | int | None:
-    code = edm.parse_int(value)
-    return None if code is None else _deleted(code)
+    return _deleted(edm.parse_int(value))
 
 
 _CONVERT: Final[dict[str, Callable[[Any], Any]]] = {
