@@ -17,12 +17,14 @@ from exact_online_sdk.models import AccountRow, SalesInvoiceRow
 
 GUID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 HOST = "https://start.exactonline.nl"
-ROWS = ",".join(f'{{"__metadata":{{"uri":"u{i}"}},"ID":"{GUID}","Name":"A{i}","CreditLineSales":1.10}}' for i in range(3))
+ROW = '{{"__metadata":{{"uri":"u{i}"}},"ID":"{guid}","Name":"A{i}","CreditLineSales":1.10}}'
+ROWS = ",".join(ROW.format(i=i, guid=GUID) for i in range(3))
 PAGE = ('{"d":{"results":[' + ROWS + "]}}").encode()
 
 
 def _client(body: bytes, content_type: str = "application/json") -> ExactOnlineClient:
-    transport = httpx.MockTransport(lambda _r: httpx.Response(200, content=body, headers={"content-type": content_type}))
+    headers = {"content-type": content_type}
+    transport = httpx.MockTransport(lambda _r: httpx.Response(200, content=body, headers=headers))
     return ExactOnlineClient(access_token="t", base_url=HOST, division=1, clock=ManualClock(), transport=transport)
 
 
