@@ -213,11 +213,11 @@ def test_a_hand_written_transaction_line_reads_as_written() -> None:
 
 def test_a_hand_written_account_with_expanded_bank_accounts() -> None:
     page = (
-        '{"d":[{"__metadata":{"uri":"a"},"ID":"de9b3816-9cb8-4ca1-8e9b-000000000000","Name":"Acme",'
-        '"CreditLineSales":1000.00,"Blocked":false,"Created":"/Date(0)/","BankAccounts":{"results":['
-        '{"__metadata":{"uri":"b"},"ID":"00000000-0000-4000-8000-000000000001","BankAccountHolderName":"Acme BV",'
-        '"Main":true,"Created":"/Date(86400000)/"}]}}]}'
-    ).encode()
+        b'{"d":[{"__metadata":{"uri":"a"},"ID":"de9b3816-9cb8-4ca1-8e9b-000000000000","Name":"Acme",'
+        b'"CreditLineSales":1000.00,"Blocked":false,"Created":"/Date(0)/","BankAccounts":{"results":['
+        b'{"__metadata":{"uri":"b"},"ID":"00000000-0000-4000-8000-000000000001","BankAccountHolderName":"Acme BV",'
+        b'"Main":true,"Created":"/Date(86400000)/"}]}}]}'
+    )
     (account,) = parse_rows(models.AccountRow, page).rows
     assert (account.name, str(account.credit_line_sales), account.blocked) == ("Acme", "1000.00", False)
     assert account.created == datetime(1970, 1, 1)
