@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import chain, repeat
 from operator import add, attrgetter, itemgetter, truediv
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, Generic, Optional, TypeVar, Union, cast
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, Generic, Optional, TypeVar, cast
 from uuid import UUID
 
 import msgspec
@@ -100,7 +100,7 @@ class _Ignored(msgspec.Struct, gc=False):
 class _Nav(msgspec.Struct, Generic[R], gc=False):
     """A navigation value: ``{"__deferred": ...}`` (not expanded; ignored) or ``{"results": [...]}``."""
 
-    results: Optional[list[R]] = None  # noqa: UP045 (evaluated by msgspec at run time on 3.11)
+    results: list[R] | None = None
 
 
 if TYPE_CHECKING:
@@ -113,22 +113,22 @@ if TYPE_CHECKING:
     Binary = bytes | str | None
     DeletedType = DeletedEntityType | int | None
     NavList = list[R] | None
-    NavEntity = Optional[R]  # noqa: UP045 (a bare type variable cannot head a `|` alias)
+    NavEntity = Optional[R]  # noqa: UP045 (a bare type variable cannot start a `|` alias)
 else:
-    Text = Annotated[Optional[str], _Kind("Edm.String")]  # noqa: UP045
-    Guid = Annotated[Optional[UUID], _Kind("Edm.Guid")]  # noqa: UP045
-    Int = Annotated[Optional[int], _Kind("Edm.Int32")]  # noqa: UP045 (Int64 strings too: decoded in lax mode)
-    Double = Annotated[Optional[Decimal], _Kind("Edm.Double")]  # noqa: UP045
-    Boolean = Annotated[Optional[bool], _Kind("Edm.Boolean")]  # noqa: UP045
-    DateTime = Annotated[Optional[str], _Kind("Edm.DateTime")]  # noqa: UP045 (the text; converted after decoding)
-    Binary = Annotated[Optional[str], _Kind("Edm.Binary")]  # noqa: UP045 (base64 or a URL; converted after)
-    DeletedType = Annotated[Optional[int], _Kind("DeletedEntityType")]  # noqa: UP045
+    Text = Annotated[str | None, _Kind("Edm.String")]
+    Guid = Annotated[UUID | None, _Kind("Edm.Guid")]
+    Int = Annotated[int | None, _Kind("Edm.Int32")]  # Int64 text too: the decoder runs in lax mode
+    Double = Annotated[Decimal | None, _Kind("Edm.Double")]
+    Boolean = Annotated[bool | None, _Kind("Edm.Boolean")]
+    DateTime = Annotated[str | None, _Kind("Edm.DateTime")]  # the /Date(ms)/ text, converted after decoding
+    Binary = Annotated[str | None, _Kind("Edm.Binary")]  # base64 or a URL, converted after decoding
+    DeletedType = Annotated[int | None, _Kind("DeletedEntityType")]  # the code, made an enum after decoding
 
     class NavList:
         """``NavList[XRow]``: a navigation collection."""
 
         def __class_getitem__(cls, target: Any) -> Any:
-            return Annotated[Optional[Union[_Nav[target], list[target]]], _Kind("NavList", target)]  # noqa: UP007, UP045
+            return Annotated[_Nav[target] | list[target] | None, _Kind("NavList", target)]
 
     class NavEntity:
         """``NavEntity[XRow]``: a single navigation entity (decoded untyped, converted after)."""
@@ -286,12 +286,12 @@ def _with_extras(base: type[ExactRow], wires: tuple[str, ...]) -> type[ExactRow]
 
 class _Results(msgspec.Struct, Generic[R], gc=False):
     results: list[R]
-    next: Optional[str] = msgspec.field(default=None, name="__next")  # noqa: UP045
-    count: Optional[int] = msgspec.field(default=None, name="__count")  # noqa: UP045
+    next: str | None = msgspec.field(default=None, name="__next")
+    count: int | None = msgspec.field(default=None, name="__count")
 
 
 class _Envelope(msgspec.Struct, Generic[R], gc=False):
-    d: Union[_Results[R], list[R]]  # noqa: UP007
+    d: _Results[R] | list[R]
 
 
 _DECODERS: dict[type[ExactRow], msgspec.json.Decoder[Any]] = {}
