@@ -64,7 +64,7 @@ CASES = [
         "SyncAccountRow",
         "SyncCRMAccountsAPI",
     ),
-    Case("crm/Accounts, 60 rows", "crm/Accounts", "crm/Accounts", "crm.accounts", "AccountRow", "CRMAccountsAPI"),
+    Case("crm/Accounts, 60 rows", "crm/Accounts", "crm/Accounts", "crm.accounts", "AccountRow", "AccountsAPI"),
 ]
 
 # Runs in the peer's virtualenv: times its own deserialisation of the page; prints JSON {"runs": [...]} or error.
