@@ -56,6 +56,12 @@ codegen: $(STAMP)  ## copy ../shared's reference into tools/reference/ (when pre
 		echo "codegen: reference copied from $(SHARED_REFERENCE)"; fi
 	$(UV) run --frozen python tools/codegen.py
 
+PART ?= patch
+
+.PHONY: bump-version
+bump-version:  ## raise the version (PART=patch|minor|major) and date the CHANGELOG's Unreleased section
+	$(UV) run --frozen python tools/bump_version.py $(PART)
+
 .PHONY: dist
 dist: $(STAMP)  ## build the wheel and sdist into dist/
 	rm -rf dist && $(UV) build --out-dir dist
@@ -81,8 +87,8 @@ bench: $(STAMP)  ## run benchmarks/ (peers in benchmarks/.peers/) and write benc
 	$(UV) run --frozen python benchmarks/run.py
 
 .PHONY: demo
-demo: $(STAMP)  ## run the whole system offline on the emulator (about a minute), then print a summary
-	$(UV) run --frozen exact-online demo
+demo: $(STAMP)  ## run the whole system offline on the emulator (a simulated hour in seconds), then print a summary
+	$(UV) run --frozen python -m demo
 
 .PHONY: docs
 docs: $(STAMP)  ## build the documentation site into site/ (mkdocs --strict: broken links or references fail)

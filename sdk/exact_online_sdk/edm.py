@@ -25,6 +25,8 @@ from typing import Any, Final
 
 import msgspec
 
+from .exceptions import ExactOnlineError
+
 __all__ = [
     "EPOCH",
     "EdmValueError",
@@ -48,7 +50,7 @@ EPOCH: Final = datetime(1970, 1, 1)
 _DATE_RE: Final = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 
 
-class EdmValueError(ValueError):
+class EdmValueError(ExactOnlineError, ValueError):
     """A value on the wire does not fit its declared Edm type."""
 
     def __init__(self, edm_type: str, value: object, reason: str = "") -> None:

@@ -1,8 +1,8 @@
-"""The request state machine shared by the sync and async clients.
+"""The request state machine shared by the blocking and asyncio clients.
 
 :func:`request_flow` is a generator: it *yields* the I/O it needs (:class:`GetToken`, :class:`Unauthorized`,
 :class:`Send`, :class:`Sleep`) and receives the results; it raises typed errors and returns an
-:class:`ExactResponse`. The sync shell drives it with blocking calls, the async shell with awaits, so both make
+:class:`ExactResponse`. The blocking shell drives it with blocking calls, the async shell with awaits, so both make
 the same requests and the same decisions by construction. :class:`Paginator` does the same for ``__next``.
 """
 

@@ -1,6 +1,7 @@
-"""Typed errors of the OAuth flows: each says what went wrong and what to do next, never a secret.
+"""Typed errors of the OAuth flows and the token state: each says what went wrong and what to do next, never a
+secret. The whole tree is in :mod:`exact_online_sdk.exceptions`; the part defined here:
 
-AuthenticationError (exceptions.py)
+APIError > AuthenticationError (exceptions.py): the API branch, a request to Exact's token endpoint
 └── OAuthError                         a token-endpoint or flow problem; ``oauth_error`` is Exact's ``error``
     ├── TooEarlyToRefresh              Exact's 570 s rule refused the refresh (the current token still works)
     ├── RefreshTokenReused             "Old refresh token used": the chain is broken, log in again
@@ -8,19 +9,21 @@ AuthenticationError (exceptions.py)
     ├── InvalidClient                  wrong client id/secret or wrong regional host
     ├── AuthorizationCodeInvalid       a code that expired (3 min), was used before, or has the wrong redirect
     ├── StateMismatch                  the callback's ``state`` is not the one this flow sent
-    ├── TokenUnavailable               no usable token (nothing stored, or a worker waited in vain)
-    ├── ReadOnlyRefreshRefused         a read-only store was asked to refresh or save
     ├── TokenEndpointUnreachable       nothing reached Exact (connect error): safe to try again later
     ├── TokenEndpointError             another answer (5xx, 429, malformed body)
     └── TokenOutcomeUnknown            the request may have reached Exact but no answer came back
         └── RefreshOutcomeUnknown      ...for a refresh: the refresh token may be spent; never resent blindly
+
+TokenError (exceptions.py): the token branch, no request to Exact was made
+├── TokenUnavailable                   no usable token (nothing stored, or a worker waited in vain)
+└── ReadOnlyRefreshRefused             a read-only store was asked to refresh or save
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import AuthenticationError
+from ..exceptions import AuthenticationError, TokenError
 
 __all__ = [
     "LOGIN_HINT",
@@ -109,7 +112,7 @@ class StateMismatch(OAuthError):
     hint = "start the login again and use the callback of that same attempt"
 
 
-class TokenUnavailable(OAuthError):
+class TokenUnavailable(TokenError):
     """No usable token: nothing was stored, or a worker waited in vain for the refresher's next generation."""
 
     default_message = "no valid access token is available"
@@ -117,7 +120,7 @@ class TokenUnavailable(OAuthError):
     default_retryable = True
 
 
-class ReadOnlyRefreshRefused(OAuthError):
+class ReadOnlyRefreshRefused(TokenError):
     """A read-only token store was asked to refresh or save: only the refresher may do that."""
 
     default_message = "this token store is read-only: workers never refresh or save tokens"

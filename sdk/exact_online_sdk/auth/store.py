@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from ..exceptions import TokenError
 from .token import Token
 
 __all__ = ["GenerationConflict", "RefreshLock", "RefreshLocking", "TokenStore", "TokenStoreError"]
 
 
-class TokenStoreError(Exception):
+class TokenStoreError(TokenError):
     """A store could not be read or written (corrupt data, wrong key, denied access, ...). Never "no token"."""
 
 

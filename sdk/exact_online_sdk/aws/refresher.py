@@ -35,6 +35,7 @@ from ..auth.errors import (
 from ..auth.store import GenerationConflict, TokenStoreError
 from ..auth.token import Token
 from ..clock import Clock
+from ..exceptions import TokenError
 from . import metrics_names as m
 from .rescue import RescueRecord, RescueStore
 from .slots import SecretsManagerTokenStorage, SlotState, newest
@@ -98,7 +99,7 @@ class RefreshOutcome:
     waited: float = 0.0
 
 
-class RefreshFailed(Exception):
+class RefreshFailed(TokenError):
     """The run could not keep the token fresh. ``reason`` is the metric's Reason; the message says what next."""
 
     def __init__(self, reason: str, message: str, *, generation: int | None = None) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from ..exceptions import (
     ExactOnlineError,
     RateLimitError,
     ServerError,
+    TokenError,
     TransportError,
 )
 
@@ -58,7 +58,7 @@ def fail(message: str, *, hint: str | None = None, code: int = EXIT_USAGE) -> ty
 def _classify(exc: BaseException) -> tuple[int, str | None]:
     if isinstance(exc, ConfigError):
         return EXIT_USAGE, "check the EXACT_* variables (`exact-online --help`)"
-    if isinstance(exc, AuthenticationError):
+    if isinstance(exc, AuthenticationError | TokenError):
         return EXIT_AUTH, "run `exact-online auth login`, then try again"
     if isinstance(exc, RateLimitError):
         return EXIT_RATE, "wait for the limit to reset (see the time above) or use another division"
@@ -96,24 +96,19 @@ def load_settings() -> Settings:
 
 
 def open_client(division: int | None = None) -> ExactOnlineClient:
-    """A client whose token comes from, in order: ``EXACT_ACCESS_TOKEN`` (a fixed token, e.g. for the emulator),
-    or the encrypted token file (``EXACT_TOKEN_PATH``, written by ``exact-online auth login``)."""
+    """The client the ``EXACT_*`` variables (and ``./.env``) describe. Its token is ``EXACT_ACCESS_TOKEN`` (a fixed
+    token, e.g. for the emulator) or the encrypted token file (``EXACT_TOKEN_PATH``, written by
+    ``exact-online auth login``): the token source of ``ExactOnlineClient(settings=...)``."""
     from ..client import ExactOnlineClient
 
     settings = load_settings()
-    fixed = os.environ.get("EXACT_ACCESS_TOKEN")
-    if fixed:
-        return ExactOnlineClient(settings=settings, access_token=fixed, division=division)
-    if settings.token_path is None:
+    if settings.access_token is None and settings.token_path is None:
         raise ConfigError(
             "no token: set EXACT_TOKEN_PATH (and EXACT_ENCRYPTION_KEY) after `exact-online auth login`, "
             "or EXACT_ACCESS_TOKEN",
             variable="EXACT_TOKEN_PATH",
         )
-    from ..auth.manager import ExactOnlineAuth
-
-    auth = ExactOnlineAuth(settings)  # the encrypted file store of EXACT_TOKEN_PATH
-    return ExactOnlineClient(settings=settings, auth=auth, division=division)
+    return ExactOnlineClient(settings=settings, division=division)
 
 
 def current_division(client: ExactOnlineClient) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -71,7 +70,7 @@ def status() -> None:
     from ..auth.bootstrap import storage_from_env
 
     settings = load_settings()
-    if not settings.token_path and not (os.environ.get("EXACT_TOKEN_SECRET") or os.environ.get("EXACT_TOKEN_SECRET_A")):
+    if not settings.token_path and not (settings.token_secret or settings.token_secret_a):
         raise fail(
             "no token store configured: set EXACT_TOKEN_PATH and EXACT_ENCRYPTION_KEY (or EXACT_TOKEN_SECRET_A/_B)"
         )

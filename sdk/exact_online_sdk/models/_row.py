@@ -38,6 +38,7 @@ from uuid import UUID
 import msgspec
 
 from .. import edm
+from ..exceptions import ExactOnlineError
 from ..registry.deleted import DeletedEntityType
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class ParsedPage(Generic[T]):
     count: int | None
 
 
-class NotAPage(ValueError):
+class NotAPage(ExactOnlineError, ValueError):
     """The document is valid JSON but not a collection envelope (``{"d":{"results":[...]}}`` or ``{"d":[...]}``)."""
 
 
