@@ -121,9 +121,9 @@ def import_figures(times: int) -> list[dict[str, Any]]:
         if name == SDK:
             note = f"goal <= 1.5x {BASE}; {st.median / stats[BASE].median:.2f}x"
         elif name == SDK_ROWS:
-            note = "imports msgspec and one service's row classes; no pydantic"
+            note = "msgspec and one service's row classes, no pydantic; in-memory transport (no TLS context)"
         elif name == SDK_MODEL:
-            note = "imports pydantic and builds one service's models (what editing needs)"
+            note = "pydantic and one service's models (what editing needs); in-memory transport (no TLS context)"
         elif name == "python -c pass":
             note = "interpreter start alone (included in every figure)"
         elif name.startswith("exact-online-sdk"):

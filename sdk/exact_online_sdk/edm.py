@@ -21,11 +21,13 @@ import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
-
-import msgspec
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final
 
 from .exceptions import ExactOnlineError
+
+if TYPE_CHECKING:
+    import msgspec
 
 __all__ = [
     "EPOCH",
@@ -65,7 +67,11 @@ class EdmValueError(ExactOnlineError, ValueError):
 # --- JSON -------------------------------------------------------------------------------------------------
 
 
-_DECODER: Final = msgspec.json.Decoder(float_hook=Decimal)
+@cache
+def _decoder() -> tuple[msgspec.json.Decoder[Any], type[Exception]]:
+    import msgspec  # on first use: importing the package stays cheap
+
+    return msgspec.json.Decoder(float_hook=Decimal), msgspec.DecodeError
 
 
 def loads(data: str | bytes | bytearray) -> Any:
@@ -74,9 +80,10 @@ def loads(data: str | bytes | bytearray) -> Any:
     Decoded by msgspec in C; what it refuses (``NaN``, bad UTF-8, broken JSON) goes to the standard library, which
     parses it the same way or raises its usual :class:`json.JSONDecodeError` / :class:`UnicodeDecodeError`.
     """
+    decoder, refused = _decoder()
     try:
-        return _DECODER.decode(data)
-    except msgspec.DecodeError:
+        return decoder.decode(data)
+    except refused:
         return json.loads(data, parse_float=Decimal)
 
 
