@@ -15,7 +15,7 @@ from uuid import UUID
 
 from .. import edm, odata
 from ..exceptions import ODataError
-from ..models._row import ExactRow
+from ..models._row import ExactRow, exact_fields
 from ..registry import Endpoint, registry
 
 if TYPE_CHECKING:
@@ -108,10 +108,10 @@ class Planner(Generic[R, M]):
     # -- reads ----------------------------------------------------------------------------------------------
 
     def _default_select(self) -> list[str] | None:
-        endpoint = self.endpoint()
-        if endpoint.kind not in ("bulk", "sync"):
+        # Exact's bulk and sync endpoints want $select. The row class knows the fields: reading loads no registry.
+        if not self.path.startswith(("bulk/", "sync/")):
             return None
-        return [f.name for f in endpoint.fields if not f.is_navigation]
+        return [name for name, navigation in exact_fields(self._row()).items() if not navigation]
 
     def plan_list(
         self,
@@ -149,8 +149,8 @@ class Planner(Generic[R, M]):
         return self.plan_list(filters=f"{since} and {extra}" if extra else since, select=select)
 
     def _check_fields(self, names: Iterable[str]) -> None:
-        endpoint = self.endpoint()
-        unknown = [n for n in names if endpoint.field(n) is None]
+        known = exact_fields(self._row())
+        unknown = [n for n in names if n not in known]
         if unknown:
             raise ODataError(f"{self.path} has no field {', '.join(unknown)}")
 

@@ -58,6 +58,7 @@ __all__ = [
     "NotAPage",
     "ParsedPage",
     "Text",
+    "exact_fields",
     "parse_row",
     "parse_rows",
     "row_from_dict",
@@ -235,6 +236,11 @@ def _fields(cls: type[ExactRow]) -> dict[str, _Field]:
                 table[wire] = _Field(attr, wire, kind)
         _TABLES[cls] = table
     return table
+
+
+def exact_fields(cls: type[ExactRow]) -> dict[str, bool]:
+    """Exact's field names of a row class, in the reference's order -> whether each is a navigation property."""
+    return {wire: f.kind.edm_type in ("NavList", "NavEntity") for wire, f in _fields(cls).items()}
 
 
 def _plain_fields(cls: type[ExactRow]) -> list[tuple[str, str]]:
