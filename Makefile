@@ -47,10 +47,11 @@ test: $(STAMP) $(CDK_CLI)  ## install what is needed, then run the whole suite w
 	$(UV) run --frozen pytest -n 2 --dist loadgroup --cov --cov-branch --cov-report=term --cov-fail-under=$(COV_FLOOR)
 
 .PHONY: lint
-lint: $(STAMP)  ## ruff and mypy --strict on sdk/
+lint: $(STAMP)  ## ruff, mypy --strict on sdk/, and the generated code is current (api/_blocking.py included)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
+	$(UV) run --frozen python tools/codegen.py --check
 
 .PHONY: fmt
 fmt: $(STAMP)  ## format the code

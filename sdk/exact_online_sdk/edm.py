@@ -7,14 +7,16 @@ One rule for dates, used everywhere in this package (SDK, models, emulator):
     that wall-clock time. A date-only field (midnight) stays on its own day, whatever the reader's timezone.
     Writing reverses the rule: a naive value is sent as is; an aware value is first converted to UTC.
 
-Money and quantities are ``Edm.Double`` on the wire but :class:`decimal.Decimal` here: JSON is parsed with
-``parse_float=Decimal`` (see :func:`loads`), so ``0.1`` stays ``Decimal("0.1")`` with no float round trip.
+Money and quantities are ``Edm.Double`` on the wire but :class:`decimal.Decimal` here: every non-integer JSON number
+becomes a Decimal made from its text (see :func:`loads`), so ``1.10`` stays ``Decimal("1.10")`` with no float round
+trip. The typed rows of :mod:`exact_online_sdk.models` read money the same way.
 ``Edm.Int64`` arrives as a JSON string in OData v2 verbose JSON; :func:`parse_int64` takes strings and numbers.
 
 Numbers are bounded where they are read, so a hostile or broken body cannot cost seconds of CPU or megabytes of
 text (``1e100000000`` is 11 bytes on the wire and 100 MB as digits):
 
-* a JSON integer must fit Edm.Int64, or, beyond that, be an integral Edm.Double (at most 309 digits);
+* a JSON integer of up to 19 digits is an ``int`` (Edm.Int64 fields are range-checked where they are typed); a
+  longer one must be an integral Edm.Double (at most 309 digits) and stays an exact Decimal;
 * any other number must fit Edm.Double: magnitude at most ``1.7976931348623157E+308``, no smaller non-zero
   magnitude than ``1E-324`` (below a double's last subnormal), at most :data:`MAX_SIGNIFICANT_DIGITS`
   significant digits, at most :data:`MAX_NUMBER_CHARS` characters of text; it stays an exact Decimal;
@@ -32,9 +34,13 @@ import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final
 
 from .exceptions import ExactOnlineError
+
+if TYPE_CHECKING:
+    import msgspec
 
 __all__ = [
     "DOUBLE_MAX",
@@ -50,6 +56,7 @@ __all__ = [
     "format_datetime",
     "format_decimal",
     "loads",
+    "needs_exact_reader",
     "parse_binary",
     "parse_boolean",
     "parse_datetime",
@@ -164,11 +171,9 @@ def _json_float(text: str) -> Decimal:
 
 
 def _json_int(text: str) -> int | Decimal:
-    """A JSON integer: an int within Edm.Int64, else an integral Edm.Double kept exact as a Decimal."""
-    if len(text) - text.startswith("-") <= 19:  # at most 19 digits: int() is cheap and exact
-        value = int(text)
-        if INT64_MIN <= value <= INT64_MAX:
-            return value
+    """A JSON integer: an int up to 19 digits (as msgspec reads it), else an integral Edm.Double as a Decimal."""
+    if len(text) - text.startswith("-") <= 19:  # int() is cheap and exact
+        return int(text)
     if len(text) > MAX_NUMBER_CHARS:
         raise EdmValueError("Edm.Double", text, f"a number literal longer than {MAX_NUMBER_CHARS} characters")
     return _check_double(Decimal(text), text)
@@ -181,7 +186,7 @@ def _json_constant(name: str) -> Any:
 # --- JSON -------------------------------------------------------------------------------------------------
 
 
-def _text(data: str | bytes | bytearray) -> str:
+def _exact_text(data: str | bytes | bytearray) -> str:
     """UTF-8 text of a body: a leading byte-order mark is dropped; UTF-16/32 and invalid UTF-8 are refused."""
     if isinstance(data, str):
         return data[1:] if data.startswith("\ufeff") else data
@@ -197,11 +202,49 @@ def _text(data: str | bytes | bytearray) -> str:
         raise JSONFormatError(f"the body is invalid UTF-8 (at byte {exc.start})", kind="encoding") from None
 
 
-def loads(data: str | bytes | bytearray) -> Any:
-    """Parse Exact JSON with every non-integer number as an exact :class:`Decimal`, within the bounds above.
+# A run of 19 digits (an integer that may leave Int64, a long mantissa) or a number with a three-digit exponent:
+# the only number shapes the fast decoder would read without the bounds above. Text such as "A1E500" matches too;
+# such a body only takes the exact reader, which is slower, never less exact.
+_SUSPECT_BYTES: Final = re.compile(rb"[0-9]{19}|[0-9.][eE][+-]?[0-9]{3}")
+_SUSPECT_TEXT: Final = re.compile(r"[0-9]{19}|[0-9.][eE][+-]?[0-9]{3}")
 
-    Raises :class:`JSONFormatError` (never a raw ``ValueError``, ``RecursionError`` or ``UnicodeDecodeError``)."""
-    text = _text(data)
+
+def needs_exact_reader(data: str | bytes | bytearray) -> bool:
+    """True when ``data`` holds a number shape that only the bounded standard-library reader may decode (19 digits
+    in a row, or a three-digit exponent); every decoder of Exact's JSON checks this first."""
+    pattern: Any = _SUSPECT_TEXT if isinstance(data, str) else _SUSPECT_BYTES
+    return pattern.search(data) is not None
+
+
+@cache
+def _decoder() -> tuple[msgspec.json.Decoder[Any], type[Exception]]:
+    import msgspec  # on first use: importing the package stays cheap
+
+    return msgspec.json.Decoder(float_hook=_json_float), msgspec.DecodeError
+
+
+def loads(data: str | bytes | bytearray) -> Any:
+    """Parse Exact JSON with every non-integer number as an exact :class:`Decimal` (made from the number's text),
+    within the bounds above.
+
+    Decoded by msgspec in C; a body with a number shape msgspec would not bound (:func:`needs_exact_reader`), and
+    what msgspec refuses (``NaN``, a byte-order mark, bad UTF-8, broken JSON, a number beyond the bounds), goes to
+    the standard library with the bounds as hooks. Raises :class:`JSONFormatError`, never a raw ``ValueError``,
+    ``RecursionError`` or ``UnicodeDecodeError``.
+    """
+    if not needs_exact_reader(data):
+        decoder, refused = _decoder()
+        try:
+            return decoder.decode(data)
+        except refused:
+            pass  # the exact reader below decodes it or says precisely why not
+        except RecursionError:
+            raise JSONFormatError("the JSON is nested deeper than the decoder allows", kind="depth") from None
+    return _exact_loads(data)
+
+
+def _exact_loads(data: str | bytes | bytearray) -> Any:
+    text = _exact_text(data)
     try:
         return json.loads(
             text, parse_float=_json_float, parse_int=_json_int, parse_constant=_json_constant, strict=True

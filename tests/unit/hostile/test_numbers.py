@@ -50,10 +50,11 @@ def test_loads_keeps_every_number_exact_inside_the_ranges() -> None:
     assert str(data["Money"]) == "0.1"
     assert data["I64"] == edm.INT64_MIN
     assert isinstance(data["I64"], int)
-    # an integral Edm.Double beyond Int64 stays exact, as a Decimal
-    assert data["Beyond64"] == Decimal(2**63)
-    assert isinstance(data["Beyond64"], Decimal)
+    # 19 digits read as an int (as msgspec reads them; Int64 fields are range-checked where typed); an integral
+    # Edm.Double of more digits stays exact, as a Decimal
+    assert data["Beyond64"] == 2**63
     assert data["Big"] == Decimal("1E+20")
+    assert isinstance(data["Big"], Decimal)
 
 
 @pytest.mark.parametrize(
