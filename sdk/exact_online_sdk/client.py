@@ -159,24 +159,23 @@ class _Base:
         poll_timeout: float = 90.0,
         **kwargs: Any,
     ) -> Self:
-        """A worker client whose token is read, never refreshed, from the refresher's Secrets Manager slots
-        (``EXACT_TOKEN_SECRET_A``/``_B`` when neither ``secret_name`` nor ``slots`` is given). Needs the
-        ``[aws]`` extra; see :func:`exact_online_sdk.aws.worker.worker_token_provider`. ``kwargs`` go to the
-        constructor (``division=``, ``base_url=``, ``clock=``...)."""
-        from .aws.worker import worker_token_provider
+        """Alias of :func:`exact_online_sdk.aws.worker.worker_client` for this client class: a worker client
+        whose token is read, never refreshed, from the refresher's Secrets Manager slots. Needs the ``[aws]``
+        extra. ``kwargs`` go to the constructor (``division=``, ``base_url=``, ``clock=``...)."""
+        from .aws.worker import worker_client
 
-        provider = worker_token_provider(
+        client: Self = worker_client(
             secret_name,
             slots=slots,
             region_name=region_name,
             secrets_client=secrets_client,
             endpoint_url=endpoint_url,
-            clock=kwargs.get("clock"),
             min_validity=min_validity,
             poll_timeout=poll_timeout,
+            client_class=cls,  # type: ignore[arg-type]
+            **kwargs,
         )
-        # Subclasses' constructors take auth= (the base holds only shared configuration).
-        return cls(**{**kwargs, "auth": provider})
+        return client
 
     def _prepare(self, spec: RequestSpec) -> PreparedRequest:
         return build_request(
