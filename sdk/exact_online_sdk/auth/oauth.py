@@ -468,20 +468,20 @@ class AsyncOAuthEndpoint(_EndpointBase):
         """Trade an authorization code for generation 1 of a new chain."""
         return (await self.send(self.protocol.code_request(code))).token
 
-    async def refresh(self, token: Token, *, timeout: float | None = None) -> Token:
+    async def refresh(self, token: Token) -> Token:
         """Rotate ``token`` (generation + 1)."""
-        return (await self.refresh_answer(token, timeout=timeout)).token
+        return (await self.refresh_answer(token)).token
 
-    async def refresh_answer(self, token: Token, *, timeout: float | None = None) -> TokenAnswer:
+    async def refresh_answer(self, token: Token) -> TokenAnswer:
         """:meth:`refresh` with the answer's anomalies."""
-        return await self.send(self.protocol.refresh_request(token), timeout=timeout)
+        return await self.send(self.protocol.refresh_request(token))
 
-    async def send(self, request: TokenRequest, *, timeout: float | None = None) -> TokenAnswer:
+    async def send(self, request: TokenRequest) -> TokenAnswer:
         """POST one token request and parse the answer."""
         sent = self.clock.local.now()
         try:
             response = await self._http.post(
-                request.url, content=request.content, headers=dict(request.headers), timeout=self._timeout(timeout)
+                request.url, content=request.content, headers=dict(request.headers), timeout=self.timeout
             )
         except httpx.TransportError as exc:
             raise self.protocol.transport_error(request, exc) from None
