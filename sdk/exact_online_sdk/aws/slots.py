@@ -294,6 +294,7 @@ class SecretsManagerTokenStorage:
         expected_generation: int | None,
         intent: WriteIntent | None = None,
         states: Sequence[SlotState] | None = None,
+        deadline: float | None = None,
     ) -> WriteIntent:
         """Store ``token`` if the slots' newest generation is ``expected_generation`` (None: both empty).
 
@@ -301,7 +302,8 @@ class SecretsManagerTokenStorage:
         stored (or another writer won the race for this one) and :class:`TokenStoreError` when the write fails
         after retries. Re-saving a token that is already stored byte for byte is a no-op success. ``states``
         (a read made just before) saves a round trip on a hot path; the deterministic ClientRequestToken still
-        refuses a second writer of the same generation. A read-only store refuses before any call.
+        refuses a second writer of the same generation. A read-only store refuses before any call. No retry
+        starts after ``deadline`` (this store's clock; a Lambda's remaining time).
         """
         if not self.writable:
             raise ReadOnlyRefreshRefused(
@@ -323,11 +325,11 @@ class SecretsManagerTokenStorage:
             intent = self.prepare_write(expected_generation, states)
         if intent.generation != token.generation or intent.expected_generation != expected_generation:
             raise ValueError("the write intent was prepared for another generation")
-        self._put(intent, payload, token)
+        self._put(intent, payload, token, deadline)
         self._remember(token)
         return intent
 
-    def _put(self, intent: WriteIntent, payload: str, token: Token) -> None:
+    def _put(self, intent: WriteIntent, payload: str, token: Token, deadline: float | None) -> None:
         delay = self._retry_delay
         for attempt in range(1, self._write_attempts + 1):
             try:
@@ -341,7 +343,8 @@ class SecretsManagerTokenStorage:
                 if code == "ResourceExistsException":
                     self._resolve_exists(intent, payload)
                     return
-                if not is_retryable(exc) or attempt == self._write_attempts:
+                out_of_time = deadline is not None and self._clock.now() + delay > deadline
+                if not is_retryable(exc) or attempt == self._write_attempts or out_of_time:
                     raise TokenStoreError(
                         f"could not write generation {intent.generation} to token slot {intent.slot} "
                         f"({intent.secret_id}) after {attempt} attempt(s): {_describe(exc)}"
