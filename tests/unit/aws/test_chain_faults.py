@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -378,6 +377,5 @@ def test_a_reconsent_during_a_refresh_supersedes_it_without_an_alarm(
 
 
 @pytest.fixture(autouse=True)
-def _quiet_boto(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+def _quiet_boto(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="botocore")
-    yield
