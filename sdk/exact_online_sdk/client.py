@@ -220,6 +220,15 @@ class _Base:
         return f"{type(self).__name__}(base_url={self.base_url!r}, division={self.division!r})"
 
 
+def _configured_source(settings: Settings | None, clock: Clock | None) -> TokenSource | None:
+    """The token source the settings configure (the token store a login wrote, or EXACT_ACCESS_TOKEN), else None."""
+    if settings is None:
+        return None
+    from .auth.manager import token_source_from_settings
+
+    return token_source_from_settings(settings, clock=clock)
+
+
 def _division_of(path: str) -> int | None:
     parts = path.split("/")
     # /api/v1/{division}/..., /api/v1/beta/{division}/...; division-less paths have no number there.
@@ -279,7 +288,9 @@ class ExactOnlineClient(_Base):
             timeout=timeout,
             budget=budget,
         )
-        self._auth: TokenSource | None = auth or (StaticToken(access_token) if access_token else None)
+        self._auth: TokenSource | None = (
+            auth or (StaticToken(access_token) if access_token else None) or _configured_source(settings, clock)
+        )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
             transport=transport,
@@ -454,8 +465,8 @@ class AsyncExactOnlineClient(_Base):
             timeout=timeout,
             budget=budget,
         )
-        self._auth: AsyncTokenSource | TokenSource | None = auth or (
-            StaticToken(access_token) if access_token else None
+        self._auth: AsyncTokenSource | TokenSource | None = (
+            auth or (StaticToken(access_token) if access_token else None) or _configured_source(settings, clock)
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(

@@ -104,11 +104,13 @@ def storage_from_env(
 def manual_login(
     auth: ExactOnlineAuth,
     *,
-    read: Callable[[str], str] = input,
+    read: Callable[[str], str] | None = None,
     show: Callable[[str], None] = print,
     force_login: bool = True,
 ) -> Token:
-    """Print the URL, read the pasted callback URL, verify ``state``, exchange the code and store the token."""
+    """Print the URL, read the pasted callback URL (``read`` defaults to :func:`input`, looked up at call time),
+    verify ``state``, exchange the code and store the token."""
+    read = read or input
     url = auth.authorization_url(force_login=force_login)
     show("Open this URL in a browser, log in and allow access:")
     show(url)

@@ -54,9 +54,10 @@ from .timebase import ServerClock, as_server_clock
 from .token import Token, new_chain_id, utc_day
 
 if TYPE_CHECKING:
+    from .._core.credentials import TokenSource
     from ..config import Settings
 
-__all__ = ["EXACT_MIN_REFRESH_AGE", "ExactOnlineAuth", "default_storage"]
+__all__ = ["EXACT_MIN_REFRESH_AGE", "ExactOnlineAuth", "default_storage", "token_source_from_settings"]
 
 log = logging.getLogger("exact_online_sdk.auth.manager")
 
@@ -79,6 +80,23 @@ def default_storage(settings: Settings | None) -> TokenStore:
 
         return SecretsManagerTokenStorage.from_settings(settings)
     return MemoryTokenStorage()
+
+
+def token_source_from_settings(settings: Settings, *, clock: Clock | None = None) -> TokenSource | None:
+    """What ``ExactOnlineClient(settings=settings)`` authenticates with when given neither ``auth`` nor
+    ``access_token``: ``EXACT_ACCESS_TOKEN`` as is; else the token store a login wrote (the encrypted file,
+    refreshed inside Exact's rules, or the Secrets Manager slots, read-only); else None."""
+    if settings.access_token is not None:
+        from .._core.credentials import StaticToken
+        from .._core.redact import register_secret
+
+        value = settings.access_token.get_secret_value()
+        register_secret(value)
+        return StaticToken(value)
+    configured = settings.token_path or settings.token_secret or (settings.token_secret_a and settings.token_secret_b)
+    if not configured:
+        return None
+    return ExactOnlineAuth(settings, clock=clock)
 
 
 class ExactOnlineAuth:

@@ -344,15 +344,16 @@ def _expires_in(value: Any) -> float:
 
 
 def _issued_at(headers: Mapping[str, str], received_at: float) -> float:
-    """When Exact issued the token, on Exact's clock: its ``Date`` header (whole seconds, so never later than
-    the real issue), else ``received_at``. A ``Date`` implausibly far from ``received_at`` is ignored."""
+    """When Exact issued the token, on Exact's clock, never earlier than it really did (so the 570 s rule holds):
+    the later of the ``Date`` header and ``received_at`` (the caller's estimate of Exact's time at the answer).
+    A ``Date`` implausibly far from ``received_at`` is ignored."""
     server = server_date(headers)
     if server is None:
         return received_at
     if abs(server - received_at) > MAX_PLAUSIBLE_OFFSET:
         log.warning("the token endpoint's Date header is %.0f s away from the clock; ignoring it", server - received_at)
         return received_at
-    return server
+    return max(server, received_at)
 
 
 class _EndpointBase:

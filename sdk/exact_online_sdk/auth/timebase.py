@@ -82,21 +82,26 @@ class ServerClock:
 
     def observe(self, headers: Mapping[str, str], *, sent: float, received: float) -> float | None:
         """Measure the offset from an answer sent and received at these local times; returns Exact's time of
-        the answer (the ``Date``), or None when the answer carries no usable ``Date``."""
+        the answer (the ``Date``), or None when the answer carries no usable ``Date``.
+
+        ``Date`` has whole seconds and was stamped between our send and our receive, so Exact's clock minus ours
+        lies in ``[date - received, date + 1 - sent]``. The offset moves only as far as needed to lie inside that
+        interval: a slow answer (a wide interval) never drags a good estimate away, two clocks that agree keep
+        offset 0 whatever the latency, and a real skew is tracked from below, i.e. Exact's time is never
+        overestimated by more than the round trip (a refresh is never sent before Exact's 570 s)."""
         date = server_date(headers)
         if date is None:
             return None
-        # Date has whole seconds: Exact's time at the answer lies in [date, date + 1), and the answer left
-        # Exact somewhere between our send and our receive. The midpoints are the best single estimate.
-        offset = (date + 0.5) - (sent + received) / 2
-        if abs(offset) > MAX_PLAUSIBLE_OFFSET:
-            log.warning("ignoring a Date header %.0f s away from the local clock", offset)
+        low, high = date - received, date + 1.0 - sent
+        if abs(low) > MAX_PLAUSIBLE_OFFSET:
+            log.warning("ignoring a Date header %.0f s away from the local clock", low)
             return None
         with self._lock:
-            if abs(offset - self._offset) > 2.0:
-                log.info("Exact's clock is %+.1f s from the local clock", offset)
-            self._offset = offset
+            before = self._offset
+            self._offset = min(max(before, low), high) if low <= high else (low + high) / 2
             self._measured = True
+            if abs(self._offset - before) > 2.0:
+                log.info("Exact's clock is %+.1f s from the local clock", self._offset)
         return date
 
 

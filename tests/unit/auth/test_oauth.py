@@ -94,12 +94,25 @@ def test_issue_time_is_exacts_date_and_the_offset_is_measured_on_every_answer():
     token = endpoint.refresh(_old())
     assert token.issued_at == clock.now() + 40
     assert token.expires_at == token.issued_at + 600
-    assert endpoint.clock.offset == pytest.approx(40.5)  # Date has whole seconds: the midpoint
-    assert token.clock_offset == pytest.approx(40.5)  # stored, so readers on this clock use it
-    assert endpoint.clock.now() == pytest.approx(clock.now() + 40.5)
-    skew["s"] = -30.0  # the clocks stepped: the latest answer wins
+    assert endpoint.clock.offset == pytest.approx(40)  # Exact's time is never overestimated
+    assert token.clock_offset == pytest.approx(40)  # stored, so readers on this clock use it
+    assert endpoint.clock.now() == pytest.approx(clock.now() + 40)
+    skew["s"] = -30.0  # the clocks stepped: the offset follows as far as the answer proves
     endpoint.refresh(_old())
-    assert endpoint.clock.offset == pytest.approx(-29.5)
+    assert endpoint.clock.offset == pytest.approx(-29)
+
+
+def test_a_slow_answer_does_not_drag_a_good_offset_away():
+    clock = ManualClock(1_767_225_600.0)
+
+    def slow(request):
+        date = clock.now()
+        clock.advance(20)  # 20 s in flight: the answer proves only that the offset lies in [-20, +1]
+        return _ok(date=date)
+
+    endpoint = _endpoint(slow, clock)
+    endpoint.refresh(_old())
+    assert endpoint.clock.offset == 0
 
 
 def test_implausible_date_header_falls_back_to_local_clock():
