@@ -110,8 +110,8 @@ class RefreshPolicy:
     """When and how to refresh (seconds unless said otherwise).
 
     ``min_age + skew_margin`` after issue on Exact's clock the token is due; the run waits in-run for up to
-    ``max_wait``. Exact calls get at most ``call_timeout`` and start only with ``min_call_time`` plus
-    ``write_reserve`` left before the deadline. ``max_errors_per_hour`` keeps token-endpoint errors under Exact's
+    ``max_wait``. An Exact call starts only when its whole ``call_timeout`` plus ``write_reserve`` fit before the
+    deadline (a shorter timeout could cut off a successful answer: the rotated token would be lost). ``max_errors_per_hour`` keeps token-endpoint errors under Exact's
     10 per hour; ``daily_call_budget`` leaves part of Exact's ~200 daily calls for a re-consent."""
 
     min_age: float = 570.0
@@ -122,7 +122,6 @@ class RefreshPolicy:
     race_grace: float = 10.0
     reread_lead: float = 2.0
     call_timeout: float = 15.0
-    min_call_time: float = 5.0
     write_reserve: float = 20.0
     resend_pause: float = 2.0
     max_errors_per_hour: int = 8
@@ -338,7 +337,7 @@ class TokenRefresher:
 
     def _fits(self, seconds: float, deadline: float) -> bool:
         """True when ``seconds`` of waiting, one Exact call and the write still fit before ``deadline``."""
-        return self._local() + seconds + self.policy.min_call_time + self.policy.write_reserve <= deadline
+        return self._local() + seconds + self.policy.call_timeout + self.policy.write_reserve <= deadline
 
     def _read(self) -> list[SlotState]:
         try:
@@ -587,7 +586,7 @@ class TokenRefresher:
         return TokenAnswer(token)
 
     def _call_window(self, current: Token, deadline: float) -> float:
-        """The timeout of the next Exact call, after checking the quotas and the time left."""
+        """The timeout of the next Exact call, after checking the quotas and that the call and the write fit."""
         now = self._clock.now()
         if self.book.errors_last_hour(now) >= self.policy.max_errors_per_hour:
             self._fail(
@@ -602,10 +601,9 @@ class TokenRefresher:
                 f"{self.policy.daily_call_budget} token-endpoint calls today: no call until 00:00 UTC",
                 generation=current.generation,
             )
-        left = deadline - self._local() - self.policy.write_reserve
-        if left < self.policy.min_call_time:
+        if not self._fits(0.0, deadline):
             raise _Deferred()
-        return min(self.policy.call_timeout, left)
+        return self.policy.call_timeout
 
     def _count_call(self, current: Token) -> None:
         count = self.book.add_call(self._clock.now())

@@ -86,7 +86,7 @@ def test_a_refreshing_source_over_the_slots_never_calls_exact(sm: Any, clock: Ma
 class SlowExact(FakeExactTokens):
     """Each answer takes ``latency`` seconds of clock time (a slow 5xx, a slow success)."""
 
-    latency: float = 25.0
+    latency: float = 14.9  # just under the endpoint's 15 s timeout
 
     def refresh(self, token: Token) -> Token:
         self.clock.sleep(self.latency)
@@ -96,20 +96,20 @@ class SlowExact(FakeExactTokens):
 def test_slow_server_errors_never_outlive_the_invocation(sm: Any, clock: ManualClock) -> None:
     exact = SlowExact(clock)
     seed(sm, clock, exact)
-    clock.advance(540)  # the window opens in 33 s: the run waits inside
+    clock.advance(518)  # the window opens in 55 s: the run waits inside
     r = refresher(sm, clock, exact.refresh)
     exact.faults.extend(["5xx"] * 9)
     deadline = clock.now() + 120 - 5
     with pytest.raises(RefreshFailed, match="ServerError"):
         r.run(deadline=deadline)
-    assert clock.now() <= deadline  # before the fix: 33 s + 4 x 25 s + 12 s of back-off, killed by Lambda
-    assert exact.calls == 3  # the third started with 26 s left: a 6 s timeout and 20 s for the write
+    assert clock.now() <= deadline  # before the fix: 55 s + 4 x 14.9 s + 12 s of back-off: killed by Lambda
+    assert exact.calls == 2  # a third call and the write would not have fit
 
 
 def test_a_success_that_arrives_late_is_still_stored_before_the_deadline(sm: Any, clock: ManualClock) -> None:
     exact = SlowExact(clock)
     seed(sm, clock, exact)
-    clock.advance(540)
+    clock.advance(518)
     r = refresher(sm, clock, exact.refresh)
     exact.faults.append("5xx")
     deadline = clock.now() + 115
@@ -128,7 +128,8 @@ def test_an_in_run_wait_that_does_not_fit_is_left_to_the_next_run(sm: Any, clock
     assert exact.calls == 0
 
 
-def test_the_call_timeout_is_capped_by_the_time_left(sm: Any, clock: ManualClock) -> None:
+def test_a_call_that_does_not_fit_whole_is_not_started(sm: Any, clock: ManualClock) -> None:
+    """A shorter timeout could cut off a successful answer (a rotated token lost): the next run calls instead."""
     seen: list[float | None] = []
 
     class Endpoint:
@@ -140,8 +141,11 @@ def test_the_call_timeout_is_capped_by_the_time_left(sm: Any, clock: ManualClock
     seed(sm, clock, exact)
     clock.advance(580)
     policy = RefreshPolicy()
-    refresher(sm, clock, Endpoint()).run(deadline=clock.now() + policy.write_reserve + 9)
-    assert seen == [pytest.approx(9)]
+    r = refresher(sm, clock, Endpoint())
+    assert r.run(deadline=clock.now() + policy.write_reserve + policy.call_timeout - 1).action == "deferred"
+    assert seen == []
+    assert r.run(deadline=clock.now() + policy.write_reserve + policy.call_timeout).action == "refreshed"
+    assert seen == [policy.call_timeout]
 
 
 # -- 3. after a final refusal: no hammering; errors under 10 an hour; the daily budget ---------------------------

@@ -207,7 +207,7 @@ def test_a_lost_answer_without_time_left_is_resent_by_the_next_run_exactly_once(
     clock.advance(580)
     exact.faults.append("lost")
     first = make(sm, clock, exact)
-    deadline = clock.now() + first.policy.write_reserve + first.policy.min_call_time + 1
+    deadline = clock.now() + first.policy.write_reserve + first.policy.call_timeout + 1
     out = first.run(deadline=deadline)  # time for one call, not for the resend
     assert out.action == "deferred"
     assert exact.calls == 1
