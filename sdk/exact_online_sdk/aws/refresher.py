@@ -119,7 +119,7 @@ class RefreshPolicy:
     max_wait: float = 60.0
     server_error_retries: int = 3
     retry_delay: float = 2.0
-    race_grace: float = 10.0
+    race_grace: float = 25.0
     reread_lead: float = 2.0
     call_timeout: float = 15.0
     write_reserve: float = 20.0
@@ -555,7 +555,8 @@ class TokenRefresher:
                 self.book.add_error(self._clock.now())
                 if self._superseded(current, deadline):
                     latest = self._latest()
-                    assert latest is not None
+                    if latest is None or latest.generation <= current.generation:
+                        latest = self._rescued_ahead(current) or current
                     raise _Superseded(latest) from None
                 if isinstance(exc, TooEarlyToRefresh):
                     # Our clock estimate was off: never ask this generation again before it has surely expired.
@@ -623,6 +624,12 @@ class TokenRefresher:
 
     def _remember(self, record: RescueRecord) -> None:
         self._marker = record
+        if self._rescued_ahead(Token("", "", 0.0, 0.0, record.generation, chain_id=record.chain_id)) is not None:
+            # One record fits the rescue secret: a twin's rescued token must not be overwritten by a marker.
+            logger.warning(
+                "the rescue store holds a newer token of this chain; the %s marker stays in memory", record.kind
+            )
+            return
         self._rescue(record)
 
     def _refused(self, current: Token, reason: str, message: str) -> NoReturn:
@@ -640,16 +647,31 @@ class TokenRefresher:
             return None
 
     def _superseded(self, current: Token, deadline: float) -> bool:
-        """Wait briefly (within the invocation) for a concurrent writer: True once a newer generation is stored."""
-        grace = min(self.policy.race_grace, deadline - self._local() - self.policy.write_reserve)
+        """Wait briefly (within the invocation) for a concurrent writer: True once a newer generation is stored,
+        or kept in the rescue store by a twin whose slot write failed (it is stored by the next run)."""
+        grace = min(self.policy.race_grace, deadline - self._local() - self.policy.write_reserve / 4)
         until = self._local() + grace
         while True:
             latest = self._latest()
             if latest is not None and latest.generation > current.generation:
                 return True
+            if self._rescued_ahead(current) is not None:
+                return True
             if self._local() + 1.0 > until:
                 return False
             self._clock.sleep(1.0)
+
+    def _rescued_ahead(self, current: Token) -> Token | None:
+        """A token of ``current``'s chain, newer than it, waiting in the rescue store (another run's)."""
+        if self.rescue is None:
+            return None
+        try:
+            record = self.rescue.load()
+        except TokenStoreError:
+            return None
+        if record is None or record.kind != "token" or record.token is None:
+            return None
+        return record.token if _continues(record.token, current) else None
 
     # -- reporting -----------------------------------------------------------------------------------------------
     def _rescue(self, record: RescueRecord) -> None:
@@ -665,9 +687,14 @@ class TokenRefresher:
             self.metrics.put(m.RESCUE_WRITES, 1, "Count")
 
     def _gauges(self, current: Token, *, broken: bool) -> None:
+        now = self._clock.now()
         self.metrics.put(m.CHAIN_BROKEN, 1.0 if broken else 0.0, "Count")
-        self._gauge(current.expires_in(self._clock.now()))
-        self.metrics.put(m.TOKEN_CALLS_TODAY, float(self.book.calls_today(self._clock.now())), "Count")
+        self._gauge(current.expires_in(now))
+        # From the stored state (every write carries the day's count): no extra read on a run that does nothing.
+        calls = current.calls_on(utc_day(now))
+        if isinstance(self.book, MemoryCallBook):
+            calls = max(calls, self.book.calls_today(now))
+        self.metrics.put(m.TOKEN_CALLS_TODAY, float(calls), "Count")
 
     def _gauge(self, seconds_left: float) -> None:
         self.metrics.put(m.TOKEN_SECONDS_LEFT, max(0.0, seconds_left), "Seconds")
