@@ -111,8 +111,10 @@ class RefreshPolicy:
 
     ``min_age + skew_margin`` after issue on Exact's clock the token is due; the run waits in-run for up to
     ``max_wait``. An Exact call starts only when its whole ``call_timeout`` plus ``write_reserve`` fit before the
-    deadline (a shorter timeout could cut off a successful answer: the rotated token would be lost). ``max_errors_per_hour`` keeps token-endpoint errors under Exact's
-    10 per hour; ``daily_call_budget`` leaves part of Exact's ~200 daily calls for a re-consent."""
+    deadline (a shorter timeout could cut off a successful answer: the rotated token would be lost).
+    ``max_errors_per_hour`` keeps token-endpoint errors under Exact's 10 per hour; ``daily_call_budget`` leaves
+    part of Exact's ~200 daily calls for a re-consent. ``race_grace`` is how long a run that got "Old refresh
+    token used" looks for a twin's newer generation (stored, or in the rescue store) before calling it final."""
 
     min_age: float = 570.0
     skew_margin: float = 3.0
