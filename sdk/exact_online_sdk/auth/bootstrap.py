@@ -105,12 +105,13 @@ def manual_login(
     auth: ExactOnlineAuth,
     *,
     read: Callable[[str], str] | None = None,
-    show: Callable[[str], None] = print,
+    show: Callable[[str], None] | None = None,
     force_login: bool = True,
 ) -> Token:
-    """Print the URL, read the pasted callback URL (``read`` defaults to :func:`input`, looked up at call time),
-    verify ``state``, exchange the code and store the token."""
+    """Print the URL, read the pasted callback URL (``read``/``show`` default to :func:`input`/:func:`print`,
+    looked up at call time), verify ``state``, exchange the code and store the token."""
     read = read or input
+    show = show or print
     url = auth.authorization_url(force_login=force_login)
     show("Open this URL in a browser, log in and allow access:")
     show(url)
@@ -156,7 +157,7 @@ def listener_login(
     host: str | None = None,
     port: int | None = None,
     timeout: float = 300.0,
-    show: Callable[[str], None] = print,
+    show: Callable[[str], None] | None = None,
     on_ready: Callable[[str, int], None] | None = None,
     open_browser: bool = False,
     force_login: bool = True,
@@ -164,8 +165,10 @@ def listener_login(
     """Serve the redirect URI over HTTPS on loopback until the callback arrives, then finish the login.
 
     ``host``/``port`` default to the redirect URI's (``port=0`` picks a free port, for tests);
-    ``on_ready(url, port)`` is called once the server listens. ``timeout`` is in real seconds.
+    ``on_ready(url, port)`` is called once the server listens. ``timeout`` is in real seconds. ``show`` defaults
+    to :func:`print` (looked up at call time).
     """
+    show = show or print
     settings = settings_from(None) if cert_path is None or key_path is None else None
     cert = cert_path or (str(settings.listener_cert_path) if settings and settings.listener_cert_path else None)
     key = key_path or (str(settings.listener_key_path) if settings and settings.listener_key_path else None)

@@ -94,3 +94,42 @@ def test_exact_access_token_in_the_environment_is_used_as_is(seed_env: Any, monk
     monkeypatch.setenv("EXACT_ACCESS_TOKEN", seed_env.token())
     rows = ExactOnlineClient(settings=Settings.from_env()).get("crm/Accounts", params={"$top": 2})
     assert len(rows) == 2
+
+
+def test_bootstrap_script_in_listener_mode(
+    seed_env: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``scripts/bootstrap_auth.py --mode listener``: the local HTTPS listener catches the callback itself."""
+    import ssl
+    import threading
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_path))
+    cert.private_key_pem.write_to_path(str(key_path))
+    browser_tls = ssl.create_default_context()
+    ca.configure_trust(browser_tls)
+    monkeypatch.setenv("EXACT_REDIRECT_URI", "https://127.0.0.1:8443/callback")
+    monkeypatch.setenv("EXACT_LISTENER_CERT_PATH", str(cert_path))
+    monkeypatch.setenv("EXACT_LISTENER_KEY_PATH", str(key_path))
+    printed: list[str] = []
+    real_print = print
+
+    def watching_print(*args: Any, **kw: Any) -> None:
+        line = " ".join(str(a) for a in args)
+        printed.append(line)
+        if line.startswith("http") and "/api/oauth2/auth" in line:  # the user opens the URL in a browser
+            port = next(p for p in printed if p.startswith("Listening on")).split(":")[2].split("/")[0]
+            callback = httpx.get(line, follow_redirects=False).headers["location"]
+            callback = callback.replace("127.0.0.1:8443", f"127.0.0.1:{port}")
+            threading.Thread(target=lambda: httpx.get(callback, verify=browser_tls), daemon=True).start()
+        real_print(*args, **kw)
+
+    monkeypatch.setattr("builtins.print", watching_print)
+    assert script("bootstrap_auth").main(["--mode", "listener", "--port", "0", "--timeout", "30"]) == 0
+    assert any("generation 1 stored" in line for line in printed)
+    rows = ExactOnlineClient(settings=Settings.from_env()).get("crm/Accounts", params={"$top": 2})
+    assert len(rows) == 2

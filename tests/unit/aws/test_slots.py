@@ -41,6 +41,10 @@ def versions(sm: Any, name: str) -> int:
 
 
 def test_seed_name_and_protocol(sm: Any, clock: ManualClock) -> None:
+    from exact_online_sdk.auth import ReadOnlyTokenStorage
+    from exact_online_sdk.contrib.aws import ReadOnlyTokenStorage as SeedReadOnly
+
+    assert SeedReadOnly is ReadOnlyTokenStorage
     s = SeedName("exact/token", region_name="eu-west-1", client=sm, clock=clock)
     assert isinstance(s, TokenStore)
     assert tuple(s.slot_ids.values()) == SLOTS
