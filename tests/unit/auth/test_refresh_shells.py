@@ -54,7 +54,7 @@ REFRESH_CASES = [
     RefreshCase("lost-twice", 580, [httpx.WriteTimeout("lost"), httpx.WriteTimeout("again")], tries=2),
     RefreshCase("too-early", 100, [], force=True),
     RefreshCase("reused", 580, [], dead=True, tries=2),
-    RefreshCase("save-fails", 580, [], save_failures=4, tries=2),
+    RefreshCase("save-fails", 580, [], save_failures=3, tries=2),
     RefreshCase("retry-unknown-on-request", 580, [], retry_unknown=True),
 ]
 
