@@ -246,3 +246,23 @@ def test_write_whose_answer_was_lost_is_retried_without_a_second_version(
     assert faults.calls["PutSecretValue"] == 2
     assert versions(sm, SLOTS[0]) == 1
     assert current_value(sm, SLOTS[0])["generation"] == 1
+
+
+def test_a_missing_boto3_says_install_the_aws_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19.4: the slot store caught every Exception and kept the class name, so a missing boto3 read as a
+    damaged token store ("re-run auth login")."""
+    import builtins
+
+    from exact_online_sdk.exceptions import ConfigError
+
+    real_import = builtins.__import__
+
+    def without_boto(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "boto3" or name.startswith("botocore.config"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_boto)
+    with pytest.raises(ConfigError, match="install the aws extra") as info:
+        SecretsManagerTokenStorage("exact/token", region_name="eu-west-1").load()
+    assert not isinstance(info.value, TokenStoreError)
