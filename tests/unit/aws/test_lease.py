@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ TABLE = "exact-coordination"
 
 
 @pytest.fixture
-def ddb(sm: Any) -> Iterator[Any]:  # sm opens mock_aws for the whole test
+def ddb(sm: Any) -> Any:  # sm opens mock_aws for the whole test
     client = dynamo_client()
     client.create_table(
         TableName=TABLE,
@@ -33,7 +32,7 @@ def ddb(sm: Any) -> Iterator[Any]:  # sm opens mock_aws for the whole test
         ],
         BillingMode="PAY_PER_REQUEST",
     )
-    yield client
+    return client
 
 
 def lease(ddb: Any, clock: ManualClock, holder: str) -> RefresherLease:
