@@ -293,7 +293,7 @@ def run_demo(options: DemoOptions | None = None, *, say: Callable[[str], None] |
 
         from .aws.slots import SecretsManagerTokenStorage
 
-        store = SecretsManagerTokenStorage(None, slots=SLOTS, client=secrets, clock=clock, writer="demo")
+        store = SecretsManagerTokenStorage(None, slots=SLOTS, client=secrets, clock=clock, writer="demo", writable=True)
         generation = _bootstrap(emulator.base_url, config.client_id, config.client_secret, store, clock)
         say(f"bootstrap authorization code exchanged; token generation {generation} stored in {SLOTS[0]}")
 

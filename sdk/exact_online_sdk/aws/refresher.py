@@ -312,8 +312,14 @@ class TokenRefresher:
         if not self._fits(max(0.0, wait), deadline):
             logger.warning("the refresh window opens too late for this invocation; the next run refreshes")
             return RefreshOutcome("deferred", current.generation, current.expires_in(self._clock.now()))
-        if self.lease is not None and not self._take_lease(current, deadline):
-            return RefreshOutcome("busy", current.generation, current.expires_in(self._clock.now()))
+        if self.lease is not None:
+            if not self._take_lease(current, deadline):
+                return RefreshOutcome("busy", current.generation, current.expires_in(self._clock.now()))
+            states = self._read()  # the lease's previous holder may have stored the next generation just now
+            latest = newest(states)
+            if latest is not None and latest.generation != current.generation:
+                self.lease.release()
+                return RefreshOutcome("superseded", latest.generation, latest.expires_in(self._clock.now()))
         try:
             resend = record is not None and record.kind == "outcome_unknown" and record.about(current)
             return self._wait_and_refresh(current, states, wait, deadline, resend)
