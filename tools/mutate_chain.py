@@ -148,15 +148,15 @@ def _importable(name: str) -> bool:
 
 
 def _first_failure(output: str) -> tuple[str, str]:
+    """The first failing test and the assertion that failed (the source line pytest marks with ``>``)."""
     test = ""
     match = re.search(r"^FAILED (\S+)", output, re.MULTILINE)
     if match:
         test = match.group(1).split("::")[-1]
-    message = ""
-    for line in output.splitlines():
-        if line.startswith("E  ") and ("Error" in line or "assert" in line):
-            message = line[1:].strip()
-            break
+    lines = output.splitlines()
+    marked = [line[1:].strip() for line in lines if line.startswith(">") and "assert" in line]
+    errors = [line[1:].strip() for line in lines if line.startswith("E  ") and "Error" in line]
+    message = marked[-1] if marked else (errors[0] if errors else "")
     return test, message[:110]
 
 
