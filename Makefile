@@ -36,6 +36,10 @@ install: $(STAMP)  ## create .venv with everything (uv installed if missing)
 test: $(STAMP) $(CDK_CLI)  ## install what is needed, then run the whole suite with branch coverage
 	$(UV) run --frozen pytest -n 2 --dist loadgroup --cov --cov-branch --cov-report=term --cov-fail-under=$(COV_FLOOR)
 
+.PHONY: mutate
+mutate: $(STAMP)  ## plant the refresher bugs of issue 12 one at a time: the e2e must catch each (~10 min)
+	$(UV) run --frozen python tools/mutate_chain.py
+
 .PHONY: lint
 lint: $(STAMP)  ## ruff and mypy --strict on sdk/
 	$(UV) run --frozen ruff check .
