@@ -66,6 +66,7 @@ REDIRECT = "https://localhost:8443/callback"
 START = 1_767_225_600.0 + 3 * 3600  # 2026-01-01T03:00Z on Exact's clock
 AWS_SKEW = -45.0  # AWS's clocks (Lambda, ECS) run 45 s behind Exact's
 LAMBDA_TIMEOUT = 120.0
+WRITE_RESERVE = 20.0 - 5.0  # the refresher's write reserve, less the handler's 5 s safety margin
 FRESH_MARGIN = 15.0  # a worker wants more than min_validity (15 s) left: the next generation must be stored by then
 REAL_TIMEOUT = 360.0  # real seconds a scenario may take before it counts as stalled (a loaded machine is slow)
 
@@ -261,6 +262,8 @@ class ExactLink(httpx.BaseTransport):
         self.sim, self.latency, self.faults = sim, latency, faults
         self.inner = httpx.HTTPTransport()
         self.token_calls = 0
+        self.deadline: float | None = None  # the running invocation's end (Exact's clock), for refresher links
+        self.late_calls: list[tuple[float, float]] = []  # (start, seconds left) of calls that did not fit
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         timeout = float((request.extensions.get("timeout") or {}).get("read") or 30.0)
@@ -268,6 +271,10 @@ class ExactLink(httpx.BaseTransport):
         fault = None
         if is_token:
             self.token_calls += 1
+            left = None if self.deadline is None else self.deadline - self.sim.now()
+            if left is not None and left < timeout + WRITE_RESERVE:
+                # The contract: a call starts only when its whole timeout and the write fit the invocation.
+                self.late_calls.append((self.sim.now(), round(left, 1)))
             fault = self.faults.take(self.sim.now()) if self.faults is not None else None
         up, down = self.latency.one_way(), self.latency.one_way()
         self.sim.sleep(up)
@@ -423,6 +430,7 @@ class World:
         self.idle: list[ModuleType] = []
         self.containers = 0
         self.invocations: list[tuple[float, str, str]] = []  # (time, outcome or failure reason, container)
+        self.links: list[ExactLink] = []
         self.kills: list[float] = []
         self.writes: list[Write] = []
         self.workers: list[Worker] = []
@@ -441,8 +449,9 @@ class World:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         clock = AwsClock(self.sim)
-        http = httpx.Client(transport=ExactLink(self.sim, exact_latency(self.rng), self.token_faults))
-        module.configure(clock=clock, tap=self.tap, http_client=http)
+        link = ExactLink(self.sim, exact_latency(self.rng), self.token_faults)
+        self.links.append(link)
+        module.configure(clock=clock, tap=self.tap, http_client=httpx.Client(transport=link))
         refresher = module.build_refresher()
         wire_aws(refresher.store.client, self.sim, aws_latency(self.rng), self.aws_faults)
         self._record_writes(refresher.store.client)
@@ -450,6 +459,7 @@ class World:
             wire_aws(refresher.lease.client, self.sim, aws_latency(self.rng))
         module._state["refresher"] = refresher
         module._state["aws_clock"] = clock
+        module._state["link"] = link
         return module
 
     def _record_writes(self, client: Any) -> None:
@@ -472,6 +482,7 @@ class World:
         module = self._container()
         clock: AwsClock = module._state["aws_clock"]
         ctx = Ctx(clock)
+        module._state["link"].deadline = ctx.deadline - AWS_SKEW  # Exact's clock
 
         def run() -> None:
             try:
@@ -626,6 +637,10 @@ class World:
         events += [(t, "KILLED") for t in self.kills]
         return "\n".join(f"{(t - START) / 60:8.2f} min  {what}" for t, what in sorted(events))
 
+    def late_calls(self) -> list[tuple[float, float]]:
+        """Token calls a refresher started without its whole timeout and the write reserve left."""
+        return sorted(c for link in self.links for c in link.late_calls)
+
     def errors_per_hour(self) -> int:
         times = sorted(r["time"] for r in self.token_log() if r["status"] >= 400)
         return max((sum(1 for t in times if s <= t < s + 3600) for s in times), default=0)
@@ -718,15 +733,16 @@ def test_the_chain_holds_for_hours_under_survivable_faults(
             older = min(world.writes[-2:], key=lambda w: w.token.generation).slot
             world.sm.put_secret_value(SecretId=world.slots["AB".index(older)], SecretString="{damaged")
             marks.setdefault("corrupt", world.sim.now())
-        if phase == 85:
+        if phase == 5:
             squeeze["armed"] = True
-        if squeeze["armed"] and world.writes:
-            # A deadline squeeze: a run that waits ~55 s in-run for the window, then meets slow 5xx answers. It
-            # must end (and leave the refresh to the next run) before Lambda kills it at 120 s.
+        if squeeze["armed"] and world.writes and minute % 120 < 100:
+            # A deadline squeeze: a run that waits 38-58 s in-run for the window, then meets slow 5xx answers. It
+            # must stop calling while a call and the write still fit, and end before Lambda kills it at 120 s.
             due = world.writes[-1].token.issued_at + 573 - world.sim.now()
-            if 48 <= due <= 58:
-                world.token_faults.queue.extend(["slow5xx:14"] * 4)
+            if 38 <= due <= 58:
+                world.token_faults.queue.extend(["slow5xx:14.9"] * 4)
                 squeeze["armed"] = False
+                squeeze["applied"] = squeeze.get("applied", 0) + 1
         if phase == 100:
             world.sim.spawn("operator", world.operator_script)
         if phase == 110:
@@ -735,6 +751,7 @@ def test_the_chain_holds_for_hours_under_survivable_faults(
 
     def invariants() -> None:
         assert world.kills == [], f"Lambda killed invocations at {world.kills}:\n{world.timeline()}"
+        assert world.late_calls() == [], f"token calls that did not fit the invocation:\n{world.timeline()}"
         assert max(world.tap.values(mn.CHAIN_BROKEN), default=0) == 0, "the chain broke:\n" + world.timeline()
         for worker in world.workers:
             assert worker.unavailable == [], f"worker {worker.index}: TokenUnavailable:\n{world.timeline()}"
@@ -746,6 +763,8 @@ def test_the_chain_holds_for_hours_under_survivable_faults(
     counters = emulator.control.counters()
     reasons = world.tap.reasons()
     assert world.kills == [], f"Lambda killed invocations at {world.kills}"
+    assert squeeze.get("applied", 0) >= 1, "the deadline squeeze never met a run that waits long: change the seed"
+    assert world.late_calls() == [], "token calls that did not fit the invocation:\n" + world.timeline()
     assert max(world.tap.values(mn.CHAIN_BROKEN), default=0) == 0, "the chain broke:\n" + world.timeline()
     assert counters.get("early_refreshes", 0) == 0
     assert set(reasons) <= {"ServerError", "StoreFailed", "OutcomeUnknown"}, reasons
@@ -806,6 +825,7 @@ def test_lost_answers_are_resent_exactly_once_then_alarmed_until_a_reconsent(
     assert {v for t, v in broken if refused_at < t < marks["reconsent"]} == {1.0}  # alarmed until the re-consent
     assert broken[-1][1] == 0  # the re-consent ended it
     assert world.kills == []
+    assert world.late_calls() == []
     assert emulator.control.counters().get("unauthorized", 0) == 0
     windows = [(marks["lost"], marks["reconsent"] + 60), (marks["lost2"], marks["reconsent2"] + 60)]
     for worker in world.workers:
@@ -827,6 +847,7 @@ def test_the_lease_keeps_twin_invocations_away_from_exact(
     counters = emulator.control.counters()
     assert counters.get("rejected_refresh_tokens", 0) == 0  # no twin ever raced at Exact
     assert world.kills == []
+    assert world.late_calls() == []
     early = [v for t, n, v, _ in world.tap.points if n == mn.AWAITING_CONSENT and t < START + 5 * 60]
     assert early
     assert set(early) == {1.0}
