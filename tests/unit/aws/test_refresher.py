@@ -83,15 +83,16 @@ def test_waits_inside_the_run_when_the_window_opens_within_a_minute(
     assert stored.refresh_token == exact.refresh_token
 
 
-def test_a_simulated_day_of_minutely_runs(sm: Any, clock: ManualClock, exact: FakeExactTokens) -> None:
-    """Issue 4: each slot written at most once per 19 minutes while a reader always finds an unexpired token."""
+def test_six_simulated_hours_of_minutely_runs(sm: Any, clock: ManualClock, exact: FakeExactTokens) -> None:
+    """Issue 4: each slot written at most once per 19 minutes while a reader always finds an unexpired token
+    (six hours: the pattern repeats every 19 minutes; the long e2e covers more)."""
     bootstrap(sm, clock, exact)
     r = make(sm, clock, exact)
     reader = SecretsManagerTokenStorage(slots=SLOTS, client=sm, clock=clock)
     writes: dict[str, list[float]] = {"A": [clock.now()], "B": []}
     start = clock.now()
     minute = 0
-    while clock.now() - start < 86_400:
+    while clock.now() - start < 6 * 3600:
         minute += 1
         clock.set(max(clock.now(), start + 60 * minute))  # a run that waited delays the next one
         out = r.run()
@@ -106,7 +107,7 @@ def test_a_simulated_day_of_minutely_runs(sm: Any, clock: ManualClock, exact: Fa
         assert min(gaps) >= 19 * 60
     assert exact.too_early == 0
     assert exact.reused == 0
-    assert 145 <= exact.calls <= 152
+    assert 36 <= exact.calls <= 38  # one refresh every 570-600 s
     assert metrics(r).total(m.REFRESH_FAILURES) == 0
 
 
