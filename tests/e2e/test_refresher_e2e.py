@@ -819,7 +819,7 @@ def test_lost_answers_are_resent_exactly_once_then_alarmed_until_a_reconsent(
             marks["reconsent2"] = world.sim.now()
             world.sim.spawn("operator", lambda: world.consents.append(world.consent()))
 
-    world.run(70, on_minute=faults, workers=2, worker_gap=(5.0, 60.0))
+    world.run(70, on_minute=faults, workers=1, worker_gap=(5.0, 45.0))
     log = [r for r in world.token_log() if r.get("grant_type") == "refresh_token"]
     first = [r["status"] for r in log if marks["lost"] <= r["time"] < marks["reconsent"]]
     second = [r["status"] for r in log if marks["lost2"] <= r["time"] < marks["reconsent2"]]
