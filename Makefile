@@ -46,6 +46,10 @@ cdk: $(CDK_CLI)  ## install the AWS CDK CLI pinned by package-lock.json into nod
 test: $(STAMP) $(CDK_CLI)  ## install what is needed, then run the whole suite with branch coverage
 	$(UV) run --frozen pytest -n 2 --dist loadgroup --cov --cov-branch --cov-report=term --cov-fail-under=$(COV_FLOOR)
 
+.PHONY: mutate
+mutate: $(STAMP)  ## plant the refresher bugs of issue 12 one at a time: the e2e must catch each (~10 min)
+	$(UV) run --frozen python tools/mutate_chain.py
+
 .PHONY: lint
 lint: $(STAMP)  ## ruff, mypy --strict on sdk/, and the generated code is current (api/_blocking.py included)
 	$(UV) run --frozen ruff check .

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from ..auth.store import TokenStoreError
+from ..auth.token import utc_day
 from ._common import EXIT_AUTH, fail, handle_errors, load_settings
 
 auth_app = typer.Typer(help="Authorize this app at Exact Online and inspect the stored token.", no_args_is_help=True)
@@ -44,7 +45,8 @@ def login(
     missing = login_config_problems(settings, mode.value)
     if missing:
         raise fail("missing configuration: " + ", ".join(missing), hint="set these variables (or .env) and retry")
-    auth = ExactOnlineAuth(settings, storage=storage_from_env(settings))
+    # The login is, besides the refresher, the one writer of the token store.
+    auth = ExactOnlineAuth(settings, storage=storage_from_env(settings, writable=True))
     try:
         if mode is Mode.manual:
             token = manual_login(
@@ -81,7 +83,7 @@ def status() -> None:
         raise fail(str(exc), hint="check EXACT_ENCRYPTION_KEY and EXACT_TOKEN_PATH, or log in again") from None
     if token is None:
         raise fail("no token is stored yet", hint="run `exact-online auth login`", code=EXIT_AUTH)
-    now = time.time()
+    now = time.time() + token.clock_offset  # on Exact's clock, as the writer measured it
     issued = datetime.fromtimestamp(token.issued_at, UTC)
     expires = datetime.fromtimestamp(token.expires_at, UTC)
     typer.echo(f"store:      {store!r}")
@@ -92,6 +94,8 @@ def status() -> None:
     typer.echo(f"expires:    {expires:%Y-%m-%d %H:%M:%S}Z ({state})")
     if token.writer:
         typer.echo(f"writer:     {token.writer}")
+    day = utc_day(now)
+    typer.echo(f"token calls: {token.calls_on(day)} of Exact's ~200 today ({day} UTC; the refresher stops at 190)")
     refresh_from = token.issued_at + 570
     typer.echo(f"refreshable from {datetime.fromtimestamp(refresh_from, UTC):%H:%M:%S}Z (Exact's 570 s rule)")
     if left <= 0 and now - token.issued_at > 30 * 86400:
