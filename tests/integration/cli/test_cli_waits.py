@@ -117,7 +117,7 @@ def test_the_live_line_labels_its_times_says_its_waits_and_is_cleared():
         view.waiting(None)
         assert "elapsed" in view.line()
     assert view.summary().startswith("done: sync/CRM/Accounts (division 1001): 1,200/2,400 rows")
-    assert "\x1b[2K" in buffer.getvalue()  # rich erased the live line when the sync ended (transient)
+    assert buffer.getvalue().endswith("\x1b[1A\x1b[2K")  # the last thing done: up one line, erase it
 
 
 def test_the_announcing_clock_counts_down_and_reads_the_reason_once():
