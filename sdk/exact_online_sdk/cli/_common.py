@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +32,7 @@ from ._errors import (
     explain,
 )
 from ._pacing import AnnouncingClock, WaitNotices
-from ._text import one_line
+from ._text import clean, one_line
 
 if TYPE_CHECKING:
     from ..client import ExactOnlineClient
@@ -185,21 +187,40 @@ def current_division(client: ExactOnlineClient) -> int:
 # --- output -------------------------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, *, where: str = "", strict: bool = False) -> Any:
+    """``value`` with Decimal money as exact digits, deferred links and ``__metadata`` dropped. ``strict``: a number
+    JSON cannot carry (NaN, Infinity) is an error naming its field, never written."""
+    if isinstance(value, Decimal | float) and not math.isfinite(value):
+        if strict:
+            from ..edm import EdmValueError
+
+            raise EdmValueError("Edm.Double", value, f"{where or 'a value'}: JSON has no NaN or Infinity")
+        return str(value)
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, Mapping):
         if "__deferred" in value:
             return None
-        return {k: _plain(v) for k, v in value.items() if k != "__metadata"}
+        return {
+            k: _plain(v, where=f"{where}.{k}" if where else str(k), strict=strict)
+            for k, v in value.items()
+            if k != "__metadata"
+        }
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_plain(v, where=f"{where}[{i}]", strict=strict) for i, v in enumerate(value)]
     return value
 
 
+# What a terminal would obey besides the C0 controls JSON always escapes: DEL, the C1 controls (8-bit CSI, OSC),
+# bidi overrides and the Unicode line separators. Written as JSON escapes, the data stays the same for a program.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069]")
+
+
 def json_line(row: Mapping[str, Any]) -> str:
-    """One row as a JSON line (Decimal money as exact digits in a string)."""
-    return json.dumps(_plain(row), ensure_ascii=False, default=str)
+    """One row as a JSON line: Decimal money as exact digits in a string, never NaN or Infinity (an error instead),
+    and no character that a terminal would act on."""
+    text = json.dumps(_plain(row, strict=True), ensure_ascii=False, default=str, allow_nan=False)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def want_json(flag: bool) -> bool:
@@ -208,7 +229,10 @@ def want_json(flag: bool) -> bool:
 
 
 def print_rows(rows: Iterable[Mapping[str, Any]], *, as_json: bool, columns: Sequence[str] | None = None) -> int:
-    """Rows as JSON lines, or as a table for people; returns how many were printed."""
+    """Rows as JSON lines, or as a table for people; returns how many were printed.
+
+    Table cells are plain text: rich markup in the data (``[/bold]``, ``[link=...]``) is shown as written, and escape
+    sequences and control characters are removed."""
     if as_json:
         count = 0
         for row in rows:
@@ -218,13 +242,14 @@ def print_rows(rows: Iterable[Mapping[str, Any]], *, as_json: bool, columns: Seq
         return count
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     materialised = [_plain(r) for r in rows]
     names = list(columns or dict.fromkeys(k for r in materialised for k in r))
     table = Table(show_lines=False)
     for name in names:
-        table.add_column(name, overflow="fold")
+        table.add_column(Text(clean(str(name))), overflow="fold")
     for row in materialised:
-        table.add_row(*("" if row.get(n) is None else str(row.get(n)) for n in names))
+        table.add_row(*(Text("" if row.get(n) is None else clean(str(row.get(n)))) for n in names))
     Console().print(table)
     return len(materialised)
