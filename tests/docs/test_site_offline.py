@@ -48,7 +48,8 @@ def external(url: str) -> bool:
 
 def hook():
     spec = importlib.util.spec_from_file_location("docs_mermaid_hook", DOCS / "hooks" / "mermaid.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
