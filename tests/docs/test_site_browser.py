@@ -9,6 +9,7 @@ Skipped, saying why, when no Chromium is installed (``apt-get install -y chromiu
 from __future__ import annotations
 
 import functools
+import html
 import json
 import os
 import re
@@ -63,12 +64,16 @@ MEASURE = """<script>
       return { rendered: true, width: box.width, height: box.height, nodes, clusters,
                minFontPx: Math.min(...sizes), labels: texts.length };
     });
-    document.title = "MEASURED " + JSON.stringify({ viewport: innerWidth, diagrams });
+    const cutCode = [...document.querySelectorAll("pre > code")]
+      .filter((code) => code.scrollWidth > code.clientWidth + 1)
+      .map((code) => code.textContent.split("\\n").sort((a, b) => b.length - a.length)[0]);
+    document.title = "MEASURED " + JSON.stringify({ viewport: innerWidth, diagrams, cutCode });
   }
   let tries = 0;
   const timer = setInterval(() => {
     const hosts = [...document.querySelectorAll("div.mermaid")];
-    const done = hosts.length && hosts.every((h) => (h.shadowRoot || h).querySelector("svg g.node"));
+    const drawn = hosts.filter((h) => (h.shadowRoot || h).querySelector("svg g.node")).length;
+    const done = drawn >= EXPECTED_DIAGRAMS;
     if (done || ++tries > 150) { clearInterval(timer); measure(); }
   }, 100);
 })();
@@ -95,14 +100,18 @@ def browser() -> str:
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    """The site as a static server shows it, plus ``/concepts/measured.html``: the page with MEASURE in its head."""
+    """The site as a static server shows it, plus ``<page>/measured.html``: the page with MEASURE in its head."""
 
     def do_GET(self) -> None:
-        if self.path.split("?")[0] != "/concepts/measured.html":
+        path = self.path.split("?")[0]
+        if not path.endswith("/measured.html"):
             super().do_GET()
             return
-        page = Path(self.directory) / "concepts" / "index.html"
-        body = page.read_text(encoding="utf-8").replace("<head>", "<head>" + MEASURE, 1).encode()
+        page = Path(self.directory) / path.removeprefix("/").removesuffix("measured.html") / "index.html"
+        text = page.read_text(encoding="utf-8")
+        # the diagrams the page has, counted in its HTML (Material replaces each one while it draws it)
+        script = MEASURE.replace("EXPECTED_DIAGRAMS", str(text.count('class="mermaid"')))
+        body = text.replace("<head>", "<head>" + script, 1).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -152,14 +161,17 @@ def run_chromium(browser: str, tmp_path: Path, *args: str) -> subprocess.Complet
     )
 
 
-@pytest.fixture(scope="module")
-def measured(browser: str, served: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    done = run_chromium(browser, tmp_path_factory.mktemp("chromium"), "--dump-dom", f"{served}/concepts/measured.html")
+def measure(browser: str, url: str, tmp_path: Path) -> dict:
+    done = run_chromium(browser, tmp_path, "--dump-dom", url)
     found = re.search(r"<title>MEASURED (.*?)</title>", done.stdout, re.DOTALL)
     assert found, f"the page never reported (exit {done.returncode}): {done.stderr[-2000:]}"
-    import html
+    measured: dict = json.loads(html.unescape(found.group(1)))
+    return measured
 
-    return json.loads(html.unescape(found.group(1)))
+
+@pytest.fixture(scope="module")
+def measured(browser: str, served: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return measure(browser, f"{served}/concepts/measured.html", tmp_path_factory.mktemp("chromium"))
 
 
 def the_diagram(measured: dict) -> dict:
@@ -197,6 +209,12 @@ def test_exact_is_outside_the_aws_box_and_the_receiver_inside(measured: dict) ->
     assert not inside(exact, aws)
     assert inside(receiver, aws)
     assert inside(refresher, aws)
+
+
+def test_the_quick_start_code_fits_at_1280_px(browser: str, served: str, tmp_path: Path) -> None:
+    quick_start = measure(browser, f"{served}/measured.html", tmp_path)
+    assert quick_start["viewport"] == WIDTH
+    assert quick_start["cutCode"] == []  # lines that would need scrolling, or hide under the copy button
 
 
 def test_a_screenshot_of_the_concepts_page(browser: str, served: str, tmp_path: Path) -> None:
