@@ -23,7 +23,8 @@ $(UV):
 
 # UV_SYNC_FLAGS: `--quiet` for targets whose own output is the point (make demo sets it).
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --all-extras --frozen $(UV_SYNC_FLAGS)
+	@$(if $(UV_SYNC_FLAGS),echo "Installing the Python environment into .venv (uv; a minute on the first run)...")
+	$(if $(UV_SYNC_FLAGS),@)$(UV) sync --all-extras --frozen $(UV_SYNC_FLAGS)
 	@touch $@
 
 $(CDK_CLI): package.json package-lock.json
