@@ -1,9 +1,9 @@
 """Every error of the SDK as the CLI shows it: one line saying what happened, one saying what to do next, and an
 exit code.
 
-Exit codes: 0 success; 1 Exact refused the request (4xx); 2 bad usage or configuration; 3 authentication (log in
-again, or the token state); 4 rate limit; 5 Exact or the network failed (5xx, timeout, an unreadable answer);
-130 interrupted.
+Exit codes: 0 success; 1 Exact refused the request (4xx), or an internal error; 2 bad usage or configuration;
+3 authentication (log in again, or the token state); 4 rate limit; 5 Exact or the network failed (5xx, timeout,
+an unreadable answer); 130 interrupted. The next step itself is chosen in :mod:`._advice`.
 
 The hint fits the situation it is printed in: which command runs (logging in is not "run `auth login`"), and where
 the token comes from (a fixed ``EXACT_ACCESS_TOKEN``, the encrypted file of ``exact-online auth login`` on a laptop,
