@@ -11,6 +11,8 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 VENV := .venv
 STAMP := $(VENV)/.synced
 CDK_CLI := node_modules/.bin/cdk
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.synced
 COV_FLOOR ?= 90
 
 .PHONY: help
@@ -31,18 +33,27 @@ $(CDK_CLI): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# checkov pins older versions of libraries the project uses: it lives in its own environment, locked in uv.lock.
+$(CHECKOV_STAMP): pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(CHECKOV_VENV) $(UV) sync --frozen --only-group checkov --quiet
+	@touch $@
+
 .PHONY: install
 install: $(STAMP)  ## create .venv with everything (uv installed if missing)
+
+.PHONY: cdk
+cdk: $(CDK_CLI)  ## install the AWS CDK CLI pinned by package-lock.json into node_modules/.bin/cdk (npm ci)
 
 .PHONY: test
 test: $(STAMP) $(CDK_CLI)  ## install what is needed, then run the whole suite with branch coverage
 	$(UV) run --frozen pytest -n 2 --dist loadgroup --cov --cov-branch --cov-report=term --cov-fail-under=$(COV_FLOOR)
 
 .PHONY: lint
-lint: $(STAMP)  ## ruff and mypy --strict on sdk/
+lint: $(STAMP)  ## ruff, mypy --strict on sdk/, and the generated code is current (api/_blocking.py included)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
+	$(UV) run --frozen python tools/codegen.py --check
 
 .PHONY: fmt
 fmt: $(STAMP)  ## format the code
@@ -69,11 +80,19 @@ dist: $(STAMP)  ## build the wheel and sdist into dist/
 
 .PHONY: clean
 clean:  ## remove build artefacts (keeps .venv)
-	rm -rf dist build cdk.out .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov .layer-build
+	rm -rf dist build cdk.out .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov .layer-build $(CHECKOV_VENV)
 
 .PHONY: synth
-synth: $(STAMP) $(CDK_CLI)  ## synthesize the CDK app offline into cdk.out (runs cdk-nag; bundles the layer)
+synth: $(STAMP) $(CDK_CLI) $(CHECKOV_STAMP)  ## synthesize the CDK app offline into cdk.out (cdk-nag, layer), then checkov
 	$(UV) run --frozen $(CDK_CLI) synth --no-notices --quiet
+	$(MAKE) --no-print-directory checkov
+
+.PHONY: checkov
+checkov: $(CHECKOV_STAMP)  ## checkov on the synthesized templates in cdk.out (accepted findings: Metadata.checkov.skip)
+	@for template in cdk.out/*.template.json; do \
+		BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --file $$template --framework cloudformation \
+			--quiet --compact --skip-download || exit 1; \
+	done
 
 LAYER_ARCH ?= arm64
 LAYER_PYTHON ?= 3.13

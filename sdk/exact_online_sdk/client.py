@@ -38,6 +38,7 @@ from ._core.credentials import AsyncTokenSource, StaticToken, TokenSource
 from ._core.drive import Emit, Flow, Stepper, Stream
 from ._core.flow import (
     Action,
+    BodyParser,
     ExactResponse,
     GetToken,
     Page,
@@ -59,7 +60,7 @@ from ._core.request import (
     normalize_base_url,
     same_origin,
 )
-from ._core.response import RawResponse
+from ._core.response import RawResponse, parse_body
 from ._core.retry import RetryPolicy
 from .clock import Clock, SystemClock
 from .exceptions import AuthenticationError, ConfigError, InvalidPathError, UnexpectedResponseError
@@ -307,9 +308,14 @@ class _Base(Generic[PagesT, RowsT]):
         budget = self._budget_override or shared_budget((self.base_url, self.client_id, div))
         return budget.snapshot(self.clock.now())
 
-    def _flow(self, req: PreparedRequest) -> Flow[ExactResponse]:
+    def _flow(self, req: PreparedRequest, parse: BodyParser = parse_body) -> Flow[ExactResponse]:
         return request_flow(
-            req, budget=self._budget(req), policy=self.retry, clock=self.clock, request_id=uuid.uuid4().hex[:16]
+            req,
+            budget=self._budget(req),
+            policy=self.retry,
+            clock=self.clock,
+            request_id=uuid.uuid4().hex[:16],
+            parse=parse,
         )
 
     # -- what each public method does, as sans-IO flows (the shells below only perform their I/O) ------------
@@ -354,10 +360,12 @@ class _Base(Generic[PagesT, RowsT]):
             pager.request = None
         return pager
 
-    def _pages(self, path: str, params: Params, division: int | None, max_rows: int | None) -> Stream[Page]:
+    def _pages(
+        self, path: str, params: Params, division: int | None, max_rows: int | None, parse: BodyParser
+    ) -> Stream[Page]:
         pager = self._pager(path, params, division, max_rows)
         while pager.request is not None:
-            yield Emit(pager.accept((yield from self._flow(pager.request))))
+            yield Emit(pager.accept((yield from self._flow(pager.request, parse))))
 
     def _rows(self, path: str, params: Params, division: int | None, max_rows: int | None) -> Stream[dict[str, Any]]:
         pager = self._pager(path, params, division, max_rows)
@@ -368,12 +376,19 @@ class _Base(Generic[PagesT, RowsT]):
     # -- the iterators are the same in both shells; only their type differs (``for`` or ``async for``) --------
 
     def iter_pages(
-        self, path: str, params: Params = None, *, division: int | None = None, max_rows: int | None = None
+        self,
+        path: str,
+        params: Params = None,
+        *,
+        division: int | None = None,
+        max_rows: int | None = None,
+        parse: BodyParser | None = None,
     ) -> PagesT:
         """Every page of a collection, following ``__next``; ``$top``/``max_rows`` cap the whole result.
 
-        An iterator of the blocking client, an async iterator (``async for``) of the asyncio one."""
-        return cast(PagesT, self._stream(self._pages(path, params, division, max_rows)))
+        An iterator of the blocking client, an async iterator (``async for``) of the asyncio one. ``parse`` reads
+        each page instead of the default dict reader (the typed API passes its row decoder: one decode a page)."""
+        return cast(PagesT, self._stream(self._pages(path, params, division, max_rows, parse or parse_body)))
 
     def iter_rows(
         self, path: str, params: Params = None, *, division: int | None = None, max_rows: int | None = None
