@@ -76,7 +76,7 @@ def _parameter(action: argparse.Action) -> inspect.Parameter:
         return _keyword(action.dest, Annotated[bool, typer.Option(*decls, help=text)], bool(action.default))
     if action.nargs == 0:  # store_true and friends: a flag
         return _keyword(action.dest, Annotated[bool, typer.Option(*action.option_strings, help=text)], False)
-    metavar = action.metavar.upper() if isinstance(action.metavar, str) else None
+    metavar = action.metavar if isinstance(action.metavar, str) else None
     kind = _value_type(action)
     option = typer.Option(*action.option_strings, help=text, metavar=metavar)
     if isinstance(action, argparse._AppendAction):
