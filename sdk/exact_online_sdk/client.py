@@ -221,20 +221,15 @@ class _Base(Generic[PagesT, RowsT]):
                     register_secret(secret.get_secret_value())
 
     def _configured_source(self) -> TokenSource | None:
-        """The token source when none is passed: ``access_token=``, else what ``settings`` configures."""
+        """The token source when none is passed: ``access_token=``, else what ``settings`` configures
+        (``EXACT_ACCESS_TOKEN``, or the token store a login wrote: see ``token_source_from_settings``)."""
         if self._access_token:
             return StaticToken(self._access_token)
-        settings = self.settings
-        if settings is None:
+        if self.settings is None:
             return None
-        if settings.access_token is not None:
-            return StaticToken(settings.access_token.get_secret_value())
-        if settings.token_path is not None:
-            from .auth.manager import ExactOnlineAuth
+        from .auth.manager import token_source_from_settings
 
-            # the encrypted file of ``exact-online auth login``; refreshed inside Exact's rules
-            return ExactOnlineAuth(settings, base_url=self.base_url, clock=self.clock)
-        return None
+        return token_source_from_settings(self.settings, clock=self.clock, base_url=self.base_url)
 
     def _http_options(self) -> dict[str, Any]:
         # Split timeouts: connecting should be quick; reading a 1000-row sync page may take a while.
@@ -258,24 +253,23 @@ class _Base(Generic[PagesT, RowsT]):
         poll_timeout: float = 90.0,
         **kwargs: Any,
     ) -> Self:
-        """A worker client whose token is read, never refreshed, from the refresher's Secrets Manager slots
-        (``EXACT_TOKEN_SECRET_A``/``_B`` when neither ``secret_name`` nor ``slots`` is given). Needs the
-        ``[aws]`` extra; see :func:`exact_online_sdk.aws.worker.worker_token_provider`. ``kwargs`` go to the
-        constructor (``division=``, ``base_url=``, ``clock=``...)."""
-        from .aws.worker import worker_token_provider
+        """Alias of :func:`exact_online_sdk.aws.worker.worker_client` for this client class: a worker client
+        whose token is read, never refreshed, from the refresher's Secrets Manager slots. Needs the ``[aws]``
+        extra. ``kwargs`` go to the constructor (``division=``, ``base_url=``, ``clock=``...)."""
+        from .aws.worker import worker_client
 
-        provider = worker_token_provider(
+        client: Self = worker_client(
             secret_name,
             slots=slots,
             region_name=region_name,
             secrets_client=secrets_client,
             endpoint_url=endpoint_url,
-            clock=kwargs.get("clock"),
             min_validity=min_validity,
             poll_timeout=poll_timeout,
+            client_class=cls,  # type: ignore[arg-type]
+            **kwargs,
         )
-        # Subclasses' constructors take auth= (the base holds only shared configuration).
-        return cls(**{**kwargs, "auth": provider})
+        return client
 
     def _prepare(self, spec: RequestSpec) -> PreparedRequest:
         return build_request(
