@@ -45,6 +45,15 @@ def test_bad_bodies_are_typed_errors_naming_the_request(body: bytes, needle: str
     assert len(err.excerpt) <= 200
 
 
+@pytest.mark.parametrize("body", [b"[" * 50_000, b"[" * 50_000 + b"1" * 19], ids=["fast-reader", "bounded-reader"])
+def test_deep_nesting_is_a_depth_error_from_either_reader(body: bytes) -> None:
+    """edm.loads decodes with msgspec, or (a 19-digit run) with the bounded standard-library reader: both stop a
+    hostile depth with a JSONFormatError, never a RecursionError."""
+    with pytest.raises(edm.JSONFormatError) as caught:
+        edm.loads(body)
+    assert caught.value.kind == "depth"
+
+
 def test_a_utf8_byte_order_mark_is_tolerated(clock: ManualClock) -> None:
     rows = answering(b'\xef\xbb\xbf{"d":{"results":[{"ID":1}]}}', clock=clock).get("crm/Accounts")
     assert list(rows) == [{"ID": 1}]

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import gzip
 import threading
+import tracemalloc
 import zlib
 from collections.abc import Iterator
 from decimal import Decimal
@@ -18,7 +19,7 @@ import httpx
 import pytest
 
 from exact_online_sdk import AsyncExactOnlineClient, ExactOnlineClient, Settings
-from exact_online_sdk._core.body import DEFAULT_MAX_RESPONSE_BYTES
+from exact_online_sdk._core.body import DEFAULT_MAX_RESPONSE_BYTES, BodyReader
 from exact_online_sdk.clock import ManualClock
 from exact_online_sdk.exceptions import ConfigError, ResponseTooLargeError, ServerError, UnexpectedResponseError
 
@@ -90,6 +91,23 @@ def test_a_gzip_bomb_stops_at_the_default_cap_with_a_typed_error(clock: ManualCl
     assert err.method == "GET"
     # Reading stopped at the cap: about 64 KB of the 1 MB bomb (64 MiB of its 1 GiB) was ever pulled or inflated.
     assert stream.pulled < len(stream.data) // 8
+
+
+def test_the_whole_bomb_in_one_chunk_is_never_inflated_past_the_cap() -> None:
+    """A transport may hand the compressed body over in one piece: zlib is told the room left under the cap, so
+    inflating the whole 1 MB bomb at once never builds more than the cap (not the bomb's 1 GiB)."""
+    bomb = gzip_bomb()
+    reader = BodyReader({"content-encoding": "gzip"}, MIB)
+    tracemalloc.start()
+    try:
+        reader.feed(bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert reader.too_large
+    assert reader.done
+    assert len(reader.content) == MIB
+    assert peak < 8 * MIB
 
 
 def test_the_cap_is_a_client_option_and_a_setting(clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> None:
