@@ -145,7 +145,7 @@ def _division(data: Mapping[str, Any]) -> int:
     try:
         division = edm.parse_int(data["Division"], "Edm.Int32")
     except edm.EdmValueError as exc:
-        raise WebhookFormatError(f"Content lacks or mistypes a field: {exc}") from None
+        raise WebhookFormatError(f"Content lacks or mistypes a field: Division is {exc}") from None
     if division is None:
         raise KeyError("Division")
     return division

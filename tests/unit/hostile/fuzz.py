@@ -100,4 +100,29 @@ DEEP = [
     b'{"d":{"results":[' + b'{"a":' * 3000 + b"1" + b"}" * 3000 + b"]}}",
 ]
 
+_WEBHOOK_CONTENT = {
+    "Topic": '"Accounts"',
+    "Action": '"Update"',
+    "Division": "1001",
+    "Key": '"b81dc4d3-2c3a-4c0f-9a43-2c52b0c0d111"',
+    "ExactOnlineEndpoint": '"https://start.exactonline.nl/api/v1/1001/crm/Accounts"',
+    "ClientId": '"b81dc4d3-2c3a-4c0f-9a43-2c52b0c0d112"',
+    "EventCreatedOn": '"2026-01-01T00:00:00Z"',
+}
+
+
+_MISTYPED = st.sampled_from(["", "null", "true", '"abc"', '"\u00b2"', "1.5", "[]", "{}", '"1001"'])
+
+
+@st.composite
+def webhook_content(draw: Any) -> str:
+    """Webhook Content with Exact's fields where one or two are absent or hold any JSON (a mistyped Division, a
+    Topic that is a number): what reaches the field checks once the HashCode is right."""
+    broken = draw(st.lists(st.sampled_from(sorted(_WEBHOOK_CONTENT)), min_size=1, max_size=2, unique=True))
+    fields = dict(_WEBHOOK_CONTENT)
+    for name in broken:
+        fields[name] = draw(st.one_of(_MISTYPED, json_text, NUMBER_LITERALS))  # "": the field is absent
+    return _object({name: text for name, text in fields.items() if text})
+
+
 hostile_bytes = st.one_of(st.binary(max_size=300), envelopes(), st.sampled_from(DEEP))

@@ -23,10 +23,16 @@ from exact_online_sdk.clock import ManualClock
 from exact_online_sdk.emulator.bodies import request_json
 from exact_online_sdk.emulator.exceptions import ApiError
 from exact_online_sdk.exceptions import ExactOnlineError, ODataError
-from exact_online_sdk.webhooks import WebhookError, WebhookEvent, compute_hash_code, verify_delivery
+from exact_online_sdk.webhooks import (
+    WebhookError,
+    WebhookEvent,
+    WebhookFormatError,
+    compute_hash_code,
+    verify_delivery,
+)
 
 from .conftest import DIVISION, HOST
-from .fuzz import NUMBER_LITERALS, fuzz_settings, hostile_bytes, json_text
+from .fuzz import NUMBER_LITERALS, fuzz_settings, hostile_bytes, json_text, webhook_content
 
 CONTENT_TYPES = st.sampled_from(
     ["application/json", "application/json;charset=utf-8", "text/plain", "text/html", "application/atom+xml", ""]
@@ -139,12 +145,16 @@ def test_the_webhook_verifier_raises_only_webhook_errors(body: bytes) -> None:
         verify_delivery(body, SECRET)
 
 
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _signed(content: bytes) -> bytes:
     return b'{"Content":' + content + b',"HashCode":"' + compute_hash_code(content, SECRET).encode() + b'"}'
 
 
 @fuzz_settings
-@given(content=st.one_of(json_text.map(lambda t: t.encode("utf-8", "surrogatepass")), hostile_bytes))
+@given(content=st.one_of(webhook_content().map(_utf8), json_text.map(_utf8), hostile_bytes))
 def test_signed_but_arbitrary_content_raises_only_webhook_errors(content: bytes) -> None:
     """A correct HashCode over junk (a leaked secret, or Exact sending something new) is still only a typed error."""
     try:
@@ -152,6 +162,8 @@ def test_signed_but_arbitrary_content_raises_only_webhook_errors(content: bytes)
     except WebhookError:
         return
     assert isinstance(event.division, int)
+    assert all(isinstance(text, str) for text in (event.topic, event.action, event.key, event.endpoint))
+    assert isinstance(event.client_id, str)
 
 
 @fuzz_settings
@@ -201,3 +213,32 @@ def test_filter_literals_raise_only_odata_errors(text: str) -> None:
         odata.parse_typed_literal(text)
     with contextlib.suppress(ODataError):
         odata.parse_literal(text)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("Division", '"abc"'),
+        ("Division", "1.5"),
+        ("Division", "99999999999"),
+        ("Division", "true"),
+        ("Division", "[1]"),
+        ("Division", '"²"'),
+        ("Topic", "5"),
+        ("Key", "{}"),
+        ("ClientId", "null"),
+    ],
+)
+def test_a_signed_delivery_with_a_mistyped_field_is_a_format_error(field: str, value: str) -> None:
+    fields = {
+        "Topic": '"Accounts"',
+        "Action": '"Update"',
+        "Division": "1001",
+        "Key": '"b81dc4d3-2c3a-4c0f-9a43-2c52b0c0d111"',
+        "ExactOnlineEndpoint": '"https://start.exactonline.nl/api/v1/1001/crm/Accounts"',
+        "ClientId": '"b81dc4d3-2c3a-4c0f-9a43-2c52b0c0d112"',
+    }
+    fields[field] = value
+    content = ("{" + ",".join(f'"{name}":{text}' for name, text in fields.items()) + "}").encode()
+    with pytest.raises(WebhookFormatError, match=field):
+        verify_delivery(_signed(content), SECRET)
