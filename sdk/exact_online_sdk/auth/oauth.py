@@ -253,7 +253,7 @@ class OAuthProtocol:
             raise self._error(request, status, headers, body)
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a hostile answer nested past the interpreter's limit
             data = None
         if not isinstance(data, dict):
             raise TokenEndpointError("the token endpoint answered 200 with a body that is not JSON")
@@ -295,7 +295,7 @@ class OAuthProtocol:
     def _error(self, request: TokenRequest, status: int, headers: Mapping[str, str], body: bytes) -> OAuthError:
         try:
             data = json.loads(body) if body else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             data = {}
         if not isinstance(data, dict):
             data = {}
