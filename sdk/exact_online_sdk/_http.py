@@ -14,7 +14,7 @@ from ._core.body import ERROR_BODY_BYTES, BodyReader
 from ._core.flow import Send, TransportFailure
 from ._core.response import RawResponse
 
-__all__ = ["send_async", "send_blocking"]
+__all__ = ["receive_async", "receive_blocking", "send_async", "send_blocking"]
 
 _LOCAL = (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
 """httpx errors raised while *writing* the request, before a byte of it is sent."""
@@ -72,15 +72,10 @@ def _raw(response: httpx.Response, reader: BodyReader) -> RawResponse:
     )
 
 
-def send_blocking(http: httpx.Client, action: Send, limit: int) -> RawResponse | TransportFailure:
-    """Send ``action`` and read at most ``limit`` decoded bytes of a 2xx body."""
-    request = _build(http, action)
-    if isinstance(request, TransportFailure):
-        return request
-    try:
-        response = http.send(request, stream=True)
-    except httpx.TransportError as exc:
-        return _failure(exc)
+def receive_blocking(http: httpx.Client, request: httpx.Request, limit: int) -> tuple[httpx.Response, BodyReader]:
+    """Send ``request`` and read its body through a :class:`BodyReader`: at most ``limit`` decoded bytes of a 2xx
+    body, the first 64 KiB of any other. Raises ``httpx.TransportError``; the response is closed on return."""
+    response = http.send(request, stream=True)
     try:
         reader = _reader(response, limit)
         if response.is_stream_consumed:
@@ -92,22 +87,16 @@ def send_blocking(http: httpx.Client, action: Send, limit: int) -> RawResponse |
                     break
         if not reader.done:
             reader.finish()
-    except httpx.TransportError as exc:
-        return _failure(exc)
     finally:
         response.close()  # stops reading a body past the cap; the connection is dropped, not reused
-    return _raw(response, reader)
+    return response, reader
 
 
-async def send_async(http: httpx.AsyncClient, action: Send, limit: int) -> RawResponse | TransportFailure:
-    """The asyncio form of :func:`send_blocking`."""
-    request = _build(http, action)
-    if isinstance(request, TransportFailure):
-        return request
-    try:
-        response = await http.send(request, stream=True)
-    except httpx.TransportError as exc:
-        return _failure(exc)
+async def receive_async(
+    http: httpx.AsyncClient, request: httpx.Request, limit: int
+) -> tuple[httpx.Response, BodyReader]:
+    """The asyncio form of :func:`receive_blocking`."""
+    response = await http.send(request, stream=True)
     try:
         reader = _reader(response, limit)
         if response.is_stream_consumed:
@@ -119,8 +108,30 @@ async def send_async(http: httpx.AsyncClient, action: Send, limit: int) -> RawRe
                     break
         if not reader.done:
             reader.finish()
-    except httpx.TransportError as exc:
-        return _failure(exc)
     finally:
         await response.aclose()
+    return response, reader
+
+
+def send_blocking(http: httpx.Client, action: Send, limit: int) -> RawResponse | TransportFailure:
+    """Send ``action`` and read at most ``limit`` decoded bytes of a 2xx body."""
+    request = _build(http, action)
+    if isinstance(request, TransportFailure):
+        return request
+    try:
+        response, reader = receive_blocking(http, request, limit)
+    except httpx.TransportError as exc:
+        return _failure(exc)
+    return _raw(response, reader)
+
+
+async def send_async(http: httpx.AsyncClient, action: Send, limit: int) -> RawResponse | TransportFailure:
+    """The asyncio form of :func:`send_blocking`."""
+    request = _build(http, action)
+    if isinstance(request, TransportFailure):
+        return request
+    try:
+        response, reader = await receive_async(http, request, limit)
+    except httpx.TransportError as exc:
+        return _failure(exc)
     return _raw(response, reader)
