@@ -263,3 +263,152 @@ def test_a_final_refusal_raises_chain_broken_until_the_reconsent(
     (fresh_alarm,) = fired["TokenFreshness"]
     assert low_from + 2 * MINUTE < fresh_alarm <= low_from + 4 * MINUTE
     assert fresh_alarm < aws(reconsent)
+
+
+def test_an_outage_at_exact_raises_errors_then_freshness_then_the_call_budget(
+    emulator: Any, moto_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exact's token endpoint answers 503 to every call for most of an hour. Each due run fails after its in-run
+    retries (RefresherErrors, a message in the failure queue), the stored token runs out (TokenFreshness), and the
+    retries spend the day's token calls (TokenCallsNearDailyLimit at 170). When Exact answers again, the next run
+    refreshes: TokenFreshness returns to OK. Nothing says the chain is broken: it is not."""
+    world = AlarmWorld(emulator, moto_url, monkeypatch, seed=14)
+    limit = alarm("TokenCallsNearDailyLimit").threshold
+    marks: dict[str, float] = {}
+
+    def faults(minute: int) -> None:
+        if minute == 12:
+            world.token_faults.queue.extend(["slow5xx:0.5"] * 400)
+            marks["outage"] = world.sim.now()
+        calls = max(world.tap.values(mn.TOKEN_CALLS_TODAY), default=0)
+        if "outage" in marks and "over" not in marks and calls >= limit + 4:
+            world.token_faults.queue.clear()  # Exact is back, well before the refresher's own budget (190)
+            marks["over"] = world.sim.now()
+
+    world.run(75, on_minute=faults, workers=0)
+
+    assert "over" in marks, f"the outage never spent {limit} calls: {world.tap.values(mn.TOKEN_CALLS_TODAY)[-3:]}"
+    assert set(world.tap.reasons()) == {"ServerError"}, world.timeline()
+    world.check_capture()
+    fired = world.verdict()
+    assert set(fired) == RAISED_BY["outage"], world.timeline()
+
+    failures = [p.at for p in world.aws.points if p.metric == "Errors" and p.value == 1]
+    first_failure = min(failures)
+    assert fired["RefresherErrors"][0] == period_end(first_failure, MINUTE)
+    assert fired["FailureQueueMessages"][0] == period_end(first_failure, 300)
+    last_stored = max((w.token for w in world.writes if w.at < marks["over"]), key=lambda t: t.generation)
+    low_from = aws(last_stored.expires_at - 30)
+    (fresh_alarm,) = fired["TokenFreshness"]
+    assert low_from + 2 * MINUTE < fresh_alarm <= low_from + 4 * MINUTE
+    reached = first_reaching(world, mn.TOKEN_CALLS_TODAY, limit)
+    assert fired["TokenCallsNearDailyLimit"] == [period_end(reached, 300)]
+    # Recovery: the first refresh after the outage ends the freshness alarm within a minute.
+    back = min(w.at for w in world.writes if w.at > marks["over"])
+    freshness = [t for t in world.transitions(aws(START), aws(world.sim.now())) if t.alarm == "TokenFreshness"]
+    assert freshness[-1].state == "OK"
+    assert aws(back) < freshness[-1].at <= aws(back) + 2 * MINUTE
+    assert max(world.tap.values(mn.CHAIN_BROKEN)) == 0
+
+
+def test_lost_answers_a_store_outage_a_corrupt_slot_and_an_odd_answer_each_raise_their_alarm(
+    emulator: Any, moto_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Faults the chain survives but an operator must hear of, in one hour: three lost answers (each resent once,
+    each refresh saved: LostAnswerResends at the end of the hour), a Secrets Manager outage longer than the
+    retries (the token only in the rescue secret: RescueStoreWritten, and the failed run), a damaged slot
+    (CorruptSlots until the refresher overwrites it), and a successful answer without ``expires_in``
+    (MalformedAnswers). The chain never breaks and the token never runs low."""
+    world = AlarmWorld(emulator, moto_url, monkeypatch, seed=15)
+    marks: dict[str, float] = {}
+
+    def faults(minute: int) -> None:
+        if minute in (5, 15, 25):
+            world.token_faults.queue.append("lost_before")
+        if minute == 33:
+            world.aws_faults.fail("PutSecretValue", 8, "InternalServiceError", status=500)
+        if minute == 43:
+            older = min(world.writes[-2:], key=lambda w: w.token.generation).slot
+            world.sm.put_secret_value(SecretId=world.slots["AB".index(older)], SecretString="{damaged")
+            marks["corrupt"] = world.sim.now()
+        if minute == 47:
+            world.malformed = 1
+
+    world.run(62, on_minute=faults, workers=0)
+
+    assert world.tap.count(mn.LOST_ANSWER_RESENDS) == 3, world.timeline()
+    assert world.tap.reasons() == ["StoreFailed"], world.timeline()
+    assert world.malformed == 0
+    assert world.kills == []
+    world.check_capture()
+    fired = world.verdict()
+    assert set(fired) == RAISED_BY["answers_and_store"], world.timeline()
+
+    resends = [p.at for p in world.emitted(mn.LOST_ANSWER_RESENDS)]
+    assert fired["LostAnswerResends"] == [period_end(resends[-1], 3600)]
+    (store_failed,) = [p.at for p in world.aws.points if p.metric == "Errors" and p.value == 1]
+    rescued = [p.at for p in world.emitted(mn.RESCUE_WRITES)]
+    assert fired["RescueStoreWritten"] == [period_end(rescued[0], MINUTE)]
+    assert rescued[0] <= store_failed
+    assert fired["RefresherErrors"] == [period_end(store_failed, MINUTE)]
+    assert fired["FailureQueueMessages"] == [period_end(store_failed, 300)]
+    corrupt_seen = first_reaching(world, mn.CORRUPT_SLOTS, 1)
+    assert aws(marks["corrupt"]) < corrupt_seen <= aws(marks["corrupt"]) + MINUTE + 30
+    assert fired["CorruptSlots"] == [period_end(corrupt_seen, MINUTE)]
+    assert world.emitted(mn.CORRUPT_SLOTS)[-1].value == 0  # the refresher overwrote the damaged slot
+    (odd,) = [p.at for p in world.emitted(mn.MALFORMED_ANSWERS)]
+    assert fired["MalformedAnswers"] == [period_end(odd, 300)]
+    assert max(world.tap.values(mn.CHAIN_BROKEN)) == 0
+
+
+# A run that fails before its first plain metric (StoreUnreadable) prints only its dimensioned record: Powertools
+# warns that the handler's own set is empty.
+@pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+def test_scheduler_and_delivery_failures_raise_their_alarms(
+    emulator: Any, moto_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The AWS side, modelled: the schedule disabled for eight minutes (RefresherNotRunning), Lambda refusing the
+    Scheduler's invokes (ScheduleTargetErrors, the events in the failure queue), the same while the failure queue
+    refuses writes (ScheduleDeadLetterFailures), and a failing run while it still does (DestinationDeliveryFailures
+    instead of a message)."""
+    world = AlarmWorld(emulator, moto_url, monkeypatch, seed=16)
+    side = world.aws
+    marks: dict[str, float] = {}
+
+    def faults(minute: int) -> None:
+        side.schedule_enabled = not 10 <= minute <= 17
+        side.target_reachable = not (22 <= minute <= 23 or 28 <= minute <= 29)
+        side.failure_queue_writable = not 27 <= minute <= 35
+        if minute == 33:
+            world.aws_faults.fail("GetSecretValue", 1, "AccessDeniedException")
+            marks["denied"] = world.sim.now()
+
+    world.run(42, on_minute=faults, workers=0)
+
+    assert world.tap.reasons() == ["StoreUnreadable"], world.timeline()
+    world.check_capture()
+    fired = world.verdict()
+    assert set(fired) == RAISED_BY["delivery"], world.timeline()
+
+    # Deliveries are at AWS hh:mm:15; none from 03:09:15 to 03:16:15: [03:10, 03:15) is the first empty period.
+    assert fired["RefresherNotRunning"] == [START + 15 * MINUTE]
+    target_errors = [p.at for p in side.points if p.metric == "TargetErrorCount"]
+    assert len(target_errors) == 4
+    # Minutes 22-23 and 28-29 fall in two adjacent periods: one ALARM, at the end of the first.
+    assert fired["ScheduleTargetErrors"] == [period_end(target_errors[0], 300)]
+    lost = [p.at for p in side.points if p.metric == "InvocationsFailedToBeSentToDeadLetterCount"]
+    assert len(lost) == 2
+    assert fired["ScheduleDeadLetterFailures"] == [period_end(lost[0], 300)]
+    (undelivered,) = [p.at for p in side.points if p.metric == "DestinationDeliveryFailures"]
+    assert aws(marks["denied"]) <= undelivered
+    assert fired["DestinationDeliveryFailures"] == [period_end(undelivered, 300)]
+    assert fired["RefresherErrors"] == [period_end(undelivered, MINUTE)]
+    sent = [p.at for p in side.points if p.metric == "NumberOfMessagesSent"]
+    assert len(sent) == 2  # the two events of minutes 22-23; later ones had no queue to go to
+    assert fired["FailureQueueMessages"] == [period_end(sent[0], 300)]
+
+
+def test_every_refresher_alarm_of_the_table_has_a_scenario_that_raises_it() -> None:
+    raised = set().union(*RAISED_BY.values())
+    assert raised == {spec.name for spec in REFRESHER_ALARMS}
+    assert RAISED_BY["clean"] == RAISED_BY["consent"] == set()
