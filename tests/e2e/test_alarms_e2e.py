@@ -15,6 +15,7 @@ The webhook receiver's alarms (``component="webhook"``) are not here: the refres
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -186,14 +187,16 @@ def test_a_run_with_survivable_faults_raises_no_alarm(
 
     world.run(60, on_minute=faults, workers=0, twins=lambda minute: 20 <= minute <= 28)
 
+    world.check_capture()
+    assert world.verdict() == {}, world.timeline()
+    # ...and the faults did happen.
     taken = [what for _, what in world.token_faults.taken]
     assert taken == ["lost_before", "slow5xx:8", "slow5xx:6"], world.timeline()
     assert world.tap.count(mn.LOST_ANSWER_RESENDS) == 1
     assert any(what == "superseded" for _, what, _ in world.invocations), "no twin lost a race: change the seed"
     assert [c["action"] for c in world.consents] == ["created", "reconsented"]
+    assert not any(world.aws_faults.pending.values())
     assert world.kills == []
-    world.check_capture()
-    assert world.verdict() == {}, world.timeline()
 
 
 def test_before_the_first_consent_and_through_it_no_alarm_fires(
@@ -214,7 +217,7 @@ def test_before_the_first_consent_and_through_it_no_alarm_fires(
     assert world.tap.reasons() == []
     world.check_capture()
     assert world.verdict() == {}, world.timeline()
-    ungated = [spec.__class__(**{**spec.__dict__, "unless": None}) for spec in REFRESHER_ALARMS]
+    ungated = [dataclasses.replace(spec, unless=None) for spec in REFRESHER_ALARMS]
     deliveries = [p.at for p in world.aws.points if p.metric == "Invocations"]
     fired = alarmed(transitions(world.points(), start=deliveries[0], end=deliveries[-1] + 1, alarms=ungated))
     assert set(fired) == {"TokenFreshness"}
@@ -230,7 +233,6 @@ def test_a_final_refusal_raises_chain_broken_until_the_reconsent(
     fires within its minute and stays until the operator's re-consent; the failed run raises RefresherErrors and
     lands in the failure queue; the stored token runs out: TokenFreshness after three low minutes."""
     world = AlarmWorld(emulator, moto_url, monkeypatch, seed=13)
-    marks: dict[str, float] = {}
 
     def faults(minute: int) -> None:
         if minute == 5:
@@ -242,7 +244,7 @@ def test_a_final_refusal_raises_chain_broken_until_the_reconsent(
 
     refusals = [r["time"] for r in world.token_log() if r.get("grant_type") == "refresh_token" and r["status"] == 401]
     assert len(refusals) == 1, world.timeline()
-    marks["refused"] = aws(refusals[0])
+    refused = aws(refusals[0])
     broken_token = max((w for w in world.writes if w.at < refusals[0]), key=lambda w: w.token.generation).token
     reconsent = min(w.at for w in world.writes if w.token.chain_id != broken_token.chain_id and w.at > refusals[0])
     world.check_capture()
@@ -254,10 +256,10 @@ def test_a_final_refusal_raises_chain_broken_until_the_reconsent(
     # ALARM at the end of the minute of the refusal; OK at the end of a minute after the re-consent.
     alarm_at = [at for at, state in broken if state == "ALARM"]
     ok_at = [at for at, state in broken if state == "OK"]
-    assert alarm_at == [period_end(marks["refused"], MINUTE)]
+    assert alarm_at == [period_end(refused, MINUTE)]
     assert aws(reconsent) < ok_at[-1] <= aws(reconsent) + 2 * MINUTE
-    assert fired["RefresherErrors"] == [period_end(marks["refused"], MINUTE)]  # the failing run, once
-    assert fired["FailureQueueMessages"] == [period_end(marks["refused"], alarm("FailureQueueMessages").period_s)]
+    assert fired["RefresherErrors"] == [period_end(refused, MINUTE)]  # the failing run, once
+    assert fired["FailureQueueMessages"] == [period_end(refused, alarm("FailureQueueMessages").period_s)]
     # The broken token's last 30 s start at expiry - 30 s: three whole low minutes later at most, one more.
     low_from = aws(broken_token.expires_at - 30)
     (fresh_alarm,) = fired["TokenFreshness"]
