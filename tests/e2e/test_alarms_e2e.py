@@ -104,16 +104,16 @@ class AlarmWorld(World):
 
     def aws_now(self) -> float:
         """CloudWatch's time: the AWS clock."""
-        return self.sim.now() + AWS_SKEW
+        return float(self.sim.now()) + AWS_SKEW
 
     def _container(self) -> Any:
         module = super()._container()
         if not getattr(module, "_alarm_tapped", False):
             isolate_metrics(module)
-            module.handler = self.aws.wrap(module.handler)
+            module.handler = self.aws.wrap(module.handler)  # type: ignore[attr-defined]
             link = module._state["link"]
             link.inner = MalformingLink(link.inner, self)
-            module._alarm_tapped = True
+            module._alarm_tapped = True  # type: ignore[attr-defined]
         return module
 
     def invoke(self) -> None:
