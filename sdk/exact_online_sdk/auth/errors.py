@@ -16,7 +16,8 @@ APIError > AuthenticationError (exceptions.py): the API branch, a request to Exa
 
 TokenError (exceptions.py): the token branch, no request to Exact was made
 ├── TokenUnavailable                   no usable token (nothing stored, or a worker waited in vain)
-└── ReadOnlyRefreshRefused             a read-only store was asked to refresh or save
+├── ReadOnlyRefreshRefused             a read-only store was asked to refresh or save
+└── TokenHostMismatch                  the stored token was issued by another host than the configured one
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "StateMismatch",
     "TokenEndpointError",
     "TokenEndpointUnreachable",
+    "TokenHostMismatch",
     "TokenOutcomeUnknown",
     "TokenUnavailable",
     "TooEarlyToRefresh",
@@ -125,6 +127,26 @@ class ReadOnlyRefreshRefused(TokenError):
 
     default_message = "this token store is read-only: workers never refresh or save tokens"
     hint = "let the single refresher process rotate the token; workers read it through ReadOnlyTokenStorage"
+
+
+class TokenHostMismatch(TokenError):
+    """The stored token was issued by another host than the configured one: it is never refreshed at, nor sent
+    to, that host (a stray ``EXACT_BASE_URL``, e.g. from a planted ``.env``, would otherwise receive the refresh
+    token, the client secret or the access token). ``token_host`` and ``configured_host`` name both."""
+
+    default_message = "the stored token was issued by another Exact host than the configured one"
+    hint = (
+        "check EXACT_BASE_URL and EXACT_REGION (and any .env file you pass); to work with another host, log in "
+        "there with its own token store"
+    )
+
+    def __init__(self, token_host: str, configured_host: str, *, action: str = "send it to") -> None:
+        self.token_host = token_host
+        self.configured_host = configured_host
+        super().__init__(
+            f"the stored token was issued by {token_host}; refusing to {action} {configured_host}",
+            context={"token_host": token_host, "configured_host": configured_host},
+        )
 
 
 class TokenEndpointUnreachable(OAuthError):

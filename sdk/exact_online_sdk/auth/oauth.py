@@ -10,6 +10,8 @@
   ``token_type`` is kept as Bearer, and each oddity is reported in :attr:`TokenAnswer.anomalies` (Exact has
   already rotated; dropping the answer would break the chain).
 - Client credentials go in the form body, never in Basic auth (FACTS §1.3).
+- Host binding (:mod:`.hosts`): every new token records this endpoint's host, and a token issued by another host
+  is never refreshed here (:class:`~.errors.TokenHostMismatch`, before anything is sent).
 - Failures become the typed errors of :mod:`.errors`. A timeout after the request was sent is
   :class:`~.errors.TokenOutcomeUnknown` (:class:`~.errors.RefreshOutcomeUnknown` for a refresh); the callers
   resend a refresh whose answer was lost exactly once.
@@ -44,6 +46,7 @@ from .errors import (
     TokenOutcomeUnknown,
     TooEarlyToRefresh,
 )
+from .hosts import check_token_host, origin
 from .timebase import MAX_PLAUSIBLE_OFFSET, ServerClock, as_server_clock, server_date
 from .token import Token, new_chain_id
 
@@ -158,6 +161,8 @@ class OAuthProtocol:
             if not value:
                 raise ConfigError(f"{name} is not set", variable=name)
         self.base_url = check_base_url(base_url)
+        self.host = origin(self.base_url)
+        """The origin recorded in every token this endpoint issues (see :mod:`.hosts`)."""
         self.client_id = client_id
         self._client_secret = client_secret
         self.redirect_uri = redirect_uri
@@ -195,7 +200,8 @@ class OAuthProtocol:
         )
 
     def refresh_request(self, token: Token) -> TokenRequest:
-        """The rotation of ``token``'s refresh token."""
+        """The rotation of ``token``'s refresh token; a token of another host is refused before anything is sent."""
+        check_token_host(token, self.base_url, action="refresh it (sending its refresh token and the client secret) at")
         if not token.refresh_token:
             raise RefreshTokenExpired("the stored token has no refresh token")
         return self._request(
@@ -289,6 +295,7 @@ class OAuthProtocol:
             chain_id=new_chain_id() if previous is None else previous.chain_id,
             calls_day=previous.calls_day if previous is not None else "",
             calls_today=previous.calls_today if previous is not None else 0,
+            host=self.host,
         )
         return TokenAnswer(token, tuple(anomalies))
 

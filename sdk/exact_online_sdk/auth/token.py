@@ -34,7 +34,9 @@ class Token:
     minted at each consent and kept by every refresh of that chain (a rescue copy of another chain is never
     restored). ``clock_offset`` is Exact's clock minus the writer's clock when it wrote (readers on the same
     time base as the writer use it until they measure their own). ``calls_day``/``calls_today`` count the
-    token-endpoint calls of that UTC day (Exact allows about 200). ``repr``/``str`` never show the tokens.
+    token-endpoint calls of that UTC day (Exact allows about 200). ``host`` is the origin of the token endpoint
+    that issued the chain (:mod:`.hosts`: the token is refreshed at and sent to that host only; empty in states
+    written before host binding). ``repr``/``str`` never show the tokens.
     """
 
     access_token: str = dataclasses.field(repr=False)
@@ -48,10 +50,12 @@ class Token:
     clock_offset: float = 0.0
     calls_day: str = ""
     calls_today: int = 0
+    host: str = ""
 
     def __repr__(self) -> str:
         return (
-            f"Token(generation={self.generation}, chain_id={self.chain_id!r}, issued_at={self.issued_at:.0f}, "
+            f"Token(generation={self.generation}, chain_id={self.chain_id!r}, host={self.host!r}, "
+            f"issued_at={self.issued_at:.0f}, "
             f"expires_at={self.expires_at:.0f}, token_type={self.token_type!r}, access_token=***, "
             f"refresh_token=***)"
         )
@@ -81,6 +85,7 @@ class Token:
             "clock_offset": self.clock_offset,
             "calls_day": self.calls_day,
             "calls_today": self.calls_today,
+            "host": self.host,
         }
 
     @classmethod
@@ -109,6 +114,7 @@ class Token:
                 clock_offset=float(state.get("clock_offset") or 0.0),
                 calls_day=str(state.get("calls_day") or ""),
                 calls_today=int(state.get("calls_today") or 0),
+                host=str(state.get("host") or ""),
             )
         except (TypeError, ValueError) as exc:
             raise ValueError("token state has a field of the wrong type") from exc

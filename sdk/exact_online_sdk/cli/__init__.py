@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,9 +21,20 @@ app = typer.Typer(
 @app.callback()
 def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logs")] = False,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file",
+            help="Also read EXACT_* settings from this dotenv file (the environment wins); none is read unless named",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ] = None,
 ) -> None:
     """Exact Online from the command line."""
     STATE.verbose = verbose
+    STATE.env_file = env_file
     if verbose:
         import logging
 

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
@@ -42,6 +43,8 @@ class State:
     """Options of the top-level command, set by its callback before any sub-command runs."""
 
     verbose: bool = False
+    env_file: Path | None = None
+    """The dotenv file named with ``--env-file``; none is read otherwise (a ``.env`` could redirect the token)."""
 
 
 STATE = State()
@@ -89,14 +92,14 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def load_settings() -> Settings:
-    """Settings from the environment and ``./.env``."""
+    """Settings from the environment, plus the dotenv file named with ``--env-file`` (no other file is read)."""
     from ..config import Settings
 
-    return Settings.from_env()
+    return Settings.from_env(env_file=STATE.env_file)
 
 
 def open_client(division: int | None = None) -> ExactOnlineClient:
-    """The client the ``EXACT_*`` variables (and ``./.env``) describe. Its token is ``EXACT_ACCESS_TOKEN`` (a fixed
+    """The client the ``EXACT_*`` variables (and ``--env-file``) describe. Its token is ``EXACT_ACCESS_TOKEN`` (a fixed
     token, e.g. for the emulator) or the encrypted token file (``EXACT_TOKEN_PATH``, written by
     ``exact-online auth login``): the token source of ``ExactOnlineClient(settings=...)``."""
     from ..client import ExactOnlineClient

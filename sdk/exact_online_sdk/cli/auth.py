@@ -44,7 +44,10 @@ def login(
     settings = load_settings()
     missing = login_config_problems(settings, mode.value)
     if missing:
-        raise fail("missing configuration: " + ", ".join(missing), hint="set these variables (or .env) and retry")
+        raise fail(
+            "missing configuration: " + ", ".join(missing),
+            hint="set these variables (or name a dotenv file: exact-online --env-file FILE ...) and retry",
+        )
     # The login is, besides the refresher, the one writer of the token store.
     auth = ExactOnlineAuth(settings, storage=storage_from_env(settings, writable=True))
     try:
