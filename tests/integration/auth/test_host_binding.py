@@ -55,9 +55,7 @@ def test_a_login_records_the_issuing_host(emu, make_auth, file_store):
     assert stored.host == emu.base_url
 
 
-def test_a_client_configured_for_another_host_never_gets_the_token(
-    emu, attacker, make_auth, file_store, key, clock
-):
+def test_a_client_configured_for_another_host_never_gets_the_token(emu, attacker, make_auth, file_store, key, clock):
     login(make_auth(file_store), emu)
     with ExactOnlineClient(settings=settings_for(attacker.base_url, file_store.path, key), clock=clock) as client:
         with pytest.raises(TokenHostMismatch) as info:
@@ -95,9 +93,11 @@ def test_a_refresh_is_never_sent_to_another_host(emu, attacker, make_auth, file_
 def test_the_async_client_and_the_read_only_source_refuse_too(emu, attacker, make_auth, file_store, clock):
     login(make_auth(file_store), emu)
     reader = ReadOnlyTokenStorage(file_store, clock=clock)
-    with ExactOnlineClient(base_url=attacker.base_url, auth=reader, clock=clock, division=1001) as client:
-        with pytest.raises(TokenHostMismatch):
-            client.get("current/Me")
+    with (
+        ExactOnlineClient(base_url=attacker.base_url, auth=reader, clock=clock, division=1001) as client,
+        pytest.raises(TokenHostMismatch),
+    ):
+        client.get("current/Me")
 
     async def read_async() -> None:
         async with AsyncExactOnlineClient(base_url=attacker.base_url, auth=reader, clock=clock, division=1001) as ac:
@@ -119,15 +119,15 @@ def test_a_state_without_host_is_bound_on_first_use(emu, attacker, make_auth, fi
     clock.advance(580)
     refreshed = auth.get_token()
     assert (refreshed.generation, refreshed.host) == (3, emu.base_url)  # the refresh recorded the host
-    with ExactOnlineClient(base_url=attacker.base_url, auth=make_auth(file_store), clock=clock) as client:
-        with pytest.raises(TokenHostMismatch):
-            client.get("current/Me")
+    with (
+        ExactOnlineClient(base_url=attacker.base_url, auth=make_auth(file_store), clock=clock) as client,
+        pytest.raises(TokenHostMismatch),
+    ):
+        client.get("current/Me")
     assert nothing_reached(attacker)
 
 
-def test_the_cli_reads_a_dotenv_file_only_when_named(
-    emu, attacker, make_auth, file_store, key, tmp_path, monkeypatch
-):
+def test_the_cli_reads_a_dotenv_file_only_when_named(emu, attacker, make_auth, file_store, key, tmp_path, monkeypatch):
     login(make_auth(file_store), emu)
     workdir = tmp_path / "cloned-repository"
     workdir.mkdir()
