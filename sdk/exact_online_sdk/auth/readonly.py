@@ -17,8 +17,8 @@ Rules (one set of numbers, :class:`ReadPolicy`):
   :class:`~.errors.TokenUnavailable` (the only error) is raised;
 - one poller per process: other threads wait for its result;
 - on a 401 the store is re-read once; a different, unexpired token is offered for one retry, else None;
-- host binding (:mod:`.hosts`): once bound to a host (``host=``, or the client's
-  :meth:`~ReadOnlyTokenStorage.bind_host`), a token issued by another host is never handed out
+- host binding (:mod:`.hosts`): once bound to a host (:meth:`~ReadOnlyTokenStorage.bind_host`, which the
+  client calls with its base URL), a token issued by another host is never handed out
   (:class:`~.errors.TokenHostMismatch`).
 """
 
@@ -167,7 +167,6 @@ class ReadOnlyTokenStorage:
         poll_interval: float = ReadPolicy.poll_interval,
         max_poll_interval: float = ReadPolicy.max_poll_interval,
         cache_ttl: float = ReadPolicy.cache_ttl,
-        host: str | None = None,
     ) -> None:
         self.inner: TokenStore = inner.inner if isinstance(inner, ReadOnlyTokenStorage) else inner
         self.clock: ServerClock = as_server_clock(clock)
@@ -175,7 +174,7 @@ class ReadOnlyTokenStorage:
         self._cached: Cached | None = None
         self._state_lock = threading.Lock()
         self._poll_lock = threading.Lock()
-        self.host = host
+        self.host: str | None = None
         """The base URL tokens are sent to; a token issued elsewhere is refused (None: not bound yet)."""
 
     def __repr__(self) -> str:
