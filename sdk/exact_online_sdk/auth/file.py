@@ -4,7 +4,8 @@ The file holds one Fernet token whose plaintext is :meth:`Token.to_state` as JSO
 file in the same directory (mode 0600), are fsynced and renamed over the target, so a reader sees the old or
 the new state, never half of one. A missing directory is created 0700 before any lock file. Two ``filelock``
 locks sit beside the file: ``<path>.lock`` guards the compare-and-swap of a save, ``<path>.refresh.lock`` is the
-cross-process refresh lock (see :class:`~.store.RefreshLocking`). A wrong key or a damaged file raises :class:`TokenStoreError`, never "no token".
+cross-process refresh lock (see :class:`~.store.RefreshLocking`). A wrong key or a damaged file raises
+:class:`TokenStoreError`, never "no token".
 """
 
 from __future__ import annotations
