@@ -8,7 +8,8 @@ APIError > AuthenticationError (exceptions.py): the API branch, a request to Exa
     ├── RefreshTokenExpired            the refresh token is older than 30 days (or was revoked)
     ├── InvalidClient                  wrong client id/secret or wrong regional host
     ├── AuthorizationCodeInvalid       a code that expired (3 min), was used before, or has the wrong redirect
-    ├── StateMismatch                  the callback's ``state`` is not the one this flow sent
+    ├── StateMismatch                  the callback's ``state`` is not the one this flow sent (or was used)
+    ├── ConsentMismatch                a re-consent by another user, or one that loses divisions of the chain
     ├── TokenEndpointUnreachable       nothing reached Exact (connect error): safe to try again later
     ├── TokenEndpointError             another answer (5xx, 429, malformed body)
     └── TokenOutcomeUnknown            the request may have reached Exact but no answer came back
@@ -29,6 +30,7 @@ from ..exceptions import AuthenticationError, TokenError
 __all__ = [
     "LOGIN_HINT",
     "AuthorizationCodeInvalid",
+    "ConsentMismatch",
     "InvalidClient",
     "OAuthError",
     "ReadOnlyRefreshRefused",
@@ -112,6 +114,17 @@ class StateMismatch(OAuthError):
 
     default_message = "the callback's state does not match the authorization request"
     hint = "start the login again and use the callback of that same attempt"
+
+
+class ConsentMismatch(OAuthError):
+    """A re-consent was given by another Exact user than the chain it would replace, or cannot reach all of that
+    chain's divisions: the new token is not stored (workers would quietly read other books)."""
+
+    default_message = "the new consent is not for the same Exact user and companies as the stored chain"
+    hint = (
+        "log in as the user who consented before; to switch to another user or company on purpose, complete with "
+        '"force_new_company": true (bootstrap) and re-check every worker\'s division'
+    )
 
 
 class TokenUnavailable(TokenError):

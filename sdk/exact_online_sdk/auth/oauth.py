@@ -323,6 +323,9 @@ class OAuthProtocol:
             calls_day=previous.calls_day if previous is not None else "",
             calls_today=previous.calls_today if previous is not None else 0,
             host=self.host,
+            # Who consented stays with the chain (a new code's token gets it from the flow that reads it).
+            user_id=previous.user_id if previous is not None else "",
+            divisions=previous.divisions if previous is not None else (),
         )
         return TokenAnswer(token, tuple(anomalies))
 

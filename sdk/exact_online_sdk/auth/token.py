@@ -36,7 +36,9 @@ class Token:
     time base as the writer use it until they measure their own). ``calls_day``/``calls_today`` count the
     token-endpoint calls of that UTC day (Exact allows about 200). ``host`` is the origin of the token endpoint
     that issued the chain (:mod:`.hosts`: the token is refreshed at and sent to that host only; empty in states
-    written before host binding). ``repr``/``str`` never show the tokens.
+    written before host binding). ``user_id`` and ``divisions`` record who consented and which division codes
+    the chain reaches (:mod:`.identity`; empty in chains consented before they were recorded, or by a login that
+    did not read them). ``repr``/``str`` never show the tokens.
     """
 
     access_token: str = dataclasses.field(repr=False)
@@ -51,6 +53,8 @@ class Token:
     calls_day: str = ""
     calls_today: int = 0
     host: str = ""
+    user_id: str = ""
+    divisions: tuple[int, ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -86,6 +90,8 @@ class Token:
             "calls_day": self.calls_day,
             "calls_today": self.calls_today,
             "host": self.host,
+            "user_id": self.user_id,
+            "divisions": list(self.divisions),
         }
 
     @classmethod
@@ -115,6 +121,8 @@ class Token:
                 calls_day=str(state.get("calls_day") or ""),
                 calls_today=int(state.get("calls_today") or 0),
                 host=str(state.get("host") or ""),
+                user_id=str(state.get("user_id") or ""),
+                divisions=tuple(int(d) for d in state.get("divisions") or ()),
             )
         except (TypeError, ValueError) as exc:
             raise ValueError("token state has a field of the wrong type") from exc
