@@ -30,14 +30,22 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..exceptions import ConfigError
 from ._settings import settings_from
-from .manager import ExactOnlineAuth
+from .identity import ExactIdentity, check_same_identity, read_identity
+from .manager import ExactOnlineAuth, LoginVetter
 from .store import TokenStore
 from .token import Token
 
 if TYPE_CHECKING:
     from ..config import Settings
 
-__all__ = ["HANDSHAKE_TIMEOUT", "listener_login", "login_config_problems", "manual_login", "storage_from_env"]
+__all__ = [
+    "HANDSHAKE_TIMEOUT",
+    "listener_login",
+    "login_config_problems",
+    "manual_login",
+    "same_company",
+    "storage_from_env",
+]
 
 log = logging.getLogger("exact_online_sdk.auth.bootstrap")
 
@@ -110,22 +118,43 @@ def storage_from_env(
     return EncryptedFileTokenStorage.from_settings(s)
 
 
+def same_company(auth: ExactOnlineAuth, *, force_new_company: bool = False) -> LoginVetter:
+    """A login vetter (:meth:`ExactOnlineAuth.exchange_code`) that reads who consented with the new token
+    (``current/Me``, ``system/Divisions``), records it in the token, and refuses a consent by another Exact user,
+    or one that cannot reach every division of the stored chain (:class:`~.errors.ConsentMismatch`), unless
+    ``force_new_company``."""
+
+    def vet(new: Token, stored: Token | None) -> Token:
+        identity = read_identity(auth.base_url, new.access_token, clock=auth.clock)
+        replaced = ExactIdentity.of(stored) if stored is not None else None
+        if force_new_company:
+            if replaced is not None and replaced != identity:
+                log.warning("login by another user or company accepted (force_new_company)")
+        else:
+            check_same_identity(replaced, identity)
+        return new.replace(user_id=identity.user_id, divisions=identity.divisions)
+
+    return vet
+
+
 def manual_login(
     auth: ExactOnlineAuth,
     *,
     read: Callable[[str], str] | None = None,
     show: Callable[[str], None] | None = None,
     force_login: bool = True,
+    vet: LoginVetter | None = None,
 ) -> Token:
     """Print the URL, read the pasted callback URL (``read``/``show`` default to :func:`input`/:func:`print`,
-    looked up at call time), verify ``state``, exchange the code and store the token."""
+    looked up at call time), verify ``state``, exchange the code and store the token (``vet``: see
+    :func:`same_company`)."""
     read = read or input
     show = show or print
     url = auth.authorization_url(force_login=force_login)
     show("Open this URL in a browser, log in and allow access:")
     show(url)
     callback = read("Paste the full URL the browser was redirected to: ")
-    return auth.complete_authorization(callback)
+    return auth.complete_authorization(callback, vet=vet)
 
 
 class _CallbackServer(ThreadingHTTPServer):
@@ -202,6 +231,7 @@ def listener_login(
     on_ready: Callable[[str, int], None] | None = None,
     open_browser: bool = False,
     force_login: bool = True,
+    vet: LoginVetter | None = None,
 ) -> Token:
     """Serve the redirect URI over HTTPS on loopback until the callback arrives, then finish the login.
 
@@ -260,7 +290,7 @@ def listener_login(
             from .errors import AuthorizationCodeInvalid
 
             raise AuthorizationCodeInvalid(f"no callback arrived within {timeout:.0f} s") from None
-        return auth.complete_authorization(callback)
+        return auth.complete_authorization(callback, vet=vet)
     finally:
         server.shutdown()
         server.server_close()

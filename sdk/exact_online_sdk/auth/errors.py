@@ -122,8 +122,9 @@ class ConsentMismatch(OAuthError):
 
     default_message = "the new consent is not for the same Exact user and companies as the stored chain"
     hint = (
-        "log in as the user who consented before; to switch to another user or company on purpose, complete with "
-        '"force_new_company": true (bootstrap) and re-check every worker\'s division'
+        "log in as the user who consented before; to switch user or company on purpose, repeat the login with "
+        '--force-new-company (the cloud bootstrap: "force_new_company": true) and check the divisions your '
+        "workers use"
     )
 
 

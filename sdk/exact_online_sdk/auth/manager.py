@@ -27,7 +27,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -61,7 +61,10 @@ if TYPE_CHECKING:
     from .._core.credentials import TokenSource
     from ..config import Settings
 
-__all__ = ["EXACT_MIN_REFRESH_AGE", "ExactOnlineAuth", "default_storage", "token_source_from_settings"]
+__all__ = ["EXACT_MIN_REFRESH_AGE", "ExactOnlineAuth", "LoginVetter", "default_storage", "token_source_from_settings"]
+
+LoginVetter = Callable[[Token, Token | None], Token]
+"""``vet(new, stored) -> token to store`` for :meth:`ExactOnlineAuth.exchange_code` (raise to store nothing)."""
 
 log = logging.getLogger("exact_online_sdk.auth.manager")
 
@@ -244,26 +247,34 @@ class ExactOnlineAuth:
         self.pending_state = state or secrets.token_urlsafe(24)
         return endpoint.authorization_url(self.pending_state, force_login=force_login)
 
-    def complete_authorization(self, callback: str, *, state: str | None = None) -> Token:
+    def complete_authorization(
+        self, callback: str, *, state: str | None = None, vet: LoginVetter | None = None
+    ) -> Token:
         """Verify the callback's ``state``, exchange its code and store the token. Returns the stored token.
 
         ``callback`` is the full callback URL (or its query). ``state`` defaults to :attr:`pending_state`.
+        ``vet`` (see :meth:`exchange_code`) may refuse or amend the new token before it is stored.
         """
         code, received = parse_callback(callback)
         verify_state(state or self.pending_state, received)
         self.pending_state = None
-        return self.exchange_code(code)
+        return self.exchange_code(code, vet=vet)
 
-    def exchange_code(self, code: str) -> Token:
-        """Exchange an authorization code and store the result (generation 1 for an empty store)."""
+    def exchange_code(self, code: str, *, vet: LoginVetter | None = None) -> Token:
+        """Exchange an authorization code and store the result (generation 1 for an empty store).
+
+        ``vet(new, stored)`` is called with the new token and the stored one (None when empty) before anything is
+        written; it returns the token to store or raises to store nothing (e.g. a consent for another company)."""
         self._refuse_if_read_only()
         token = self.endpoint().exchange_code(code)
-        return self._store_login(token)
+        return self._store_login(token, vet)
 
-    def _store_login(self, token: Token) -> Token:
+    def _store_login(self, token: Token, vet: LoginVetter | None = None) -> Token:
         # Keep generations increasing across re-logins, so readers taking the highest one see the new login; a
         # consent starts a new chain.
         current = self.storage.load()  # an unreadable store raises: a login never silently replaces it
+        if vet is not None:
+            token = vet(token, current)
         now = self.clock.now()
         day = utc_day(now)
         token = token.replace(

@@ -223,3 +223,53 @@ def test_cli_login_in_process(emu, tmp_path, monkeypatch):
     token = EncryptedFileTokenStorage(tmp_path / "t.bin", key).load()
     assert token is not None
     assert token.access_token not in result.output
+
+
+def test_cli_login_refuses_a_consent_for_another_user_unless_forced(emu, tmp_path, monkeypatch):
+    # Issue 15.5 on a workstation: `auth login` records who consented and never silently replaces a token of
+    # another Exact user (or one reaching other divisions) with a new one.
+    from urllib.parse import quote
+
+    from cryptography.fernet import Fernet
+    from typer.testing import CliRunner
+
+    from exact_online_sdk.auth import EncryptedFileTokenStorage
+    from exact_online_sdk.cli import app
+    from exact_online_sdk.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+    key = Fernet.generate_key().decode()
+    for name, value in {
+        "EXACT_BASE_URL": emu.base_url,
+        "EXACT_CLIENT_ID": DEFAULT_CLIENT_ID,
+        "EXACT_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+        "EXACT_REDIRECT_URI": "https://app.example/callback",
+        "EXACT_TOKEN_PATH": str(tmp_path / "t.bin"),
+        "EXACT_ENCRYPTION_KEY": key,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("EXACT_TOKEN_SECRET_A", raising=False)
+    monkeypatch.delenv("EXACT_TOKEN_SECRET", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("exact_online_sdk.auth.manager.secrets.token_urlsafe", lambda n: "known-state")
+    store = EncryptedFileTokenStorage(tmp_path / "t.bin", key)
+
+    def login(*extra: str):
+        code = emu.control.authorize(redirect_uri="https://app.example/callback")
+        callback = f"https://app.example/callback?code={quote(code)}&state=known-state\n"
+        return CliRunner().invoke(app, ["auth", "login", "--mode", "manual", *extra], input=callback)
+
+    assert login().exit_code == 0
+    first = store.load()
+    assert (first.user_id, first.divisions) == (emu.state.user_id, (1001, 1002))
+    assert login().exit_code == 0  # the same user again: fine
+    theirs = store.load().replace(generation=3, user_id="6d1ee0f5-0000-4000-8000-0000000000ff")
+    store.save(theirs, expected_generation=2)
+
+    refused = login()
+    assert refused.exit_code != 0
+    assert "another Exact user" in refused.output
+    assert "--force-new-company" in refused.output
+    assert store.load() == theirs  # nothing stored
+    forced = login("--force-new-company")
+    assert forced.exit_code == 0, forced.output
+    assert store.load().user_id == emu.state.user_id
