@@ -451,6 +451,11 @@ class OAuthEndpoint(_EndpointBase):
         self._owns_client = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout)
 
+    @property
+    def http_client(self) -> httpx.Client:
+        """The HTTP client the endpoint posts with (its transport serves the API reads of a login, too)."""
+        return self._http
+
     def exchange_code(self, code: str) -> Token:
         """Trade an authorization code (from the callback) for generation 1 of a new chain."""
         return self.send(self.protocol.code_request(code)).token

@@ -248,7 +248,7 @@ class BootstrapFlow:
     def _read_identity(self, token: Token) -> ExactIdentity:
         protocol = getattr(self.endpoint, "protocol", None)
         base_url = getattr(protocol, "base_url", None) or token.host
-        http = getattr(self.endpoint, "_http", None)  # the endpoint's transport (proxies, tests), not a new one
+        http = getattr(self.endpoint, "http_client", None)  # the endpoint's transport (proxies, tests)
         return read_identity(base_url, token.access_token, clock=self._clock, http_client=http)
 
     def start(self, *, force_login: bool = True) -> BootstrapStart:
