@@ -63,6 +63,7 @@ from ._core.request import (
 from ._core.response import parse_body
 from ._core.retry import RetryPolicy
 from ._http import send_async, send_blocking
+from .auth.hosts import bind_token_host
 from .clock import Clock, SystemClock
 from .exceptions import AuthenticationError, ConfigError, InvalidPathError, UnexpectedResponseError
 
@@ -438,6 +439,7 @@ class ExactOnlineClient(_Base[Iterator[Page], Iterator[dict[str, Any]]]):
     ) -> None:
         super().__init__(settings, options)
         self._auth: TokenSource | None = auth or self._configured_source()
+        bind_token_host(self._auth, self.base_url)  # a token is sent only to the host that issued it
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(transport=transport, **self._http_options())
 
@@ -544,6 +546,7 @@ class AsyncExactOnlineClient(_Base[AsyncIterator[Page], AsyncIterator[dict[str, 
     ) -> None:
         super().__init__(settings, options)
         self._auth: AsyncTokenSource | TokenSource | None = auth or self._configured_source()
+        bind_token_host(self._auth, self.base_url)  # a token is sent only to the host that issued it
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(transport=transport, **self._http_options())
 

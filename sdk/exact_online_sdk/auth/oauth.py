@@ -10,6 +10,12 @@
   ``token_type`` is kept as Bearer, and each oddity is reported in :attr:`TokenAnswer.anomalies` (Exact has
   already rotated; dropping the answer would break the chain).
 - Client credentials go in the form body, never in Basic auth (FACTS §1.3).
+- Host binding (:mod:`.hosts`): every new token records this endpoint's host, and a token issued by another host
+  is never refreshed here (:class:`~.errors.TokenHostMismatch`, before anything is sent).
+- Secrets never come back out: the client secret is registered for redaction everywhere
+  (:func:`~exact_online_sdk._core.redact.register_secret`), and whatever an answer says (``error``,
+  ``error_description``, the ``Reason`` header, an anomaly) is scrubbed of every secret its request sent (code,
+  refresh token, client secret, also URL-encoded) and of the tokens it carries, before it reaches an error or a log.
 - Failures become the typed errors of :mod:`.errors`. A timeout after the request was sent is
   :class:`~.errors.TokenOutcomeUnknown` (:class:`~.errors.RefreshOutcomeUnknown` for a refresh); the callers
   resend a refresh whose answer was lost exactly once.
@@ -25,11 +31,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit
 
 import httpx
 
 from .._core.body import ACCEPT_ENCODING, BodyReader
+from .._core.redact import MASK, register_secret
 from .._http import receive_async, receive_blocking
 from ..clock import Clock
 from ..exceptions import ConfigError
@@ -46,6 +53,7 @@ from .errors import (
     TokenOutcomeUnknown,
     TooEarlyToRefresh,
 )
+from .hosts import check_token_host, origin
 from .timebase import MAX_PLAUSIBLE_OFFSET, ServerClock, as_server_clock, server_date
 from .token import Token, new_chain_id
 
@@ -72,6 +80,11 @@ TOKEN_ANSWER_BYTES = 1024 * 1024
 """Exact's access-token lifetime; assumed when a successful answer's ``expires_in`` cannot be read."""
 
 Grant = Literal["authorization_code", "refresh_token"]
+
+SECRET_FIELDS = ("code", "refresh_token", "client_secret")
+"""The form fields of a token request that hold a secret."""
+MIN_SECRET_LENGTH = 6
+"""Shorter values are not scrubbed from free text (they would mask ordinary words); Exact's secrets are far longer."""
 
 
 def check_base_url(base_url: str) -> str:
@@ -139,6 +152,19 @@ class TokenRequest:
     def __repr__(self) -> str:
         return f"TokenRequest(grant={self.grant!r}, url={self.url!r})"
 
+    def sent_secrets(self) -> tuple[str, ...]:
+        """The secrets this request sends (code, refresh token, client secret), also in their URL-encoded forms."""
+        values = {v for k, v in parse_qsl(self.content.decode("ascii")) if k in SECRET_FIELDS}
+        forms = {form for v in values for form in (v, quote_plus(v), quote(v, safe=""))}
+        return tuple(sorted((f for f in forms if len(f) >= MIN_SECRET_LENGTH), key=len, reverse=True))
+
+
+def scrub(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with each of ``secrets`` (longest first) replaced by ``***``."""
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
+
 
 @dataclass(frozen=True, slots=True)
 class TokenAnswer:
@@ -162,8 +188,12 @@ class OAuthProtocol:
             if not value:
                 raise ConfigError(f"{name} is not set", variable=name)
         self.base_url = check_base_url(base_url)
+        self.host = origin(self.base_url)
+        """The origin recorded in every token this endpoint issues (see :mod:`.hosts`)."""
         self.client_id = client_id
         self._client_secret = client_secret
+        # Masked in every error, log line and repr of the process from now on, whatever echoes it.
+        register_secret(client_secret)
         self.redirect_uri = redirect_uri
         self.writer = writer
 
@@ -199,7 +229,8 @@ class OAuthProtocol:
         )
 
     def refresh_request(self, token: Token) -> TokenRequest:
-        """The rotation of ``token``'s refresh token."""
+        """The rotation of ``token``'s refresh token; a token of another host is refused before anything is sent."""
+        check_token_host(token, self.base_url, action="refresh it (sending its refresh token and the client secret) at")
         if not token.refresh_token:
             raise RefreshTokenExpired("the stored token has no refresh token")
         return self._request(
@@ -283,6 +314,8 @@ class OAuthProtocol:
         token_type = str(data.get("token_type") or "Bearer")
         if token_type.lower() != "bearer":
             anomalies.append(f"unexpected token_type {token_type!r}; kept as Bearer")
+        received = (*request.sent_secrets(), *(str(data[k]) for k in ("access_token", "refresh_token") if data.get(k)))
+        anomalies = [scrub(anomaly, tuple(sorted(received, key=len, reverse=True))) for anomaly in anomalies]
         for anomaly in anomalies:
             log.error("odd but successful token answer (kept, never dropped): %s", anomaly)
         previous = request.previous
@@ -297,6 +330,10 @@ class OAuthProtocol:
             chain_id=new_chain_id() if previous is None else previous.chain_id,
             calls_day=previous.calls_day if previous is not None else "",
             calls_today=previous.calls_today if previous is not None else 0,
+            host=self.host,
+            # Who consented stays with the chain (a new code's token gets it from the flow that reads it).
+            user_id=previous.user_id if previous is not None else "",
+            divisions=previous.divisions if previous is not None else (),
         )
         return TokenAnswer(token, tuple(anomalies))
 
@@ -307,9 +344,12 @@ class OAuthProtocol:
             data = {}
         if not isinstance(data, dict):
             data = {}
-        error = str(data.get("error") or "") or None
-        description = str(data.get("error_description") or "")
-        reason = headers.get("Reason") or headers.get("reason")
+        # Exact (or anything posing as it) may echo what it was sent: nothing of it reaches the error.
+        secrets = request.sent_secrets()
+        error = scrub(str(data.get("error") or ""), secrets) or None
+        description = scrub(str(data.get("error_description") or ""), secrets)
+        raw_reason = headers.get("Reason") or headers.get("reason")
+        reason = scrub(raw_reason, secrets) if raw_reason else None
         text = " ".join(x for x in (description, reason or "") if x).lower()
         common: dict[str, Any] = {
             "oauth_error": error,
@@ -422,6 +462,11 @@ class OAuthEndpoint(_EndpointBase):
         super().__init__(base_url, client_id, client_secret, redirect_uri, clock=clock, timeout=timeout, writer=writer)
         self._owns_client = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout)
+
+    @property
+    def http_client(self) -> httpx.Client:
+        """The HTTP client the endpoint posts with (its transport serves the API reads of a login, too)."""
+        return self._http
 
     def exchange_code(self, code: str) -> Token:
         """Trade an authorization code (from the callback) for generation 1 of a new chain."""
