@@ -90,7 +90,7 @@ def run_demo(options: DemoOptions | None = None, *, say: Callable[[str], None] |
             secrets, "exact-demo/app", SecretString=json.dumps({"client_secret": config.client_secret})
         )
 
-        store = SecretsManagerTokenStorage(None, slots=SLOTS, client=secrets, clock=clock, writer="demo")
+        store = SecretsManagerTokenStorage(None, slots=SLOTS, client=secrets, clock=clock, writer="demo", writable=True)
         first_generation = bootstrap(emulator.base_url, config.client_id, config.client_secret, store, clock)
         say(f"bootstrap authorization code exchanged; token generation {first_generation} stored in {SLOTS[0]}")
 

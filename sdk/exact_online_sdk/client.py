@@ -38,6 +38,7 @@ from ._core.credentials import AsyncTokenSource, StaticToken, TokenSource
 from ._core.drive import Emit, Flow, Stepper, Stream
 from ._core.flow import (
     Action,
+    BodyParser,
     ExactResponse,
     GetToken,
     Page,
@@ -59,7 +60,7 @@ from ._core.request import (
     normalize_base_url,
     same_origin,
 )
-from ._core.response import RawResponse
+from ._core.response import RawResponse, parse_body
 from ._core.retry import RetryPolicy
 from .clock import Clock, SystemClock
 from .exceptions import AuthenticationError, ConfigError, InvalidPathError, UnexpectedResponseError
@@ -231,20 +232,15 @@ class _Base(Generic[PagesT, RowsT]):
                     register_secret(secret.get_secret_value())
 
     def _configured_source(self) -> TokenSource | None:
-        """The token source when none is passed: ``access_token=``, else what ``settings`` configures."""
+        """The token source when none is passed: ``access_token=``, else what ``settings`` configures
+        (``EXACT_ACCESS_TOKEN``, or the token store a login wrote: see ``token_source_from_settings``)."""
         if self._access_token:
             return StaticToken(self._access_token)
-        settings = self.settings
-        if settings is None:
+        if self.settings is None:
             return None
-        if settings.access_token is not None:
-            return StaticToken(settings.access_token.get_secret_value())
-        if settings.token_path is not None:
-            from .auth.manager import ExactOnlineAuth
+        from .auth.manager import token_source_from_settings
 
-            # the encrypted file of ``exact-online auth login``; refreshed inside Exact's rules
-            return ExactOnlineAuth(settings, base_url=self.base_url, clock=self.clock)
-        return None
+        return token_source_from_settings(self.settings, clock=self.clock, base_url=self.base_url)
 
     def _http_options(self) -> dict[str, Any]:
         # Split timeouts: connecting should be quick; reading a 1000-row sync page may take a while.
@@ -268,35 +264,25 @@ class _Base(Generic[PagesT, RowsT]):
         poll_timeout: float = 90.0,
         **kwargs: Any,
     ) -> Self:
-        """A worker client whose token is read, never refreshed, from the refresher's Secrets Manager slots
-        (``EXACT_TOKEN_SECRET_A``/``_B`` when neither ``secret_name`` nor ``slots`` is given). Needs the
-        ``[aws]`` extra; see :func:`exact_online_sdk.aws.worker.worker_token_provider`. ``kwargs`` go to the
-        constructor (``division=``, ``base_url=``, ``clock=``...). With the stack's coordination table configured
-        (``EXACT_COORDINATION_TABLE``) and no ``budget``/``budgets`` given, the rate budgets are shared with every
-        other worker through DynamoDB (:func:`exact_online_sdk.scale.coordinated_budgets`)."""
-        from .aws.worker import worker_token_provider
+        """Alias of :func:`exact_online_sdk.aws.worker.worker_client` for this client class: a worker client
+        whose token is read, never refreshed, from the refresher's Secrets Manager slots. Needs the ``[aws]``
+        extra. ``kwargs`` go to the constructor (``division=``, ``base_url=``, ``clock=``...). With the stack's
+        coordination table configured (``EXACT_COORDINATION_TABLE``) and no ``budget``/``budgets`` given, the rate
+        budgets are shared with every other worker through DynamoDB."""
+        from .aws.worker import worker_client
 
-        if kwargs.get("budget") is None and kwargs.get("budgets") is None:
-            from .config import Settings
-
-            table = (kwargs.get("settings") or Settings()).coordination_table
-            if table:
-                from .scale.budget import coordinated_budgets
-
-                kwargs["budgets"] = coordinated_budgets(table, region_name=region_name)
-
-        provider = worker_token_provider(
+        client: Self = worker_client(
             secret_name,
             slots=slots,
             region_name=region_name,
             secrets_client=secrets_client,
             endpoint_url=endpoint_url,
-            clock=kwargs.get("clock"),
             min_validity=min_validity,
             poll_timeout=poll_timeout,
+            client_class=cls,  # type: ignore[arg-type]
+            **kwargs,
         )
-        # Subclasses' constructors take auth= (the base holds only shared configuration).
-        return cls(**{**kwargs, "auth": provider})
+        return client
 
     def _prepare(self, spec: RequestSpec) -> PreparedRequest:
         return build_request(
@@ -324,9 +310,14 @@ class _Base(Generic[PagesT, RowsT]):
         budget = self._budget_override or self._budgets((self.base_url, self.client_id, div))
         return budget.snapshot(self.clock.now())
 
-    def _flow(self, req: PreparedRequest) -> Flow[ExactResponse]:
+    def _flow(self, req: PreparedRequest, parse: BodyParser = parse_body) -> Flow[ExactResponse]:
         return request_flow(
-            req, budget=self._budget(req), policy=self.retry, clock=self.clock, request_id=uuid.uuid4().hex[:16]
+            req,
+            budget=self._budget(req),
+            policy=self.retry,
+            clock=self.clock,
+            request_id=uuid.uuid4().hex[:16],
+            parse=parse,
         )
 
     # -- what each public method does, as sans-IO flows (the shells below only perform their I/O) ------------
@@ -371,10 +362,12 @@ class _Base(Generic[PagesT, RowsT]):
             pager.request = None
         return pager
 
-    def _pages(self, path: str, params: Params, division: int | None, max_rows: int | None) -> Stream[Page]:
+    def _pages(
+        self, path: str, params: Params, division: int | None, max_rows: int | None, parse: BodyParser
+    ) -> Stream[Page]:
         pager = self._pager(path, params, division, max_rows)
         while pager.request is not None:
-            yield Emit(pager.accept((yield from self._flow(pager.request))))
+            yield Emit(pager.accept((yield from self._flow(pager.request, parse))))
 
     def _rows(self, path: str, params: Params, division: int | None, max_rows: int | None) -> Stream[dict[str, Any]]:
         pager = self._pager(path, params, division, max_rows)
@@ -385,12 +378,19 @@ class _Base(Generic[PagesT, RowsT]):
     # -- the iterators are the same in both shells; only their type differs (``for`` or ``async for``) --------
 
     def iter_pages(
-        self, path: str, params: Params = None, *, division: int | None = None, max_rows: int | None = None
+        self,
+        path: str,
+        params: Params = None,
+        *,
+        division: int | None = None,
+        max_rows: int | None = None,
+        parse: BodyParser | None = None,
     ) -> PagesT:
         """Every page of a collection, following ``__next``; ``$top``/``max_rows`` cap the whole result.
 
-        An iterator of the blocking client, an async iterator (``async for``) of the asyncio one."""
-        return cast(PagesT, self._stream(self._pages(path, params, division, max_rows)))
+        An iterator of the blocking client, an async iterator (``async for``) of the asyncio one. ``parse`` reads
+        each page instead of the default dict reader (the typed API passes its row decoder: one decode a page)."""
+        return cast(PagesT, self._stream(self._pages(path, params, division, max_rows, parse or parse_body)))
 
     def iter_rows(
         self, path: str, params: Params = None, *, division: int | None = None, max_rows: int | None = None

@@ -52,9 +52,9 @@ def test_endpoint_parses_an_emulator_page(ep: Endpoint, client: ExactOnlineClien
     rows = list(api.iter(params=params, top=5)) if ep.kind != "sync" else list(api.iter_since(0))[:5]
     scalar = [f for f in ep.fields if not f.is_navigation]
     for row in rows:
-        assert isinstance(row, api.model)
-        assert row.model_extra == {}, f"unknown fields from the emulator: {row.model_extra}"
-        dumped = row.model_dump(by_alias=True, exclude_unset=True)
+        assert isinstance(row, api.row)
+        assert row.extras == {}, f"unknown fields from the emulator: {row.extras}"
+        dumped = row.to_model().model_dump(by_alias=True, exclude_unset=True)
         assert "__metadata" not in dumped
         assert set(dumped) <= {f.name for f in ep.fields}
         assert scalar  # every endpoint has typed fields

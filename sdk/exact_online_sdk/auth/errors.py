@@ -12,7 +12,7 @@ APIError > AuthenticationError (exceptions.py): the API branch, a request to Exa
     ├── TokenEndpointUnreachable       nothing reached Exact (connect error): safe to try again later
     ├── TokenEndpointError             another answer (5xx, 429, malformed body)
     └── TokenOutcomeUnknown            the request may have reached Exact but no answer came back
-        └── RefreshOutcomeUnknown      ...for a refresh: the refresh token may be spent; never resent blindly
+        └── RefreshOutcomeUnknown      ...for a refresh: resent exactly once, then re-consent if it was spent
 
 TokenError (exceptions.py): the token branch, no request to Exact was made
 ├── TokenUnavailable                   no usable token (nothing stored, or a worker waited in vain)
@@ -151,15 +151,17 @@ class TokenOutcomeUnknown(OAuthError):
 
 
 class RefreshOutcomeUnknown(TokenOutcomeUnknown):
-    """A refresh timed out after sending: Exact may already have rotated (and spent) the refresh token.
+    """A refresh timed out after sending: Exact may already have rotated the refresh token, or not.
 
-    The stored token is kept untouched and is not resent automatically; its access token stays usable until
-    it expires. ``generation`` is the stored generation that was being refreshed."""
+    The same refresh token is resent exactly once (at once when time allows, else on the next run): if Exact
+    had not rotated, the resend keeps the chain alive; if it had, the rotated token was lost either way and the
+    resend gets "Old refresh token used" (:class:`RefreshTokenReused`): re-consent. The stored access token
+    stays usable until it expires. ``generation`` is the stored generation that was being refreshed."""
 
-    default_message = "the refresh request timed out: Exact may already have spent the refresh token"
+    default_message = "the refresh request got no answer: Exact may or may not have rotated the refresh token"
     hint = (
-        "the stored token was kept and is not resent automatically; call refresh(retry_unknown=True) to try "
-        "it once more (harmless if it was spent: Exact answers 'Old refresh token used'), or " + LOGIN_HINT
+        "the same refresh token is resent once automatically (refresh(retry_unknown=True) does it on request); "
+        "if Exact then answers 'Old refresh token used' the rotation happened and its answer was lost: " + LOGIN_HINT
     )
 
     def __init__(self, message: str | None = None, *, generation: int | None = None, **kw: Any) -> None:
