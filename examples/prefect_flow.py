@@ -17,7 +17,12 @@ Environment of the worker (the stack's outputs):
     LANDING_BUCKET                                the bucket rows land in (or the ``bucket`` parameter)
 
 Other connections (more Exact users or apps) are named in the ``connections`` parameter: name -> the name prefix of
-their token slots (``{prefix}-a``/``{prefix}-b``).
+their token slots (``{prefix}-a``/``{prefix}-b``; on a stack with several connections ``<ConnectionSecretPrefix><name>
+/token``). A unit that fails (after its task's retries) leaves its cursor at the last landed batch; the other units
+still run, and the flow run ends Failed naming the failed units.
+
+For the ECS work pool, the image holds this file at ``examples/prefect_flow.py`` under its working directory (the
+deployment's entrypoint) and ``pip install "exact-online-toolkit[aws]" prefect prefect-aws``.
 
     python examples/prefect_flow.py                        # one run, here
     python examples/prefect_flow.py deploy IMAGE           # register the ECS deployment (see ``deployment``)
@@ -111,22 +116,41 @@ def sync_all(
         for name, secret, division, endpoint in units:
             yield sync_unit.submit(name, secret, division, endpoint, bucket, table, prefix)
 
-    results = [future.result() for future in _bounded(submitted(), max(1, concurrency))]
-    for r in results:
-        unit = f"{r['connection']}/{r['division']}/{r['endpoint']}"
+    futures = _bounded(submitted(), max(1, concurrency))
+    results, failed = [], []
+    for (name, _, division, endpoint), future in zip(units, futures, strict=True):
+        future.wait()
+        unit = f"{name}/{division}/{endpoint}"
+        if future.state is None or not future.state.is_completed():
+            failed.append(unit)  # every unit has had its turn before the run is failed
+            logger.error("%s failed: %s", unit, future.state.message if future.state else "no state")
+            continue
+        r = future.result()
+        results.append(r)
         logger.info("%s: %s, %d rows, %d deletions", unit, r["status"], r["rows"], r["deletions"])
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(units)} units failed: {', '.join(failed)}")
     return results
 
 
 def deployment(
-    image: str, *, work_pool: str = "exact-online-ecs", cron: str = "*/15 * * * *", **parameters: Any
+    image: str,
+    *,
+    task_role_arn: str | None = None,
+    work_pool: str = "exact-online-ecs",
+    cron: str = "*/15 * * * *",
+    **parameters: Any,
 ) -> Any:
     """The ECS deployment of :func:`sync_all` (``prefect_aws`` ECS work pool).
 
-    The task role is the stack's worker role: its policy reads the token slots (never writes them), and grants the
-    coordination table (GetItem, UpdateItem, Query on the table) and the landing bucket (PutObject, GetObject,
-    ListBucket). The stack outputs go in as the job's environment; one flow run at a time per deployment (units a
-    previous run still holds would only come back busy)."""
+    ``task_role_arn`` (default ``EXACT_WORKER_ROLE_ARN``): your task role with the stack's worker policy
+    (``WorkerPolicyArn`` output) attached; that policy reads the token slots (never writes them) and grants the
+    coordination table's ``budget#``/``cursor#`` items and the landing bucket's prefix (docs/scale.md lists the
+    exact grant). The stack outputs in this process's environment go in as the job's environment; one flow run at
+    a time per deployment (units a previous run still holds would only come back busy)."""
+    role = task_role_arn or os.environ.get("EXACT_WORKER_ROLE_ARN")
+    if not role:
+        raise ValueError("the ECS task role is needed: task_role_arn= or EXACT_WORKER_ROLE_ARN")
     env = {
         name: os.environ[name]
         for name in (
@@ -143,7 +167,7 @@ def deployment(
         "image": image,
         "cpu": 512,
         "memory": 1024,
-        "task_role_arn": os.environ.get("EXACT_WORKER_ROLE_ARN", "{{ the stack's WorkerRoleArn output }}"),
+        "task_role_arn": role,
         "env": env,
     }
     if os.environ.get("ECS_CLUSTER"):

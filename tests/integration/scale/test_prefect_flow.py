@@ -58,7 +58,7 @@ def stack(aws_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, A
         pair = emu.control.issue_token()
         now = SystemClock().now()
         token = Token(pair["access_token"], pair["refresh_token"], now, now + float(pair["expires_in"]), 1)
-        SecretsManagerTokenStorage(secrets).save(token, expected_generation=None)
+        SecretsManagerTokenStorage(secrets, writable=True).save(token, expected_generation=None)
         monkeypatch.setenv("EXACT_TOKEN_SECRET_A", f"{secrets}-a")
         monkeypatch.setenv("EXACT_TOKEN_SECRET_B", f"{secrets}-b")
         monkeypatch.setenv("EXACT_BASE_URL", emu.base_url)
@@ -73,12 +73,19 @@ def test_every_unit_syncs_in_parallel_into_s3_under_the_prefect_harness(stack: d
     module = load_example()
     emu = stack["emu"]
     endpoints = ["sync/CRM/Accounts", "sync/Financial/TransactionLines"]
-    with prefect_test_harness(server_startup_timeout=60):
+    # The harness's API server takes a minute or more to start on a loaded machine.
+    with prefect_test_harness(server_startup_timeout=240):
         first = module.sync_all(endpoints=endpoints, concurrency=2)
         # Someone else's worker holds one unit: this run reports it busy and does the rest.
         held = DynamoDbCursorStore(stack["table"], connection="default").lease(1002, "sync/CRM/Accounts")
         second = module.sync_all(endpoints=endpoints[:1], divisions=[1001, 1002], concurrency=2)
         held.release()
+        # A unit that fails (an endpoint Exact does not have) fails the run, after every other unit had its turn.
+        with pytest.MonkeyPatch.context() as fast:
+            fast.setattr(module, "sync_unit", module.sync_unit.with_options(retries=0))
+            broken = module.sync_all(
+                endpoints=["sync/Nope/Nothing", "sync/CRM/Accounts"], divisions=[1001], return_state=True
+            )
         image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/exact-worker:1"
         with pytest.MonkeyPatch.context() as env:
             env.setenv("EXACT_WORKER_ROLE_ARN", "arn:aws:iam::123456789012:role/exact-worker")
@@ -92,13 +99,14 @@ def test_every_unit_syncs_in_parallel_into_s3_under_the_prefect_harness(stack: d
         lines = emu.control.table("financialtransaction/TransactionLines", division).count()
         assert units[(division, "sync/Financial/TransactionLines")]["rows"] == lines
     sink = S3Sink(stack["bucket"])
-    manifest, empty = sink.manifests("default", 1001, "sync/CRM/Accounts")  # the first run's, then the second's
-    assert manifest["status"] == empty["status"] == "complete"
+    # The first run's manifest, then the second's and the broken run's (nothing new: no parts).
+    manifest, *later = sink.manifests("default", 1001, "sync/CRM/Accounts")
+    assert [m["status"] for m in [manifest, *later]] == ["complete"] * 3
     assert sum(len(sink.read_part(p["key"])) for p in manifest["parts"]) == 25
-    assert empty["parts"] == []
+    assert [m["parts"] for m in later] == [[], []]
     cursors = DynamoDbCursorStore(stack["table"], connection="default")
-    assert {(s.division, s.endpoint) for s in cursors.states()} == set(units)
-    assert all(s.holder is None for s in cursors.states())
+    assert {(s.division, s.endpoint) for s in cursors.states()} == {*units, (1001, "sync/Nope/Nothing")}
+    assert all(s.holder is None for s in cursors.states())  # the failed unit gave its lease back too
 
     again = {(r["division"], r["endpoint"]): r for r in second}
     assert again[(1002, "sync/CRM/Accounts")]["status"] == "busy"
@@ -110,6 +118,9 @@ def test_every_unit_syncs_in_parallel_into_s3_under_the_prefect_harness(stack: d
     items = boto3.client("dynamodb").scan(TableName=stack["table"])["Items"]
     assert any(item["pk"]["S"].startswith("budget#") for item in items)
 
+    assert broken.is_failed()
+    assert "1 of 2 units failed: default/1001/sync/Nope/Nothing" in str(broken.message)
+
     # The ECS deployment: the worker role as task role, the stack's outputs as the environment.
     assert deployment.work_pool_name == "exact-online-ecs"
     assert deployment.parameters == {"concurrency": 8}
@@ -120,3 +131,5 @@ def test_every_unit_syncs_in_parallel_into_s3_under_the_prefect_harness(stack: d
     assert variables["env"]["EXACT_COORDINATION_TABLE"] == stack["table"]
     assert variables["env"]["LANDING_BUCKET"] == stack["bucket"]
     assert {"EXACT_TOKEN_SECRET_A", "EXACT_TOKEN_SECRET_B", "EXACT_BASE_URL"} <= set(variables["env"])
+    with pytest.raises(ValueError, match="task role"):
+        module.deployment(image)  # no role: refused rather than deployed with a role ECS would reject
