@@ -178,7 +178,11 @@ class S3Sink:
     def manifest(self, connection: str, division: int, endpoint: str, run_id: str) -> dict[str, Any] | None:
         """A run's manifest, or None while it has none."""
         key = f"{self.run_prefix(connection, division, endpoint, run_id)}/{MANIFEST}"
+        # Listed before it is read: a worker whose s3:ListBucket is scoped to the landing prefix (the stack's grant)
+        # gets 403, not 404, for a GetObject of a key that is not there.
         try:
+            if key not in self._keys(key):
+                return None
             body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except Exception as exc:
             if error_code(exc) in ("NoSuchKey", "404"):

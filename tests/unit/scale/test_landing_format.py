@@ -81,3 +81,46 @@ def test_a_lease_covers_one_endpoint_and_its_deletions(store: DynamoDbCursorStor
     assert item["pk"] == {"S": "cursor#acme"}
     assert item["sk"] == {"S": "1001#sync/CRM/Accounts"}
     assert "expires_at" not in item  # cursors are kept for good (no TTL)
+
+
+class ScopedListGrant:
+    """S3 as a worker under the stack's grant sees it: ``s3:ListBucket`` only with an ``s3:prefix`` condition, so a
+    GetObject of a key that is not there answers 403 AccessDenied, never 404 NoSuchKey."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_object(self, **request: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self._client.get_object(**request)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchKey":
+                raise
+            denied = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}
+            raise ClientError(denied, "GetObject") from None  # type: ignore[arg-type]
+
+
+def test_a_crashed_run_is_recovered_under_a_prefix_scoped_list_grant(monkeypatch: pytest.MonkeyPatch) -> None:
+    from exact_online_sdk.sync import SyncBatch
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        raw: Any = boto3.client("s3", region_name="eu-west-1")
+        raw.create_bucket(Bucket="landing", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        sink = S3Sink("landing", client=ScopedListGrant(raw), clock=ManualClock())
+        crashed = sink.begin("acme", 1001, "sync/CRM/Accounts")
+        rows = [{"ID": "a", "Timestamp": 5}, {"ID": "b", "Timestamp": 6}]
+        crashed.write(SyncBatch(1001, "sync/CRM/Accounts", "changes", rows, 6, "sync/CRM/Accounts", 1))
+        # The worker died here: parts, no manifest. The next holder asks and writes the missing manifest.
+        assert sink.manifest("acme", 1001, "sync/CRM/Accounts", crashed.run_id) is None
+        manifest = sink.recover("acme", 1001, "sync/CRM/Accounts", crashed.run_id)
+        assert manifest is not None
+        assert manifest["status"] == "recovered"
+        assert [p["rows"] for p in manifest["parts"]] == [2]
+        assert sink.recover("acme", 1001, "sync/CRM/Accounts", crashed.run_id) is None  # written once
