@@ -184,3 +184,23 @@ def test_the_budget_comes_back_when_dynamodb_does(dynamodb: Any, caplog: pytest.
     assert [r.levelno for r in caplog.records] == [logging.WARNING, logging.INFO]
     assert "answers again" in caplog.records[1].getMessage()
     assert item(dynamodb, f"minute#{math.floor((now + 61) / 60)}")["inf"] == "1"
+
+
+def test_the_worker_client_shares_its_budgets_when_the_table_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    from exact_online_sdk import ExactOnlineClient
+    from exact_online_sdk._core.ratelimit import InMemoryRateBudget
+    from exact_online_sdk.scale.budget import coordinated_budgets
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("EXACT_TOKEN_SECRET_A", "exact/token-a")
+    monkeypatch.setenv("EXACT_TOKEN_SECRET_B", "exact/token-b")
+    monkeypatch.delenv("EXACT_COORDINATION_TABLE", raising=False)
+    with ExactOnlineClient.from_secrets_manager(secrets_client=object(), division=1001) as alone:
+        assert alone._budgets is not coordinated_budgets(TABLE)
+    monkeypatch.setenv("EXACT_COORDINATION_TABLE", TABLE)
+    with ExactOnlineClient.from_secrets_manager(secrets_client=object(), division=1001) as shared:
+        assert shared._budgets is coordinated_budgets(TABLE)  # every worker client of the process: one provider
+    own = InMemoryRateBudget()
+    with ExactOnlineClient.from_secrets_manager(secrets_client=object(), budget=own) as chosen:
+        assert chosen._budget_override is own  # a budget the caller chose wins
+        assert chosen._budgets is not coordinated_budgets(TABLE)
