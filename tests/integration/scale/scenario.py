@@ -59,10 +59,12 @@ def worker_main(spec: WorkerSpec) -> None:
     from exact_online_sdk.scale.budget import coordinated_budgets
 
     provider = None
+    requests: Counter[str] = Counter()  # DynamoDB requests by operation (what the shared budget costs)
     if spec.table:
         # The moto server answers one request at a time for every worker on a shared, loaded machine: give it far
         # longer than DynamoDB's milliseconds, so a slow answer is not taken for an outage (``fallbacks`` says).
         client = make_dynamodb_client(endpoint_url=spec.aws_url, read_timeout=60.0)
+        client.meta.events.register("before-call.dynamodb", lambda model, **_: requests.update([model.name]))
         provider = coordinated_budgets(spec.table, client=client)
     threads = [
         threading.Thread(target=_reader, args=(spec, division, slot, provider), name=f"reader-{division}-{slot}")
@@ -73,7 +75,7 @@ def worker_main(spec: WorkerSpec) -> None:
     for thread in threads:
         thread.join()
     fallbacks = sum(b.fallbacks for b in provider.budgets()) if provider is not None else 0
-    spec.results.put({"process": os.getpid(), "fallbacks": fallbacks})
+    spec.results.put({"process": os.getpid(), "fallbacks": fallbacks, "dynamodb": dict(requests)})
 
 
 def _reader(spec: WorkerSpec, division: int, slot: int, provider: Any) -> None:
@@ -113,6 +115,8 @@ class Outcome:
     until: float
     fallbacks: int = 0
     """Times a worker found DynamoDB unavailable and paced on its own for a while (0: the proof is coordination)."""
+    dynamodb: Counter[str] = field(default_factory=Counter)
+    """DynamoDB requests the workers made, by operation."""
 
     @property
     def errors(self) -> list[str]:
@@ -168,11 +172,13 @@ def run_workers(
     expected = sum(len(d) for d in layout) + len(layout)  # every reader, then every process
     readers: list[dict[str, Any]] = []
     fallbacks = 0
+    dynamodb: Counter[str] = Counter()
     try:
         while len(readers) < expected:
             report = results.get(timeout=timeout)
             if "process" in report:
                 fallbacks += report["fallbacks"]
+                dynamodb.update(report["dynamodb"])
                 expected -= 1
             else:
                 readers.append(report)
@@ -186,7 +192,7 @@ def run_workers(
         for thread in extra:
             thread.join(timeout=10)
     log = [e for e in emu.control.requests() if e.get("division") is not None and "/api/v1/" in e["path"]]
-    return Outcome(readers, log, start, until, fallbacks)
+    return Outcome(readers, log, start, until, fallbacks, dynamodb)
 
 
 def _as_actor(clock: SharedVirtualClock, slot: int, fn: Any, until: float) -> None:
