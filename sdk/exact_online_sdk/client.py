@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypedDict, TypeVar, Unpack
 
 import httpx
 
+from ._core.body import DEFAULT_MAX_RESPONSE_BYTES
 from ._core.credentials import AsyncTokenSource, StaticToken, TokenSource
 from ._core.drive import Emit, Flow, Stepper, Stream
 from ._core.flow import (
@@ -45,7 +46,6 @@ from ._core.flow import (
     Paginator,
     Send,
     Sleep,
-    TransportFailure,
     request_flow,
 )
 from ._core.hosts import DEFAULT_BASE_URL
@@ -60,8 +60,9 @@ from ._core.request import (
     normalize_base_url,
     same_origin,
 )
-from ._core.response import RawResponse, parse_body
+from ._core.response import parse_body
 from ._core.retry import RetryPolicy
+from ._http import send_async, send_blocking
 from .clock import Clock, SystemClock
 from .exceptions import AuthenticationError, ConfigError, InvalidPathError, UnexpectedResponseError
 
@@ -106,21 +107,6 @@ class ResultList(list[dict[str, Any]]):
         return self.next_url is not None
 
 
-def _failure(exc: httpx.TransportError) -> TransportFailure:
-    # Only failures before any byte left the socket are certainly "not sent".
-    not_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-    kind = type(exc).__name__
-    return TransportFailure(kind=kind, detail=str(exc) or kind, maybe_sent=not not_sent)
-
-
-def _raw(response: httpx.Response) -> RawResponse:
-    return RawResponse(
-        status_code=response.status_code,
-        headers={k.lower(): v for k, v in response.headers.items()},
-        content=response.content,
-    )
-
-
 def _limit(params: Mapping[str, Any] | None, max_rows: int | None) -> int | None:
     top = None
     if params and params.get("$top") is not None:
@@ -163,6 +149,9 @@ class ClientOptions(TypedDict, total=False):
     (:func:`~exact_online_sdk._core.ratelimit.shared_budget`); across processes
     :func:`exact_online_sdk.scale.coordinated_budgets` (DynamoDB), the default of :meth:`from_secrets_manager` when
     ``EXACT_COORDINATION_TABLE`` is set."""
+    max_response_bytes: int | None
+    """The most a response body may decode to (``EXACT_MAX_RESPONSE_BYTES``; default 64 MiB, well above Exact's
+    largest page); past it the read stops with :class:`~exact_online_sdk.exceptions.ResponseTooLargeError`."""
 
 
 class RequestOptions(TypedDict, total=False):
@@ -218,6 +207,12 @@ class _Base(Generic[PagesT, RowsT]):
         self.timeout = options.get("timeout") or (settings.timeout if settings else 30.0)
         self._budget_override = options.get("budget")
         self._budgets: Callable[[BudgetKey], RateBudgetBackend] = options.get("budgets") or shared_budget
+        cap = options.get("max_response_bytes")
+        if cap is None:
+            cap = settings.max_response_bytes if settings else DEFAULT_MAX_RESPONSE_BYTES
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1024:
+            raise ConfigError("max_response_bytes must be at least 1024 (bytes)", variable="EXACT_MAX_RESPONSE_BYTES")
+        self.max_response_bytes: int = cap
         self._access_token = options.get("access_token")
         if self._access_token:
             register_secret(self._access_token)
@@ -429,12 +424,6 @@ def _to_result(response: ExactResponse) -> Any:
     return body.data
 
 
-def _send_args(action: Send) -> dict[str, Any]:
-    headers = dict(action.request.headers)
-    headers["Authorization"] = f"Bearer {action.token}"
-    return {"headers": headers, "content": action.request.content}
-
-
 def _no_credentials() -> AuthenticationError:
     return AuthenticationError("no credentials: pass auth= (a token source) or access_token=")
 
@@ -464,11 +453,7 @@ class ExactOnlineClient(_Base[Iterator[Page], Iterator[dict[str, Any]]]):
 
     def _perform(self, action: Action) -> Any:
         if isinstance(action, Send):
-            try:
-                response = self._http.request(action.request.method, action.request.url, **_send_args(action))
-            except httpx.TransportError as exc:
-                return _failure(exc)
-            return _raw(response)
+            return send_blocking(self._http, action, self.max_response_bytes)
         if isinstance(action, Sleep):
             self.clock.sleep(action.seconds)
             return None
@@ -574,11 +559,7 @@ class AsyncExactOnlineClient(_Base[AsyncIterator[Page], AsyncIterator[dict[str, 
 
     async def _perform(self, action: Action) -> Any:
         if isinstance(action, Send):
-            try:
-                response = await self._http.request(action.request.method, action.request.url, **_send_args(action))
-            except httpx.TransportError as exc:
-                return _failure(exc)
-            return _raw(response)
+            return await send_async(self._http, action, self.max_response_bytes)
         if isinstance(action, Sleep):
             await self.clock.asleep(action.seconds)
             return None

@@ -2,8 +2,9 @@
 
 Variables: ``EXACT_CLIENT_ID``, ``EXACT_CLIENT_SECRET``, ``EXACT_REDIRECT_URI``, ``EXACT_BASE_URL``,
 ``EXACT_REGION`` (nl, be, de, uk, us, es, fr: a shortcut for the base URL), ``EXACT_DIVISION``,
-``EXACT_TIMEOUT``, ``EXACT_USER_AGENT``, ``EXACT_LANGUAGE`` (CustomDescriptionLanguage), ``EXACT_LOG_LEVEL``,
-``EXACT_LOG_JSON``, ``EXACT_LOG_FILE``, ``EXACT_ENCRYPTION_KEY``, ``EXACT_TOKEN_PATH``, ``EXACT_WEBHOOK_SECRET``;
+``EXACT_TIMEOUT``, ``EXACT_MAX_RESPONSE_BYTES`` (cap on a decoded response body), ``EXACT_USER_AGENT``,
+``EXACT_LANGUAGE`` (CustomDescriptionLanguage), ``EXACT_LOG_LEVEL``, ``EXACT_LOG_JSON``, ``EXACT_LOG_FILE``,
+``EXACT_ENCRYPTION_KEY``, ``EXACT_TOKEN_PATH``, ``EXACT_WEBHOOK_SECRET``;
 on AWS: ``EXACT_TOKEN_SECRET_A``/``EXACT_TOKEN_SECRET_B`` (the two token slots) or ``EXACT_TOKEN_SECRET`` (a name
 prefix), ``EXACT_RESCUE_SECRET``, ``EXACT_CLIENT_SECRET_ARN``, ``EXACT_WEBHOOK_SECRET_ARN``,
 ``EXACT_COORDINATION_TABLE`` (DynamoDB: refresher lease, shared rate budget, sync cursors); for tools:
@@ -20,6 +21,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ._core.body import DEFAULT_MAX_RESPONSE_BYTES
 from ._core.hosts import DEFAULT_BASE_URL, REGION_HOSTS
 from ._core.request import normalize_base_url
 from .exceptions import ConfigError
@@ -49,6 +51,8 @@ class Settings(BaseSettings):
     region: Literal["nl", "be", "de", "uk", "us", "es", "fr"] | None = None
     division: int | None = Field(default=None, gt=0)
     timeout: float = Field(default=30.0, gt=0, le=600)
+    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1024)
+    """The most a response body may decode to (64 MiB by default; see ``_core/body.py`` for the figure)."""
     user_agent: str | None = None
     language: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"

@@ -29,6 +29,8 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import httpx
 
+from .._core.body import ACCEPT_ENCODING, BodyReader
+from .._http import receive_async, receive_blocking
 from ..clock import Clock
 from ..exceptions import ConfigError
 from .errors import (
@@ -65,6 +67,8 @@ AUTHORIZE_PATH = "/api/oauth2/auth"
 TOKEN_PATH = "/api/oauth2/token"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_LIFETIME = 600.0
+TOKEN_ANSWER_BYTES = 1024 * 1024
+"""The most of a token answer read, decoded: Exact's are about 2 KB. A compressed bomb stops here (issue 15.4)."""
 """Exact's access-token lifetime; assumed when a successful answer's ``expires_in`` cannot be read."""
 
 Grant = Literal["authorization_code", "refresh_token"]
@@ -208,7 +212,11 @@ class OAuthProtocol:
             grant=grant,
             url=self.token_url,
             content=urlencode(form).encode("ascii"),
-            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,  # only what is inflated under TOKEN_ANSWER_BYTES
+            },
             previous=previous,
         )
 
@@ -253,7 +261,7 @@ class OAuthProtocol:
             raise self._error(request, status, headers, body)
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a hostile answer nested past the interpreter's limit
             data = None
         if not isinstance(data, dict):
             raise TokenEndpointError("the token endpoint answered 200 with a body that is not JSON")
@@ -295,7 +303,7 @@ class OAuthProtocol:
     def _error(self, request: TokenRequest, status: int, headers: Mapping[str, str], body: bytes) -> OAuthError:
         try:
             data = json.loads(body) if body else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             data = {}
         if not isinstance(data, dict):
             data = {}
@@ -382,11 +390,15 @@ class _EndpointBase:
     def _timeout(self, timeout: float | None) -> float:
         return self.timeout if timeout is None else max(0.1, min(self.timeout, timeout))
 
-    def _answer(self, request: TokenRequest, response: httpx.Response, sent: float) -> TokenAnswer:
+    def _answer(self, request: TokenRequest, response: httpx.Response, body: BodyReader, sent: float) -> TokenAnswer:
         received = self.clock.local.now()
         self.clock.observe(response.headers, sent=sent, received=received)
+        if response.status_code == 200 and (body.too_large or body.error):
+            # Exact answered (a refresh token is spent) but the answer cannot be read: the same as one not JSON.
+            why = f"larger than {TOKEN_ANSWER_BYTES:,} bytes" if body.too_large else str(body.error)
+            raise TokenEndpointError(f"the token endpoint answered 200 with a body {why}")
         answer = self.protocol.parse_answer(
-            request, response.status_code, response.headers, response.content, received_at=self.clock.now()
+            request, response.status_code, response.headers, body.content, received_at=self.clock.now()
         )
         # Readers on the writer's time base use this offset until they measure their own.
         return TokenAnswer(answer.token.replace(clock_offset=round(self.clock.offset, 3)), answer.anomalies)
@@ -426,13 +438,14 @@ class OAuthEndpoint(_EndpointBase):
     def send(self, request: TokenRequest, *, timeout: float | None = None) -> TokenAnswer:
         """POST one token request and parse the answer."""
         sent = self.clock.local.now()
+        http_request = self._http.build_request(
+            "POST", request.url, content=request.content, headers=dict(request.headers), timeout=self._timeout(timeout)
+        )
         try:
-            response = self._http.post(
-                request.url, content=request.content, headers=dict(request.headers), timeout=self._timeout(timeout)
-            )
+            response, body = receive_blocking(self._http, http_request, TOKEN_ANSWER_BYTES)
         except httpx.TransportError as exc:
             raise self.protocol.transport_error(request, exc) from None
-        return self._answer(request, response, sent)
+        return self._answer(request, response, body, sent)
 
     def close(self) -> None:
         """Close the HTTP client if this endpoint created it."""
@@ -480,13 +493,14 @@ class AsyncOAuthEndpoint(_EndpointBase):
     async def send(self, request: TokenRequest) -> TokenAnswer:
         """POST one token request and parse the answer."""
         sent = self.clock.local.now()
+        http_request = self._http.build_request(
+            "POST", request.url, content=request.content, headers=dict(request.headers), timeout=self.timeout
+        )
         try:
-            response = await self._http.post(
-                request.url, content=request.content, headers=dict(request.headers), timeout=self.timeout
-            )
+            response, body = await receive_async(self._http, http_request, TOKEN_ANSWER_BYTES)
         except httpx.TransportError as exc:
             raise self.protocol.transport_error(request, exc) from None
-        return self._answer(request, response, sent)
+        return self._answer(request, response, body, sent)
 
     async def aclose(self) -> None:
         """Close the HTTP client if this endpoint created it."""
