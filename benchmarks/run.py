@@ -3,6 +3,7 @@
 python benchmarks/run.py            # full run (make bench)
 python benchmarks/run.py --quick    # fewer repetitions, for a smoke test
 python benchmarks/run.py parse      # only modules whose name contains "parse"
+python benchmarks/run.py scale      # the scale-out section (bench_scale.py: worker processes, shared DynamoDB budget)
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, Self, TypedDict, TypeVar, Unpack, cast
 
@@ -49,7 +49,7 @@ from ._core.flow import (
     request_flow,
 )
 from ._core.hosts import DEFAULT_BASE_URL
-from ._core.ratelimit import RateBudgetBackend, RateLimitSnapshot, shared_budget
+from ._core.ratelimit import BudgetKey, RateBudgetBackend, RateLimitSnapshot, shared_budget
 from ._core.redact import register_secret
 from ._core.request import (
     DEFAULT_USER_AGENT,
@@ -144,7 +144,12 @@ class ClientOptions(TypedDict, total=False):
     timeout: float | None
     """HTTP timeout in seconds (``EXACT_TIMEOUT``, default 30)."""
     budget: RateBudgetBackend | None
-    """Where the rate budget is kept (default: shared in this process; a DynamoDB backend across processes)."""
+    """One rate budget for every call of this client, whatever the division (tests; a single-division handler)."""
+    budgets: Callable[[BudgetKey], RateBudgetBackend] | None
+    """Where the rate budget of each (host, client id, division) is kept. Default: shared in this process
+    (:func:`~exact_online_sdk._core.ratelimit.shared_budget`); across processes
+    :func:`exact_online_sdk.scale.coordinated_budgets` (DynamoDB), the default of :meth:`from_secrets_manager` when
+    ``EXACT_COORDINATION_TABLE`` is set."""
     max_response_bytes: int | None
     """The most a response body may decode to (``EXACT_MAX_RESPONSE_BYTES``; default 64 MiB, well above Exact's
     largest page); past it the read stops with :class:`~exact_online_sdk.exceptions.ResponseTooLargeError`."""
@@ -202,6 +207,7 @@ class _Base(Generic[PagesT, RowsT]):
         self.client_id = options.get("client_id") or (settings.client_id if settings else None) or ""
         self.timeout = options.get("timeout") or (settings.timeout if settings else 30.0)
         self._budget_override = options.get("budget")
+        self._budgets: Callable[[BudgetKey], RateBudgetBackend] = options.get("budgets") or shared_budget
         cap = options.get("max_response_bytes")
         if cap is None:
             cap = settings.max_response_bytes if settings else DEFAULT_MAX_RESPONSE_BYTES
@@ -256,7 +262,9 @@ class _Base(Generic[PagesT, RowsT]):
     ) -> Self:
         """Alias of :func:`exact_online_sdk.aws.worker.worker_client` for this client class: a worker client
         whose token is read, never refreshed, from the refresher's Secrets Manager slots. Needs the ``[aws]``
-        extra. ``kwargs`` go to the constructor (``division=``, ``base_url=``, ``clock=``...)."""
+        extra. ``kwargs`` go to the constructor (``division=``, ``base_url=``, ``clock=``...). With the stack's
+        coordination table configured (``EXACT_COORDINATION_TABLE``) and no ``budget``/``budgets`` given, the rate
+        budgets are shared with every other worker through DynamoDB."""
         from .aws.worker import worker_client
 
         client: Self = worker_client(
@@ -290,12 +298,12 @@ class _Base(Generic[PagesT, RowsT]):
     def _budget(self, req: PreparedRequest) -> RateBudgetBackend:
         if self._budget_override is not None:
             return self._budget_override
-        return shared_budget((self.base_url, self.client_id, _division_of(req.path)))
+        return self._budgets((self.base_url, self.client_id, _division_of(req.path)))
 
     def rate_limits(self, division: int | None = None) -> RateLimitSnapshot:
         """What is known of the rate limits of ``division`` (default: the client's) for this app."""
         div = division if division is not None else self.division
-        budget = self._budget_override or shared_budget((self.base_url, self.client_id, div))
+        budget = self._budget_override or self._budgets((self.base_url, self.client_id, div))
         return budget.snapshot(self.clock.now())
 
     def _flow(self, req: PreparedRequest, parse: BodyParser = parse_body) -> Flow[ExactResponse]:

@@ -79,10 +79,21 @@ def worker_client(
     Slots as in :func:`worker_token_provider`; ``client_kwargs`` go to the client (``division=``, ``base_url=``,
     ``clock=``, ``settings=``...). ``client_class`` picks :class:`~exact_online_sdk.AsyncExactOnlineClient`
     (default: the blocking client). ``ExactOnlineClient.from_secrets_manager(...)`` is the same function.
+    With the stack's coordination table configured (``EXACT_COORDINATION_TABLE``) and no ``budget``/``budgets``
+    given, the rate budgets are shared with every other worker of the app through DynamoDB
+    (:func:`exact_online_sdk.scale.coordinated_budgets`).
     """
     from ..client import ExactOnlineClient
 
     cls = client_class or ExactOnlineClient
+    if client_kwargs.get("budget") is None and client_kwargs.get("budgets") is None:
+        from ..config import Settings
+
+        table = (client_kwargs.get("settings") or Settings()).coordination_table
+        if table:
+            from ..scale.budget import coordinated_budgets
+
+            client_kwargs["budgets"] = coordinated_budgets(table, region_name=region_name)
     provider = worker_token_provider(
         secret_name,
         slots=slots,
