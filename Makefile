@@ -20,11 +20,13 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(UV):
-	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --user --quiet uv \
-		|| $(PYTHON) -m pip install --user --quiet --break-system-packages uv
+	@command -v uv >/dev/null 2>&1 || PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --user --quiet uv \
+		|| PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --user --quiet --break-system-packages uv
 
+# UV_SYNC_FLAGS: `--quiet` for targets whose own output is the point (make demo sets it).
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --all-extras --frozen
+	@$(if $(UV_SYNC_FLAGS),echo "Installing the Python environment into .venv (uv; a minute on the first run)...")
+	$(if $(UV_SYNC_FLAGS),@)$(UV) sync --all-extras --frozen $(UV_SYNC_FLAGS)
 	@touch $@
 
 $(CDK_CLI): package.json package-lock.json
@@ -109,9 +111,18 @@ bench: $(STAMP)  ## run benchmarks/ (peers in benchmarks/.peers/) and write benc
 	$(UV) run --frozen python benchmarks/run.py
 
 .PHONY: demo
+demo: UV_SYNC_FLAGS = --quiet
 demo: $(STAMP)  ## run the whole system offline on the emulator (a simulated hour in seconds), then print a summary
-	$(UV) run --frozen python -m demo
+	@$(UV) run --frozen --quiet python -m demo
 
 .PHONY: docs
-docs: $(STAMP)  ## build the documentation site into site/ (mkdocs --strict: broken links or references fail)
-	$(UV) run --frozen mkdocs build --strict
+docs: $(STAMP)  ## build the documentation site into site/ (mkdocs --strict; Mermaid vendored from npm, no CDN)
+	NO_MKDOCS_2_WARNING=1 $(UV) run --frozen mkdocs build --strict
+
+DOCS_CHECK_DIR := build/docs-check
+
+.PHONY: docs-check
+docs-check: docs  ## check site/: nothing loaded from other hosts; diagrams drawn in headless Chromium (a screenshot)
+	DOCS_SITE_DIR=site DOCS_SCREENSHOT_DIR=$(DOCS_CHECK_DIR) $(UV) run --frozen pytest -p no:cacheprovider -n 0 -q -rs \
+		tests/docs/test_site.py tests/docs/test_site_offline.py tests/docs/test_site_browser.py
+	@echo "docs-check: screenshot of the concepts page in $(DOCS_CHECK_DIR)/concepts.png"
