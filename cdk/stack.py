@@ -83,6 +83,15 @@ class ExactOnlineTokenStack(Stack):
                 "EventBridge Scheduler group of the refresher's schedule",
             ),
         }
+        if len(r.connections) > 1:
+            outputs["ConnectionSecretPrefix"] = (
+                r.connection_secret_prefix,
+                "EXACT_CONNECTION_PREFIX: the further connections' secrets are <prefix><name>/token-a, ...",
+            )
+            outputs["ConnectionSlots"] = (
+                self.to_json_string(r.connection_slots()),
+                "EXACT_CONNECTIONS for workers (name -> slot ids); a worker picks one with EXACT_CONNECTION=<name>",
+            )
         self.webhooks: ExactWebhookReceiver | None = None
         if webhooks:
             self.webhooks = ExactWebhookReceiver(

@@ -255,6 +255,17 @@ class RefresherFleet:
         """The refresher of connection ``name`` once built (None before its first run, or while it cannot be)."""
         return self._refreshers.get(name)
 
+    def prepare(self) -> dict[str, TokenRefresher]:
+        """Build now every connection's refresher that can be built (a cold start does it on the first run; tests
+        call this to reach the refreshers before they run). Those that cannot be built yet are tried again on their
+        run; returns the built ones by name."""
+        for name in self._sinks:
+            try:
+                self._build(name)
+            except Exception as exc:  # reported by the connection's run, with its reason
+                logger.info("connection %s: not built yet (%s)", name, type(exc).__name__)
+        return dict(self._refreshers)
+
     # -- the run -------------------------------------------------------------------------------------------------
     def run(self, *, deadline: float | None = None, invocation: str | None = None) -> FleetOutcome:
         """One scheduled invocation for every connection (``deadline``: local epoch seconds, as for
