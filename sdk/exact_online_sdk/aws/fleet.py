@@ -126,10 +126,11 @@ class _ConnectionMetrics:
     """One connection's :class:`MetricsSink`: counts go to the stack's sink at once (and failures also with the
     ``Connection`` dimension); gauges are kept, folded over the connections at the end of the invocation."""
 
-    def __init__(self, name: str, sink: MetricsSink, lock: threading.Lock) -> None:
+    def __init__(self, name: str, sink: MetricsSink, lock: threading.Lock, *, per_connection: bool) -> None:
         self.name = name
         self._sink = sink
         self._lock = lock
+        self.per_connection = per_connection
         self.gauges: dict[str, float] = {}
 
     def put(self, name: str, value: float, unit: str, dimensions: Mapping[str, str] | None = None) -> None:
@@ -138,7 +139,7 @@ class _ConnectionMetrics:
             return
         with self._lock:
             self._sink.put(name, value, unit, dimensions)
-            if name in m.PER_CONNECTION:
+            if self.per_connection and name in m.PER_CONNECTION:
                 self._sink.put(name, value, unit, {**(dimensions or {}), m.DIMENSION_CONNECTION: self.name})
 
 
@@ -175,7 +176,11 @@ class RefresherFleet:
         self._lock = threading.Lock()
         self._builders: dict[str, Callable[[], TokenRefresher]] = {}
         self._refreshers: dict[str, TokenRefresher] = {}
-        self._sinks = {name: _ConnectionMetrics(name, self.metrics, self._lock) for name in members}
+        # One connection (a single-connection stack) emits exactly what it did before: no Connection dimension.
+        several = len(members) > 1
+        self._sinks = {
+            name: _ConnectionMetrics(name, self.metrics, self._lock, per_connection=several) for name in members
+        }
         self._has_chain = dict(has_chain or {})
         for name, member in members.items():
             if isinstance(member, TokenRefresher):
@@ -345,12 +350,15 @@ class RefresherFleet:
             return
         chains = [g for g in reported if g.get(m.AWAITING_CONSENT, 0.0) < 1]
         left = [g[m.TOKEN_SECONDS_LEFT] for g in chains if m.TOKEN_SECONDS_LEFT in g]
-        folded: dict[str, float] = {
+        folded: dict[str, float] = {}
+        if any(m.AWAITING_CONSENT in g for g in reported):
             # Quiet (and TokenFreshness gated) only while no connection holds a chain yet.
-            m.AWAITING_CONSENT: 0.0 if chains else 1.0,
+            folded[m.AWAITING_CONSENT] = 0.0 if any(m.AWAITING_CONSENT in g for g in chains) else 1.0
+        if left:
             # The least validity among the connections that have a chain: one falling behind is what matters.
-            m.TOKEN_SECONDS_LEFT: min(left, default=0.0),
-        }
+            folded[m.TOKEN_SECONDS_LEFT] = min(left)
+        elif any(m.TOKEN_SECONDS_LEFT in g for g in reported):
+            folded[m.TOKEN_SECONDS_LEFT] = 0.0  # no connection has a chain yet (gated by AwaitingConsent)
         for name in (m.CHAIN_BROKEN, m.CORRUPT_SLOTS, m.TOKEN_CALLS_TODAY):
             values = [g[name] for g in reported if name in g]
             if values:
@@ -359,6 +367,8 @@ class RefresherFleet:
             for name, value in folded.items():
                 self.metrics.put(name, value, _UNITS.get(name, "Count"))
             for sink in self._sinks.values():
+                if not sink.per_connection:
+                    continue
                 for name in m.PER_CONNECTION:
                     if name in sink.gauges:
                         dims = {m.DIMENSION_CONNECTION: sink.name}

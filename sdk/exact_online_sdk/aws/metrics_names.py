@@ -60,7 +60,8 @@ DIMENSION_CONNECTION: Final = "Connection"
 """The connection a metric is about, on a stack with several (see :mod:`exact_online_sdk.aws.connections`)."""
 
 PER_CONNECTION: Final = (TOKEN_SECONDS_LEFT, CHAIN_BROKEN, REFRESH_FAILURES)
-"""Metrics also emitted with the ``Connection`` dimension (failures with ``Reason`` and ``Connection``). Every metric
+"""Metrics also emitted with the ``Connection`` dimension on a stack with several connections (failures with
+``Reason`` and ``Connection``; a single-connection stack emits none of them). Every metric
 is emitted without it too: the stack's alarms watch that view (gauges aggregated over the connections: the least
 validity left among connections with a chain, ChainBroken/CorruptSlots/TokenCallsToday at their maximum, and
 AwaitingConsent 1 only while no connection has a chain yet). A per-connection gauge is a custom metric of its own

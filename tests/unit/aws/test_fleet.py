@@ -132,6 +132,9 @@ def test_a_single_connection_raises_its_own_failure_as_before(sm: Any, clock: Ma
         fleet.run(deadline=clock.now() + 100)
     assert not isinstance(failed.value, ConnectionsFailed)
     assert failed.value.reason == "ServerError"
+    # Exactly the metrics of before: no Connection dimension (no extra custom metrics on a one-connection stack).
+    assert isinstance(fleet.metrics, RecordingMetrics)
+    assert not [d for _, _, _, d in fleet.metrics.points if m.DIMENSION_CONNECTION in d]
 
 
 def test_a_new_connection_without_credentials_waits_quietly_one_with_a_chain_fails_with_config(
