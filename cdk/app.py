@@ -13,6 +13,8 @@
 - refresherReservedConcurrency: reserve concurrency for the refresher (default none: the lease fences it)
 - webhooks: true to deploy the webhook receiver; webhookReservedConcurrency: its cap (default 10, "none": no cap)
 - alarmThresholds: JSON object alarm name -> threshold; tags: JSON object or "k=v,k2=v2"; stackName
+- landing: true to deploy the S3 bucket workers land synced rows in (the Prefect flow's LANDING_BUCKET);
+  landingRetentionDays: how long landed runs are kept (default 90)
 - connections: further Exact connections besides "default" (one refresher for all): names ("acme,globex"), or a
   JSON object name -> its own {"baseUrl", "clientId", "redirectUri"}; connectionSecretPrefix: their secrets' name
   prefix (default "<stackName>/")
@@ -118,6 +120,8 @@ def build_app(app: App | None = None) -> tuple[App, ExactOnlineTokenStack]:
             "alarm_thresholds": {k: float(v) for k, v in ctx.mapping("alarmThresholds").items()},
             "connections": ctx.connections("connections"),
             "connection_secret_prefix": ctx.text("connectionSecretPrefix") or None,
+            "landing": ctx.flag("landing"),
+            "landing_retention_days": ctx.optional_int("landingRetentionDays", 90) or 90,
         },
         env=Environment(),
     )

@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CfnElement, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -28,6 +28,7 @@ from cdk.connections import OPTION_KEYS, ConnectionSecrets, group_of, normalize_
 from cdk.coordination import CoordinationTable
 from cdk.functions import LATEST_RUNTIME, RUNTIMES, FunctionSettings, role_of, runtime_for
 from cdk.grants import PolicyGrantee
+from cdk.landing import LandingBucket
 from cdk.layer import POWERTOOLS_VERSION, ROOT, SdkLayer, function_layers, powertools_layer
 from cdk.monitoring import RefresherMonitoring, alarm_topic
 from cdk.refresher_functions import EVERY_MINUTE, REFRESHER_TIMEOUT, RefresherFunctions
@@ -93,10 +94,14 @@ class ExactTokenRefresher(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         connections: Mapping[str, Mapping[str, str] | None] | Sequence[str] = (),
         connection_secret_prefix: str | None = None,
+        landing: bool = False,
+        landing_retention_days: int = 90,
     ) -> None:
         """``connections``: the further Exact connections besides "default" (names, or name -> its own
         ``baseUrl``/``clientId``/``redirectUri``), each with its own secrets named
-        ``<connection_secret_prefix><name>/...`` (default prefix ``<stack name>/``); one refresher serves all."""
+        ``<connection_secret_prefix><name>/...`` (default prefix ``<stack name>/``); one refresher serves all.
+        ``landing``: an S3 bucket for the rows workers sync (:class:`~cdk.landing.LandingBucket`, runs expire after
+        ``landing_retention_days``), granted in the worker policy."""
         super().__init__(scope, construct_id)
         self.runtime = runtime_for(python_version)
         # "Default" keeps the secrets' and the key's logical ids what they were before the construct was split
@@ -189,6 +194,22 @@ class ExactTokenRefresher(Construct):
             name_prefix=f"{Stack.of(self).stack_name}-" if alarm_name_prefix is None else alarm_name_prefix,
         )
         self.worker_coordination_access = worker_coordination_access
+        self.landing: LandingBucket | None = (
+            LandingBucket(self, "Landing", retention_days=landing_retention_days, removal_policy=removal_policy)
+            if landing
+            else None
+        )
+        if self.landing is not None:
+            stack = Stack.of(self)
+            cfn_bucket = self.landing.bucket.node.default_child
+            assert isinstance(cfn_bucket, CfnElement)
+            bucket_id = stack.resolve(stack.get_logical_id(cfn_bucket))
+            acknowledge(
+                self,
+                f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{self.landing.prefix}/*]",
+                "Workers put and get the objects of their runs under the landing prefix: the keys are made per "
+                "connection, division, endpoint and run, unknown in advance.",
+            )
 
         self.worker_policy = iam.ManagedPolicy(
             self,
@@ -311,11 +332,14 @@ class ExactTokenRefresher(Construct):
         return grant
 
     def grant_worker(self, grantee: iam.IGrantable) -> iam.Grant:
-        """What a worker gets (the ``worker_policy`` is built by this very call): the token read grant and, with
-        ``worker_coordination_access``, the coordination table's items except the refresher's lease."""
+        """What a worker gets (the ``worker_policy`` is built by this very call): the token read grant; with
+        ``worker_coordination_access``, the coordination table's worker items (``budget#``, ``cursor#``, never the
+        refresher's ``lease#``); with ``landing``, the landing bucket's prefix."""
         grant = self.grant_token_read(grantee)
         if self.worker_coordination_access:
             grant = grant.combine(self.coordination.grant_shared_items(grantee))
+        if self.landing is not None:
+            grant = grant.combine(self.landing.grant_landing(grantee))
         return grant
 
     def grant_bootstrap(self, grantee: iam.IGrantable) -> iam.Grant:

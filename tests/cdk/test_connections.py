@@ -1,7 +1,8 @@
 """Template tests of a stack with several Exact connections (context ``connections``): each connection's own secrets
 named by the rule the refresher and workers follow, one refresher for all with exactly the access it needs, a worker
 policy that reads slots only, outputs a worker pastes, and "default" unchanged (a deploy over an existing stack must
-not replace its live token secrets)."""
+not replace its live token secrets). The same stack has the landing bucket (context ``landing``): its settings and
+the worker's grant on it."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ PREFIX = "ExactOnlineToken/"
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return synth_app(tmp_path_factory.mktemp("cdk-conn"), connections=json.dumps(CONNECTIONS))
+    return synth_app(tmp_path_factory.mktemp("cdk-conn"), connections=json.dumps(CONNECTIONS), landing="true")
 
 
 def nested_templates(synth: Synth) -> dict[str, dict[str, Any]]:
@@ -188,3 +189,48 @@ def test_connection_list_is_checked_at_synth() -> None:
         normalize_connections(["Acme"])
     with pytest.raises(ValueError, match="unknown options"):
         normalize_connections({"acme": {"region": "be"}})
+
+
+# -- the landing bucket ------------------------------------------------------------------------------------------------
+
+
+def test_landing_bucket_is_private_tls_only_encrypted_versioned_and_expires_old_runs(synth: Synth) -> None:
+    landing = synth.stack.refresher.landing
+    assert landing is not None
+    props = synth.properties(landing.bucket)
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    [rule] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    assert rules["ExpireOldRuns"]["Prefix"] == "exact-online/"
+    assert rules["ExpireOldRuns"]["ExpirationInDays"] == 90
+    assert rules["ExpireOldRuns"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert rules["AbortUnfinishedUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    assert synth.template["Resources"][synth.logical_id(landing.bucket)]["DeletionPolicy"] == "Retain"
+    [policy] = synth.resources("AWS::S3::BucketPolicy").values()
+    [deny] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_workers_may_put_get_and_list_the_landing_prefix_only(synth: Synth) -> None:
+    landing = synth.stack.refresher.landing
+    assert landing is not None
+    [policy] = synth.resources("AWS::IAM::ManagedPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    s3_statements = [s for s in statements if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+    actions = {a for s in s3_statements for a in as_list(s["Action"])}
+    assert actions == {"s3:PutObject", "s3:GetObject", "s3:ListBucket"}  # no delete, no bucket settings
+    [objects] = [s for s in s3_statements if "s3:PutObject" in as_list(s["Action"])]
+    assert objects["Resource"] == {"Fn::Join": ["", [synth.arn(landing.bucket), "/exact-online/*"]]}
+    [listing] = [s for s in s3_statements if "s3:ListBucket" in as_list(s["Action"])]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["exact-online/*"]}}
+    outputs = synth.template["Outputs"]
+    assert outputs["LandingBucketName"]["Value"] == synth.ref(landing.bucket)
+    assert outputs["LandingPrefix"]["Value"] == "exact-online"

@@ -1275,8 +1275,8 @@ def test_the_lease_keeps_twin_invocations_away_from_exact(
     assert_workers_served(world)
 
 
-MANY = int(os.environ.get("E2E_CONNECTIONS", "12"))
-MANY_MINUTES = int(float(os.environ.get("E2E_MANY_HOURS", "2.5")) * 60)
+MANY = int(os.environ.get("E2E_CONNECTIONS", "10"))
+MANY_MINUTES = int(float(os.environ.get("E2E_MANY_HOURS", "2")) * 60)
 
 
 def check_many_connections(world: ManyWorld, minutes: int) -> None:
