@@ -16,6 +16,8 @@ simulated day takes minutes). The same checks as the suite (every chain refreshe
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import sys
 import time
@@ -32,6 +34,17 @@ BENCH = "connections"
 
 def run(quick: bool) -> list[dict[str, Any]]:
     import logging
+    import os
+
+    # moto answers any credentials; nothing here may reach a real AWS account.
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
+        os.environ[name] = value
+    os.environ.pop("AWS_PROFILE", None)
 
     import pytest
     from moto.server import ThreadedMotoServer
@@ -49,7 +62,12 @@ def run(quick: bool) -> list[dict[str, Any]]:
     host, port = server.get_host_and_port()
     started = time.perf_counter()
     try:
-        with pytest.MonkeyPatch.context() as monkeypatch, e2e.many_emulator(names) as emu:
+        # The handler's per-connection metrics print EMF lines; run.py reads stdout lines starting with "{" as rows.
+        with (
+            contextlib.redirect_stdout(io.StringIO()),
+            pytest.MonkeyPatch.context() as monkeypatch,
+            e2e.many_emulator(names) as emu,
+        ):
             world = e2e.many_connections_scenario(emu, f"http://{host}:{port}", monkeypatch, names, minutes, seed=17)
             e2e.check_many_connections(world, minutes)
             figures = world.figures(minutes)
