@@ -1,6 +1,6 @@
 """Many connections on one stack: 100 Exact connections, one refresher, 24 simulated hours (issue 17's target).
 
-The multi-connection scenario of ``tests/e2e/test_refresher_e2e.py`` (the suite runs 10 connections for 2 hours)
+The multi-connection scenario of ``tests/e2e/test_connections_e2e.py`` (the suite runs 10 connections for 2 hours)
 at full size: the real refresher handler, the emulator (one app per connection, Exact's token quota and error
 block on) and a moto server over loopback HTTP, every actor on the discrete-event clock (no wall-clock pacing: a
 simulated day takes minutes). The same checks as the suite (every chain refreshed inside its window, 0 breaks,
@@ -49,13 +49,14 @@ def run(quick: bool) -> list[dict[str, Any]]:
     import pytest
     from moto.server import ThreadedMotoServer
 
-    import tests.e2e.test_refresher_e2e as e2e
+    import tests.e2e.test_connections_e2e as e2e
+    import tests.e2e.test_refresher_e2e as harness
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("exact_online_sdk").setLevel(logging.CRITICAL)
     connections, hours = (20, 3.0) if quick else (100, 24.0)
     minutes = int(hours * 60)
-    e2e.REAL_TIMEOUT = 4 * 3600.0  # the whole day is one simulation run
+    harness.REAL_TIMEOUT = 4 * 3600.0  # the whole day is one simulation run (SimClock.run's stall guard)
     names = [f"conn-{i:03d}" for i in range(connections)]
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
