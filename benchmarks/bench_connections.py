@@ -11,7 +11,7 @@ simulated day takes minutes). The same checks as the suite (every chain refreshe
 - invocations, Secrets Manager and DynamoDB calls, Lambda time (GB-s at 256 MB);
 - cost per connection per month (eu-west-1 list prices, docs/aws.md).
 
-``--quick``: 20 connections for 3 hours.
+``--quick``: 20 connections for 3 hours; ``BENCH_CONNECTIONS``/``BENCH_HOURS`` set another size.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ def run(quick: bool) -> list[dict[str, Any]]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("exact_online_sdk").setLevel(logging.CRITICAL)
     connections, hours = (20, 3.0) if quick else (100, 24.0)
+    # BENCH_CONNECTIONS / BENCH_HOURS: another size (the full day takes hours on a small machine).
+    connections = int(os.environ.get("BENCH_CONNECTIONS", connections))
+    hours = float(os.environ.get("BENCH_HOURS", hours))
     minutes = int(hours * 60)
     harness.REAL_TIMEOUT = 4 * 3600.0  # the whole day is one simulation run (SimClock.run's stall guard)
     names = [f"conn-{i:03d}" for i in range(connections)]
