@@ -7,6 +7,9 @@ the worker's grant on it."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -234,3 +237,15 @@ def test_workers_may_put_get_and_list_the_landing_prefix_only(synth: Synth) -> N
     outputs = synth.template["Outputs"]
     assert outputs["LandingBucketName"]["Value"] == synth.ref(landing.bucket)
     assert outputs["LandingPrefix"]["Value"] == "exact-online"
+
+
+def test_cfn_lint_is_clean_on_the_stack_and_its_nested_stacks(synth: Synth) -> None:
+    templates = [synth.outdir / f"{synth.stack.stack_name}.template.json", *synth.outdir.glob("*.nested.template.json")]
+    assert len(templates) > 1
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", *map(str, templates)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
