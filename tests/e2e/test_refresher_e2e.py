@@ -470,6 +470,7 @@ class World:
         if fleet.dynamodb_client is not None:
             wire_aws(fleet.dynamodb_client, self.sim, aws_latency(self.rng))
         module._state["fleet"] = fleet
+        module._state["refresher"] = fleet.refresher(fleet.connections[0])  # read-only view, as before the fleet
         module._state["aws_clock"] = clock
         module._state["link"] = link
         return module

@@ -50,8 +50,9 @@ __all__ = [
 logger = logging.getLogger("exact_online_sdk.aws.fleet")
 
 DEPLOYED_POLICY = RefreshPolicy(idle_recheck=300.0)
-"""The policy of the deployed refresher: a chain that is not due is re-read at least every five minutes (a damaged
-slot is reported within five minutes) and otherwise answered from the container's last read."""
+"""The policy of the deployed refresher of several connections: a chain that is not due is re-read at least every
+five minutes (a damaged slot is reported within five minutes) and otherwise answered from the container's last read.
+A single connection keeps :class:`RefreshPolicy`'s default (a read every run)."""
 
 _GAUGES = frozenset({m.AWAITING_CONSENT, m.CHAIN_BROKEN, m.TOKEN_SECONDS_LEFT, m.TOKEN_CALLS_TODAY, m.CORRUPT_SLOTS})
 _UNITS = {m.TOKEN_SECONDS_LEFT: "Seconds"}
@@ -224,7 +225,8 @@ class RefresherFleet:
         ddb = dynamodb_client
         if ddb is None and s.coordination_table:
             ddb = dynamo_client(max_pool_connections=pool)
-        policy = policy or DEPLOYED_POLICY
+        # One connection keeps the policy of before (reads every run: a damaged slot is reported within the minute).
+        policy = policy or (DEPLOYED_POLICY if len(configs) > 1 else RefreshPolicy())
         http = http_client or httpx.Client(
             timeout=policy.call_timeout, limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
         )
