@@ -82,6 +82,10 @@ bump-version:  ## raise the version (PART=patch|minor|major) and date the CHANGE
 dist: $(STAMP)  ## build the wheel and sdist into dist/
 	rm -rf dist && $(UV) build --out-dir dist
 
+.PHONY: audit
+audit: $(STAMP)  ## check the locked dependencies for known vulnerabilities (needs the internet; exit 2 = not checked)
+	$(UV) run --frozen --group audit python tools/audit.py $(AUDIT_ARGS)
+
 .PHONY: clean
 clean:  ## remove build artefacts (keeps .venv)
 	rm -rf dist build cdk.out .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov .layer-build $(CHECKOV_VENV)

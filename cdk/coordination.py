@@ -3,7 +3,9 @@
 Items: partition key ``pk`` (S), sort key ``sk`` (S), TTL attribute ``expires_at`` (N, epoch seconds), on-demand.
 The refresher's lease is the item ``pk = "lease#<slot A secret id>"``, ``sk = "refresher"``, taken by a conditional
 write (free or expired) and fenced by the token generation: two invocations never call Exact at once, which is
-why the refresher needs no reserved concurrency. Its name reaches the functions as ``EXACT_COORDINATION_TABLE``.
+why the refresher needs no reserved concurrency. The webhook receiver remembers deliveries as
+``pk = "webhook#<sha256 of Content>"``, ``sk = "delivery"`` (replays are dropped across all its containers). Its
+name reaches the functions as ``EXACT_COORDINATION_TABLE``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from cdk.acknowledgements import acknowledge
 LEASE_PREFIX = "lease#"
 WORKER_PREFIXES = ("budget#", "cursor#")
 """Partition-key prefixes of the workers' items: ``exact_online_sdk.scale``'s rate budget and sync cursors."""
+WEBHOOK_PREFIX = "webhook#"
 ITEM_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -63,6 +66,15 @@ class CoordinationTable(Construct):
             actions=ITEM_ACTIONS,
             resource_arns=[self.table.table_arn],
             conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{LEASE_PREFIX}*"]}},
+        )
+
+    def grant_webhook_deliveries(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Claim and forget webhook deliveries only (conditional put and delete of ``webhook#`` items)."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["dynamodb:PutItem", "dynamodb:DeleteItem"],
+            resource_arns=[self.table.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{WEBHOOK_PREFIX}*"]}},
         )
 
     def grant_shared_items(self, grantee: iam.IGrantable) -> iam.Grant:

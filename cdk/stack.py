@@ -110,6 +110,7 @@ class ExactOnlineTokenStack(Stack):
                 removal_policy=options["removal_policy"],
                 reserved_concurrency=webhook_reserved_concurrency,
                 alarm_actions=r.alarm_actions,
+                coordination=r.coordination,
             )
             outputs["WebhookUrl"] = (self.webhooks.url.url, "Register this URL as the Exact webhook callback")
             outputs["WebhookSecretArn"] = (self.webhooks.secret.secret_arn, "Put the Exact webhook secret here")

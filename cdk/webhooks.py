@@ -3,7 +3,8 @@
 Exact cannot sign requests with SigV4, so the Function URL has auth NONE; authenticity comes from the HashCode
 the handler checks on the raw body with the webhook secret. Verified events go to an SQS queue (SQS-managed
 encryption) with a dead-letter queue for events your consumer fails five times. A small reserved concurrency caps
-what a flood of requests to the public URL can cost.
+what a flood of requests to the public URL can cost. Given the stack's coordination table, every container of the
+receiver drops a replayed delivery (``webhook#`` items, a conditional put); without it, each container on its own.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.acknowledgements import acknowledge
+from cdk.coordination import CoordinationTable
 from cdk.functions import FunctionSettings, drop_redundant_role_dependency, python_function
 from cdk.layer import ROOT
 from cdk.monitoring import build_alarms, specs_for
@@ -50,10 +52,12 @@ class ExactWebhookReceiver(Construct):
         alarm_thresholds: dict[str, float] | None = None,
         disabled_alarms: Sequence[str] = (),
         alarm_name_prefix: str | None = None,
+        coordination: CoordinationTable | None = None,
     ) -> None:
         """``key`` encrypts the webhook secret (used through Secrets Manager only). ``reserved_concurrency``
         (None: no cap) bounds the receiver: beyond it, requests are throttled (HTTP 429) and the WebhookThrottles
-        alarm fires."""
+        alarm fires. ``coordination``: where replays are remembered across containers (its ``webhook#`` items
+        only); None keeps them per container."""
         super().__init__(scope, construct_id)
         # The value comes from Exact: the operator puts it after deploy.
         self.secret = empty_secret(
@@ -86,10 +90,13 @@ class ExactWebhookReceiver(Construct):
             environment={
                 "EXACT_WEBHOOK_SECRET_ARN": self.secret.secret_arn,
                 "WEBHOOK_QUEUE_URL": self.queue.queue_url,
+                **({"EXACT_COORDINATION_TABLE": coordination.table_name} if coordination else {}),
             },
         )
         self.secret.grant_read(self.function)
         self.queue.grant_send_messages(self.function)
+        if coordination is not None:
+            coordination.grant_webhook_deliveries(self.function)
         self.url = self.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
         drop_redundant_role_dependency(self.function)
 

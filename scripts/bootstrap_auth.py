@@ -21,12 +21,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=None, help="listener port (default: the redirect URI's)")
     parser.add_argument("--timeout", type=float, default=300.0, help="listener: seconds to wait for the callback")
     parser.add_argument("--open", action="store_true", help="listener: open a browser")
+    parser.add_argument(
+        "--force-new-company",
+        action="store_true",
+        help="store a consent by another Exact user, or one that loses divisions of the stored token",
+    )
     args = parser.parse_args(argv)
 
     from exact_online_sdk.auth.bootstrap import (
         listener_login,
         login_config_problems,
         manual_login,
+        same_company,
         storage_from_env,
     )
     from exact_online_sdk.auth.manager import ExactOnlineAuth
@@ -41,10 +47,12 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         # The login is the one place besides the refresher that writes the token store.
         auth = ExactOnlineAuth(settings, storage=storage_from_env(settings, writable=True))
+        # As `exact-online auth login`: who consented is recorded, another user or company is refused.
+        vet = same_company(auth, force_new_company=args.force_new_company)
         if args.mode == "manual":
-            token = manual_login(auth)
+            token = manual_login(auth, vet=vet)
         else:
-            token = listener_login(auth, port=args.port, timeout=args.timeout, open_browser=args.open)
+            token = listener_login(auth, port=args.port, timeout=args.timeout, open_browser=args.open, vet=vet)
     except ExactOnlineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3

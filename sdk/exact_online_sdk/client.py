@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypedDict, TypeVar, Unpack
 
 import httpx
 
+from ._core.body import DEFAULT_MAX_RESPONSE_BYTES
 from ._core.credentials import AsyncTokenSource, StaticToken, TokenSource
 from ._core.drive import Emit, Flow, Stepper, Stream
 from ._core.flow import (
@@ -45,7 +46,6 @@ from ._core.flow import (
     Paginator,
     Send,
     Sleep,
-    TransportFailure,
     request_flow,
 )
 from ._core.hosts import DEFAULT_BASE_URL
@@ -60,8 +60,10 @@ from ._core.request import (
     normalize_base_url,
     same_origin,
 )
-from ._core.response import RawResponse, parse_body
+from ._core.response import parse_body
 from ._core.retry import RetryPolicy
+from ._http import send_async, send_blocking
+from .auth.hosts import bind_token_host
 from .clock import Clock, SystemClock
 from .exceptions import AuthenticationError, ConfigError, InvalidPathError, UnexpectedResponseError
 
@@ -106,21 +108,6 @@ class ResultList(list[dict[str, Any]]):
         return self.next_url is not None
 
 
-def _failure(exc: httpx.TransportError) -> TransportFailure:
-    # Only failures before any byte left the socket are certainly "not sent".
-    not_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-    kind = type(exc).__name__
-    return TransportFailure(kind=kind, detail=str(exc) or kind, maybe_sent=not not_sent)
-
-
-def _raw(response: httpx.Response) -> RawResponse:
-    return RawResponse(
-        status_code=response.status_code,
-        headers={k.lower(): v for k, v in response.headers.items()},
-        content=response.content,
-    )
-
-
 def _limit(params: Mapping[str, Any] | None, max_rows: int | None) -> int | None:
     top = None
     if params and params.get("$top") is not None:
@@ -158,6 +145,9 @@ class ClientOptions(TypedDict, total=False):
     """HTTP timeout in seconds (``EXACT_TIMEOUT``, default 30)."""
     budget: RateBudgetBackend | None
     """Where the rate budget is kept (default: shared in this process; a DynamoDB backend across processes)."""
+    max_response_bytes: int | None
+    """The most a response body may decode to (``EXACT_MAX_RESPONSE_BYTES``; default 64 MiB, well above Exact's
+    largest page); past it the read stops with :class:`~exact_online_sdk.exceptions.ResponseTooLargeError`."""
 
 
 class RequestOptions(TypedDict, total=False):
@@ -212,6 +202,12 @@ class _Base(Generic[PagesT, RowsT]):
         self.client_id = options.get("client_id") or (settings.client_id if settings else None) or ""
         self.timeout = options.get("timeout") or (settings.timeout if settings else 30.0)
         self._budget_override = options.get("budget")
+        cap = options.get("max_response_bytes")
+        if cap is None:
+            cap = settings.max_response_bytes if settings else DEFAULT_MAX_RESPONSE_BYTES
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1024:
+            raise ConfigError("max_response_bytes must be at least 1024 (bytes)", variable="EXACT_MAX_RESPONSE_BYTES")
+        self.max_response_bytes: int = cap
         self._access_token = options.get("access_token")
         if self._access_token:
             register_secret(self._access_token)
@@ -421,12 +417,6 @@ def _to_result(response: ExactResponse) -> Any:
     return body.data
 
 
-def _send_args(action: Send) -> dict[str, Any]:
-    headers = dict(action.request.headers)
-    headers["Authorization"] = f"Bearer {action.token}"
-    return {"headers": headers, "content": action.request.content}
-
-
 def _no_credentials() -> AuthenticationError:
     return AuthenticationError("no credentials: pass auth= (a token source) or access_token=")
 
@@ -449,6 +439,7 @@ class ExactOnlineClient(_Base[Iterator[Page], Iterator[dict[str, Any]]]):
     ) -> None:
         super().__init__(settings, options)
         self._auth: TokenSource | None = auth or self._configured_source()
+        bind_token_host(self._auth, self.base_url)  # a token is sent only to the host that issued it
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(transport=transport, **self._http_options())
 
@@ -456,11 +447,7 @@ class ExactOnlineClient(_Base[Iterator[Page], Iterator[dict[str, Any]]]):
 
     def _perform(self, action: Action) -> Any:
         if isinstance(action, Send):
-            try:
-                response = self._http.request(action.request.method, action.request.url, **_send_args(action))
-            except httpx.TransportError as exc:
-                return _failure(exc)
-            return _raw(response)
+            return send_blocking(self._http, action, self.max_response_bytes)
         if isinstance(action, Sleep):
             self.clock.sleep(action.seconds)
             return None
@@ -559,6 +546,7 @@ class AsyncExactOnlineClient(_Base[AsyncIterator[Page], AsyncIterator[dict[str, 
     ) -> None:
         super().__init__(settings, options)
         self._auth: AsyncTokenSource | TokenSource | None = auth or self._configured_source()
+        bind_token_host(self._auth, self.base_url)  # a token is sent only to the host that issued it
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(transport=transport, **self._http_options())
 
@@ -566,11 +554,7 @@ class AsyncExactOnlineClient(_Base[AsyncIterator[Page], AsyncIterator[dict[str, 
 
     async def _perform(self, action: Action) -> Any:
         if isinstance(action, Send):
-            try:
-                response = await self._http.request(action.request.method, action.request.url, **_send_args(action))
-            except httpx.TransportError as exc:
-                return _failure(exc)
-            return _raw(response)
+            return await send_async(self._http, action, self.max_response_bytes)
         if isinstance(action, Sleep):
             await self.clock.asleep(action.seconds)
             return None

@@ -1,9 +1,10 @@
-"""Settings from ``EXACT_*`` environment variables and an optional ``.env`` file (read only when asked).
+"""Settings from ``EXACT_*`` environment variables and an optional ``.env`` file (:meth:`Settings.from_env` only).
 
 Variables: ``EXACT_CLIENT_ID``, ``EXACT_CLIENT_SECRET``, ``EXACT_REDIRECT_URI``, ``EXACT_BASE_URL``,
 ``EXACT_REGION`` (nl, be, de, uk, us, es, fr: a shortcut for the base URL), ``EXACT_DIVISION``,
-``EXACT_TIMEOUT``, ``EXACT_USER_AGENT``, ``EXACT_LANGUAGE`` (CustomDescriptionLanguage), ``EXACT_LOG_LEVEL``,
-``EXACT_LOG_JSON``, ``EXACT_LOG_FILE``, ``EXACT_ENCRYPTION_KEY``, ``EXACT_TOKEN_PATH``, ``EXACT_WEBHOOK_SECRET``;
+``EXACT_TIMEOUT``, ``EXACT_MAX_RESPONSE_BYTES`` (cap on a decoded response body), ``EXACT_USER_AGENT``,
+``EXACT_LANGUAGE`` (CustomDescriptionLanguage), ``EXACT_LOG_LEVEL``, ``EXACT_LOG_JSON``, ``EXACT_LOG_FILE``,
+``EXACT_ENCRYPTION_KEY``, ``EXACT_TOKEN_PATH``, ``EXACT_WEBHOOK_SECRET``;
 on AWS: ``EXACT_TOKEN_SECRET_A``/``EXACT_TOKEN_SECRET_B`` (the two token slots) or ``EXACT_TOKEN_SECRET`` (a name
 prefix), ``EXACT_RESCUE_SECRET``, ``EXACT_CLIENT_SECRET_ARN``, ``EXACT_WEBHOOK_SECRET_ARN``,
 ``EXACT_COORDINATION_TABLE`` (DynamoDB: refresher lease, shared rate budget, sync cursors); with several Exact
@@ -18,20 +19,37 @@ Secrets are :class:`~pydantic.SecretStr`; errors name the variable and never ech
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, DotEnvSettingsSource, EnvSettingsSource, NoDecode, SettingsConfigDict
 
+from ._core.body import DEFAULT_MAX_RESPONSE_BYTES
 from ._core.hosts import DEFAULT_BASE_URL, REGION_HOSTS
 from ._core.request import normalize_base_url
 from .exceptions import ConfigError
 
-__all__ = ["DEFAULT_BASE_URL", "REGION_HOSTS", "Settings"]
+__all__ = ["DEFAULT_BASE_URL", "IMPLICIT_ENV_FILE", "REGION_HOSTS", "Settings"]
 
 
 _SECRET_FIELDS = ("client_secret", "encryption_key", "webhook_secret", "access_token")
+
+IMPLICIT_ENV_FILE: Final = Path(".env")
+"""The default of :meth:`Settings.from_env`: ``./.env``, read without being named (compared by identity)."""
+
+_HOST_FIELDS = ("base_url", "region")
+# What would follow a host: sent to it (the access token, the client secret) or leading to what is (the token store).
+_CREDENTIAL_FIELDS = (
+    "access_token",
+    "client_secret",
+    "token_path",
+    "encryption_key",
+    "token_secret",
+    "token_secret_a",
+    "token_secret_b",
+)
 
 
 class Settings(BaseSettings):
@@ -53,6 +71,8 @@ class Settings(BaseSettings):
     region: Literal["nl", "be", "de", "uk", "us", "es", "fr"] | None = None
     division: int | None = Field(default=None, gt=0)
     timeout: float = Field(default=30.0, gt=0, le=600)
+    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1024)
+    """The most a response body may decode to (64 MiB by default; see ``_core/body.py`` for the figure)."""
     user_agent: str | None = None
     language: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
@@ -143,9 +163,19 @@ class Settings(BaseSettings):
             raise _config_error(exc) from None
 
     @classmethod
-    def from_env(cls, env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
-        """Settings from the environment plus ``env_file`` when it exists (environment variables win)."""
+    def from_env(cls, env_file: str | Path | None = IMPLICIT_ENV_FILE, **overrides: Any) -> Settings:
+        """Settings from the environment plus ``env_file`` when it exists (environment variables win).
+
+        Without ``env_file`` a ``.env`` in the working directory is read (the seed's behaviour), under one rule: a
+        file nobody named may not choose the host for credentials it does not hold itself. When it sets
+        ``EXACT_BASE_URL`` or ``EXACT_REGION`` while a credential (``EXACT_ACCESS_TOKEN``, ``EXACT_CLIENT_SECRET``,
+        the token store) comes from the environment or ``overrides``, :class:`ConfigError` is raised. Stored tokens
+        are bound to the host that issued them in any case (:mod:`exact_online_sdk.auth.hosts`). Pass ``env_file``
+        (a path) to trust a file, or None to read none.
+        """
         if env_file is not None and Path(env_file).is_file():
+            if env_file is IMPLICIT_ENV_FILE:
+                _check_implicit_env_file(Path(env_file), overrides)
             overrides.setdefault("_env_file", str(env_file))
         return cls(**overrides)
 
@@ -164,6 +194,30 @@ class Settings(BaseSettings):
         return f"Settings({', '.join(shown)})"
 
     __str__ = __repr__
+
+
+def _check_implicit_env_file(path: Path, overrides: dict[str, Any]) -> None:
+    """Refuse an implicitly read ``.env`` that points credentials from elsewhere at a host of its choosing."""
+
+    def set_in(values: Mapping[str, Any]) -> set[str]:
+        return {name for name, value in values.items() if value is not None and str(value).strip()}
+
+    in_file = set_in(DotEnvSettingsSource(Settings, env_file=path)())
+    elsewhere = set_in(EnvSettingsSource(Settings)()) | set_in(overrides)
+    chosen = [name for name in _HOST_FIELDS if name in in_file and name not in elsewhere]
+    outside = [name for name in _CREDENTIAL_FIELDS if name in elsewhere]
+    if chosen and outside:
+        raise ConfigError(
+            f"{path} (read because no env_file was named) sets {_variables(chosen)} while {_variables(outside)} "
+            "comes from elsewhere: a .env nobody named may choose the host only for credentials it holds itself. "
+            "Set the host in the environment too, or name the file (Settings.from_env(env_file=...), "
+            "exact-online --env-file) if you trust it",
+            variable=f"EXACT_{chosen[0].upper()}",
+        )
+
+
+def _variables(names: list[str]) -> str:
+    return ", ".join(f"EXACT_{name.upper()}" for name in names)
 
 
 def _config_error(exc: ValidationError) -> ConfigError:

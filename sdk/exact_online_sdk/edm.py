@@ -11,6 +11,19 @@ Money and quantities are ``Edm.Double`` on the wire but :class:`decimal.Decimal`
 becomes a Decimal made from its text (see :func:`loads`), so ``1.10`` stays ``Decimal("1.10")`` with no float round
 trip. The typed rows of :mod:`exact_online_sdk.models` read money the same way.
 ``Edm.Int64`` arrives as a JSON string in OData v2 verbose JSON; :func:`parse_int64` takes strings and numbers.
+
+Numbers are bounded where they are read, so a hostile or broken body cannot cost seconds of CPU or megabytes of
+text (``1e100000000`` is 11 bytes on the wire and 100 MB as digits):
+
+* a JSON integer of up to 19 digits is an ``int`` (Edm.Int64 fields are range-checked where they are typed); a
+  longer one must be an integral Edm.Double (at most 309 digits) and stays an exact Decimal;
+* any other number must fit Edm.Double: magnitude at most ``1.7976931348623157E+308``, no smaller non-zero
+  magnitude than ``1E-324`` (below a double's last subnormal), at most :data:`MAX_SIGNIFICANT_DIGITS`
+  significant digits, at most :data:`MAX_NUMBER_CHARS` characters of text; it stays an exact Decimal;
+* ``NaN`` and ``Infinity`` are not JSON and are refused.
+
+Anything else raises :class:`JSONFormatError` (a body) or :class:`EdmValueError` (one value); typed Edm integers
+are checked against their type's range (``Edm.Int64``: -2**63 .. 2**63-1).
 """
 
 from __future__ import annotations
@@ -30,13 +43,20 @@ if TYPE_CHECKING:
     import msgspec
 
 __all__ = [
+    "DOUBLE_MAX",
     "EPOCH",
+    "INT64_MAX",
+    "INT64_MIN",
+    "MAX_NUMBER_CHARS",
+    "MAX_SIGNIFICANT_DIGITS",
     "EdmValueError",
+    "JSONFormatError",
     "dumps",
     "format_date_value",
     "format_datetime",
     "format_decimal",
     "loads",
+    "needs_exact_reader",
     "parse_binary",
     "parse_boolean",
     "parse_datetime",
@@ -49,42 +69,192 @@ __all__ = [
 
 EPOCH: Final = datetime(1970, 1, 1)
 
-_DATE_RE: Final = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+_DATE_RE: Final = re.compile(r"^/Date\((-?[0-9]{1,20})([+-][0-9]{4})?\)/$")
+
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
+DOUBLE_MAX: Final = Decimal("1.7976931348623157E+308")
+"""The largest finite Edm.Double (IEEE 754 binary64)."""
+_DOUBLE_MIN_ADJUSTED: Final = -324
+"""The decimal exponent of the smallest subnormal double (4.9E-324); smaller non-zero values do not exist there."""
+MAX_SIGNIFICANT_DIGITS: Final = 40
+"""More than any double (17), .NET decimal (29) or decimal128 (34) writes; Exact sends doubles."""
+MAX_NUMBER_CHARS: Final = 400
+"""Characters of one number literal: the longest plain-digit Edm.Double (``-0.`` + 323 zeros + 17 digits) fits."""
+_INT_TEXT: Final = re.compile(r"[+-]?[0-9]+")
+_INT_RANGES: Final[dict[str, tuple[int, int]]] = {
+    "Edm.Byte": (0, 255),
+    "Edm.SByte": (-128, 127),
+    "Edm.Int16": (-(2**15), 2**15 - 1),
+    "Edm.Int32": (-(2**31), 2**31 - 1),
+    "Edm.Int64": (INT64_MIN, INT64_MAX),
+}
+
+
+def _shown(value: object) -> str:
+    """A short repr for an error message; cheap and safe for huge strings and integers."""
+    if isinstance(value, str | bytes) and len(value) > 60:
+        value = value[:60]
+    try:
+        shown = repr(value)
+    except ValueError:  # an int beyond the interpreter's 4300-digit str() limit
+        shown = f"<{type(value).__name__} too large to show>"
+    return shown[:57] + "..." if len(shown) > 60 else shown
 
 
 class EdmValueError(ExactOnlineError, ValueError):
     """A value on the wire does not fit its declared Edm type."""
 
     def __init__(self, edm_type: str, value: object, reason: str = "") -> None:
-        shown = repr(value)
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
+        shown = _shown(value)
         msg = f"not a valid {edm_type}: {shown}"
         super().__init__(f"{msg} ({reason})" if reason else msg)
         self.edm_type = edm_type
+        self.reason = reason
+
+
+class JSONFormatError(ExactOnlineError, ValueError):
+    """A body is not JSON this package accepts.
+
+    ``kind`` says why: ``"syntax"`` (invalid or truncated JSON), ``"encoding"`` (not UTF-8), ``"number"`` (a
+    number beyond Exact's Edm.Double/Int64 ranges, NaN or Infinity) or ``"depth"`` (nested too deeply)."""
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+# --- numbers: the bounds every JSON number and Edm value is held to -----------------------------------------
+
+
+def _significant_digits(digits: tuple[int, ...]) -> int:
+    """Digits of a coefficient without leading and trailing zeros (``1.000`` and ``0.001`` have one)."""
+    first = next((i for i, d in enumerate(digits) if d), len(digits))
+    last = next((i for i, d in enumerate(reversed(digits)) if d), len(digits))
+    return max(len(digits) - first - last, 0)
+
+
+def _check_double(value: Decimal, shown: object, edm_type: str = "Edm.Double") -> Decimal:
+    """``value`` when it is a finite Decimal within Edm.Double's range and digit bound, else EdmValueError."""
+    if not value.is_finite():
+        raise EdmValueError(edm_type, shown, "NaN and infinity are not valid amounts")
+    digits = value.as_tuple().digits
+    significant = _significant_digits(digits)
+    if significant == 0:
+        # A zero: only its exponent can be absurd (0E-100000 prints as 100,000 zeros).
+        if not _DOUBLE_MIN_ADJUSTED - MAX_SIGNIFICANT_DIGITS <= value.adjusted() <= 308:
+            raise EdmValueError(edm_type, shown, "exponent beyond Edm.Double's range")
+        return value
+    if significant > MAX_SIGNIFICANT_DIGITS:
+        raise EdmValueError(edm_type, shown, f"more than {MAX_SIGNIFICANT_DIGITS} significant digits")
+    if value.adjusted() > 308 or value.copy_abs() > DOUBLE_MAX:
+        raise EdmValueError(edm_type, shown, "beyond Edm.Double's range of +-1.7976931348623157E+308")
+    if value.adjusted() < _DOUBLE_MIN_ADJUSTED:
+        raise EdmValueError(edm_type, shown, "smaller than Edm.Double's smallest non-zero value 4.9E-324")
+    if len(digits) > MAX_NUMBER_CHARS:
+        raise EdmValueError(edm_type, shown, f"more than {MAX_NUMBER_CHARS} digits")
+    return value
+
+
+def _check_range(value: int, edm_type: str, shown: object) -> int:
+    low, high = _INT_RANGES.get(edm_type, (INT64_MIN, INT64_MAX))
+    if not low <= value <= high:
+        raise EdmValueError(edm_type, shown, f"outside {edm_type}'s range {low}..{high}")
+    return value
+
+
+def _json_float(text: str) -> Decimal:
+    """A JSON number with a fraction or exponent, as an exact Decimal within Edm.Double's bounds."""
+    if len(text) > MAX_NUMBER_CHARS:
+        raise EdmValueError("Edm.Double", text, f"a number literal longer than {MAX_NUMBER_CHARS} characters")
+    return _check_double(Decimal(text), text)
+
+
+def _json_int(text: str) -> int | Decimal:
+    """A JSON integer: an int up to 19 digits (as msgspec reads it), else an integral Edm.Double as a Decimal."""
+    if len(text) - text.startswith("-") <= 19:  # int() is cheap and exact
+        return int(text)
+    if len(text) > MAX_NUMBER_CHARS:
+        raise EdmValueError("Edm.Double", text, f"a number literal longer than {MAX_NUMBER_CHARS} characters")
+    return _check_double(Decimal(text), text)
+
+
+def _json_constant(name: str) -> Any:
+    raise EdmValueError("Edm.Double", name, "NaN and Infinity are not JSON")
 
 
 # --- JSON -------------------------------------------------------------------------------------------------
+
+
+def _exact_text(data: str | bytes | bytearray) -> str:
+    """UTF-8 text of a body: a leading byte-order mark is dropped; UTF-16/32 and invalid UTF-8 are refused."""
+    if isinstance(data, str):
+        return data[1:] if data.startswith("\ufeff") else data
+    raw = bytes(data)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(raw) >= 2 and (raw[0] == 0 or raw[1] == 0)):
+        # json.loads would guess UTF-16/32 from the zero bytes; Exact and RFC 8259 speak UTF-8 only.
+        raise JSONFormatError("the body is UTF-16 or UTF-32, not UTF-8 JSON", kind="encoding")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise JSONFormatError(f"the body is invalid UTF-8 (at byte {exc.start})", kind="encoding") from None
+
+
+# A run of 19 digits (an integer that may leave Int64, a long mantissa) or a number with a three-digit exponent:
+# the only number shapes the fast decoder would read without the bounds above. Text such as "A1E500" matches too;
+# such a body only takes the exact reader, which is slower, never less exact.
+_SUSPECT_BYTES: Final = re.compile(rb"[0-9]{19}|[0-9.][eE][+-]?[0-9]{3}")
+_SUSPECT_TEXT: Final = re.compile(r"[0-9]{19}|[0-9.][eE][+-]?[0-9]{3}")
+
+
+def needs_exact_reader(data: str | bytes | bytearray) -> bool:
+    """True when ``data`` holds a number shape that only the bounded standard-library reader may decode (19 digits
+    in a row, or a three-digit exponent); every decoder of Exact's JSON checks this first."""
+    pattern: Any = _SUSPECT_TEXT if isinstance(data, str) else _SUSPECT_BYTES
+    return pattern.search(data) is not None
 
 
 @cache
 def _decoder() -> tuple[msgspec.json.Decoder[Any], type[Exception]]:
     import msgspec  # on first use: importing the package stays cheap
 
-    return msgspec.json.Decoder(float_hook=Decimal), msgspec.DecodeError
+    return msgspec.json.Decoder(float_hook=_json_float), msgspec.DecodeError
 
 
 def loads(data: str | bytes | bytearray) -> Any:
-    """Parse Exact JSON with every non-integer number as an exact :class:`Decimal` (made from the number's text).
+    """Parse Exact JSON with every non-integer number as an exact :class:`Decimal` (made from the number's text),
+    within the bounds above.
 
-    Decoded by msgspec in C; what it refuses (``NaN``, bad UTF-8, broken JSON) goes to the standard library, which
-    parses it the same way or raises its usual :class:`json.JSONDecodeError` / :class:`UnicodeDecodeError`.
+    Decoded by msgspec in C; a body with a number shape msgspec would not bound (:func:`needs_exact_reader`), and
+    what msgspec refuses (``NaN``, a byte-order mark, bad UTF-8, broken JSON, a number beyond the bounds), goes to
+    the standard library with the bounds as hooks. Raises :class:`JSONFormatError`, never a raw ``ValueError``,
+    ``RecursionError`` or ``UnicodeDecodeError``.
     """
-    decoder, refused = _decoder()
+    if not needs_exact_reader(data):
+        decoder, refused = _decoder()
+        try:
+            return decoder.decode(data)
+        except refused:
+            pass  # the exact reader below decodes it or says precisely why not
+        except RecursionError:
+            raise JSONFormatError("the JSON is nested deeper than the decoder allows", kind="depth") from None
+    return _exact_loads(data)
+
+
+def _exact_loads(data: str | bytes | bytearray) -> Any:
+    text = _exact_text(data)
     try:
-        return decoder.decode(data)
-    except refused:
-        return json.loads(data, parse_float=Decimal)
+        return json.loads(
+            text, parse_float=_json_float, parse_int=_json_int, parse_constant=_json_constant, strict=True
+        )
+    except EdmValueError as exc:
+        raise JSONFormatError(str(exc), kind="number") from None
+    except json.JSONDecodeError as exc:
+        raise JSONFormatError(f"invalid or truncated JSON ({exc.msg} at char {exc.pos})", kind="syntax") from None
+    except RecursionError:
+        raise JSONFormatError("the JSON is nested deeper than Python's recursion limit allows", kind="depth") from None
 
 
 def _json_default(value: object) -> Any:
@@ -123,10 +293,16 @@ def dumps(obj: Any) -> bytes:
             return f"{mark}{out}{mark}"
         return out
 
-    text = json.dumps(obj, default=default, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text = json.dumps(obj, default=default, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError as exc:  # a float NaN/Infinity, or a circular structure
+        raise EdmValueError("JSON body", type(obj).__name__, str(exc)) from None
     if found:
         text = re.sub(f'"{mark}(-?[0-9.]+){mark}"', r"\1", text)
-    return text.encode("utf-8")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate (e.g. "\ud800") has no UTF-8 form
+        raise EdmValueError("Edm.String", text[exc.start : exc.end], "a lone surrogate has no UTF-8 form") from None
 
 
 # --- Edm.DateTime -----------------------------------------------------------------------------------------
@@ -137,7 +313,7 @@ def parse_datetime(value: object) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+        return _naive_utc(value, value)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     if not isinstance(value, str):
@@ -158,7 +334,17 @@ def parse_datetime(value: object) -> datetime | None:
         parsed = datetime.fromisoformat(text)
     except ValueError as exc:
         raise EdmValueError("Edm.DateTime", value, "expected /Date(ms)/ or ISO 8601 text") from exc
-    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    return _naive_utc(parsed, value)
+
+
+def _naive_utc(value: datetime, shown: object) -> datetime:
+    """An aware datetime as naive UTC fields (a naive one as is); out of range (year 1 at +01:00) is refused."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=None)
+    try:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        raise EdmValueError("Edm.DateTime", shown, "outside the years 1..9999 once converted to UTC") from None
 
 
 def to_wire_datetime(value: datetime | date) -> str:
@@ -190,32 +376,39 @@ def format_date_value(value: datetime | date) -> str:
 
 
 def parse_int64(value: object) -> int | None:
-    """Edm.Int64 from a JSON string (OData v2 verbose) or number."""
+    """Edm.Int64 from a JSON string (OData v2 verbose) or number, within -2**63 .. 2**63-1."""
     return parse_int(value, "Edm.Int64")
 
 
 def parse_int(value: object, edm_type: str = "Edm.Int32") -> int | None:
-    """An Edm integer from int, integral Decimal or digit string; bool and fractions are refused."""
+    """An Edm integer from int, integral Decimal or ASCII digit string, within ``edm_type``'s range (an unknown
+    type: Int64's); bool, fractions, other digits (``"²"``) and out-of-range values are refused."""
     if value is None:
         return None
     if isinstance(value, bool):
         raise EdmValueError(edm_type, value, "booleans are not integers")
     if isinstance(value, int):
-        return value
+        return _check_range(value, edm_type, value)
     if isinstance(value, Decimal | float):
-        if not Decimal(value).is_finite() or Decimal(value) != Decimal(value).to_integral_value():
+        dec = Decimal(value)
+        if not dec.is_finite() or dec != dec.to_integral_value():
             raise EdmValueError(edm_type, value, "has a fractional part")
-        return int(value)
+        if dec.adjusted() > 19:  # int() of 1E+100000000 would build a 100-million-digit number
+            raise EdmValueError(edm_type, value, f"outside {edm_type}'s range")
+        return _check_range(int(dec), edm_type, value)
     if isinstance(value, str):
         text = value.strip()
-        if re.fullmatch(r"[+-]?\d+", text):
-            return int(text)
-        raise EdmValueError(edm_type, value, "expected digits")
+        if not _INT_TEXT.fullmatch(text):
+            raise EdmValueError(edm_type, value, "expected digits")
+        if len(text) > 40:  # no Edm integer needs more; int() of thousands of digits is slow or refused
+            raise EdmValueError(edm_type, value, f"outside {edm_type}'s range")
+        return _check_range(int(text), edm_type, value)
     raise EdmValueError(edm_type, value)
 
 
 def parse_decimal(value: object) -> Decimal | None:
-    """Edm.Double money/quantity -> Decimal without a float round trip (a float input is read by its repr)."""
+    """Edm.Double money/quantity -> Decimal without a float round trip (a float input is read by its repr),
+    within Edm.Double's range and digit bound."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -223,27 +416,31 @@ def parse_decimal(value: object) -> Decimal | None:
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, int):
+        if value.bit_length() > 1030:  # beyond any double; Decimal() of a huge int is slow
+            raise EdmValueError("Edm.Double", "<integer>", "beyond Edm.Double's range")
         result = Decimal(value)
     elif isinstance(value, float):
         # repr() is the shortest text that round-trips, so 0.1 -> "0.1" -> Decimal("0.1").
         result = Decimal(repr(value))
     elif isinstance(value, str):
+        text = value.strip()
+        if len(text) > MAX_NUMBER_CHARS:
+            raise EdmValueError("Edm.Double", value, f"longer than {MAX_NUMBER_CHARS} characters")
         try:
-            result = Decimal(value.strip())
+            result = Decimal(text)
         except InvalidOperation as exc:
             raise EdmValueError("Edm.Double", value, "expected a number") from exc
     else:
         raise EdmValueError("Edm.Double", value)
-    if not result.is_finite():
-        raise EdmValueError("Edm.Double", value, "NaN and infinity are not valid amounts")
-    return result
+    return _check_double(result, value)
 
 
 def format_decimal(value: Decimal | int) -> str:
-    """A Decimal as plain digits, never in exponent form (``1E+2`` -> ``100``, ``1E-7`` -> ``0.0000001``)."""
-    dec = Decimal(value)
-    if not dec.is_finite():
-        raise EdmValueError("Edm.Double", value, "NaN and infinity are not valid amounts")
+    """A Decimal as plain digits, never in exponent form (``1E+2`` -> ``100``, ``1E-7`` -> ``0.0000001``).
+
+    Only values within Edm.Double's range and digit bound are written (``1E+100000000`` would be 100 MB)."""
+    dec = parse_decimal(value)
+    assert dec is not None
     text = format(dec, "f")
     return "0" if text in ("-0", "+0") else text
 

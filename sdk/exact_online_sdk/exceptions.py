@@ -11,8 +11,10 @@ next (``hint``). No error text or repr ever contains a token or secret.
     ExactOnlineError
     ├── ConfigError (also ValueError)            bad settings; names the variable, never the secret value
     ├── InvalidPathError (also ValueError)       a path the client refuses to send
+    ├── InvalidHeaderError (also ValueError)     a header the client refuses to send (nothing was sent)
     ├── ODataError (also ValueError)             a filter/query the builder cannot express for Exact
     ├── EdmValueError (also ValueError)          a wire value that does not fit its Edm type (edm.py)
+    ├── JSONFormatError (also ValueError)        JSON refused: syntax, encoding, depth, numbers beyond Exact's ranges
     ├── FieldNotWritableError (also ValueError)  a write names a field Exact does not accept (models)
     ├── PaginationError                          a repeated or foreign ``__next`` link
     ├── SyncError (also ValueError)              a wrongly configured sync or a row without Timestamp (sync.py)
@@ -36,6 +38,7 @@ next (``hint``). No error text or repr ever contains a token or secret.
         ├── ServerError                          5xx
         ├── TransportError                       no HTTP answer (connect error, timeout, broken stream)
         └── UnexpectedResponseError              a 2xx that is not the JSON Exact should send
+            └── ResponseTooLargeError            the decoded body passed ``max_response_bytes``
 """
 
 from __future__ import annotations
@@ -55,11 +58,13 @@ __all__ = [
     "DailyRateLimitExceeded",
     "ExactOnlineError",
     "ForbiddenError",
+    "InvalidHeaderError",
     "InvalidPathError",
     "NotFoundError",
     "ODataError",
     "PaginationError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ServerError",
     "TokenError",
     "TransportError",
@@ -98,6 +103,12 @@ class ConfigError(ExactOnlineError, ValueError):
 
 class InvalidPathError(ExactOnlineError, ValueError):
     """A request path the client refuses: ``..``, ``?``/``#`` inside the path, or a URL on another host."""
+
+
+class InvalidHeaderError(ExactOnlineError, ValueError):
+    """A request header the client refuses to send: a name that is not an HTTP token, a value with control or
+    non-ASCII characters, or a header the client sets itself. Raised while building the request, so nothing was
+    sent; the message names the header, never its value (it may be a token)."""
 
 
 class ODataError(ExactOnlineError, ValueError):
@@ -325,6 +336,18 @@ class UnexpectedResponseError(APIError):
     ) -> None:
         self.content_type = content_type
         self.excerpt = redact_text(excerpt)
+        super().__init__(message, **kwargs)
+
+
+class ResponseTooLargeError(UnexpectedResponseError):
+    """A 2xx body decoded to more than the client's ``max_response_bytes`` (``EXACT_MAX_RESPONSE_BYTES``); reading
+    stopped there, so a compression bomb never fills memory. ``limit`` is the cap in bytes. Not retried: the same
+    request would bring the same body."""
+
+    default_message = "response body too large"
+
+    def __init__(self, message: str | None = None, *, limit: int = 0, **kwargs: Any) -> None:
+        self.limit = limit
         super().__init__(message, **kwargs)
 
 

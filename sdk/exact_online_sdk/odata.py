@@ -100,17 +100,44 @@ def check_field(name: str) -> str:
 def _format_datetime(value: datetime | date) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is not None:  # same rule as edm.to_wire_datetime: aware values go to UTC
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        text = value.strftime("%Y-%m-%dT%H:%M:%S")
+            try:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            except OverflowError:
+                raise ODataError(f"{value.isoformat()} is outside the years 1..9999 once converted to UTC") from None
+        # isoformat, not strftime: strftime("%Y") writes year 1 as "1", not "0001", on Linux.
+        text = value.replace(microsecond=0).isoformat(timespec="seconds")
         if value.microsecond:
             text += f".{value.microsecond // 1000:03d}"
         return f"datetime'{text}'"
-    return f"datetime'{value:%Y-%m-%d}T00:00:00'"
+    return f"datetime'{value.isoformat()}T00:00:00'"
+
+
+_INTEGER_TYPES: Final = frozenset({"Edm.Byte", "Edm.SByte", "Edm.Int16", "Edm.Int32", "Edm.Int64"})
+_FLOAT_TYPES: Final = frozenset({"Edm.Double", "Edm.Decimal", "Edm.Single"})
+_ASCII_INT: Final = re.compile(r"[+-]?[0-9]+")
+
+
+def _integer(value: int | str, edm_type: str) -> int:
+    """An integer within ``edm_type``'s range (Int64's when the field type is not an integer type)."""
+    try:
+        number = edm.parse_int(value, edm_type if edm_type in _INTEGER_TYPES else "Edm.Int64")
+    except edm.EdmValueError as exc:
+        raise ODataError(f"no OData literal for {exc}") from None
+    assert number is not None
+    return number
+
+
+def _number(value: int | float | Decimal) -> str:
+    try:
+        return edm.format_decimal(edm.parse_decimal(value) or 0)
+    except edm.EdmValueError as exc:
+        raise ODataError(f"no OData literal for {exc}") from None
 
 
 def literal(value: Any, edm_type: str | None = None) -> str:
     """The OData v2 literal of ``value`` as Exact expects it; ``edm_type`` (e.g. ``Edm.Guid``) refines strings
-    and ints."""
+    and ints. Values Exact cannot hold (an Int64 beyond 2**63, ``"²"`` as a number, a year before 1 in UTC,
+    ``1E+100000000``) raise :class:`ODataError` with the reason."""
     if isinstance(value, Raw):
         return str(value)
     if value is None:
@@ -122,17 +149,15 @@ def literal(value: Any, edm_type: str | None = None) -> str:
     if isinstance(value, datetime | date):
         return _format_datetime(value)
     if isinstance(value, Int64) or (isinstance(value, int) and edm_type == "Edm.Int64"):
-        return f"{int(value)}L"
+        return f"{_integer(int(value), 'Edm.Int64')}L"
     if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if edm_type in _FLOAT_TYPES:
+            return _number(value)
+        return str(_integer(value, edm_type or "Edm.Int64"))
+    if isinstance(value, float | Decimal):
+        if not Decimal(value).is_finite():
             raise ODataError("NaN and infinity have no OData literal")
-        return edm.format_decimal(Decimal(repr(value)))
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ODataError("NaN and infinity have no OData literal")
-        return edm.format_decimal(value)
+        return _number(value)
     if isinstance(value, str):
         if edm_type == "Edm.Guid":
             if not _GUID_RE.fullmatch(value.strip()):
@@ -140,42 +165,53 @@ def literal(value: Any, edm_type: str | None = None) -> str:
             return f"guid'{value.strip().lower()}'"
         if edm_type == "Edm.DateTime":
             try:
-                return _format_datetime(datetime.fromisoformat(value))
+                parsed = datetime.fromisoformat(value)
             except ValueError:
                 raise ODataError(f"not an ISO date/time for an Edm.DateTime field: {value[:40]!r}") from None
-        if edm_type == "Edm.Int64" and value.lstrip("-").isdigit():
-            return f"{int(value)}L"
+            return _format_datetime(parsed)
+        if edm_type == "Edm.Int64":
+            if not _ASCII_INT.fullmatch(value.strip()):
+                raise ODataError(f"not an integer for an Edm.Int64 field: {value[:40]!r} (ASCII digits only)")
+            return f"{_integer(value, 'Edm.Int64')}L"
         return "'" + value.replace("'", "''") + "'"
     raise ODataError(f"cannot write a {type(value).__name__} as an OData literal")
 
 
 _LITERAL_RE: Final = re.compile(
     r"^(?:(?P<null>null)|(?P<bool>true|false)|guid'(?P<guid>[0-9a-fA-F-]{36})'"
-    r"|datetime'(?P<dt>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,7})?)'"
-    r"|(?P<int64>-?\d+)L|(?P<int>-?\d+)|(?P<dec>-?\d+\.\d+)|'(?P<str>(?:[^']|'')*)')$",
+    r"|datetime'(?P<dt>[0-9]{4}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9](?:\.[0-9]{1,7})?)'"
+    r"|(?P<int64>-?[0-9]+)L|(?P<int>-?[0-9]+)|(?P<dec>-?[0-9]+\.[0-9]+)|'(?P<str>(?:[^']|'')*)')$",
     re.DOTALL,
 )
 
 
 def parse_literal(text: str) -> Any:
-    """Inverse of :func:`literal` (for checks and the emulator): ``'O''Brien'`` -> ``"O'Brien"``."""
+    """Inverse of :func:`literal` (for checks and the emulator): ``'O''Brien'`` -> ``"O'Brien"``.
+
+    Raises :class:`ODataError` for anything that is not a literal Exact could accept (also a malformed GUID or
+    date, or a number beyond Int64 / Edm.Double)."""
     m = _LITERAL_RE.fullmatch(text.strip())
     if m is None:
         raise ODataError(f"not an OData v2 literal: {text[:60]!r}")
-    if m["null"]:
-        return None
-    if m["bool"]:
-        return m["bool"] == "true"
-    if m["guid"]:
-        return uuid.UUID(m["guid"])
-    if m["dt"]:
-        return datetime.fromisoformat(m["dt"][:26])
-    if m["int64"] is not None:
-        return Int64(int(m["int64"]))
-    if m["int"] is not None:
-        return int(m["int"])
-    if m["dec"] is not None:
-        return Decimal(m["dec"])
+    try:
+        if m["null"]:
+            return None
+        if m["bool"]:
+            return m["bool"] == "true"
+        if m["guid"]:
+            return uuid.UUID(m["guid"])
+        if m["dt"]:
+            return datetime.fromisoformat(m["dt"][:26])
+        if m["int64"] is not None:
+            return Int64(_integer(m["int64"], "Edm.Int64"))
+        if m["int"] is not None:  # Int64 when it fits; beyond, an integral Edm.Double (as JSON reads it)
+            number = m["int"]
+            fits = len(number.lstrip("-")) <= 19 and edm.INT64_MIN <= int(number) <= edm.INT64_MAX
+            return int(number) if fits else edm.parse_decimal(number)
+        if m["dec"] is not None:
+            return edm.parse_decimal(m["dec"])
+    except ValueError as exc:  # EdmValueError and ODataError too: each names the reason
+        raise ODataError(f"not a valid OData v2 literal: {text[:60]!r} ({exc})") from None
     return m["str"].replace("''", "'")
 
 
@@ -250,19 +286,29 @@ def parse_typed_literal(text: str) -> tuple[Any, str]:
 
 
 def _typed_number(num: str, suffix: str, text: str) -> tuple[Any, str]:
-    integral = re.fullmatch(r"[+-]?\d+", num) is not None
-    if suffix == "l":
-        if not integral:
-            raise _unrecognized("Edm.Int64", text)
-        return int(num), "Edm.Int64"
-    if suffix in ("d", "f") or "e" in num.lower():
-        return float(num), _NUMBER_TYPES.get(suffix, "Edm.Double")
-    if suffix == "m":
-        return Decimal(num), "Edm.Decimal"
-    if integral:
-        value = int(num)
-        return value, "Edm.Int32" if value in _INT32 else "Edm.Int64"
-    return Decimal(num), "Edm.Double"
+    # Bounded like every number the SDK reads (edm's Int64 and Edm.Double ranges): a URL is hostile input to the
+    # emulator, and int("9" * 5000) raises while float("1e999") is infinity.
+    edm_type = _NUMBER_TYPES.get(suffix, "Edm.Double")
+    if len(num) > edm.MAX_NUMBER_CHARS:
+        raise _unrecognized(edm_type, text)
+    integral = re.fullmatch(r"[+-]?[0-9]+", num) is not None
+    try:
+        if suffix == "l":
+            if not integral:
+                raise _unrecognized("Edm.Int64", text)
+            return edm.parse_int64(num), "Edm.Int64"
+        if suffix in ("d", "f") or "e" in num.lower():
+            edm.parse_decimal(num)  # finite and within Edm.Double, else refused
+            return float(num), edm_type
+        if suffix == "m":
+            return edm.parse_decimal(num), "Edm.Decimal"
+        if integral:
+            value = edm.parse_int64(num)
+            assert value is not None
+            return value, "Edm.Int32" if value in _INT32 else "Edm.Int64"
+        return edm.parse_decimal(num), "Edm.Double"
+    except edm.EdmValueError:
+        raise _unrecognized("Edm.Int64" if integral and suffix in ("", "l") else edm_type, text) from None
 
 
 def _field_type(endpoint: str | None, field: str) -> str | None:
@@ -373,12 +419,23 @@ def check_v2(expression: str) -> str:
 def build_filter(filters: Mapping[str, Any], *, endpoint: str | None = None) -> Filter:
     """The seed form ``{"Email": ("eq", "x"), "Code": 5}`` (a bare value means ``eq``), joined with ``and``.
 
+    A tuple is always ``(operator, value)``; a list or set as the value means any of them (an ``or``).
+
     With ``endpoint`` (``"crm/Accounts"``) the registry's field types pick the literal (Guid, Int64, DateTime).
     """
     parts = []
     for field, spec in filters.items():
         check_field(field)
-        op, value = spec if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str) else ("eq", spec)
+        if isinstance(spec, tuple):
+            if len(spec) != 2 or not isinstance(spec[0], str):
+                # ("eq", "x", "y") once silently became an or of three values, "eq" among them.
+                raise ODataError(
+                    f"the filter of {field} is a tuple of {len(spec)}: give (operator, value), "
+                    'and a list for several values: ("eq", ["x", "y"])'
+                )
+            op, value = spec
+        else:
+            op, value = "eq", spec
         op = op.strip().lower()
         edm_type = _field_type(endpoint, field)
         if op == "in":

@@ -13,27 +13,33 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
+from . import edm
 from .exceptions import ExactOnlineError
 
 if TYPE_CHECKING:
     from .client import AsyncExactOnlineClient, ExactOnlineClient
 
 __all__ = [
+    "DEFAULT_REPLAY_TTL",
     "SUBSCRIPTIONS_PATH",
+    "DedupeStore",
     "DesiredSubscription",
+    "MemoryDedupeStore",
     "ReconcilePlan",
     "WebhookError",
     "WebhookEvent",
     "WebhookFormatError",
     "WebhookSignatureError",
     "compute_hash_code",
+    "delivery_key",
     "is_validation_request",
     "plan_reconcile",
     "reconcile",
@@ -71,6 +77,8 @@ class WebhookEvent:
     client_id: str
     event_created_on: str | None
     content: Mapping[str, Any] = field(repr=False)
+    raw_content: bytes = field(default=b"", repr=False)
+    """The ``Content`` bytes exactly as Exact signed them (what a queue should carry: no re-serialisation)."""
 
 
 def is_validation_request(body: bytes) -> bool:
@@ -102,24 +110,108 @@ def verify_delivery(body: bytes, secret: str | bytes) -> WebhookEvent:
     if not hmac.compare_digest(expected, received):
         raise WebhookSignatureError("HashCode does not match the delivery body")
     try:
-        data = json.loads(content)
-    except ValueError as exc:
-        raise WebhookFormatError("Content is not valid JSON") from exc
+        data = edm.loads(content)
+    except edm.JSONFormatError as exc:
+        raise WebhookFormatError(f"Content is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise WebhookFormatError("Content is not a JSON object")
     try:
+        created = data.get("EventCreatedOn")
         return WebhookEvent(
-            topic=str(data["Topic"]),
-            action=str(data["Action"]),
-            division=int(data["Division"]),
-            key=str(data["Key"]),
-            endpoint=str(data["ExactOnlineEndpoint"]),
-            client_id=str(data.get("ClientId", "")),
-            event_created_on=None if data.get("EventCreatedOn") is None else str(data["EventCreatedOn"]),
+            topic=_text(data, "Topic"),
+            action=_text(data, "Action"),
+            division=_division(data),
+            key=_text(data, "Key"),
+            endpoint=_text(data, "ExactOnlineEndpoint"),
+            client_id=_text(data, "ClientId", ""),
+            event_created_on=None if created is None else str(created)[:100],
             content=data,
+            raw_content=bytes(content),
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise WebhookFormatError(f"Content lacks or mistypes a field: {exc}") from exc
+    except KeyError as exc:
+        raise WebhookFormatError(f"Content lacks or mistypes a field: {exc}") from None
+
+
+def _text(data: Mapping[str, Any], name: str, default: str | None = None) -> str:
+    value = data.get(name, default)
+    if value is None:
+        raise KeyError(name)
+    if not isinstance(value, str):
+        raise WebhookFormatError(f"Content lacks or mistypes a field: {name} is a JSON {type(value).__name__}")
+    return value
+
+
+def _division(data: Mapping[str, Any]) -> int:
+    try:
+        division = edm.parse_int(data["Division"], "Edm.Int32")
+    except edm.EdmValueError as exc:
+        raise WebhookFormatError(f"Content lacks or mistypes a field: Division is {exc}") from None
+    if division is None:
+        raise KeyError("Division")
+    return division
+
+
+# --- replays ---------------------------------------------------------------------------------------------------
+
+DEFAULT_REPLAY_TTL: Final = 24 * 3600.0
+"""Seconds a delivery is remembered: a replay of the same signed Content inside this window is answered 200 and not
+handed on. A day covers Exact's own re-sends of a delivery it thinks failed; a replay later than that costs one
+duplicate event (consumers stay idempotent: the event carries no data, they read the record)."""
+
+
+def delivery_key(event: WebhookEvent) -> str:
+    """The identity of a delivery for replay detection: SHA-256 of the signed ``Content`` bytes."""
+    content = event.raw_content or _canonical_bytes(event.content)
+    return hashlib.sha256(content).hexdigest()
+
+
+def _canonical_bytes(content: Mapping[str, Any]) -> bytes:
+    """``content`` serialised canonically (only for events built without their raw bytes)."""
+    return edm.dumps(dict(sorted(content.items())))
+
+
+@runtime_checkable
+class DedupeStore(Protocol):
+    """Where seen deliveries are remembered. ``first_seen`` must be atomic: of two concurrent calls with one key,
+    exactly one returns True."""
+
+    def first_seen(self, key: str, *, now: float, ttl: float) -> bool:
+        """Record ``key`` until ``now + ttl``; True when it was not already recorded (or its record expired)."""
+        ...
+
+    def forget(self, key: str) -> None:
+        """Drop the record of ``key`` (its delivery could not be handed on: let the next try through)."""
+        ...
+
+
+class MemoryDedupeStore:
+    """Seen deliveries in this process only (per Lambda container): bounded, oldest dropped first.
+
+    Replays that land on another container get through; give all containers one store with
+    :class:`~exact_online_sdk.aws.webhook_receiver.DynamoDBDedupeStore`."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self.max_entries = max_entries
+        self._expiry: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first_seen(self, key: str, *, now: float, ttl: float) -> bool:
+        with self._lock:
+            expires = self._expiry.get(key)
+            if expires is not None and expires > now:
+                return False
+            self._expiry.pop(key, None)
+            self._expiry[key] = now + ttl
+            while len(self._expiry) > self.max_entries:
+                self._expiry.popitem(last=False)
+            return True
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._expiry.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._expiry)
 
 
 # --- subscription reconciler --------------------------------------------------------------------------------

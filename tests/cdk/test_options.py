@@ -135,7 +135,11 @@ def test_webhook_receiver_contract(synth: Synth) -> None:
     w = synth.stack.webhooks
     assert w is not None
     env = synth.properties(w.function)["Environment"]["Variables"]
-    assert env == {"EXACT_WEBHOOK_SECRET_ARN": synth.ref(w.secret), "WEBHOOK_QUEUE_URL": synth.ref(w.queue)}
+    assert env == {
+        "EXACT_WEBHOOK_SECRET_ARN": synth.ref(w.secret),
+        "WEBHOOK_QUEUE_URL": synth.ref(w.queue),
+        "EXACT_COORDINATION_TABLE": synth.ref(synth.stack.refresher.table),
+    }
     # Exact cannot sign with SigV4: the URL is public and the handler verifies the HashCode.
     urls = {u["Properties"]["AuthType"] for u in synth.resources("AWS::Lambda::Url").values()}
     assert urls == {"AWS_IAM", "NONE"}
@@ -148,6 +152,23 @@ def test_webhook_receiver_contract(synth: Synth) -> None:
     assert {"WebhookUrl", "WebhookSecretArn", "WebhookQueueUrl", "WebhookDeadLetterQueueUrl"} <= set(
         synth.template["Outputs"]
     )
+
+
+def test_webhook_replays_are_remembered_in_the_coordination_table_and_nothing_else(synth: Synth) -> None:
+    """Issue 15.6: the receiver claims deliveries with a conditional put on ``webhook#`` items; it can neither read
+    nor write the refresher's lease or any other item."""
+    w = synth.stack.webhooks
+    assert w is not None
+    table = synth.arn(synth.stack.refresher.table)
+    on_table = [s for s in role_statements(synth, w.function) if table in as_list(s["Resource"])]
+    assert on_table == [
+        {
+            "Action": ["dynamodb:DeleteItem", "dynamodb:PutItem"],
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["webhook#*"]}},
+            "Effect": "Allow",
+            "Resource": table,
+        }
+    ]
 
 
 def test_item2_webhook_role_uses_the_token_key_only_through_secrets_manager(synth: Synth) -> None:

@@ -9,6 +9,7 @@ the same requests and the same decisions by construction. :class:`Paginator` doe
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from ..clock import Clock
 from ..exceptions import (
     APIError,
     DailyRateLimitExceeded,
+    InvalidHeaderError,
     PaginationError,
     RateLimitError,
     TransportError,
@@ -24,7 +26,7 @@ from ..exceptions import (
 )
 from .ratelimit import RateBudgetBackend, RateLimitSnapshot
 from .redact import redact_url
-from .request import PreparedRequest, next_request, same_origin
+from .request import PreparedRequest, header_problem, next_request, same_origin
 from .response import Body, RawResponse, error_for_response, parse_body
 from .retry import RetryPolicy, parse_retry_after
 
@@ -80,11 +82,13 @@ BodyParser = Callable[..., Body]
 
 @dataclass(frozen=True, slots=True)
 class TransportFailure:
-    """No HTTP answer. ``maybe_sent`` is False only when Exact cannot have received the request."""
+    """No HTTP answer. ``maybe_sent`` is False only when Exact cannot have received the request; ``local`` is True
+    when the request could not even be written (a header or URL HTTP cannot carry): the same would fail again."""
 
     kind: str
     detail: str
     maybe_sent: bool
+    local: bool = False
 
 
 @dataclass(slots=True)
@@ -141,6 +145,15 @@ def _context(request_id: str, attempt: int, budget: RateBudgetBackend, now: floa
 
 
 def _transport_error(failure: TransportFailure, req: PreparedRequest, ctx: dict[str, Any]) -> TransportError:
+    if failure.local:
+        return TransportError(
+            f"not sent: {failure.kind}: {failure.detail}",
+            method=req.method,
+            url=req.url,
+            retryable=False,
+            outcome_unknown=False,
+            context=ctx,
+        )
     unknown = failure.maybe_sent and req.method == "POST"
     hint = " (the POST may have reached Exact: not resent)" if unknown else ""
     return TransportError(
@@ -150,6 +163,17 @@ def _transport_error(failure: TransportFailure, req: PreparedRequest, ctx: dict[
         outcome_unknown=unknown,
         context=ctx,
     )
+
+
+def _sendable(token: Any) -> str:
+    """``token`` when ``Bearer <token>`` is a valid header value; a broken token store must not turn into a
+    raw encoding error or an h11 message quoting the token."""
+    if not isinstance(token, str) or header_problem("Authorization", f"Bearer {token}"):
+        raise InvalidHeaderError(
+            "the access token from the token source cannot be sent in an Authorization header "
+            "(control or non-ASCII characters, or not text): is the token store corrupt?"
+        )
+    return token
 
 
 def request_flow(
@@ -163,7 +187,7 @@ def request_flow(
 ) -> Generator[Action, Any, ExactResponse]:
     """Send ``req`` with pacing, retries and one re-authentication; return the response read by ``parse``."""
     started = clock.now()
-    token: str = yield GetToken()
+    token: str = _sendable((yield GetToken()))
     reauthenticated = False
     attempt = 0
     failures = 0
@@ -231,7 +255,7 @@ def request_flow(
                     new_token = yield Unauthorized(token)
                     if new_token and new_token != token:
                         log.info("401 on %s %s: retrying once with a re-read token", req.method, req.path)
-                        token = new_token
+                        token = _sendable(new_token)
                         continue
                 error = error_for_response(result, method=req.method, url=req.url, context=ctx)
                 retry_after = parse_retry_after(result.headers, now)
@@ -293,6 +317,20 @@ def _log_line(
     )
 
 
+_UNSENDABLE = re.compile("[\x00-\x20\x7f\ud800-\udfff]")
+MAX_LINK_LENGTH = 65_536
+"""The longest ``__next`` followed (httpx's own URL limit); Exact's links repeat the query, a few KB at most."""
+
+
+def _link_problem(url: str) -> str | None:
+    """Why a ``__next`` link cannot be sent as a request line, or None."""
+    if len(url) > MAX_LINK_LENGTH:
+        return f"is longer than {MAX_LINK_LENGTH} characters"
+    if _UNSENDABLE.search(url):
+        return "contains whitespace, control characters or unpaired surrogates"
+    return None
+
+
 class Paginator:
     """Pagination state for one read (kept in the iterator, never on the client).
 
@@ -337,6 +375,9 @@ class Paginator:
                     url=next_url,
                     pages=self.pages,
                 )
+            problem = _link_problem(next_url)
+            if problem:
+                raise PaginationError(f"Exact sent a __next link that {problem}", url=None, pages=self.pages)
             if not same_origin(next_url, self._base_url):
                 raise PaginationError("__next points at another host; refusing to send the token there", url=next_url)
             self._seen.add(next_url)

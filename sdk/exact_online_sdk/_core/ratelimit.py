@@ -91,13 +91,15 @@ class HeaderLimits:
 
 
 def _int(headers: Mapping[str, str], name: str) -> int | None:
+    """A non-negative header integer of at most 19 ASCII digits; anything else counts as absent."""
     raw = headers.get(name)
     if raw is None:
         return None
-    try:
-        return int(str(raw).strip())
-    except ValueError:
+    text = str(raw).strip()
+    # isdigit() alone admits "²"; 19 digits cover every epoch in ms, and keep int() and the /1000 below finite.
+    if not (0 < len(text) <= 19 and text.isascii() and text.isdigit()):
         return None
+    return int(text)
 
 
 def _reset(headers: Mapping[str, str], name: str) -> float | None:
@@ -127,7 +129,7 @@ def server_skew(headers: Mapping[str, str], local_now: float) -> float | None:
         return None
     try:
         return parsedate_to_datetime(raw).timestamp() - local_now
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
 

@@ -11,7 +11,8 @@ from urllib.parse import quote, urlsplit
 
 from .. import edm
 from .._version import __version__
-from ..exceptions import ConfigError, InvalidPathError
+from ..exceptions import ConfigError, InvalidHeaderError, InvalidPathError
+from .body import ACCEPT_ENCODING
 from .hosts import DEFAULT_BASE_URL
 
 __all__ = [
@@ -19,7 +20,9 @@ __all__ = [
     "PreparedRequest",
     "RequestSpec",
     "build_request",
+    "check_header",
     "encode_query",
+    "header_problem",
     "is_loopback",
     "normalize_base_url",
     "resolve_path",
@@ -184,7 +187,8 @@ def build_headers(
     extra: Mapping[str, str] | None,
 ) -> dict[str, str]:
     """The headers Exact expects: JSON always, ``Prefer: return=representation`` on POST."""
-    headers = {"Accept": "application/json", "User-Agent": user_agent}
+    # Only the encodings the client decodes under its size cap (_core/body.py); httpx would add br/zstd if installed.
+    headers = {"Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING, "User-Agent": user_agent}
     if has_body:
         headers["Content-Type"] = "application/json"
     if method == "POST":
@@ -192,10 +196,40 @@ def build_headers(
     if language:
         headers["CustomDescriptionLanguage"] = language
     for key, value in (extra or {}).items():
-        if key.lower() == "authorization":
-            raise ValueError("pass credentials through the client's auth, not as a header")
+        if isinstance(key, str) and key.lower() == "authorization":
+            raise InvalidHeaderError("pass credentials through the client's auth, not as a header")
+        if isinstance(key, str) and key.lower() in _CLIENT_HEADERS:
+            raise InvalidHeaderError(f"the header {key!r} is set by the client itself")
         headers[key] = value
-    return headers
+    return {name: check_header(name, value) for name, value in headers.items()}
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+_CLIENT_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "accept-encoding"})
+
+
+def header_problem(name: object, value: object) -> str | None:
+    """Why ``name: value`` cannot be sent as an HTTP/1.1 header field, or None (never mentions the value)."""
+    if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+        return "the name is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~ only)"
+    if not isinstance(value, str):
+        return f"the value is a {type(value).__name__}, not text"
+    if not _HEADER_VALUE.fullmatch(value):
+        if not value.isascii():
+            return "the value has non-ASCII characters (HTTP headers carry ASCII; percent-encode or drop them)"
+        return "the value has control characters (a line break, NUL or DEL)"
+    return None
+
+
+def check_header(name: str, value: str) -> str:
+    """``value`` without surrounding whitespace, or InvalidHeaderError naming the header and the reason."""
+    stripped = value.strip(" \t") if isinstance(value, str) else value
+    problem = header_problem(name, stripped)
+    if problem:
+        shown = repr(name)[:60] if isinstance(name, str) else type(name).__name__
+        raise InvalidHeaderError(f"the header {shown} cannot be sent: {problem}")
+    return stripped
 
 
 def build_request(

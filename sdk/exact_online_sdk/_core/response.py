@@ -7,28 +7,39 @@ expanded navigation lists); ``{"__deferred":{"uri":..}}`` navigation links are k
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
 
 from .. import edm
-from ..exceptions import APIError, RateLimitError, UnexpectedResponseError, error_class_for_status
+from ..exceptions import (
+    APIError,
+    RateLimitError,
+    ResponseTooLargeError,
+    UnexpectedResponseError,
+    error_class_for_status,
+)
 from .ratelimit import parse_rate_limit_headers
 
-__all__ = ["Body", "RawResponse", "error_for_response", "parse_body", "strip_metadata"]
+__all__ = ["Body", "RawResponse", "error_for_response", "parse_body", "strip_metadata", "unexpected_body"]
 
 _EXCERPT = 200
 
 
 @dataclass(frozen=True, slots=True)
 class RawResponse:
-    """What the shell got back from the wire (headers with lower-case names)."""
+    """What the shell got back from the wire (headers with lower-case names).
+
+    ``content`` is the decoded body, or its first ``limit`` bytes when ``too_large`` (the shell stopped reading
+    there); ``decode_error`` names a body that could not be decoded (corrupt gzip, an encoding not asked for)."""
 
     status_code: int
     headers: Mapping[str, str]
     content: bytes
+    too_large: bool = False
+    limit: int | None = None
+    decode_error: str | None = None
 
 
 @dataclass(slots=True)
@@ -96,6 +107,12 @@ def _excerpt(content: bytes) -> str:
     return " ".join(text.split())
 
 
+def unexpected_body(response: RawResponse, why: str, *, retryable: bool, **ctx: Any) -> UnexpectedResponseError:
+    """The typed error for a 2xx body the SDK cannot use: ``why``, the content type and an excerpt (for the body
+    readers of the typed API too)."""
+    return _unexpected(response, why, retryable=retryable, **ctx)
+
+
 def _unexpected(response: RawResponse, why: str, *, retryable: bool, **ctx: Any) -> UnexpectedResponseError:
     ctype = _content_type(response.headers) or None
     return UnexpectedResponseError(
@@ -109,47 +126,83 @@ def _unexpected(response: RawResponse, why: str, *, retryable: bool, **ctx: Any)
 
 
 def _parse_count(raw: Any) -> int | None:
-    if raw is None:
+    """``__count`` (a string in OData v2 verbose JSON, sometimes a number); anything else is ignored."""
+    if isinstance(raw, bool):
         return None
-    try:
+    if isinstance(raw, int):
+        return raw if raw >= 0 else None
+    if isinstance(raw, str) and 0 < len(raw) <= 19 and raw.isascii() and raw.isdigit():
         return int(raw)
-    except (TypeError, ValueError):
+    return None
+
+
+def _rows(response: RawResponse, items: list[Any], ctx: dict[str, Any]) -> list[dict[str, Any]]:
+    if not all(isinstance(row, dict) for row in items):
+        bad = next(type(row).__name__ for row in items if not isinstance(row, dict))
+        raise _unexpected(response, f"a row of the collection is a JSON {bad}, not an object", retryable=False, **ctx)
+    return _strip_rows(items, response.content)
+
+
+def _next_link(response: RawResponse, raw: Any, ctx: dict[str, Any]) -> str | None:
+    if raw is None or raw == "":
         return None
+    if not isinstance(raw, str):
+        raise _unexpected(response, f"__next is a JSON {type(raw).__name__}, not a URL", retryable=False, **ctx)
+    return raw
 
 
 def parse_body(response: RawResponse, **ctx: Any) -> Body:
-    """Parse a 2xx body; raise UnexpectedResponseError (never a JSON crash) for anything but Exact's JSON."""
+    """Parse a 2xx body; raise UnexpectedResponseError (never a raw JSON, Unicode or recursion error) for
+    anything but Exact's JSON: invalid, truncated, non-UTF-8 or too deeply nested JSON, numbers beyond
+    Edm.Double/Int64, rows that are not objects, a ``__next`` that is not a string."""
+    if response.too_large:
+        limit = response.limit or 0
+        raise ResponseTooLargeError(
+            f"the body is larger than the {limit:,} bytes this client reads (max_response_bytes); "
+            "ask for fewer rows or fields, or raise the cap",
+            limit=limit,
+            status_code=response.status_code,
+            content_type=_content_type(response.headers) or None,
+            excerpt=_excerpt(response.content),
+            **ctx,
+        )
+    if response.decode_error:
+        # A corrupt or cut-off compressed stream is usually a broken connection: worth another try.
+        raise _unexpected(response, response.decode_error, retryable="corrupt" in response.decode_error, **ctx)
     content = response.content
     if response.status_code == 204 or not content.strip():
         return Body(kind="empty")
     ctype = _content_type(response.headers)
     if ctype and "json" not in ctype:
-        if ctype in ("text/plain",) and content.strip().isdigit():
-            return Body(kind="value", value=int(content.strip()))  # GET .../$count
+        stripped = content.strip()
+        if ctype in ("text/plain",) and len(stripped) <= 19 and stripped.isdigit():
+            return Body(kind="value", value=int(stripped))  # GET .../$count
         transient = ctype.startswith("text/html")
         kind = "Atom XML (was Accept: application/json dropped?)" if "xml" in ctype else "not JSON"
         raise _unexpected(response, f"Exact answered {response.status_code} with {kind}", retryable=transient, **ctx)
     try:
         doc = edm.loads(content)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _unexpected(
-            response,
-            f"invalid or truncated JSON ({exc.msg if isinstance(exc, json.JSONDecodeError) else 'bad UTF-8'})",
-            retryable=True,
-            **ctx,
-        ) from None
-    if isinstance(doc, (int, str)) and not isinstance(doc, bool):
+        return _envelope(response, doc, ctx)
+    except edm.JSONFormatError as exc:
+        # Truncated JSON is usually a dropped connection: worth another try. The rest would come back the same.
+        raise _unexpected(response, str(exc), retryable=exc.kind == "syntax", **ctx) from None
+    except RecursionError:
+        raise _unexpected(response, "the JSON is nested too deeply", retryable=False, **ctx) from None
+
+
+def _envelope(response: RawResponse, doc: Any, ctx: dict[str, Any]) -> Body:
+    if isinstance(doc, int | str) and not isinstance(doc, bool):
         return Body(kind="value", value=doc)
     if not isinstance(doc, dict) or "d" not in doc:
         raise _unexpected(response, "JSON without the OData 'd' envelope", retryable=False, **ctx)
     d = doc["d"]
     if isinstance(d, list):
-        return Body(kind="collection", rows=_strip_rows(d, content))
+        return Body(kind="collection", rows=_rows(response, d, ctx))
     if isinstance(d, dict) and isinstance(d.get("results"), list):
         return Body(
             kind="collection",
-            rows=_strip_rows(d["results"], content),
-            next_url=d.get("__next") or None,
+            rows=_rows(response, d["results"], ctx),
+            next_url=_next_link(response, d.get("__next"), ctx),
             count=_parse_count(d.get("__count")),
         )
     if isinstance(d, dict):
@@ -157,13 +210,22 @@ def parse_body(response: RawResponse, **ctx: Any) -> Body:
     return Body(kind="value", value=d)
 
 
+_MESSAGE_CHARS = 1000
+
+
+def _short(text: object) -> str:
+    """Exact's message text, cut to a length a log line and an exception can carry."""
+    value = text if isinstance(text, str) else repr(text)[:_MESSAGE_CHARS]
+    return value if len(value) <= _MESSAGE_CHARS else value[: _MESSAGE_CHARS - 3] + "..."
+
+
 def _exact_message(content: bytes) -> tuple[str | None, str | None]:
     """Exact's ``{"error":{"code":"","message":{"value":...}}}`` (or the OAuth form) -> (message, code)."""
     if not content.strip():
         return None, None
     try:
-        doc = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+        doc = edm.loads(content)
+    except (edm.JSONFormatError, RecursionError):
         return _excerpt(content) or None, None
     if not isinstance(doc, dict):
         return None, None
@@ -171,10 +233,11 @@ def _exact_message(content: bytes) -> tuple[str | None, str | None]:
     if isinstance(err, dict):
         msg = err.get("message")
         text = msg.get("value") if isinstance(msg, dict) else msg
-        return (str(text) if text else None), (str(err.get("code")) if err.get("code") else None)
+        code = err.get("code")
+        return (_short(text) if text else None), (_short(code) if code else None)
     if isinstance(err, str):  # OAuth style
         desc = doc.get("error_description")
-        return (f"{err}: {desc}" if desc else err), err
+        return (_short(f"{err}: {_short(desc)}") if desc else _short(err)), _short(err)
     return None, None
 
 

@@ -20,11 +20,11 @@ def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
     if not raw:
         return None
     raw = raw.strip()
-    if raw.isdigit():
-        return float(raw)
+    if raw.isascii() and raw.isdigit():
+        return float(raw) if len(raw) <= 12 else None  # more than 30,000 years is not an answer
     try:
         return max(parsedate_to_datetime(raw).timestamp() - now, 0.0)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
 

@@ -13,6 +13,7 @@ from .._lazy import lazy_exports
 if TYPE_CHECKING:
     from .errors import (
         AuthorizationCodeInvalid,
+        ConsentMismatch,
         InvalidClient,
         OAuthError,
         ReadOnlyRefreshRefused,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AsyncOAuthEndpoint",
     "AuthorizationCodeInvalid",
+    "ConsentMismatch",
     "EncryptedFileTokenStorage",
     "ExactOnlineAuth",
     "GenerationConflict",
@@ -80,6 +82,7 @@ _LAZY.update(
     dict.fromkeys(
         (
             "AuthorizationCodeInvalid",
+            "ConsentMismatch",
             "InvalidClient",
             "OAuthError",
             "ReadOnlyRefreshRefused",

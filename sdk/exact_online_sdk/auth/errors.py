@@ -8,7 +8,8 @@ APIError > AuthenticationError (exceptions.py): the API branch, a request to Exa
     ├── RefreshTokenExpired            the refresh token is older than 30 days (or was revoked)
     ├── InvalidClient                  wrong client id/secret or wrong regional host
     ├── AuthorizationCodeInvalid       a code that expired (3 min), was used before, or has the wrong redirect
-    ├── StateMismatch                  the callback's ``state`` is not the one this flow sent
+    ├── StateMismatch                  the callback's ``state`` is not the one this flow sent (or was used)
+    ├── ConsentMismatch                a re-consent by another user, or one that loses divisions of the chain
     ├── TokenEndpointUnreachable       nothing reached Exact (connect error): safe to try again later
     ├── TokenEndpointError             another answer (5xx, 429, malformed body)
     └── TokenOutcomeUnknown            the request may have reached Exact but no answer came back
@@ -16,7 +17,8 @@ APIError > AuthenticationError (exceptions.py): the API branch, a request to Exa
 
 TokenError (exceptions.py): the token branch, no request to Exact was made
 ├── TokenUnavailable                   no usable token (nothing stored, or a worker waited in vain)
-└── ReadOnlyRefreshRefused             a read-only store was asked to refresh or save
+├── ReadOnlyRefreshRefused             a read-only store was asked to refresh or save
+└── TokenHostMismatch                  the stored token was issued by another host than the configured one
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..exceptions import AuthenticationError, TokenError
 __all__ = [
     "LOGIN_HINT",
     "AuthorizationCodeInvalid",
+    "ConsentMismatch",
     "InvalidClient",
     "OAuthError",
     "ReadOnlyRefreshRefused",
@@ -37,6 +40,7 @@ __all__ = [
     "StateMismatch",
     "TokenEndpointError",
     "TokenEndpointUnreachable",
+    "TokenHostMismatch",
     "TokenOutcomeUnknown",
     "TokenUnavailable",
     "TooEarlyToRefresh",
@@ -112,6 +116,18 @@ class StateMismatch(OAuthError):
     hint = "start the login again and use the callback of that same attempt"
 
 
+class ConsentMismatch(OAuthError):
+    """A re-consent was given by another Exact user than the chain it would replace, or cannot reach all of that
+    chain's divisions: the new token is not stored (workers would quietly read other books)."""
+
+    default_message = "the new consent is not for the same Exact user and companies as the stored chain"
+    hint = (
+        "log in as the user who consented before; to switch user or company on purpose, repeat the login with "
+        '--force-new-company (the cloud bootstrap: "force_new_company": true) and check the divisions your '
+        "workers use"
+    )
+
+
 class TokenUnavailable(TokenError):
     """No usable token: nothing was stored, or a worker waited in vain for the refresher's next generation."""
 
@@ -125,6 +141,26 @@ class ReadOnlyRefreshRefused(TokenError):
 
     default_message = "this token store is read-only: workers never refresh or save tokens"
     hint = "let the single refresher process rotate the token; workers read it through ReadOnlyTokenStorage"
+
+
+class TokenHostMismatch(TokenError):
+    """The stored token was issued by another host than the configured one: it is never refreshed at, nor sent
+    to, that host (a stray ``EXACT_BASE_URL``, e.g. from a planted ``.env``, would otherwise receive the refresh
+    token, the client secret or the access token). ``token_host`` and ``configured_host`` name both."""
+
+    default_message = "the stored token was issued by another Exact host than the configured one"
+    hint = (
+        "check EXACT_BASE_URL and EXACT_REGION (and any .env file you pass); to work with another host, log in "
+        "there with its own token store"
+    )
+
+    def __init__(self, token_host: str, configured_host: str, *, action: str = "send it to") -> None:
+        self.token_host = token_host
+        self.configured_host = configured_host
+        super().__init__(
+            f"the stored token was issued by {token_host}; refusing to {action} {configured_host}",
+            context={"token_host": token_host, "configured_host": configured_host},
+        )
 
 
 class TokenEndpointUnreachable(OAuthError):

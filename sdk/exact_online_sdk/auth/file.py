@@ -2,9 +2,10 @@
 
 The file holds one Fernet token whose plaintext is :meth:`Token.to_state` as JSON. Writes go to a temporary
 file in the same directory (mode 0600), are fsynced and renamed over the target, so a reader sees the old or
-the new state, never half of one. Two ``filelock`` locks sit beside the file: ``<path>.lock`` guards the
-compare-and-swap of a save, ``<path>.refresh.lock`` is the cross-process refresh lock (see
-:class:`~.store.RefreshLocking`). A wrong key or a damaged file raises :class:`TokenStoreError`, never "no token".
+the new state, never half of one. A missing directory is created 0700 before any lock file. Two ``filelock``
+locks sit beside the file: ``<path>.lock`` guards the compare-and-swap of a save, ``<path>.refresh.lock`` is the
+cross-process refresh lock (see :class:`~.store.RefreshLocking`). A wrong key or a damaged file raises
+:class:`TokenStoreError`, never "no token".
 """
 
 from __future__ import annotations
@@ -37,9 +38,31 @@ def generate_key() -> str:
     return Fernet.generate_key().decode("ascii")
 
 
+def _make_private_directory(directory: Path) -> None:
+    """Create ``directory`` and any missing parent 0700, before anything else writes there.
+
+    ``filelock`` creates a missing directory itself with the default mode (0755 under the usual umask), and the
+    lock files come before the token file; so every path into the directory calls this first. A directory that
+    already exists keeps its mode: it may be the user's own (``EXACT_TOKEN_PATH=token`` in a project directory).
+    """
+    missing = []
+    for candidate in (directory, *directory.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    try:
+        for candidate in reversed(missing):
+            with contextlib.suppress(FileExistsError):  # another process created it first: keep its mode
+                candidate.mkdir(mode=0o700)
+    except OSError as exc:
+        raise TokenStoreError(f"cannot create the token directory {directory}: {exc.strerror}") from None
+
+
 class _FileRefreshLock:
     def __init__(self, path: str) -> None:
         from filelock import FileLock
+
+        _make_private_directory(Path(path).parent)
 
         # A fresh, non-thread-local lock object per use: each holds its own descriptor, so two threads (or
         # two asyncio tasks in one thread) exclude each other as two processes do.
@@ -122,6 +145,7 @@ class EncryptedFileTokenStorage:
         from filelock import FileLock, Timeout
 
         blob = self._fernet.encrypt(json.dumps(token.to_state(), sort_keys=True).encode("utf-8"))
+        _make_private_directory(self.path.parent)
         lock = FileLock(
             self._save_lock_path, thread_local=False, mode=0o600, poll_interval=POLL, preserve_lock_file=True
         )
@@ -138,7 +162,6 @@ class EncryptedFileTokenStorage:
     def _write(self, blob: bytes) -> None:
         directory = self.path.parent
         try:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
         except OSError as exc:
             raise TokenStoreError(f"cannot write the token file in {directory}: {exc.strerror}") from None

@@ -11,6 +11,9 @@ an asyncio shell):
 - A refresh whose answer was lost is resent with the same refresh token exactly once; if that is lost too,
   :class:`~.errors.RefreshOutcomeUnknown` is raised and the stored access token is handed out until it expires.
 - A 401 from the API: re-read the store once; another token is returned for one retry, else None.
+- Host binding (:mod:`.hosts`): a token issued by another host than ``base_url`` is never refreshed, and a token
+  is handed only to a client of the host that issued it (the client calls :meth:`ExactOnlineAuth.bind_host`);
+  otherwise :class:`~.errors.TokenHostMismatch`.
 - A store it cannot write (``read_only``: a worker's, or the Secrets Manager slots unless built as the writer) is
   never refreshed: this instance then reads through the one read-only source
   (:class:`~.readonly.ReadOnlyTokenStorage`), and an explicit refresh is refused before any call to Exact.
@@ -24,7 +27,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -34,6 +37,7 @@ from ..config import DEFAULT_BASE_URL
 from ..exceptions import ConfigError
 from ._locks import apoll_acquire
 from .errors import ReadOnlyRefreshRefused, TokenUnavailable
+from .hosts import check_token_host
 from .memory import MemoryTokenStorage
 from .oauth import DEFAULT_TIMEOUT, AsyncOAuthEndpoint, OAuthEndpoint, parse_callback, verify_state
 from .readonly import ReadOnlyTokenStorage
@@ -57,7 +61,10 @@ if TYPE_CHECKING:
     from .._core.credentials import TokenSource
     from ..config import Settings
 
-__all__ = ["EXACT_MIN_REFRESH_AGE", "ExactOnlineAuth", "default_storage", "token_source_from_settings"]
+__all__ = ["EXACT_MIN_REFRESH_AGE", "ExactOnlineAuth", "LoginVetter", "default_storage", "token_source_from_settings"]
+
+LoginVetter = Callable[[Token, Token | None], Token]
+"""``vet(new, stored) -> token to store`` for :meth:`ExactOnlineAuth.exchange_code` (raise to store nothing)."""
 
 log = logging.getLogger("exact_online_sdk.auth.manager")
 
@@ -153,7 +160,9 @@ class ExactOnlineAuth:
             self._reader = (
                 store if isinstance(store, ReadOnlyTokenStorage) else ReadOnlyTokenStorage(store, clock=self.clock)
             )
+            self._reader.bind_host(self.base_url)
         self.pending_state: str | None = None
+        self._send_host = self.base_url  # where the client sends the token (bind_host); the refresh host by default
 
     def __repr__(self) -> str:
         return f"ExactOnlineAuth(base_url={self.base_url!r}, client_id={self.client_id!r}, storage={self.storage!r})"
@@ -171,6 +180,16 @@ class ExactOnlineAuth:
     @property
     def skew_margin(self) -> float:
         return self.policy.skew_margin
+
+    def bind_host(self, base_url: str) -> None:
+        """Hand out only tokens issued by ``base_url``'s host (the client calls this with its own base URL)."""
+        self._send_host = base_url
+        if self._reader is not None:
+            self._reader.bind_host(base_url)
+
+    def _sendable(self, token: Token) -> Token:
+        check_token_host(token, self._send_host)
+        return token
 
     def _endpoint_args(self) -> tuple[str, str, str, str]:
         missing = [
@@ -228,26 +247,34 @@ class ExactOnlineAuth:
         self.pending_state = state or secrets.token_urlsafe(24)
         return endpoint.authorization_url(self.pending_state, force_login=force_login)
 
-    def complete_authorization(self, callback: str, *, state: str | None = None) -> Token:
+    def complete_authorization(
+        self, callback: str, *, state: str | None = None, vet: LoginVetter | None = None
+    ) -> Token:
         """Verify the callback's ``state``, exchange its code and store the token. Returns the stored token.
 
         ``callback`` is the full callback URL (or its query). ``state`` defaults to :attr:`pending_state`.
+        ``vet`` (see :meth:`exchange_code`) may refuse or amend the new token before it is stored.
         """
         code, received = parse_callback(callback)
         verify_state(state or self.pending_state, received)
         self.pending_state = None
-        return self.exchange_code(code)
+        return self.exchange_code(code, vet=vet)
 
-    def exchange_code(self, code: str) -> Token:
-        """Exchange an authorization code and store the result (generation 1 for an empty store)."""
+    def exchange_code(self, code: str, *, vet: LoginVetter | None = None) -> Token:
+        """Exchange an authorization code and store the result (generation 1 for an empty store).
+
+        ``vet(new, stored)`` is called with the new token and the stored one (None when empty) before anything is
+        written; it returns the token to store or raises to store nothing (e.g. a consent for another company)."""
         self._refuse_if_read_only()
         token = self.endpoint().exchange_code(code)
-        return self._store_login(token)
+        return self._store_login(token, vet)
 
-    def _store_login(self, token: Token) -> Token:
+    def _store_login(self, token: Token, vet: LoginVetter | None = None) -> Token:
         # Keep generations increasing across re-logins, so readers taking the highest one see the new login; a
         # consent starts a new chain.
         current = self.storage.load()  # an unreadable store raises: a login never silently replaces it
+        if vet is not None:
+            token = vet(token, current)
         now = self.clock.now()
         day = utc_day(now)
         token = token.replace(
@@ -282,10 +309,10 @@ class ExactOnlineAuth:
             self._cached = self._reader.fresh_token()
             return self._cached
         self._flush_pending_save()
-        token = self._cached if self._cached is not None else self._load()
+        token = self._sendable(self._cached if self._cached is not None else self._load())
         if fresh_enough(token, self.clock.now(), self.policy, self._memory):
             return token
-        return self._refresh(force=False, retry_unknown=False)
+        return self._sendable(self._refresh(force=False, retry_unknown=False))
 
     def refresh(self, *, force: bool = False, retry_unknown: bool = False) -> Token:
         """Refresh now if due. ``force``: even if not due; Exact's refusal then raises TooEarlyToRefresh.
@@ -363,7 +390,7 @@ class ExactOnlineAuth:
             log.warning("a 401 from Exact and the store holds no other valid token")
             return None
         self._cached = token
-        return token.access_token
+        return self._sendable(token).access_token
 
     # -- AsyncTokenSource -------------------------------------------------------------------------------------
     async def aget_token(self) -> Token:
@@ -373,10 +400,10 @@ class ExactOnlineAuth:
             return self._cached
         if self._memory.pending_save is not None:
             await asyncio.to_thread(self._flush_pending_save)
-        token = self._cached if self._cached is not None else await asyncio.to_thread(self._load)
+        token = self._sendable(self._cached if self._cached is not None else await asyncio.to_thread(self._load))
         if fresh_enough(token, self.clock.now(), self.policy, self._memory):
             return token
-        return await self._arefresh(force=False, retry_unknown=False)
+        return self._sendable(await self._arefresh(force=False, retry_unknown=False))
 
     async def arefresh(self, *, force: bool = False, retry_unknown: bool = False) -> Token:
         """The asyncio form of :meth:`refresh`."""

@@ -10,6 +10,12 @@
   ``token_type`` is kept as Bearer, and each oddity is reported in :attr:`TokenAnswer.anomalies` (Exact has
   already rotated; dropping the answer would break the chain).
 - Client credentials go in the form body, never in Basic auth (FACTS §1.3).
+- Host binding (:mod:`.hosts`): every new token records this endpoint's host, and a token issued by another host
+  is never refreshed here (:class:`~.errors.TokenHostMismatch`, before anything is sent).
+- Secrets never come back out: the client secret is registered for redaction everywhere
+  (:func:`~exact_online_sdk._core.redact.register_secret`), and whatever an answer says (``error``,
+  ``error_description``, the ``Reason`` header, an anomaly) is scrubbed of every secret its request sent (code,
+  refresh token, client secret, also URL-encoded) and of the tokens it carries, before it reaches an error or a log.
 - Failures become the typed errors of :mod:`.errors`. A timeout after the request was sent is
   :class:`~.errors.TokenOutcomeUnknown` (:class:`~.errors.RefreshOutcomeUnknown` for a refresh); the callers
   resend a refresh whose answer was lost exactly once.
@@ -25,10 +31,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit
 
 import httpx
 
+from .._core.body import ACCEPT_ENCODING, BodyReader
+from .._core.redact import MASK, register_secret
+from .._http import receive_async, receive_blocking
 from ..clock import Clock
 from ..exceptions import ConfigError
 from .errors import (
@@ -44,6 +53,7 @@ from .errors import (
     TokenOutcomeUnknown,
     TooEarlyToRefresh,
 )
+from .hosts import check_token_host, origin
 from .timebase import MAX_PLAUSIBLE_OFFSET, ServerClock, as_server_clock, server_date
 from .token import Token, new_chain_id
 
@@ -65,9 +75,16 @@ AUTHORIZE_PATH = "/api/oauth2/auth"
 TOKEN_PATH = "/api/oauth2/token"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_LIFETIME = 600.0
+TOKEN_ANSWER_BYTES = 1024 * 1024
+"""The most of a token answer read, decoded: Exact's are about 2 KB. A compressed bomb stops here (issue 15.4)."""
 """Exact's access-token lifetime; assumed when a successful answer's ``expires_in`` cannot be read."""
 
 Grant = Literal["authorization_code", "refresh_token"]
+
+SECRET_FIELDS = ("code", "refresh_token", "client_secret")
+"""The form fields of a token request that hold a secret."""
+MIN_SECRET_LENGTH = 6
+"""Shorter values are not scrubbed from free text (they would mask ordinary words); Exact's secrets are far longer."""
 
 
 def check_base_url(base_url: str) -> str:
@@ -135,6 +152,19 @@ class TokenRequest:
     def __repr__(self) -> str:
         return f"TokenRequest(grant={self.grant!r}, url={self.url!r})"
 
+    def sent_secrets(self) -> tuple[str, ...]:
+        """The secrets this request sends (code, refresh token, client secret), also in their URL-encoded forms."""
+        values = {v for k, v in parse_qsl(self.content.decode("ascii")) if k in SECRET_FIELDS}
+        forms = {form for v in values for form in (v, quote_plus(v), quote(v, safe=""))}
+        return tuple(sorted((f for f in forms if len(f) >= MIN_SECRET_LENGTH), key=len, reverse=True))
+
+
+def scrub(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with each of ``secrets`` (longest first) replaced by ``***``."""
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
+
 
 @dataclass(frozen=True, slots=True)
 class TokenAnswer:
@@ -158,8 +188,12 @@ class OAuthProtocol:
             if not value:
                 raise ConfigError(f"{name} is not set", variable=name)
         self.base_url = check_base_url(base_url)
+        self.host = origin(self.base_url)
+        """The origin recorded in every token this endpoint issues (see :mod:`.hosts`)."""
         self.client_id = client_id
         self._client_secret = client_secret
+        # Masked in every error, log line and repr of the process from now on, whatever echoes it.
+        register_secret(client_secret)
         self.redirect_uri = redirect_uri
         self.writer = writer
 
@@ -195,7 +229,8 @@ class OAuthProtocol:
         )
 
     def refresh_request(self, token: Token) -> TokenRequest:
-        """The rotation of ``token``'s refresh token."""
+        """The rotation of ``token``'s refresh token; a token of another host is refused before anything is sent."""
+        check_token_host(token, self.base_url, action="refresh it (sending its refresh token and the client secret) at")
         if not token.refresh_token:
             raise RefreshTokenExpired("the stored token has no refresh token")
         return self._request(
@@ -208,7 +243,11 @@ class OAuthProtocol:
             grant=grant,
             url=self.token_url,
             content=urlencode(form).encode("ascii"),
-            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,  # only what is inflated under TOKEN_ANSWER_BYTES
+            },
             previous=previous,
         )
 
@@ -253,7 +292,7 @@ class OAuthProtocol:
             raise self._error(request, status, headers, body)
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a hostile answer nested past the interpreter's limit
             data = None
         if not isinstance(data, dict):
             raise TokenEndpointError("the token endpoint answered 200 with a body that is not JSON")
@@ -275,6 +314,8 @@ class OAuthProtocol:
         token_type = str(data.get("token_type") or "Bearer")
         if token_type.lower() != "bearer":
             anomalies.append(f"unexpected token_type {token_type!r}; kept as Bearer")
+        received = (*request.sent_secrets(), *(str(data[k]) for k in ("access_token", "refresh_token") if data.get(k)))
+        anomalies = [scrub(anomaly, tuple(sorted(received, key=len, reverse=True))) for anomaly in anomalies]
         for anomaly in anomalies:
             log.error("odd but successful token answer (kept, never dropped): %s", anomaly)
         previous = request.previous
@@ -289,19 +330,26 @@ class OAuthProtocol:
             chain_id=new_chain_id() if previous is None else previous.chain_id,
             calls_day=previous.calls_day if previous is not None else "",
             calls_today=previous.calls_today if previous is not None else 0,
+            host=self.host,
+            # Who consented stays with the chain (a new code's token gets it from the flow that reads it).
+            user_id=previous.user_id if previous is not None else "",
+            divisions=previous.divisions if previous is not None else (),
         )
         return TokenAnswer(token, tuple(anomalies))
 
     def _error(self, request: TokenRequest, status: int, headers: Mapping[str, str], body: bytes) -> OAuthError:
         try:
             data = json.loads(body) if body else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             data = {}
         if not isinstance(data, dict):
             data = {}
-        error = str(data.get("error") or "") or None
-        description = str(data.get("error_description") or "")
-        reason = headers.get("Reason") or headers.get("reason")
+        # Exact (or anything posing as it) may echo what it was sent: nothing of it reaches the error.
+        secrets = request.sent_secrets()
+        error = scrub(str(data.get("error") or ""), secrets) or None
+        description = scrub(str(data.get("error_description") or ""), secrets)
+        raw_reason = headers.get("Reason") or headers.get("reason")
+        reason = scrub(raw_reason, secrets) if raw_reason else None
         text = " ".join(x for x in (description, reason or "") if x).lower()
         common: dict[str, Any] = {
             "oauth_error": error,
@@ -382,11 +430,15 @@ class _EndpointBase:
     def _timeout(self, timeout: float | None) -> float:
         return self.timeout if timeout is None else max(0.1, min(self.timeout, timeout))
 
-    def _answer(self, request: TokenRequest, response: httpx.Response, sent: float) -> TokenAnswer:
+    def _answer(self, request: TokenRequest, response: httpx.Response, body: BodyReader, sent: float) -> TokenAnswer:
         received = self.clock.local.now()
         self.clock.observe(response.headers, sent=sent, received=received)
+        if response.status_code == 200 and (body.too_large or body.error):
+            # Exact answered (a refresh token is spent) but the answer cannot be read: the same as one not JSON.
+            why = f"larger than {TOKEN_ANSWER_BYTES:,} bytes" if body.too_large else str(body.error)
+            raise TokenEndpointError(f"the token endpoint answered 200 with a body {why}")
         answer = self.protocol.parse_answer(
-            request, response.status_code, response.headers, response.content, received_at=self.clock.now()
+            request, response.status_code, response.headers, body.content, received_at=self.clock.now()
         )
         # Readers on the writer's time base use this offset until they measure their own.
         return TokenAnswer(answer.token.replace(clock_offset=round(self.clock.offset, 3)), answer.anomalies)
@@ -411,6 +463,11 @@ class OAuthEndpoint(_EndpointBase):
         self._owns_client = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout)
 
+    @property
+    def http_client(self) -> httpx.Client:
+        """The HTTP client the endpoint posts with (its transport serves the API reads of a login, too)."""
+        return self._http
+
     def exchange_code(self, code: str) -> Token:
         """Trade an authorization code (from the callback) for generation 1 of a new chain."""
         return self.send(self.protocol.code_request(code)).token
@@ -426,13 +483,14 @@ class OAuthEndpoint(_EndpointBase):
     def send(self, request: TokenRequest, *, timeout: float | None = None) -> TokenAnswer:
         """POST one token request and parse the answer."""
         sent = self.clock.local.now()
+        http_request = self._http.build_request(
+            "POST", request.url, content=request.content, headers=dict(request.headers), timeout=self._timeout(timeout)
+        )
         try:
-            response = self._http.post(
-                request.url, content=request.content, headers=dict(request.headers), timeout=self._timeout(timeout)
-            )
+            response, body = receive_blocking(self._http, http_request, TOKEN_ANSWER_BYTES)
         except httpx.TransportError as exc:
             raise self.protocol.transport_error(request, exc) from None
-        return self._answer(request, response, sent)
+        return self._answer(request, response, body, sent)
 
     def close(self) -> None:
         """Close the HTTP client if this endpoint created it."""
@@ -480,13 +538,14 @@ class AsyncOAuthEndpoint(_EndpointBase):
     async def send(self, request: TokenRequest) -> TokenAnswer:
         """POST one token request and parse the answer."""
         sent = self.clock.local.now()
+        http_request = self._http.build_request(
+            "POST", request.url, content=request.content, headers=dict(request.headers), timeout=self.timeout
+        )
         try:
-            response = await self._http.post(
-                request.url, content=request.content, headers=dict(request.headers), timeout=self.timeout
-            )
+            response, body = await receive_async(self._http, http_request, TOKEN_ANSWER_BYTES)
         except httpx.TransportError as exc:
             raise self.protocol.transport_error(request, exc) from None
-        return self._answer(request, response, sent)
+        return self._answer(request, response, body, sent)
 
     async def aclose(self) -> None:
         """Close the HTTP client if this endpoint created it."""

@@ -16,7 +16,10 @@ Rules (one set of numbers, :class:`ReadPolicy`):
 - near expiry the store is re-read, then polled with backoff for at most ``poll_timeout`` seconds, then
   :class:`~.errors.TokenUnavailable` (the only error) is raised;
 - one poller per process: other threads wait for its result;
-- on a 401 the store is re-read once; a different, unexpired token is offered for one retry, else None.
+- on a 401 the store is re-read once; a different, unexpired token is offered for one retry, else None;
+- host binding (:mod:`.hosts`): once bound to a host (:meth:`~ReadOnlyTokenStorage.bind_host`, which the
+  client calls with its base URL), a token issued by another host is never handed out
+  (:class:`~.errors.TokenHostMismatch`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from ..clock import Clock
 from ._locks import apoll_acquire
 from .errors import ReadOnlyRefreshRefused, TokenUnavailable
+from .hosts import check_token_host
 from .store import FreshLoading, TokenStore, TokenStoreError
 from .timebase import ServerClock, as_server_clock
 from .token import Token
@@ -170,6 +174,8 @@ class ReadOnlyTokenStorage:
         self._cached: Cached | None = None
         self._state_lock = threading.Lock()
         self._poll_lock = threading.Lock()
+        self.host: str | None = None
+        """The base URL tokens are sent to; a token issued elsewhere is refused (None: not bound yet)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"
@@ -182,6 +188,15 @@ class ReadOnlyTokenStorage:
     @property
     def poll_timeout(self) -> float:
         return self.policy.poll_timeout
+
+    def bind_host(self, base_url: str) -> None:
+        """Hand out only tokens issued by ``base_url``'s host (the client calls this with its own base URL)."""
+        self.host = base_url
+
+    def _sendable(self, token: Token) -> Token:
+        if self.host is not None:
+            check_token_host(token, self.host)
+        return token
 
     # -- TokenStore -------------------------------------------------------------------------------------------
     def load(self) -> Token | None:
@@ -247,9 +262,9 @@ class ReadOnlyTokenStorage:
             next(flow)  # the cache could not serve: one poller per process, the others wait for its result
         except StopIteration as stop:
             token: Token = stop.value
-            return token
+            return self._sendable(token)
         with self._poll_lock:
-            return self._drive(force=False)
+            return self._sendable(self._drive(force=False))
 
     token = fresh_token
 
@@ -260,11 +275,11 @@ class ReadOnlyTokenStorage:
             next(flow)
         except StopIteration as stop:
             token: Token = stop.value
-            return token
+            return self._sendable(token)
         if not await apoll_acquire(lambda: self._poll_lock.acquire(blocking=False), self.policy.poll_timeout + 30):
             raise TokenUnavailable("waited in vain for another task's read of the token store")
         try:
-            return await self._adrive(force=False)
+            return self._sendable(await self._adrive(force=False))
         finally:
             self._poll_lock.release()
 
@@ -286,7 +301,7 @@ class ReadOnlyTokenStorage:
         if result is None or result.access_token == rejected or result.expires_in(self.clock.now()) <= 0:
             log.warning("a 401 from Exact and the store holds no other valid token")
             return None
-        return self._remember(result).access_token
+        return self._sendable(self._remember(result)).access_token
 
     def on_unauthorized(self, rejected_token: str) -> str | None:
         """Exact refused ``rejected_token``: re-read once; a different, unexpired token or None (no loop)."""

@@ -34,7 +34,11 @@ class Token:
     minted at each consent and kept by every refresh of that chain (a rescue copy of another chain is never
     restored). ``clock_offset`` is Exact's clock minus the writer's clock when it wrote (readers on the same
     time base as the writer use it until they measure their own). ``calls_day``/``calls_today`` count the
-    token-endpoint calls of that UTC day (Exact allows about 200). ``repr``/``str`` never show the tokens.
+    token-endpoint calls of that UTC day (Exact allows about 200). ``host`` is the origin of the token endpoint
+    that issued the chain (:mod:`.hosts`: the token is refreshed at and sent to that host only; empty in states
+    written before host binding). ``user_id`` and ``divisions`` record who consented and which division codes
+    the chain reaches (:mod:`.identity`; empty in chains consented before they were recorded, or by a login that
+    did not read them). ``repr``/``str`` never show the tokens.
     """
 
     access_token: str = dataclasses.field(repr=False)
@@ -48,10 +52,14 @@ class Token:
     clock_offset: float = 0.0
     calls_day: str = ""
     calls_today: int = 0
+    host: str = ""
+    user_id: str = ""
+    divisions: tuple[int, ...] = ()
 
     def __repr__(self) -> str:
         return (
-            f"Token(generation={self.generation}, chain_id={self.chain_id!r}, issued_at={self.issued_at:.0f}, "
+            f"Token(generation={self.generation}, chain_id={self.chain_id!r}, host={self.host!r}, "
+            f"issued_at={self.issued_at:.0f}, "
             f"expires_at={self.expires_at:.0f}, token_type={self.token_type!r}, access_token=***, "
             f"refresh_token=***)"
         )
@@ -81,6 +89,9 @@ class Token:
             "clock_offset": self.clock_offset,
             "calls_day": self.calls_day,
             "calls_today": self.calls_today,
+            "host": self.host,
+            "user_id": self.user_id,
+            "divisions": list(self.divisions),
         }
 
     @classmethod
@@ -109,6 +120,9 @@ class Token:
                 clock_offset=float(state.get("clock_offset") or 0.0),
                 calls_day=str(state.get("calls_day") or ""),
                 calls_today=int(state.get("calls_today") or 0),
+                host=str(state.get("host") or ""),
+                user_id=str(state.get("user_id") or ""),
+                divisions=tuple(int(d) for d in state.get("divisions") or ()),
             )
         except (TypeError, ValueError) as exc:
             raise ValueError("token state has a field of the wrong type") from exc

@@ -206,7 +206,7 @@ ALARMS: tuple[AlarmSpec, ...] = (
     ),
     _count_alarm(
         "RescueStoreWritten",
-        "A refreshed token could only be saved in the rescue secret, or a refresh outcome is unknown",
+        "A refreshed token could not be stored in the slots: the rescue secret holds its only copy",
         mn.NAMESPACE,
         mn.RESCUE_WRITES,
         _REFRESHER_DIMS,

@@ -3,12 +3,21 @@
 It runs behind a Lambda Function URL with IAM auth (``lambdas/bootstrap``). A browser cannot follow a redirect to
 an IAM-authenticated URL, so the flow takes two signed invocations and the operator's browser in between:
 
-1. ``{"action": "start"}`` answers the authorization URL and a ``state`` that is HMAC-signed by the function and
-   expires after ``state_ttl`` seconds (nothing is stored between the two calls);
+1. ``{"action": "start"}`` answers the authorization URL and a ``state`` that is HMAC-signed by the function,
+   expires after ``state_ttl`` seconds and names the chain stored at that moment (nothing else is stored);
 2. the operator opens the URL, consents, and copies the URL the browser was redirected to;
-3. ``{"action": "complete", "callback_url": "..."}`` verifies the state, exchanges the code and writes the token:
-   generation 1 into empty slots, or the stored generation + 1 on re-consent (compare-and-swap, so a refresher
-   that rotates meanwhile is detected and the write goes on top of its generation).
+3. ``{"action": "complete", "callback_url": "..."}`` checks that the URL is on the registered redirect URI, verifies
+   the state, exchanges the code, reads who consented (``current/Me`` and ``system/Divisions`` with the new
+   token) and writes the token: generation 1 into empty slots, or the stored generation + 1 on re-consent
+   (compare-and-swap, so a refresher that rotates meanwhile is detected and the write goes on top of its
+   generation).
+
+A state is single use: it is bound to the chain stored when it was issued, and every consent starts a new chain,
+so once one ``complete`` has written a token no state issued before it is accepted again (by any container); a
+warm container also remembers the states it has tried until they expire. A re-consent must come from the same
+Exact user and reach every division the replaced chain reached (:mod:`~exact_online_sdk.auth.identity`), unless
+the request says ``"force_new_company": true``. Flags are JSON booleans (or ``"true"``/``"false"``); anything
+else is refused.
 
 ``{"action": "status"}`` tells the stored generation and its validity, never a token. The state key is derived
 from the client secret (so no extra secret is needed); codes, tokens and state signatures are never logged.
@@ -27,12 +36,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..auth.errors import (
+    AuthorizationCodeInvalid,
+    ConsentMismatch,
     OAuthError,
     StateMismatch,
     TokenEndpointError,
     TokenEndpointUnreachable,
     TokenOutcomeUnknown,
 )
+from ..auth.identity import ExactIdentity, check_same_identity, read_identity
 from ..auth.oauth import parse_callback
 from ..auth.store import GenerationConflict, TokenStoreError
 from ..auth.timebase import as_server_clock
@@ -52,14 +64,17 @@ __all__ = [
     "CodeExchanger",
     "StateSigner",
     "TokenWritten",
+    "check_callback_target",
     "flow_from_env",
     "handle_event",
+    "parse_flag",
     "state_key_from_client_secret",
 ]
 
 logger = logging.getLogger("exact_online_sdk.aws.bootstrap")
 
-_STATE_VERSION = "s1"
+_STATE_VERSION = "s2"
+_NO_CHAIN = "none"
 
 
 class CodeExchanger(Protocol):
@@ -80,7 +95,8 @@ def _b64(data: bytes) -> str:
 
 
 class StateSigner:
-    """Makes and checks ``state`` values: ``s1.<expiry>.<nonce>.<hmac>``, URL-safe, valid until ``expiry``."""
+    """Makes and checks ``state`` values: ``s2.<expiry>.<chain>.<nonce>.<hmac>``, URL-safe, valid until
+    ``expiry``; ``chain`` is the chain id stored when it was issued (``none`` for empty slots)."""
 
     def __init__(self, key: bytes, clock: Clock, *, ttl: float = 600.0) -> None:
         if len(key) < 16:
@@ -97,20 +113,21 @@ class StateSigner:
     def _mac(self, body: str) -> str:
         return _b64(hmac.new(self._key, body.encode("utf-8"), hashlib.sha256).digest())
 
-    def issue(self) -> tuple[str, float]:
-        """A new state and the epoch second it expires."""
+    def issue(self, chain: str = "") -> tuple[str, float]:
+        """A new state bound to ``chain`` and the epoch second it expires."""
         expires = int(self._clock.now() + self.ttl)
-        body = f"{_STATE_VERSION}.{expires}.{_b64(secrets.token_bytes(16))}"
+        body = f"{_STATE_VERSION}.{expires}.{_chain_label(chain)}.{_b64(secrets.token_bytes(16))}"
         return f"{body}.{self._mac(body)}", float(expires)
 
-    def verify(self, state: str | None) -> None:
-        """Raise :class:`StateMismatch` unless ``state`` was issued here and has not expired."""
+    def verify(self, state: str | None) -> str:
+        """The chain id ``state`` is bound to ("" for empty slots); :class:`StateMismatch` unless it was issued
+        here and has not expired."""
         if not state:
             raise StateMismatch("the callback URL has no state: paste the whole URL the browser was sent to")
         body, _, mac = state.rpartition(".")
         parts = body.split(".")
         if (
-            len(parts) != 3
+            len(parts) != 4
             or parts[0] != _STATE_VERSION
             or not hmac.compare_digest(mac.encode(), self._mac(body).encode())
         ):
@@ -124,6 +141,57 @@ class StateSigner:
                 "the authorization attempt has expired",
                 hint=f"start again with action 'start' and finish within {self.ttl / 60:.0f} minutes",
             )
+        return "" if parts[2] == _NO_CHAIN else parts[2]
+
+    def expiry(self, state: str) -> float:
+        """The expiry of a state :meth:`verify` accepted."""
+        return float(state.split(".")[1])
+
+
+def _chain_label(chain: str) -> str:
+    if not chain:
+        return _NO_CHAIN
+    if not chain.replace("-", "").replace("_", "").isalnum() or chain == _NO_CHAIN:
+        raise ValueError(f"chain id {chain!r} cannot be carried in a state")
+    return chain
+
+
+def parse_flag(request: Mapping[str, Any], name: str, default: bool) -> bool:
+    """A boolean option of a request: JSON true/false, or the strings "true"/"false"/"1"/"0"/"yes"/"no".
+    Anything else raises ValueError (``"false"`` must never mean true)."""
+    value = request.get(name, default)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("false", "0", "no"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {value!r}")
+
+
+def check_callback_target(callback_url: str, redirect_uri: str) -> None:
+    """Refuse a callback URL that is not on the registered redirect URI (scheme, host, port and path)."""
+    from urllib.parse import urlsplit
+
+    text = callback_url.strip()
+    got, want = urlsplit(text), urlsplit(redirect_uri)
+    if not got.scheme or not got.netloc:
+        raise AuthorizationCodeInvalid(
+            "callback_url must be the whole URL the browser was redirected to (it starts with the redirect URI)"
+        )
+
+    def where(parts: Any) -> tuple[str, str, int | None, str]:
+        default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+        return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default, parts.path.rstrip("/"))
+
+    if where(got) != where(want):
+        raise AuthorizationCodeInvalid(
+            f"the callback URL is on {got.scheme}://{got.netloc}{got.path}, not on the registered redirect URI "
+            f"{redirect_uri}: it was not sent by Exact for this app",
+            hint="paste the URL the browser was sent to after consenting to this bootstrap's authorization URL",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +230,8 @@ class BootstrapFlow:
         state_ttl: float = 600.0,
         writer: str = "bootstrap",
         write_attempts: int = 3,
+        redirect_uri: str | None = None,
+        identify: Callable[[Token], ExactIdentity] | None = None,
     ) -> None:
         self.store = store
         self.endpoint = endpoint
@@ -169,22 +239,61 @@ class BootstrapFlow:
         self._clock = clock
         self.writer = writer
         self._write_attempts = write_attempts
+        protocol = getattr(endpoint, "protocol", None)
+        self.redirect_uri: str | None = redirect_uri or getattr(protocol, "redirect_uri", None)
+        """The registered redirect URI: a callback URL elsewhere is refused (None: not checked)."""
+        self._identify = identify or self._read_identity
+        self._tried: dict[str, float] = {}  # states this container has tried, until they expire
+
+    def _read_identity(self, token: Token) -> ExactIdentity:
+        protocol = getattr(self.endpoint, "protocol", None)
+        base_url = getattr(protocol, "base_url", None) or token.host
+        http = getattr(self.endpoint, "http_client", None)  # the endpoint's transport (proxies, tests)
+        return read_identity(base_url, token.access_token, clock=self._clock, http_client=http)
 
     def start(self, *, force_login: bool = True) -> BootstrapStart:
-        """The authorization URL with a fresh signed state."""
-        state, expires = self.signer.issue()
+        """The authorization URL with a fresh state, bound to the chain stored now."""
+        current = self.store.load(fresh=True)
+        state, expires = self.signer.issue(current.chain_id if current is not None else "")
         url = self.endpoint.authorization_url(state, force_login=force_login)
         logger.info("authorization started; the state expires at %.0f", expires)
         return BootstrapStart(url, state, expires)
 
-    def complete(self, callback_url: str) -> TokenWritten:
-        """Verify the callback's state, exchange its code (once) and store the token as the next generation."""
+    def complete(self, callback_url: str, *, force_new_company: bool = False) -> TokenWritten:
+        """Check the callback URL and its state (single use), exchange its code (once), check who consented and
+        store the token as the next generation."""
+        if self.redirect_uri:
+            check_callback_target(callback_url, self.redirect_uri)
         code, state = parse_callback(callback_url)
-        self.signer.verify(state)
+        chain = self.signer.verify(state)
+        assert state is not None  # verify refuses a missing state
+        now = self._clock.now()
+        self._tried = {s: until for s, until in self._tried.items() if until >= now}
+        if state in self._tried:
+            raise StateMismatch("this authorization was already used", hint="start again with action 'start'")
+        current = self.store.load(fresh=True)
+        self._check_chain(current, chain)
+        self._tried[state] = self.signer.expiry(state)
         token = self.endpoint.exchange_code(code)
-        return self._store(token)
+        identity = self._identify(token)
+        replaced = ExactIdentity.of(current) if current is not None else None
+        if force_new_company:
+            if replaced is not None and replaced != identity:
+                logger.warning("re-consent by another user or company accepted (force_new_company)")
+        else:
+            check_same_identity(replaced, identity)
+        return self._store(token.replace(user_id=identity.user_id, divisions=identity.divisions), chain)
 
-    def _store(self, token: Token) -> TokenWritten:
+    @staticmethod
+    def _check_chain(current: Token | None, chain: str) -> None:
+        stored = current.chain_id if current is not None else ""
+        if stored != chain:
+            raise StateMismatch(
+                "this authorization was already used, or another consent was stored since it started",
+                hint="check `status`; start again with action 'start' if a new consent is still needed",
+            )
+
+    def _store(self, token: Token, state_chain: str | None = None) -> TokenWritten:
         # A consent starts a new chain: a rescue copy or a refusal recorded for the old one never applies to it.
         chain = token.chain_id or new_chain_id()
         day = utc_day(token.issued_at)
@@ -192,6 +301,8 @@ class BootstrapFlow:
         while True:
             attempt += 1
             current = self.store.load(fresh=True)
+            if state_chain is not None:
+                self._check_chain(current, state_chain)  # a twin completion got there first: this one is spent
             expected = current.generation if current is not None else None
             new = token.replace(
                 generation=(expected or 0) + 1,
@@ -233,7 +344,7 @@ class BootstrapFlow:
         """Dispatch one request body ``{"action": "start"|"complete"|"status", ...}``; errors propagate."""
         action = request.get("action")
         if action == "start":
-            started = self.start(force_login=bool(request.get("force_login", True)))
+            started = self.start(force_login=parse_flag(request, "force_login", True))
             return {
                 "authorization_url": started.authorization_url,
                 "state": started.state,
@@ -245,7 +356,7 @@ class BootstrapFlow:
             callback = request.get("callback_url")
             if not isinstance(callback, str) or not callback.strip():
                 raise ValueError("action 'complete' needs callback_url: the URL the browser was redirected to")
-            written = self.complete(callback)
+            written = self.complete(callback, force_new_company=parse_flag(request, "force_new_company", False))
             return {
                 "action": written.action,
                 "generation": written.generation,
@@ -304,7 +415,7 @@ def flow_from_env(
 def _status_of(exc: Exception) -> int:
     if isinstance(exc, TokenEndpointError | TokenEndpointUnreachable | TokenOutcomeUnknown):
         return 502
-    if isinstance(exc, GenerationConflict):
+    if isinstance(exc, GenerationConflict | ConsentMismatch):
         return 409
     if isinstance(exc, TokenStoreError):
         return 503

@@ -37,7 +37,8 @@ TOKEN_SECONDS_LEFT: Final = "TokenSecondsLeft"
 SLOT_WRITES: Final = "SlotWrites"
 """Count, dimension ``Slot`` ("A" or "B"): PutSecretValue calls that stored a new generation."""
 RESCUE_WRITES: Final = "RescueWrites"
-"""Count: the rescue store was written (a token could not be stored in the slots, or an outcome is unknown)."""
+"""Count: a refreshed token could not be stored in the slots and was written to the rescue store. (A lost
+answer's "resend once" marker goes there too, without this count: LOST_ANSWER_RESENDS counts those.)"""
 
 AWAITING_CONSENT: Final = "AwaitingConsent"
 """Gauge 0/1, every run: 1 while no chain is stored yet (before the first consent). A quiet, visible state: never

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,8 +13,8 @@ from ._help import Group
 
 EPILOG = (
     "Configuration: the EXACT_* environment variables (EXACT_BASE_URL or EXACT_REGION, EXACT_DIVISION, "
-    "EXACT_TOKEN_PATH and EXACT_ENCRYPTION_KEY, or EXACT_ACCESS_TOKEN, ...), also read from a .env file in the "
-    "current directory. `exact-online config` lists every one with its value (secrets hidden) and its source."
+    "EXACT_TOKEN_PATH and EXACT_ENCRYPTION_KEY, or EXACT_ACCESS_TOKEN, ...); a dotenv file is read only when "
+    "named with --env-file. `exact-online config` lists every one with its value (secrets hidden) and its source."
 )
 
 app = typer.Typer(
@@ -37,6 +38,16 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logs")] = False,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file",
+            help="Also read EXACT_* settings from this dotenv file (the environment wins); none is read unless named",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option("--version", help="Show the version and exit", callback=_print_version, is_eager=True),
@@ -44,6 +55,7 @@ def _root(
 ) -> None:
     """Exact Online from the command line."""
     STATE.verbose = verbose
+    STATE.env_file = env_file
     if verbose:
         import logging
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
@@ -66,6 +67,8 @@ class State:
     the commands' clients pace and wait on (tests put a manual clock here)."""
 
     verbose: bool = False
+    env_file: Path | None = None
+    """The dotenv file named with ``--env-file``; none is read otherwise (a ``.env`` could redirect the token)."""
     clock: Clock = field(default_factory=SystemClock)
     command: str = ""
     """The running sub-command as typed after ``exact-online`` (``"auth login"``), for hints that fit it."""
@@ -121,16 +124,16 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def load_settings() -> Settings:
-    """Settings from the environment and ``./.env``."""
+    """Settings from the environment, plus the dotenv file named with ``--env-file`` (no other file is read)."""
     from ..config import Settings
 
-    return Settings.from_env()
+    return Settings.from_env(env_file=STATE.env_file)
 
 
 def open_client(
     division: int | None = None, *, on_wait: Callable[[str | None], None] | None = None
 ) -> ExactOnlineClient:
-    """The client the ``EXACT_*`` variables (and ``./.env``) describe. Its token is ``EXACT_ACCESS_TOKEN`` (a fixed
+    """The client the ``EXACT_*`` variables (and ``--env-file``) describe. Its token is ``EXACT_ACCESS_TOKEN`` (a fixed
     token, e.g. for the emulator), the encrypted token file (``EXACT_TOKEN_PATH``, written by
     ``exact-online auth login``) or, on AWS, the refresher's slots (``EXACT_TOKEN_SECRET_A``/``_B``): the token
     source of ``ExactOnlineClient(settings=...)``.

@@ -44,9 +44,16 @@ def login(
     ] = 300.0,
     open_browser: Annotated[bool, typer.Option("--open/--no-open", help="Listener: open a browser")] = False,
     force_login: Annotated[bool, typer.Option("--force-login/--reuse-session", help="Ask Exact to log in")] = True,
+    force_new_company: Annotated[
+        bool,
+        typer.Option(
+            "--force-new-company",
+            help="Store a consent by another Exact user, or one that loses divisions of the stored token",
+        ),
+    ] = False,
 ) -> None:
     """Run the authorization-code flow once and store generation 1 of the token (file or Secrets Manager)."""
-    from ..auth.bootstrap import listener_login, login_config_problems, manual_login, storage_from_env
+    from ..auth.bootstrap import listener_login, login_config_problems, manual_login, same_company, storage_from_env
     from ..auth.manager import ExactOnlineAuth
 
     settings = load_settings()
@@ -54,16 +61,25 @@ def login(
     if missing:
         raise fail(
             "missing configuration: " + ", ".join(missing),
-            hint="set these variables (or put them in .env) and log in again; `exact-online config` shows what is set",
+            hint="set these variables (or name a dotenv file: exact-online --env-file FILE ...) and log in again; "
+            "`exact-online config` shows what is set",
         )
     # The login is, besides the refresher, the one writer of the token store.
     auth = ExactOnlineAuth(settings, storage=storage_from_env(settings, writable=True))
     # An unreadable existing token file is never silently replaced by a login: its TokenStoreError is shown.
+    # Who consented is recorded; a consent for another user or company never silently replaces the stored one.
+    vet = same_company(auth, force_new_company=force_new_company)
     if mode is Mode.manual:
-        token = manual_login(auth, read=_prompt, show=typer.echo, force_login=force_login)
+        token = manual_login(auth, read=_prompt, show=typer.echo, force_login=force_login, vet=vet)
     else:
         token = listener_login(
-            auth, port=port, timeout=timeout, show=typer.echo, open_browser=open_browser, force_login=force_login
+            auth,
+            port=port,
+            timeout=timeout,
+            show=typer.echo,
+            open_browser=open_browser,
+            force_login=force_login,
+            vet=vet,
         )
     typer.echo(
         f"Logged in: token generation {token.generation} stored in {auth.storage!r}; "

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..exceptions import ConfigError
-from ._common import fail, handle_errors, print_rows, want_json
+from ._common import STATE, fail, handle_errors, print_rows, want_json
 from ._errors import EXIT_USAGE
 from ._help import Command
 
@@ -17,8 +17,6 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 __all__ = ["DESCRIPTIONS", "describe_settings", "register"]
-
-ENV_FILE = Path(".env")
 
 DESCRIPTIONS: dict[str, str] = {
     "client_id": "the app's client id (App Center)",
@@ -69,12 +67,12 @@ def _environment() -> dict[str, str]:
     return {k.upper(): v for k, v in os.environ.items() if k.upper().startswith("EXACT_")}
 
 
-def _dotenv() -> dict[str, str]:
-    if not ENV_FILE.is_file():
+def _dotenv(path: Path | None) -> dict[str, str]:
+    if path is None or not path.is_file():
         return {}
     from dotenv import dotenv_values
 
-    return {k.upper(): v for k, v in dotenv_values(ENV_FILE).items() if v is not None}
+    return {k.upper(): v for k, v in dotenv_values(path).items() if v is not None}
 
 
 def _shown(name: str, value: Any) -> str:
@@ -91,10 +89,12 @@ def describe_settings() -> tuple[list[dict[str, str]], ConfigError | None]:
     """One row per variable (variable, value, source, meaning) and the error when the settings do not load."""
     from ..config import Settings
 
-    env, dotenv = _environment(), _dotenv()
+    # The same sources as every other command: a dotenv file only when named with --env-file.
+    env_file = STATE.env_file
+    env, dotenv = _environment(), _dotenv(env_file)
     settings: Settings | None
     try:
-        settings = Settings.from_env(ENV_FILE)
+        settings = Settings.from_env(env_file=env_file)
         problem = None
     except ConfigError as exc:
         settings, problem = None, exc
@@ -105,7 +105,7 @@ def describe_settings() -> tuple[list[dict[str, str]], ConfigError | None]:
         if raw is not None:
             source = "environment"
         elif dotenv.get(variable, "").strip():
-            raw, source = dotenv[variable], f"{ENV_FILE} file"
+            raw, source = dotenv[variable], f"{env_file} file"
         else:
             source = "default"
         value: Any = raw if settings is None else getattr(settings, name)
@@ -130,7 +130,7 @@ def config(
 ) -> None:
     """Every EXACT_* variable: its value (secrets hidden) and where it comes from.
 
-    Values come from the environment, else from a .env file in the current directory, else the default.
+    Values come from the environment, else from the dotenv file named with --env-file, else the default.
     Exit 2 when the settings do not load (the table still shows what is set).
     """
     rows, problem = describe_settings()

@@ -7,11 +7,15 @@ Wiring only: routes in :mod:`.urls`, handlers in :mod:`.handlers`, ASGI layers i
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 
 from .config import EmulatorConfig
 from .control import Control
+from .exceptions import ApiError
 from .handlers import Handlers
 from .middleware import TRANSPORT, ClockDateLayer, FaultLayer, HostGuard
+from .responses import error_response
 from .state import EmulatorState
 from .urls import routes
 
@@ -23,10 +27,16 @@ def create_app(config: EmulatorConfig | EmulatorState | None = None) -> Starlett
     the :class:`Control` handle."""
     state = config if isinstance(config, EmulatorState) else EmulatorState(config)
     control = Control(state)
-    app = Starlette(routes=routes(Handlers(state, control)))
+    # A body refused while it is read (too large, not JSON) outside the REST path: Exact's error shape, not a 500.
+    app = Starlette(routes=routes(Handlers(state, control)), exception_handlers={ApiError: _api_error})
     app.add_middleware(FaultLayer, state=state)
     app.add_middleware(HostGuard, state=state)
     app.add_middleware(ClockDateLayer, state=state)
     app.state.emulator = state
     app.state.control = control
     return app
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc)

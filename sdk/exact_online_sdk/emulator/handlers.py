@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -17,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from .atom import render_atom
+from .bodies import control_json, read_body
 from .control import Control
 from .entities import ApiPath, RestApi
 from .exceptions import ApiError, OAuthError
@@ -37,13 +37,11 @@ TOKEN_ENDPOINT = "oauth2/token"
 
 async def _form(request: Request) -> dict[str, str]:
     """An x-www-form-urlencoded body (parsed here: no python-multipart dependency)."""
-    return dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+    return dict(parse_qsl((await read_body(request)).decode("utf-8", "replace"), keep_blank_values=True))
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    data = json.loads(raw) if raw.strip() else {}
-    return data if isinstance(data, dict) else {}
+    return control_json(await read_body(request))
 
 
 class OAuthHandlers:
@@ -204,7 +202,10 @@ class ApiHandler:
             return unsupported_media_type(headers), client_id, division, ep_path
         if isinstance(api_path, ServicePath):
             return self._service(request, api_path, base, wanted, headers), client_id, division, ep_path
-        body = await request.body() if request.method in ("POST", "PUT") else b""
+        try:
+            body = await read_body(request) if request.method in ("POST", "PUT") else b""
+        except ApiError as exc:
+            return error_response(exc, headers), client_id, division, ep_path
         args = (request.method, api_path, params, body, {"prefer": request.headers.get("prefer", "")})
         try:
             if api_path.endpoint.kind in ("sync", "bulk"):

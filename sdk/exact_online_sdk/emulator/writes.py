@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 from ..edm import (
     EdmValueError,
-    loads,
     parse_boolean,
     parse_datetime,
     parse_decimal,
@@ -26,6 +25,7 @@ from ..edm import (
     to_wire_datetime,
 )
 from ..registry import Field
+from .bodies import request_json
 from .catalog import Relation, catalog
 from .exceptions import ApiError
 from .oauth import safe_default_redirect
@@ -57,10 +57,7 @@ class _Plan:
 
 
 def _body(raw: bytes) -> dict[str, Any]:
-    try:
-        data = loads(raw) if raw.strip() else None
-    except ValueError:
-        raise ApiError(400, "Error processing request stream. The request body is not valid JSON.") from None
+    data = request_json(raw)
     if not isinstance(data, dict):
         raise ApiError(400, "Error processing request stream. JSON object expected.")
     return data

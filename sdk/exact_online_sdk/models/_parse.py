@@ -6,16 +6,19 @@ before it makes Decimals.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any, Generic
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from .. import edm
 from ._row import ParsedPage
 from ._types import M, mark_from_wire
 
 __all__ = ["ParsedPage", "parse_entity", "parse_page"]
+
+T = TypeVar("T")
 
 
 class _Results(BaseModel, Generic[M]):
@@ -38,7 +41,7 @@ def _page_adapter(model: type[M]) -> TypeAdapter[_Envelope[M]]:
 
 def parse_page(model: type[M], content: bytes | str) -> ParsedPage[M]:
     """A collection response (``{"d":{"results":[...],"__next":...}}`` or ``{"d":[...]}``) as models."""
-    envelope = _page_adapter(model).validate_python(edm.loads(content))
+    envelope = _validated(model, lambda: _page_adapter(model).validate_python(edm.loads(content)))
     data = envelope.d
     if isinstance(data, list):
         return ParsedPage(mark_from_wire(data), None, None)
@@ -53,6 +56,16 @@ def parse_entity(model: type[M], data: Any) -> M:
             data = data["d"]
     if isinstance(data, dict) and isinstance(data.get("results"), list) and len(data["results"]) == 1:
         data = data["results"][0]
-    row = model.model_validate(data)
+    row = _validated(model, lambda: model.model_validate(data))
     mark_from_wire([row])
     return row
+
+
+def _validated(model: type[M], validate: Callable[[], T]) -> T:
+    """``validate()``, with pydantic's ValidationError turned into the SDK's EdmValueError naming the field."""
+    try:
+        return validate()
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "the entity"
+        raise edm.EdmValueError(model.__name__, first.get("input"), f"{where}: {first.get('msg', 'invalid')}") from None

@@ -267,9 +267,9 @@ def _with_extras(base: type[ExactRow], wires: tuple[str, ...]) -> type[ExactRow]
             pairs: list[tuple[str, str]] = []
             fields: list[tuple[str, Any, Any]] = []
             for i, wire in enumerate(key[1]):
-                attr = (
-                    wire if wire.isidentifier() and not keyword.iskeyword(wire) and wire not in taken else f"extra_{i}"
-                )
+                # "__x" would be name-mangled (msgspec then fails with a RuntimeError): such names get extra_<i>.
+                usable = wire.isidentifier() and not keyword.iskeyword(wire) and not wire.startswith("__")
+                attr = wire if usable and wire not in taken else f"extra_{i}"
                 taken.add(attr)
                 pairs.append((attr, wire))
                 fields.append((attr, Any, msgspec.field(default=msgspec.UNSET, name=wire)))
@@ -318,13 +318,20 @@ def _decoder(cls: type[ExactRow]) -> msgspec.json.Decoder[Any]:
 def parse_rows(cls: type[R], content: bytes | str) -> ParsedPage[R]:
     """A collection response (``{"d":{"results":[...],"__next":...}}`` or ``{"d":[...]}``) as rows of ``cls``.
 
-    Raises :class:`msgspec.DecodeError` for bytes that are not JSON, :class:`NotAPage` for JSON that is not a
-    collection, and :class:`~exact_online_sdk.edm.EdmValueError` (naming the field) for a value of the wrong type.
+    Raises :class:`~exact_online_sdk.edm.JSONFormatError` for bytes that are not JSON (or hold numbers beyond
+    Exact's ranges), :class:`NotAPage` for JSON that is not a collection, and
+    :class:`~exact_online_sdk.edm.EdmValueError` (naming the field) for a value of the wrong type: all
+    :class:`~exact_online_sdk.exceptions.ExactOnlineError`.
     """
+    if edm.needs_exact_reader(content):
+        # A number shape the fast decoder would read unbounded (19 digits in a row, a three-digit exponent).
+        return _tolerant_page(cls, content)
     target: type[ExactRow] = _LEARNED.get(cls, cls)
     for _attempt in range(_MAX_NEW_FIELDS):
         try:
             envelope = _decoder(target).decode(content)
+        except RecursionError:
+            break  # nested deeper than msgspec goes: the tolerant reader raises JSONFormatError
         except msgspec.ValidationError as exc:
             found = _UNKNOWN.fullmatch(str(exc))
             if found is None:
@@ -333,6 +340,8 @@ def parse_rows(cls: type[R], content: bytes | str) -> ParsedPage[R]:
             target = _with_extras(_generated_base(cls), (*known, found["name"]))
             _LEARNED[cls] = target
             continue
+        except msgspec.DecodeError:
+            break  # not JSON msgspec reads (a BOM, NaN, broken bytes): the tolerant reader says which, typed
         d = envelope.d
         rows, next_url, count = (d, None, None) if isinstance(d, list) else (d.results, d.next or None, d.count)
         try:
@@ -356,7 +365,7 @@ def parse_row(cls: type[R], data: bytes | str | Mapping[str, Any]) -> R:
 
 
 def _tolerant_page(cls: type[R], content: bytes | str) -> ParsedPage[R]:
-    doc = edm.loads(content)
+    doc = edm.loads(content)  # bounded; raises edm.JSONFormatError
     d = doc.get("d") if isinstance(doc, dict) else None
     if isinstance(d, list):
         rows, next_url, count = d, None, None
@@ -364,7 +373,21 @@ def _tolerant_page(cls: type[R], content: bytes | str) -> ParsedPage[R]:
         rows, next_url, count = d["results"], d.get("__next") or None, d.get("__count")
     else:
         raise NotAPage("not a collection envelope")
-    return ParsedPage([row_from_dict(cls, row) for row in rows], next_url, None if count is None else int(count))
+    if next_url is not None and not isinstance(next_url, str):
+        raise NotAPage(f"__next is a JSON {type(next_url).__name__}, not a URL")
+    for row in rows:
+        if not isinstance(row, dict):
+            raise NotAPage(f"a row of the collection is a JSON {type(row).__name__}, not an object")
+    return ParsedPage([row_from_dict(cls, row) for row in rows], next_url, _count(count))
+
+
+def _count(raw: Any) -> int | None:
+    """``__count`` (a string in OData v2 verbose JSON, sometimes a number); anything else counts as absent."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw if raw >= 0 else None
+    if isinstance(raw, str) and 0 < len(raw) <= 19 and raw.isascii() and raw.isdigit():
+        return int(raw)
+    return None
 
 
 # -- the finishing pass ------------------------------------------------------------------------------------------
@@ -491,7 +514,8 @@ def _text(value: object) -> str | None:
 
 
 def _int(value: object) -> int | None:
-    return edm.parse_int(value)
+    # One Int kind serves Int16/32/64 fields (Int64 arrives as text): the widest range is the one to hold them to.
+    return edm.parse_int(value, "Edm.Int64")
 
 
 def _binary_value(value: object) -> bytes | str | None:
@@ -503,7 +527,7 @@ def _binary_value(value: object) -> bytes | str | None:
 
 
 def _deleted_value(value: object) -> DeletedEntityType | int | None:
-    return _deleted(edm.parse_int(value))
+    return _deleted(edm.parse_int(value, "Edm.Int32"))
 
 
 _CONVERT: Final[dict[str, Callable[[Any], Any]]] = {
@@ -534,6 +558,8 @@ def _navigation(kind: _Kind, value: Any) -> Any:
 
 def row_from_dict(cls: type[R], data: Mapping[str, Any]) -> R:
     """One row from an entity decoded by :func:`edm.loads` (tolerant: edm's parsers per field)."""
+    if not isinstance(data, Mapping):
+        raise edm.EdmValueError(cls.__exact_path__ or cls.__name__, data, "expected a JSON object")
     table = _fields(cls)
     values: dict[str, Any] = {}
     extras: dict[str, Any] = {}

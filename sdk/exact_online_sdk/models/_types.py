@@ -39,7 +39,9 @@ def _read_datetime(value: Any) -> Any:
     """``/Date(ms)/`` -> naive wall-clock datetime (edm's rule); a fast path for the common plain form."""
     if value.__class__ is str and value.startswith("/Date(") and value.endswith(")/"):
         digits = value[6:-2]
-        if digits.isdigit():
+        # 14 ASCII digits reach past the year 5000: the plain sum cannot overflow; the rest goes to edm, which
+        # refuses what leaves the calendar with an EdmValueError (a ValueError pydantic reports per field).
+        if len(digits) <= 14 and digits.isascii() and digits.isdigit():
             return _EPOCH + timedelta(milliseconds=int(digits))
     return edm.parse_datetime(value)
 

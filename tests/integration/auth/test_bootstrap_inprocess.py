@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -75,6 +77,85 @@ def test_listener_login_over_https(emu, make_auth, tls):
     assert pages[0].status_code == 200
 
 
+def test_an_idle_connection_does_not_hold_up_the_listener_login(emu, make_auth, tls):
+    # Issue 15.8: a TCP connection that never starts its TLS handshake (a port scanner, a stuck tab) used to block
+    # the only accepting thread, so the real callback was never served and the login never ended. The idle
+    # connection stays open until the browser has its page: the callback is served beside it.
+    cert_path, key_path, client_tls = tls
+    store = MemoryTokenStorage()
+    auth = make_auth(store)
+    auth.redirect_uri = "https://127.0.0.1/callback"
+    pages: list[httpx.Response] = []
+
+    def browser(url: str, port: int) -> None:
+        idle = socket.create_connection(("127.0.0.1", port))
+        callback = consent(url).replace("https://127.0.0.1/", f"https://127.0.0.1:{port}/")
+
+        def visit() -> None:
+            try:
+                pages.append(httpx.get(callback, verify=client_tls))
+            finally:
+                idle.close()
+
+        threading.Thread(target=visit).start()
+
+    token = listener_login(
+        auth, cert_path=cert_path, key_path=key_path, port=0, timeout=20, show=lambda text: None, on_ready=browser
+    )
+    assert token.generation == 1
+    assert store.load() == token
+    assert pages[0].status_code == 200
+
+
+def test_a_callback_with_another_state_is_ignored_not_the_end_of_the_login(emu, make_auth, tls):
+    # Issue 15.8: an old tab's callback, or a forged one, is answered 400 and the login goes on waiting for its own.
+    cert_path, key_path, client_tls = tls
+    store = MemoryTokenStorage()
+    auth = make_auth(store)
+    auth.redirect_uri = "https://127.0.0.1/callback"
+    answers: list[int] = []
+
+    def browser(url: str, port: int) -> None:
+        callback = consent(url).replace("https://127.0.0.1/", f"https://127.0.0.1:{port}/")
+        parts = urlsplit(callback)
+        params = dict(parse_qsl(parts.query))
+        base = f"https://127.0.0.1:{port}{parts.path}"
+
+        def visit() -> None:
+            for stray in (
+                {**params, "state": "an-earlier-login"},
+                {"code": params["code"]},  # no state at all
+                {"error": "access_denied", "state": "forged"},  # a forged refusal must not end it either
+            ):
+                answers.append(httpx.get(f"{base}?{urlencode(stray)}", verify=client_tls).status_code)
+            answers.append(httpx.get(callback, verify=client_tls).status_code)
+
+        threading.Thread(target=visit).start()
+
+    token = listener_login(
+        auth, cert_path=cert_path, key_path=key_path, port=0, timeout=20, show=lambda text: None, on_ready=browser
+    )
+    assert answers == [400, 400, 400, 200]
+    assert token.generation == 1
+    assert store.load() == token
+
+
+def test_a_refusal_for_this_login_still_ends_it(emu, make_auth, tls):
+    cert_path, key_path, client_tls = tls
+    auth = make_auth(MemoryTokenStorage())
+    auth.redirect_uri = "https://127.0.0.1/callback"
+
+    def browser(url: str, port: int) -> None:
+        state = dict(parse_qsl(urlsplit(url).query))["state"]
+        declined = f"https://127.0.0.1:{port}/callback?{urlencode({'error': 'access_denied', 'state': state})}"
+        threading.Thread(target=lambda: httpx.get(declined, verify=client_tls)).start()
+
+    with pytest.raises(AuthorizationCodeInvalid, match="not granted"):
+        listener_login(
+            auth, cert_path=cert_path, key_path=key_path, port=0, timeout=20, show=lambda t: None, on_ready=browser
+        )
+
+
 def test_listener_configuration_errors(make_auth, tls, monkeypatch):
     cert_path, key_path, _ = tls
     auth = make_auth(MemoryTokenStorage())
@@ -142,3 +223,53 @@ def test_cli_login_in_process(emu, tmp_path, monkeypatch):
     token = EncryptedFileTokenStorage(tmp_path / "t.bin", key).load()
     assert token is not None
     assert token.access_token not in result.output
+
+
+def test_cli_login_refuses_a_consent_for_another_user_unless_forced(emu, tmp_path, monkeypatch):
+    # Issue 15.5 on a workstation: `auth login` records who consented and never silently replaces a token of
+    # another Exact user (or one reaching other divisions) with a new one.
+    from urllib.parse import quote
+
+    from cryptography.fernet import Fernet
+    from typer.testing import CliRunner
+
+    from exact_online_sdk.auth import EncryptedFileTokenStorage
+    from exact_online_sdk.cli import app
+    from exact_online_sdk.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+    key = Fernet.generate_key().decode()
+    for name, value in {
+        "EXACT_BASE_URL": emu.base_url,
+        "EXACT_CLIENT_ID": DEFAULT_CLIENT_ID,
+        "EXACT_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+        "EXACT_REDIRECT_URI": "https://app.example/callback",
+        "EXACT_TOKEN_PATH": str(tmp_path / "t.bin"),
+        "EXACT_ENCRYPTION_KEY": key,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("EXACT_TOKEN_SECRET_A", raising=False)
+    monkeypatch.delenv("EXACT_TOKEN_SECRET", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("exact_online_sdk.auth.manager.secrets.token_urlsafe", lambda n: "known-state")
+    store = EncryptedFileTokenStorage(tmp_path / "t.bin", key)
+
+    def login(*extra: str):
+        code = emu.control.authorize(redirect_uri="https://app.example/callback")
+        callback = f"https://app.example/callback?code={quote(code)}&state=known-state\n"
+        return CliRunner().invoke(app, ["auth", "login", "--mode", "manual", *extra], input=callback)
+
+    assert login().exit_code == 0
+    first = store.load()
+    assert (first.user_id, first.divisions) == (emu.state.user_id, (1001, 1002))
+    assert login().exit_code == 0  # the same user again: fine
+    theirs = store.load().replace(generation=3, user_id="6d1ee0f5-0000-4000-8000-0000000000ff")
+    store.save(theirs, expected_generation=2)
+
+    refused = login()
+    assert refused.exit_code != 0
+    assert "another Exact user" in refused.output
+    assert "--force-new-company" in refused.output
+    assert store.load() == theirs  # nothing stored
+    forced = login("--force-new-company")
+    assert forced.exit_code == 0, forced.output
+    assert store.load().user_id == emu.state.user_id

@@ -102,3 +102,4 @@ def test_bootstrap_script_writes_the_slots(
     assert stored is not None
     assert (stored.generation, stored.calls_today) == (1, 1)
     assert stored.chain_id
+    assert stored.user_id == slots_env.state.user_id  # who consented, for the next re-consent's check

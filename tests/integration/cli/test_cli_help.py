@@ -77,10 +77,12 @@ def test_config_lists_every_variable_with_its_source_and_hides_secrets(tmp_path,
     for name in ("EXACT_BASE_URL", "EXACT_ACCESS_TOKEN", "EXACT_CLIENT_SECRET", "EXACT_DIVISION", "EXACT_REGION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    (tmp_path / ".env").write_text("EXACT_DIVISION=1002\nEXACT_CLIENT_SECRET=dotenv-secret-canary\n")
+    named = tmp_path / "settings.env"
+    named.write_text("EXACT_DIVISION=1002\nEXACT_CLIENT_SECRET=dotenv-secret-canary\n")
+    (tmp_path / ".env").write_text("EXACT_USER_AGENT=unnamed-dotenv\n")  # read by no command: not shown either
     monkeypatch.setenv("EXACT_REGION", "be")
     monkeypatch.setenv("exact_access_token", "env-token-canary")  # read case-insensitively, as Settings does
-    result = runner.invoke(app, ["config", "--json"])
+    result = runner.invoke(app, ["--env-file", str(named), "config", "--json"])
     assert result.exit_code == 0, result.output
     import json
 
@@ -89,9 +91,10 @@ def test_config_lists_every_variable_with_its_source_and_hides_secrets(tmp_path,
     assert rows["EXACT_DIVISION"] | {"Meaning": ""} == {
         "Variable": "EXACT_DIVISION",
         "Value": "1002",
-        "Source": ".env file",
+        "Source": f"{named} file",
         "Meaning": "",
     }
+    assert "unnamed-dotenv" not in result.output
     assert rows["EXACT_CLIENT_SECRET"]["Value"] == "(set, hidden)"
     assert rows["EXACT_ACCESS_TOKEN"]["Value"] == "(set, hidden)"
     assert rows["EXACT_ACCESS_TOKEN"]["Source"] == "environment"

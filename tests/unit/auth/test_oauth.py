@@ -314,3 +314,15 @@ def test_timed_out_code_exchange_is_outcome_unknown():
 
     with pytest.raises(errors.TokenOutcomeUnknown, match="used only once"):
         _endpoint(timeout).exchange_code("c0de!x")
+
+
+def test_the_client_secret_is_masked_wherever_it_is_echoed_once_an_endpoint_exists():
+    # Any text that passes the SDK's redaction (errors, the log filter, reprs) loses the client secret, even where
+    # the token endpoint is not involved: an API error or a log line of the application that quotes it.
+    from exact_online_sdk._core.redact import redact_text
+    from exact_online_sdk.exceptions import APIError
+
+    secret = "never-seen-client-secret-91c"
+    OAuthEndpoint(BASE, "cid", secret, "https://app.example/cb").close()
+    assert secret not in redact_text(f"the app said {secret} was wrong")
+    assert secret not in str(APIError(f"Exact echoed {secret}", status_code=400))

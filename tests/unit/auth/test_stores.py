@@ -201,3 +201,25 @@ def test_read_only_async():
         return first, second, third
 
     assert asyncio.run(run()) == ("AT-1-secret", "AT-2-secret", "AT-3-secret")
+
+
+@pytest.mark.parametrize("first", ["save", "refresh_lock"])
+def test_a_missing_token_directory_is_created_private_before_any_lock_file(tmp_path, key, first):
+    # The lock files come first and filelock would create the directory 0755: the token's neighbours (the lock
+    # files, a later temporary file) must never sit in a directory others can list.
+    path = tmp_path / "state" / "exact" / "token.bin"
+    store = EncryptedFileTokenStorage(path, key)
+    if first == "save":
+        store.save(tok(1), expected_generation=None)
+    else:
+        lock = store.refresh_lock()
+        assert lock.acquire(1.0)
+        lock.release()
+    for directory in (path.parent, path.parent.parent):
+        assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700, directory
+
+
+def test_an_existing_token_directory_keeps_its_mode(tmp_path, key):
+    tmp_path.chmod(0o750)
+    EncryptedFileTokenStorage(tmp_path / "token.bin", key).save(tok(1), expected_generation=None)
+    assert stat.S_IMODE(os.stat(tmp_path).st_mode) == 0o750

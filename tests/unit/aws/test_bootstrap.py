@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from exact_online_sdk.auth.errors import AuthorizationCodeInvalid, StateMismatch
+from exact_online_sdk.auth.errors import AuthorizationCodeInvalid, ConsentMismatch, StateMismatch
 from exact_online_sdk.auth.oauth import OAuthEndpoint
 from exact_online_sdk.auth.token import Token
 from exact_online_sdk.aws.bootstrap import (
@@ -182,8 +182,8 @@ def test_declined_consent_and_a_reused_code_are_typed_errors_and_keep_the_stored
     callback = consent(flow.start().authorization_url)
     flow.complete(callback)
     first = store.load(fresh=True)
-    with pytest.raises(AuthorizationCodeInvalid):
-        flow.complete(callback)  # the code is single-use at Exact
+    with pytest.raises(StateMismatch, match="already used"):
+        flow.complete(callback)  # its state is spent before the (single-use) code is even sent
     assert store.load(fresh=True) == first
 
 
@@ -223,7 +223,17 @@ def test_function_url_events_get_http_answers(flow: BootstrapFlow) -> None:
         (_url_event(b"[1]"), 400, "ValueError"),
         (_url_event(b'{"action": "delete"}'), 400, "ValueError"),
         (_url_event(b'{"action": "complete"}'), 400, "ValueError"),
-        (_url_event(b'{"action": "complete", "callback_url": "https://x/cb?code=a&state=b"}'), 400, "StateMismatch"),
+        (
+            _url_event(b'{"action": "complete", "callback_url": "https://x/cb?code=a&state=b"}'),
+            400,
+            "AuthorizationCodeInvalid",
+        ),
+        (
+            _url_event(json.dumps({"action": "complete", "callback_url": f"{REDIRECT}?code=a&state=b"}).encode()),
+            400,
+            "StateMismatch",
+        ),
+        (_url_event(b'{"action": "start", "force_login": "maybe"}'), 400, "ValueError"),
         (_url_event(b"", method="GET"), 400, "ValueError"),
     ]
     for event, status, error in cases:
@@ -337,3 +347,143 @@ def test_token_endpoint_trouble_answers_502(flow: BootstrapFlow, emu: Any) -> No
     answer = handle_event(flow, _url_event(json.dumps({"action": "complete", "callback_url": callback}).encode()))
     assert answer["statusCode"] == 502
     assert json.loads(answer["body"])["error"] == "TokenEndpointError"
+
+
+# --- issue 15.5: single-use state, the callback's host, the same user and company, flags ----------------------------
+
+
+def callback_with(state: str, emu: Any) -> str:
+    """A callback carrying a fresh, valid code of the emulator and the given state."""
+    from urllib.parse import quote
+
+    return f"{REDIRECT}?code={quote(emu.control.authorize(redirect_uri=REDIRECT))}&state={quote(state)}"
+
+
+def test_a_state_is_single_use_across_containers_and_pending_states_die_with_a_consent(
+    flow: BootstrapFlow, store: SecretsManagerTokenStorage, endpoint: OAuthEndpoint, emu: Any, clock: ManualClock
+) -> None:
+    first, pending = flow.start(), flow.start()
+    flow.complete(consent(first.authorization_url))
+    stored = store.load(fresh=True)
+    calls = emu.control.counters().get("token_calls", 0)
+    # A cold container (nothing in memory) with a fresh, valid code: the state is spent, and so is one issued
+    # before that consent.
+    cold = BootstrapFlow(store, endpoint, state_key=state_key_from_client_secret("emulator-secret"), clock=clock)
+    for state in (first.state, pending.state):
+        with pytest.raises(StateMismatch, match="already used"):
+            cold.complete(callback_with(state, emu))
+    assert emu.control.counters().get("token_calls", 0) == calls  # refused before any code was sent
+    assert store.load(fresh=True) == stored
+    clock.advance(60)  # a refresh of the new chain keeps its chain id: a state issued after the consent still works
+    cold.complete(consent(cold.start().authorization_url))
+    assert store.load(fresh=True).generation == 2
+
+
+def test_a_state_tried_once_in_a_container_is_not_tried_again(
+    flow: BootstrapFlow, store: SecretsManagerTokenStorage, emu: Any
+) -> None:
+    started = flow.start()
+    with pytest.raises(AuthorizationCodeInvalid):
+        flow.complete(f"{REDIRECT}?code=XTzM!not-a-code&state={started.state}")
+    with pytest.raises(StateMismatch, match="already used"):
+        flow.complete(callback_with(started.state, emu))
+    assert store.load(fresh=True) is None
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "https://evil.example/callback",
+        "https://localhost:9443/callback",
+        "https://localhost:8443/other",
+        "http://localhost:8443/callback",
+    ],
+)
+def test_a_callback_on_another_host_or_path_is_refused_before_any_exchange(
+    flow: BootstrapFlow, store: SecretsManagerTokenStorage, emu: Any, where: str
+) -> None:
+    callback = consent(flow.start().authorization_url).replace(REDIRECT, where)
+    with pytest.raises(AuthorizationCodeInvalid, match="registered redirect URI"):
+        flow.complete(callback)
+    with pytest.raises(AuthorizationCodeInvalid, match="whole URL"):
+        flow.complete(urlsplit(callback).query)
+    assert emu.control.counters().get("token_calls", 0) == 0
+    assert store.load(fresh=True) is None
+
+
+def test_the_consenting_user_and_divisions_are_recorded_and_kept_by_refreshes(
+    flow: BootstrapFlow, store: SecretsManagerTokenStorage, endpoint: OAuthEndpoint, emu: Any, clock: ManualClock
+) -> None:
+    flow.complete(consent(flow.start().authorization_url))
+    token = store.load(fresh=True)
+    assert (token.user_id, token.divisions) == (emu.state.user_id, (1001, 1002))
+    clock.advance(580)
+    refreshed = endpoint.refresh(token)
+    assert (refreshed.user_id, refreshed.divisions) == (emu.state.user_id, (1001, 1002))
+
+
+@pytest.mark.parametrize(
+    ("user", "divisions", "message"),
+    [
+        ("6d1ee0f5-0000-4000-8000-0000000000ff", (1001, 1002), "another Exact user"),
+        (None, (1001, 1002, 2001), "cannot reach division.s. 2001"),
+    ],
+)
+def test_a_reconsent_for_another_user_or_company_is_refused_unless_forced(
+    flow: BootstrapFlow,
+    store: SecretsManagerTokenStorage,
+    emu: Any,
+    clock: ManualClock,
+    user: Any,
+    divisions: Any,
+    message: str,
+) -> None:
+    now = clock.now()
+    old = Token(
+        "dead-access",
+        "dead-refresh",
+        now - 9000,
+        now - 8400,
+        1,
+        chain_id="c0ffee00c0ffee00",
+        user_id=user or emu.state.user_id,
+        divisions=divisions,
+    )
+    store.save(old, expected_generation=None)
+    with pytest.raises(ConsentMismatch, match=message):
+        flow.complete(consent(flow.start().authorization_url))
+    assert store.load(fresh=True) == old  # the other company's token is not stored
+    answer = flow.handle(
+        {"action": "complete", "callback_url": consent(flow.start().authorization_url), "force_new_company": "true"}
+    )
+    assert (answer["action"], answer["generation"]) == ("reconsented", 2)
+    assert store.load(fresh=True).user_id == emu.state.user_id
+
+
+def test_a_reconsent_by_the_same_user_and_an_old_chain_without_identity_are_accepted(
+    flow: BootstrapFlow, store: SecretsManagerTokenStorage, emu: Any, clock: ManualClock
+) -> None:
+    now = clock.now()
+    store.save(Token("dead-access", "dead-refresh", now - 9000, now - 8400, 1), expected_generation=None)
+    assert flow.complete(consent(flow.start().authorization_url)).generation == 2  # recorded from now on
+    assert flow.complete(consent(flow.start().authorization_url)).generation == 3  # the same user: fine
+
+
+def test_a_conflicting_answer_is_refused_as_a_conflict_over_the_url(
+    flow: BootstrapFlow, store: SecretsManagerTokenStorage, emu: Any, clock: ManualClock
+) -> None:
+    now = clock.now()
+    store.save(
+        Token("a", "r", now - 9000, now - 8400, 1, chain_id="c0ffee00c0ffee00", user_id="someone-else"),
+        expected_generation=None,
+    )
+    callback = consent(flow.start().authorization_url)
+    answer = handle_event(flow, _url_event(json.dumps({"action": "complete", "callback_url": callback}).encode()))
+    assert answer["statusCode"] == 409
+    assert json.loads(answer["body"])["error"] == "ConsentMismatch"
+
+
+@pytest.mark.parametrize(("value", "sent"), [(False, "0"), ("false", "0"), ("0", "0"), ("true", "1"), (True, "1")])
+def test_force_login_false_means_false(flow: BootstrapFlow, value: Any, sent: str) -> None:
+    url = flow.handle({"action": "start", "force_login": value})["authorization_url"]
+    assert parse_qs(urlsplit(url).query)["force_login"] == [sent]

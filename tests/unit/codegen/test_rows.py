@@ -139,7 +139,7 @@ def test_tolerant_reader_accepts_what_edm_accepts() -> None:
 
 
 def test_not_json_and_not_a_page_are_told_apart() -> None:
-    with pytest.raises(msgspec.DecodeError):
+    with pytest.raises(edm.JSONFormatError):  # typed since issue 15 (it was msgspec.DecodeError)
         parse_rows(AccountRow, b"<feed xmlns='http://www.w3.org/2005/Atom'/>")
     with pytest.raises(NotAPage):
         parse_rows(AccountRow, b'{"d":{"ID":"' + GUID.encode() + b'"}}')

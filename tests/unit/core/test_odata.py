@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from exact_online_sdk import edm
 from exact_online_sdk import odata as q
 from exact_online_sdk.exceptions import ODataError
 
@@ -168,8 +169,20 @@ def test_a_value_never_injects_a_clause(value: str) -> None:
     assert q.Query().filter(q.eq("Name", value)).params()["$filter"] == expr
 
 
+def _fits_exact(value: Decimal) -> bool:
+    try:
+        edm.parse_decimal(value)
+    except edm.EdmValueError:
+        return False
+    return True
+
+
 @given(st.decimals(allow_nan=False, allow_infinity=False, places=None))
 def test_decimals_have_no_exponent_and_round_trip(value: Decimal) -> None:
+    if not _fits_exact(value):  # beyond Edm.Double's range or digit bound: refused, with the reason
+        with pytest.raises(ODataError, match=r"Edm\.Double"):
+            q.literal(value)
+        return
     lit = q.literal(value)
     assert "e" not in lit.lower()
     assert Decimal(lit) == value
