@@ -41,6 +41,7 @@ DESCRIPTIONS: dict[str, str] = {
     "client_secret_arn": "AWS: secret holding the client secret",
     "webhook_secret_arn": "AWS: secret holding the webhook secret",
     "coordination_table": "AWS: DynamoDB coordination table",
+    "max_response_bytes": "cap on a decoded response body, in bytes",
     "connection": "AWS: the connection this process uses, on a stack with several",
     "connections": "AWS: connection name -> slot ids (the stack's ConnectionSlots output)",
     "connection_prefix": "AWS: secret-name prefix of the stack's connections",
