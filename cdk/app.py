@@ -13,6 +13,11 @@
 - refresherReservedConcurrency: reserve concurrency for the refresher (default none: the lease fences it)
 - webhooks: true to deploy the webhook receiver; webhookReservedConcurrency: its cap (default 10, "none": no cap)
 - alarmThresholds: JSON object alarm name -> threshold; tags: JSON object or "k=v,k2=v2"; stackName
+- landing: true to deploy the S3 bucket workers land synced rows in (the Prefect flow's LANDING_BUCKET);
+  landingRetentionDays: how long landed runs are kept (default 90)
+- connections: further Exact connections besides "default" (one refresher for all): names ("acme,globex"), or a
+  JSON object name -> its own {"baseUrl", "clientId", "redirectUri"}; connectionSecretPrefix: their secrets' name
+  prefix (default "<stackName>/")
 List options are comma-separated strings (or JSON lists in cdk.json).
 """
 
@@ -64,6 +69,15 @@ class Context:
             return None
         return int(value)
 
+    def connections(self, key: str) -> dict[str, dict[str, str]]:
+        """Names (a list or "a,b") or a JSON object name -> options: name -> options."""
+        value = self.raw(key)
+        if isinstance(value, str) and value.strip().startswith("{"):
+            value = json.loads(value)
+        if isinstance(value, dict):
+            return {str(k): {str(o): str(v) for o, v in (opts or {}).items()} for k, opts in value.items()}
+        return {name: {} for name in self.items(key)}
+
     def mapping(self, key: str) -> dict[str, str]:
         value = self.raw(key)
         if value is None:
@@ -104,6 +118,10 @@ def build_app(app: App | None = None) -> tuple[App, ExactOnlineTokenStack]:
             "reader_principals": ctx.items("readerPrincipals"),
             "reserved_concurrency": ctx.optional_int("refresherReservedConcurrency", None),
             "alarm_thresholds": {k: float(v) for k, v in ctx.mapping("alarmThresholds").items()},
+            "connections": ctx.connections("connections"),
+            "connection_secret_prefix": ctx.text("connectionSecretPrefix") or None,
+            "landing": ctx.flag("landing"),
+            "landing_retention_days": ctx.optional_int("landingRetentionDays", 90) or 90,
         },
         env=Environment(),
     )

@@ -18,6 +18,8 @@ from constructs import Construct
 from cdk.acknowledgements import acknowledge
 
 LEASE_PREFIX = "lease#"
+WORKER_PREFIXES = ("budget#", "cursor#")
+"""Partition-key prefixes of the workers' items: ``exact_online_sdk.scale``'s rate budget and sync cursors."""
 WEBHOOK_PREFIX = "webhook#"
 ITEM_ACTIONS = [
     "dynamodb:GetItem",
@@ -76,8 +78,14 @@ class CoordinationTable(Construct):
         )
 
     def grant_shared_items(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Read and write every item except the refresher's lease (for workers: the shared rate budget)."""
-        grant = iam.Grant.add_to_principal(grantee=grantee, actions=ITEM_ACTIONS, resource_arns=[self.table.table_arn])
+        """Read and write the workers' items only: the shared rate budget (``budget#``) and the sync cursors with
+        their leases (``cursor#``, queried by partition); the refresher's ``lease#`` items are denied outright."""
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=[*ITEM_ACTIONS, "dynamodb:Query"],
+            resource_arns=[self.table.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{p}*" for p in WORKER_PREFIXES]}},
+        )
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
                 effect=iam.Effect.DENY,

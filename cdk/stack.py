@@ -83,6 +83,21 @@ class ExactOnlineTokenStack(Stack):
                 "EventBridge Scheduler group of the refresher's schedule",
             ),
         }
+        if len(r.connections) > 1:
+            outputs["ConnectionSecretPrefix"] = (
+                r.connection_secret_prefix,
+                "EXACT_CONNECTION_PREFIX: the further connections' secrets are <prefix><name>/token-a, ...",
+            )
+            outputs["ConnectionSlots"] = (
+                self.to_json_string(r.connection_slots()),
+                "EXACT_CONNECTIONS for workers (name -> slot ids); a worker picks one with EXACT_CONNECTION=<name>",
+            )
+        if r.landing is not None:
+            outputs["LandingBucketName"] = (
+                r.landing.bucket_name,
+                "LANDING_BUCKET: where workers land synced rows (the worker policy may write under LandingPrefix)",
+            )
+            outputs["LandingPrefix"] = (r.landing.prefix, "The key prefix workers land under (S3Sink's prefix)")
         self.webhooks: ExactWebhookReceiver | None = None
         if webhooks:
             self.webhooks = ExactWebhookReceiver(

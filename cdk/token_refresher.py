@@ -12,24 +12,29 @@ It is built from parts with one job each (see ../shared/aws/NOTES.md for why eac
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CfnElement, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
+from cdk.acknowledgements import acknowledge
+from cdk.connections import OPTION_KEYS, ConnectionSecrets, group_of, normalize_connections
 from cdk.coordination import CoordinationTable
-from cdk.functions import LATEST_RUNTIME, RUNTIMES, FunctionSettings, runtime_for
+from cdk.functions import LATEST_RUNTIME, RUNTIMES, FunctionSettings, role_of, runtime_for
 from cdk.grants import PolicyGrantee
+from cdk.landing import LandingBucket
 from cdk.layer import POWERTOOLS_VERSION, ROOT, SdkLayer, function_layers, powertools_layer
 from cdk.monitoring import RefresherMonitoring, alarm_topic
 from cdk.refresher_functions import EVERY_MINUTE, REFRESHER_TIMEOUT, RefresherFunctions
 from cdk.token_slots import READ_ACTIONS, SECRET_WRITE_ACTIONS, TokenSlots
 from exact_online_sdk.aws.alarms import Resource
+from exact_online_sdk.aws.connections import DEFAULT_CONNECTION
 from exact_online_sdk.config import DEFAULT_BASE_URL
 
 __all__ = [
@@ -87,7 +92,16 @@ class ExactTokenRefresher(Construct):
         reserved_concurrency: int | None = None,
         worker_coordination_access: bool = True,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        connections: Mapping[str, Mapping[str, str] | None] | Sequence[str] = (),
+        connection_secret_prefix: str | None = None,
+        landing: bool = False,
+        landing_retention_days: int = 90,
     ) -> None:
+        """``connections``: the further Exact connections besides "default" (names, or name -> its own
+        ``baseUrl``/``clientId``/``redirectUri``), each with its own secrets named
+        ``<connection_secret_prefix><name>/...`` (default prefix ``<stack name>/``); one refresher serves all.
+        ``landing``: an S3 bucket for the rows workers sync (:class:`~cdk.landing.LandingBucket`, runs expire after
+        ``landing_retention_days``), granted in the worker policy."""
         super().__init__(scope, construct_id)
         self.runtime = runtime_for(python_version)
         # "Default" keeps the secrets' and the key's logical ids what they were before the construct was split
@@ -102,6 +116,27 @@ class ExactTokenRefresher(Construct):
             deployer_principal_arns=deployer_principal_arns,
         )
         self.coordination = CoordinationTable(self, "Coordination")
+        self.connection_options = normalize_connections(connections)
+        self.connection_secret_prefix = (
+            f"{Stack.of(self).stack_name}/" if connection_secret_prefix is None else connection_secret_prefix
+        )
+        self.connections: dict[str, TokenSlots] = {DEFAULT_CONNECTION: self.tokens}
+        groups: dict[int, list[str]] = {}
+        for name in self.connection_options:
+            groups.setdefault(group_of(name), []).append(name)
+        for group, names in sorted(groups.items()):
+            nested = ConnectionSecrets(
+                self,
+                f"Connections{group}",
+                names=names,
+                key=self.tokens.key,
+                secret_name_prefix=self.connection_secret_prefix,
+                removal_policy=removal_policy,
+                reader_principals=reader_principals,
+                admin_principal_arns=admin_principal_arns,
+                deployer_principal_arns=self.tokens.deployer_principal_arns,
+            )
+            self.connections.update(nested.connections)
 
         if sdk_layer is None:
             sdk_layer = SdkLayer(
@@ -136,6 +171,9 @@ class ExactTokenRefresher(Construct):
             reserved_concurrency=reserved_concurrency,
         )
 
+        if self.connection_options:
+            self._serve_connections(writer_principal_arns)
+
         self.topic_key, self.alarm_topic = alarm_topic(self, alarm_email=alarm_email)
         thresholds = dict(alarm_thresholds or {})
         if freshness_threshold_seconds is not None:
@@ -156,6 +194,22 @@ class ExactTokenRefresher(Construct):
             name_prefix=f"{Stack.of(self).stack_name}-" if alarm_name_prefix is None else alarm_name_prefix,
         )
         self.worker_coordination_access = worker_coordination_access
+        self.landing: LandingBucket | None = (
+            LandingBucket(self, "Landing", retention_days=landing_retention_days, removal_policy=removal_policy)
+            if landing
+            else None
+        )
+        if self.landing is not None:
+            stack = Stack.of(self)
+            cfn_bucket = self.landing.bucket.node.default_child
+            assert isinstance(cfn_bucket, CfnElement)
+            bucket_id = stack.resolve(stack.get_logical_id(cfn_bucket))
+            acknowledge(
+                self,
+                f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{self.landing.prefix}/*]",
+                "Workers put and get the objects of their runs under the landing prefix: the keys are made per "
+                "connection, division, endpoint and run, unknown in advance.",
+            )
 
         self.worker_policy = iam.ManagedPolicy(
             self,
@@ -173,6 +227,75 @@ class ExactTokenRefresher(Construct):
         self.bootstrap_url, self.schedule = self.functions.bootstrap_url, self.functions.schedule
         self.failure_queue = self.functions.failure_queue
         self.table = self.coordination.table
+
+    @property
+    def connection_names(self) -> list[str]:
+        """Every connection of the stack, "default" first, then in the configured order."""
+        return [DEFAULT_CONNECTION, *self.connection_options]
+
+    def connection_secret_pattern(self, suffix: str) -> str:
+        """The ARN pattern of the further connections' secrets named ``<prefix><any name>/<suffix>``."""
+        return Stack.of(self).format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"{self.connection_secret_prefix}*/{suffix}-??????",  # Secrets Manager adds 6 characters
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    def _serve_connections(self, writer_principal_arns: Sequence[str]) -> None:
+        """The refresher reads and writes every further connection's secrets (found by name: one statement for
+        all, whatever their number), and the slots accept writes from the same principals as "default"'s."""
+        refresher, bootstrap = self.functions.refresher, self.functions.bootstrap
+        patterns = {part: self.connection_secret_pattern(part) for part in ("token-a", "token-b", "rescue", "client")}
+        refresher.add_to_role_policy(iam.PolicyStatement(actions=READ_ACTIONS, resources=list(patterns.values())))
+        refresher.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["secretsmanager:PutSecretValue"],
+                resources=[patterns["token-a"], patterns["token-b"], patterns["rescue"]],
+            )
+        )
+        for part in patterns:
+            acknowledge(
+                self,
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:"
+                f"secret:{self.connection_secret_prefix}*/{part}-??????]",
+                "The further connections' secrets by the stack's naming rule (<prefix><connection>/<part>): one "
+                "statement for any number of connections (per-secret ARNs of 100 connections exceed IAM's policy "
+                "size); the wildcard stands for a connection name and Secrets Manager's 6-character suffix only.",
+            )
+        # The key is shared with "default": the refresher already decrypts and encrypts with it via Secrets Manager.
+        slot_writers = [role_of(refresher).role_arn, role_of(bootstrap).role_arn, *writer_principal_arns]
+        for name, slots in self.connections.items():
+            if name != DEFAULT_CONNECTION:
+                slots.restrict_writes(slot_writers=slot_writers, rescue_writers=[role_of(refresher).role_arn])
+        env = self.connection_environment()
+        refresher.add_environment("EXACT_CONNECTIONS", json.dumps(env, separators=(",", ":")))
+        refresher.add_environment("EXACT_CONNECTION_PREFIX", self.connection_secret_prefix)
+
+    def connection_environment(self) -> dict[str, dict[str, str]]:
+        """``EXACT_CONNECTIONS`` of the refresher: every connection with its own options (the secrets follow the
+        naming rule). Lambda's environment holds 4 KB: about 150 connections of 20-character names."""
+        env: dict[str, dict[str, str]] = {DEFAULT_CONNECTION: {}}
+        for name, options in self.connection_options.items():
+            env[name] = {OPTION_KEYS[k]: v for k, v in options.items()}
+        if len(json.dumps(env, separators=(",", ":"))) > 3500:
+            raise ValueError(
+                f"{len(env)} connections do not fit the refresher's 4 KB environment: shorten their names, or split "
+                "them over two stacks"
+            )
+        return env
+
+    def connection_slots(self) -> dict[str, dict[str, str]]:
+        """Each connection's slot ids (ARNs for "default", names for the others): the ``ConnectionSlots`` output,
+        what a worker puts in ``EXACT_CONNECTIONS``."""
+        prefix = self.connection_secret_prefix
+        full = {
+            name: {"a": f"{prefix}{name}/token-a", "b": f"{prefix}{name}/token-b"} for name in self.connection_options
+        }
+        # A stack output holds 4 KB: past that, the slot ids of further connections are left to the naming rule
+        # (the worker also sets EXACT_CONNECTION_PREFIX, the ConnectionSecretPrefix output).
+        further = full if len(json.dumps(full)) <= 3000 else {name: {} for name in full}
+        return {DEFAULT_CONNECTION: {"a": self.tokens.slot_a.secret_arn, "b": self.tokens.slot_b.secret_arn}, **further}
 
     @property
     def alarms(self) -> list[cloudwatch.Alarm]:
@@ -193,14 +316,30 @@ class ExactTokenRefresher(Construct):
 
         Identity-based, so a grantee in another stack creates no reference back to this one (no cycle).
         """
-        return self.tokens.grant_read(grantee)
+        grant = self.tokens.grant_read(grantee)
+        if self.connection_options:
+            # Every further connection's two slots (never its rescue or client secret); the shared key is granted.
+            grant = grant.combine(
+                iam.Grant.add_to_principal(
+                    grantee=grantee,
+                    actions=READ_ACTIONS,
+                    resource_arns=[
+                        self.connection_secret_pattern("token-a"),
+                        self.connection_secret_pattern("token-b"),
+                    ],
+                )
+            )
+        return grant
 
     def grant_worker(self, grantee: iam.IGrantable) -> iam.Grant:
-        """What a worker gets (the ``worker_policy`` is built by this very call): the token read grant and, with
-        ``worker_coordination_access``, the coordination table's items except the refresher's lease."""
+        """What a worker gets (the ``worker_policy`` is built by this very call): the token read grant; with
+        ``worker_coordination_access``, the coordination table's worker items (``budget#``, ``cursor#``, never the
+        refresher's ``lease#``); with ``landing``, the landing bucket's prefix."""
         grant = self.grant_token_read(grantee)
         if self.worker_coordination_access:
             grant = grant.combine(self.coordination.grant_shared_items(grantee))
+        if self.landing is not None:
+            grant = grant.combine(self.landing.grant_landing(grantee))
         return grant
 
     def grant_bootstrap(self, grantee: iam.IGrantable) -> iam.Grant:

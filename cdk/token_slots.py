@@ -18,6 +18,7 @@ from constructs import Construct
 from cdk.acknowledgements import acknowledge
 from cdk.metrics import refresher_metric
 from exact_online_sdk.aws import metrics_names as mn
+from exact_online_sdk.aws.connections import connection_secret_names
 
 READ_ACTIONS = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
 # Actions that change a secret's value or which version is current: the token's writers only.
@@ -50,11 +51,24 @@ def principal_of(value: str) -> iam.IPrincipal:
 
 
 def empty_secret(
-    scope: Construct, construct_id: str, description: str, key: kms.IKey, removal_policy: RemovalPolicy
+    scope: Construct,
+    construct_id: str,
+    description: str,
+    key: kms.IKey,
+    removal_policy: RemovalPolicy,
+    secret_name: str | None = None,
 ) -> sm.Secret:
     """A secret created *without a value*: its writer (refresher, bootstrap, operator) puts the value, and a
-    re-deploy never replaces a live one."""
-    secret = sm.Secret(scope, construct_id, description=description, encryption_key=key, removal_policy=removal_policy)
+    re-deploy never replaces a live one. ``secret_name``: a fixed name (a further connection's secrets, found by
+    the refresher and workers from the stack's naming rule); None lets CloudFormation name it."""
+    secret = sm.Secret(
+        scope,
+        construct_id,
+        description=description,
+        encryption_key=key,
+        removal_policy=removal_policy,
+        secret_name=secret_name,
+    )
     # The Secret construct always asks CloudFormation to generate a value; no value at all is what we want.
     cfn = secret.node.default_child
     assert isinstance(cfn, sm.CfnSecret)
@@ -80,30 +94,46 @@ class TokenSlots(Construct):
         reader_principals: Sequence[str] = (),
         admin_principal_arns: Sequence[str] = (),
         deployer_principal_arns: Sequence[str] | None = None,
+        key: kms.IKey | None = None,
+        connection: str | None = None,
+        secret_name_prefix: str | None = None,
     ) -> None:
+        """``key``: share another connection's key (else a key of its own); ``connection`` and
+        ``secret_name_prefix``: a further connection's secrets, named ``<prefix><connection>/token-a``, ``/token-b``,
+        ``/rescue``, ``/client`` (``exact_online_sdk.aws.connections.connection_secret_names``)."""
         super().__init__(scope, construct_id)
-        self.key = kms.Key(
-            self,
-            "SecretsKey",
-            description="Encrypts the Exact Online token slots, the rescue copy and the client secret",
-            enable_key_rotation=True,
-            removal_policy=removal_policy,
+        self.connection = connection
+        self.owns_key = key is None
+        if key is None:
+            key = kms.Key(
+                self,
+                "SecretsKey",
+                description="Encrypts the Exact Online token slots, the rescue copy and the client secret",
+                enable_key_rotation=True,
+                removal_policy=removal_policy,
+            )
+        self.key: kms.IKey = key
+        names = (
+            connection_secret_names(secret_name_prefix, connection)
+            if connection is not None and secret_name_prefix is not None
+            else None
         )
-        self.slot_a = empty_secret(self, "SlotA", "Exact Online token state, slot A", self.key, removal_policy)
-        self.slot_b = empty_secret(self, "SlotB", "Exact Online token state, slot B", self.key, removal_policy)
-        self.rescue_secret = empty_secret(
-            self,
+        about = f" (connection {connection})" if connection else ""
+
+        def new_secret(construct_id: str, description: str, name: str | None) -> sm.Secret:
+            return empty_secret(self, construct_id, description + about, self.key, removal_policy, name)
+
+        self.slot_a = new_secret("SlotA", "Exact Online token state, slot A", names.slot_a if names else None)
+        self.slot_b = new_secret("SlotB", "Exact Online token state, slot B", names.slot_b if names else None)
+        self.rescue_secret = new_secret(
             "Rescue",
             "Rescue copy of a refreshed token that could not be stored in the slots",
-            self.key,
-            removal_policy,
+            names.rescue if names else None,
         )
-        self.client_secret = empty_secret(
-            self,
+        self.client_secret = new_secret(
             "ClientCredentials",
             'Exact app credentials: put {"client_id": "...", "client_secret": "..."} here once after deploy',
-            self.key,
-            removal_policy,
+            names.credentials if names else None,
         )
         self.slots = (self.slot_a, self.slot_b)
         self.secrets = (*self.slots, self.rescue_secret, self.client_secret)
@@ -211,6 +241,8 @@ class TokenSlots(Construct):
                     sid="AllowCrossAccountReaders", principals=list(principals), actions=READ_ACTIONS, resources=["*"]
                 )
             )
+        if not self.owns_key:
+            return  # the key's owner (the "default" connection) allows them, through Secrets Manager only
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCrossAccountReadersViaSecretsManager",

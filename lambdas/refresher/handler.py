@@ -1,11 +1,14 @@
 """Lambda entry point of the token refresher: a thin Powertools shell (Logger, Metrics as EMF, Tracer) around
-:class:`exact_online_sdk.aws.TokenRefresher`, which holds all the logic and is tested on its own.
+:class:`exact_online_sdk.aws.RefresherFleet` (one :class:`exact_online_sdk.aws.TokenRefresher` per Exact
+connection), which holds all the logic and is tested on its own.
 
-Configuration is :class:`exact_online_sdk.Settings` (set by the CDK construct): EXACT_TOKEN_SECRET_A,
-EXACT_TOKEN_SECRET_B, EXACT_RESCUE_SECRET, EXACT_CLIENT_ID, EXACT_CLIENT_SECRET_ARN (a secret holding
-{"client_secret": "..."}), EXACT_BASE_URL and, optionally, EXACT_COORDINATION_TABLE (the lease that keeps twin
-invocations away from Exact at the same time; without it the refresher works as before, without a lease).
-The refresher object lives at module level so a warm container keeps a token it could not store yet.
+Configuration is :class:`exact_online_sdk.Settings` (set by the CDK construct). The connection "default":
+EXACT_TOKEN_SECRET_A, EXACT_TOKEN_SECRET_B, EXACT_RESCUE_SECRET, EXACT_CLIENT_ID, EXACT_CLIENT_SECRET_ARN (a secret
+holding {"client_secret": "..."}), EXACT_BASE_URL; further connections: EXACT_CONNECTIONS (JSON, name -> options) and
+EXACT_CONNECTION_PREFIX (their secrets' name prefix, see exact_online_sdk.aws.connections); optionally
+EXACT_COORDINATION_TABLE (each connection's lease keeps twin invocations away from Exact at the same time; without
+it the refresher works as before, without a lease).
+The fleet lives at module level so a warm container keeps a token it could not store yet, and its last reads.
 Every Exact call, back-off and write of a run fits the invocation's remaining time minus ``SAFETY_MARGIN_S``.
 """
 
@@ -19,8 +22,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from exact_online_sdk import Settings
-from exact_online_sdk.aws import MetricsSink, RefreshFailed, TokenRefresher
+from exact_online_sdk.aws import MetricsSink, RefresherFleet, RefreshFailed, TokenRefresher
 from exact_online_sdk.aws import metrics_names as mn
+from exact_online_sdk.aws.fleet import ConnectionsFailed, Runner
 from exact_online_sdk.clock import Clock, SystemClock
 
 logger = Logger(service=mn.SERVICE)
@@ -29,7 +33,7 @@ tracer = Tracer(service=mn.SERVICE)
 
 SAFETY_MARGIN_S = 5.0
 """Kept free at the end of an invocation for the handler's own work (metrics flush, logging)."""
-_state: dict[str, Any] = {"refresher": None, "clock": None, "tap": None, "http": None}
+_state: dict[str, Any] = {"fleet": None, "clock": None, "tap": None, "http": None, "runner": None}
 
 
 class PowertoolsMetrics:
@@ -52,15 +56,31 @@ class PowertoolsMetrics:
 
 
 def configure(
-    *, clock: Clock | None = None, tap: MetricsSink | None = None, http_client: httpx.Client | None = None
+    *,
+    clock: Clock | None = None,
+    tap: MetricsSink | None = None,
+    http_client: httpx.Client | None = None,
+    runner: Runner | None = None,
 ) -> None:
-    """Tests and local runs: use this clock (shared with an emulator), copy metrics to ``tap``, and send Exact
-    calls through ``http_client``."""
-    _state.update(refresher=None, clock=clock, tap=tap, http=http_client)
+    """Tests and local runs: use this clock (shared with an emulator), copy metrics to ``tap``, send Exact calls
+    through ``http_client``, and run the connections with ``runner`` (default: one thread each)."""
+    _state.update(fleet=None, clock=clock, tap=tap, http=http_client, runner=runner)
+
+
+def build_fleet(settings: Settings | None = None) -> RefresherFleet:
+    """The refreshers of every connection of this environment (module-level singleton per container)."""
+    return RefresherFleet.from_settings(
+        settings or Settings(),
+        clock=_state["clock"] or SystemClock(),
+        metrics=PowertoolsMetrics(_state["tap"]),
+        http_client=_state["http"],
+        runner=_state["runner"],
+    )
 
 
 def build_refresher(settings: Settings | None = None) -> TokenRefresher:
-    """The refresher for this environment (module-level singleton per container)."""
+    """The refresher of a single-connection environment (kept for callers of before; the handler uses
+    :func:`build_fleet`)."""
     return TokenRefresher.from_settings(
         settings or Settings(),
         clock=_state["clock"] or SystemClock(),
@@ -73,23 +93,36 @@ def build_refresher(settings: Settings | None = None) -> TokenRefresher:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """One scheduled run. Raises on failure so Lambda records an error and the on-failure queue gets the event."""
-    refresher: TokenRefresher | None = _state["refresher"]
-    if refresher is None:
-        refresher = _state["refresher"] = build_refresher()
+    """One scheduled run of every connection. Raises (after every connection ran) when one failed, so Lambda
+    records an error and the on-failure queue gets the event.
+
+    The answer: with one connection, its outcome (action, generation, seconds_left, slot, waited) and
+    ``connection``; with several, ``connections`` (name -> outcome) and how many ended in each action."""
+    fleet: RefresherFleet | None = _state["fleet"]
+    if fleet is None:
+        fleet = _state["fleet"] = build_fleet()
     remaining = context.get_remaining_time_in_millis() / 1000.0
-    deadline = refresher.clock.local.now() + remaining - SAFETY_MARGIN_S
+    deadline = fleet.clock.now() + remaining - SAFETY_MARGIN_S
     try:
-        outcome = refresher.run(deadline=deadline, invocation=getattr(context, "aws_request_id", None))
-    except RefreshFailed as exc:
-        logger.error("refresh failed", extra={"reason": exc.reason, "generation": exc.generation})
+        outcome = fleet.run(deadline=deadline, invocation=getattr(context, "aws_request_id", None))
+    except ConnectionsFailed as exc:
+        logger.error(
+            "refresh failed for some connections",
+            extra={"reason": exc.reason, "connections": exc.outcome.summary()},
+        )
         raise
-    result = {
-        "action": outcome.action,
-        "generation": outcome.generation,
-        "seconds_left": round(outcome.seconds_left, 1),
-        "slot": outcome.slot,
-        "waited": round(outcome.waited, 1),
-    }
+    except RefreshFailed as exc:
+        extra = {"reason": exc.reason, "generation": exc.generation, "connection": fleet.connections[0]}
+        logger.error("refresh failed", extra=extra)
+        raise
+    connections = outcome.summary()
+    if len(connections) == 1:
+        [(name, result)] = connections.items()
+        result = {**result, "connection": name}
+    else:
+        actions: dict[str, int] = {}
+        for entry in connections.values():
+            actions[entry["action"]] = actions.get(entry["action"], 0) + 1
+        result = {"connections": connections, "actions": actions}
     logger.info("refresher run done", extra=result)
     return result

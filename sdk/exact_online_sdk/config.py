@@ -7,7 +7,10 @@ Variables: ``EXACT_CLIENT_ID``, ``EXACT_CLIENT_SECRET``, ``EXACT_REDIRECT_URI``,
 ``EXACT_ENCRYPTION_KEY``, ``EXACT_TOKEN_PATH``, ``EXACT_WEBHOOK_SECRET``;
 on AWS: ``EXACT_TOKEN_SECRET_A``/``EXACT_TOKEN_SECRET_B`` (the two token slots) or ``EXACT_TOKEN_SECRET`` (a name
 prefix), ``EXACT_RESCUE_SECRET``, ``EXACT_CLIENT_SECRET_ARN``, ``EXACT_WEBHOOK_SECRET_ARN``,
-``EXACT_COORDINATION_TABLE`` (DynamoDB: refresher lease, shared rate budget, sync cursors); for tools:
+``EXACT_COORDINATION_TABLE`` (DynamoDB: refresher lease, shared rate budget, sync cursors); with several Exact
+connections on one stack: ``EXACT_CONNECTION`` (the name a worker uses), ``EXACT_CONNECTIONS`` (JSON: name ->
+secret ids, the stack's ``ConnectionSlots`` output) and ``EXACT_CONNECTION_PREFIX`` (the secret-name prefix of the
+stack's connections, see :mod:`exact_online_sdk.aws.connections`); for tools:
 ``EXACT_ACCESS_TOKEN`` (use this access token as is, never refresh), ``EXACT_LISTENER_CERT_PATH``,
 ``EXACT_LISTENER_KEY_PATH`` (TLS for the local login listener).
 Secrets are :class:`~pydantic.SecretStr`; errors name the variable and never echo a value.
@@ -15,12 +18,13 @@ Secrets are :class:`~pydantic.SecretStr`; errors name the variable and never ech
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, DotEnvSettingsSource, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, DotEnvSettingsSource, EnvSettingsSource, NoDecode, SettingsConfigDict
 
 from ._core.body import DEFAULT_MAX_RESPONSE_BYTES
 from ._core.hosts import DEFAULT_BASE_URL, REGION_HOSTS
@@ -85,6 +89,10 @@ class Settings(BaseSettings):
     client_secret_arn: str | None = None
     webhook_secret_arn: str | None = None
     coordination_table: str | None = None
+    # several Exact connections on one stack (aws.connections)
+    connection: str | None = None
+    connections: Annotated[dict[str, dict[str, str]] | None, NoDecode] = None
+    connection_prefix: str | None = None
     # tools
     access_token: SecretStr | None = None
     listener_cert_path: Path | None = None
@@ -112,6 +120,8 @@ class Settings(BaseSettings):
         "client_secret_arn",
         "webhook_secret_arn",
         "coordination_table",
+        "connection",
+        "connection_prefix",
         *_SECRET_FIELDS,
         mode="before",
     )
@@ -119,6 +129,19 @@ class Settings(BaseSettings):
     def _blank_is_none(cls, value: Any) -> Any:
         # An empty variable (``EXACT_ACCESS_TOKEN=``) means "not set", as it does for a shell script.
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("connections", mode="before")
+    @classmethod
+    def _connections_json(cls, value: Any) -> Any:
+        # The stack's ConnectionSlots output is pasted as is: JSON text (decoded here, so an error names the variable).
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return None
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError("not JSON: expected an object of connection name -> {slot ids}") from None
 
     @model_validator(mode="after")
     def _resolve_base_url(self) -> Settings:

@@ -14,7 +14,7 @@ RUNBOOK = (ROOT / "docs" / "runbook.md").read_text(encoding="utf-8")
 
 def context_keys_read_by_the_app() -> set[str]:
     source = (ROOT / "cdk" / "app.py").read_text(encoding="utf-8")
-    keys = set(re.findall(r"ctx\.(?:text|flag|items|optional_int|mapping)\(\s*\"(\w+)\"", source))
+    keys = set(re.findall(r"ctx\.(?:text|flag|items|optional_int|mapping|connections)\(\s*\"(\w+)\"", source))
     assert len(keys) >= 15, keys
     return keys
 

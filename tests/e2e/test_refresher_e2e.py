@@ -462,12 +462,15 @@ class World:
         link = ExactLink(self.sim, exact_latency(self.rng), self.token_faults)
         self.links.append(link)
         module.configure(clock=clock, tap=self.tap, http_client=httpx.Client(transport=link))
-        refresher = module.build_refresher()
-        wire_aws(refresher.store.client, self.sim, aws_latency(self.rng), self.aws_faults)
-        self._record_writes(refresher.store.client)
-        if refresher.lease is not None:
-            wire_aws(refresher.lease.client, self.sim, aws_latency(self.rng))
-        module._state["refresher"] = refresher
+        fleet = module.build_fleet()
+        fleet.prepare()  # read the app credentials before the AWS clients get latency and faults (a cold start)
+        # Every connection's refresher shares the fleet's clients: the latency and faults reach all of them.
+        wire_aws(fleet.secrets_client, self.sim, aws_latency(self.rng), self.aws_faults)
+        self._record_writes(fleet.secrets_client)
+        if fleet.dynamodb_client is not None:
+            wire_aws(fleet.dynamodb_client, self.sim, aws_latency(self.rng))
+        module._state["fleet"] = fleet
+        module._state["refresher"] = fleet.refresher(fleet.connections[0])  # read-only view, as before the fleet
         module._state["aws_clock"] = clock
         module._state["link"] = link
         return module

@@ -5,7 +5,8 @@ Needs the ``[aws]`` extra (boto3). Names are loaded on first use so importing th
 - :class:`SecretsManagerTokenStorage`: the token state in two secrets written in turn (DESIGN decision 6);
   read-only unless built with ``writable=True`` (the refresher and the bootstrap).
 - :class:`TokenRefresher`: the single writer, run every minute by ``lambdas/refresher``
-  (:meth:`TokenRefresher.from_settings`); :class:`RefresherLease` and the call books coordinate it in DynamoDB.
+  (:meth:`TokenRefresher.from_settings`); :class:`RefresherLease` and the call books coordinate it in DynamoDB;
+  :class:`RefresherFleet` runs one per Exact connection (:mod:`.connections`: several connections on one stack).
 - :class:`SecretsManagerTokenProvider` and :func:`worker_client`: read-only tokens for ECS/Prefect/Lambda workers.
 - :class:`BootstrapFlow`: the authorization-code flow behind the bootstrap Function URL (``lambdas/bootstrap``).
 - :func:`make_secretsmanager_client`, :func:`load_app_credentials`: the plumbing the Lambda handlers share.
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from ._boto import AwsExtraMissing, make_secretsmanager_client
     from .app_credentials import AppCredentials, load_app_credentials
     from .bootstrap import BootstrapFlow, flow_from_env, handle_event
+    from .connections import ConnectionConfig, connection_config, connection_configs, connection_settings
+    from .fleet import ConnectionsFailed, FleetOutcome, RefresherFleet
     from .lease import DynamoCallBook, MemoryCallBook, RefresherLease
     from .refresher import (
         MetricsSink,
@@ -38,19 +41,26 @@ __all__ = [
     "AppCredentials",
     "AwsExtraMissing",
     "BootstrapFlow",
+    "ConnectionConfig",
+    "ConnectionsFailed",
     "DynamoCallBook",
+    "FleetOutcome",
     "MemoryCallBook",
     "MetricsSink",
     "RecordingMetrics",
     "RefreshFailed",
     "RefreshOutcome",
     "RefreshPolicy",
+    "RefresherFleet",
     "RefresherLease",
     "RescueRecord",
     "RescueStore",
     "SecretsManagerTokenProvider",
     "SecretsManagerTokenStorage",
     "TokenRefresher",
+    "connection_config",
+    "connection_configs",
+    "connection_settings",
     "flow_from_env",
     "handle_event",
     "load_app_credentials",
@@ -67,6 +77,13 @@ _LAZY = {
     "BootstrapFlow": ".bootstrap",
     "flow_from_env": ".bootstrap",
     "handle_event": ".bootstrap",
+    "ConnectionConfig": ".connections",
+    "connection_config": ".connections",
+    "connection_configs": ".connections",
+    "connection_settings": ".connections",
+    "ConnectionsFailed": ".fleet",
+    "FleetOutcome": ".fleet",
+    "RefresherFleet": ".fleet",
     "DynamoCallBook": ".lease",
     "MemoryCallBook": ".lease",
     "RefresherLease": ".lease",

@@ -72,10 +72,16 @@ def resolve_region(region_name: str | None) -> str:
 
 
 def make_client(
-    service: str, region_name: str | None = None, *, endpoint_url: str | None = None, read_timeout: float = 10
+    service: str,
+    region_name: str | None = None,
+    *,
+    endpoint_url: str | None = None,
+    read_timeout: float = 10,
+    max_pool_connections: int = 10,
 ) -> Any:
     """A boto3 client with short timeouts and no botocore retries: the callers retry on the injected clock and
-    within the Lambda's remaining time (botocore would sleep in real time)."""
+    within the Lambda's remaining time (botocore would sleep in real time). ``max_pool_connections``: as many as
+    threads share the client (one refresher thread per connection)."""
     try:
         import boto3
         from botocore.config import Config
@@ -86,6 +92,7 @@ def make_client(
         read_timeout=read_timeout,
         retries={"mode": "standard", "max_attempts": 0},
         user_agent_extra="exact-online-toolkit",
+        max_pool_connections=max_pool_connections,
     )
     return boto3.session.Session().client(
         service,  # type: ignore[call-overload]

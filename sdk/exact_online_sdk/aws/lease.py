@@ -33,9 +33,13 @@ logger = logging.getLogger("exact_online_sdk.aws.lease")
 _KEEP_COUNTERS = 3 * 86400  # TTL of the counter items
 
 
-def dynamo_client(region_name: str | None = None, *, endpoint_url: str | None = None) -> Any:
-    """A DynamoDB client with short timeouts and no botocore retries."""
-    return make_client("dynamodb", region_name, endpoint_url=endpoint_url, read_timeout=5)
+def dynamo_client(
+    region_name: str | None = None, *, endpoint_url: str | None = None, max_pool_connections: int = 10
+) -> Any:
+    """A DynamoDB client with short timeouts and no botocore retries (shared by ``max_pool_connections`` threads)."""
+    return make_client(
+        "dynamodb", region_name, endpoint_url=endpoint_url, read_timeout=5, max_pool_connections=max_pool_connections
+    )
 
 
 def _hour(when: float) -> str:

@@ -8,11 +8,13 @@ __all__ = [
     "AWAITING_CONSENT",
     "CHAIN_BROKEN",
     "CORRUPT_SLOTS",
+    "DIMENSION_CONNECTION",
     "DIMENSION_REASON",
     "DIMENSION_SLOT",
     "LOST_ANSWER_RESENDS",
     "MALFORMED_ANSWERS",
     "NAMESPACE",
+    "PER_CONNECTION",
     "REASONS",
     "REFRESHES",
     "REFRESH_FAILURES",
@@ -55,6 +57,16 @@ MALFORMED_ANSWERS: Final = "MalformedAnswers"
 
 DIMENSION_REASON: Final = "Reason"
 DIMENSION_SLOT: Final = "Slot"
+DIMENSION_CONNECTION: Final = "Connection"
+"""The connection a metric is about, on a stack with several (see :mod:`exact_online_sdk.aws.connections`)."""
+
+PER_CONNECTION: Final = (TOKEN_SECONDS_LEFT, CHAIN_BROKEN, REFRESH_FAILURES)
+"""Metrics also emitted with the ``Connection`` dimension on a stack with several connections (failures with
+``Reason`` and ``Connection``; a single-connection stack emits none of them). Every metric
+is emitted without it too: the stack's alarms watch that view (gauges aggregated over the connections: the least
+validity left among connections with a chain, ChainBroken/CorruptSlots/TokenCallsToday at their maximum, and
+AwaitingConsent 1 only while no connection has a chain yet). A per-connection gauge is a custom metric of its own
+(about $0.30 a month each), so only the two that tell an operator which connection needs attention get one."""
 
 REASONS: Final = (
     "NoToken",  # the slots hold no token: run the bootstrap
@@ -70,6 +82,7 @@ REASONS: Final = (
     "ErrorBudget",  # 8 token-endpoint errors within the hour: no call until the hour passes (Exact blocks at 10)
     "CallBudget",  # the day's token-call budget is spent: no call until 00:00 UTC (re-consent keeps its reserve)
     "Deferred",  # what did not fit the invocation's remaining time waits for the next run
+    "Config",  # a connection's settings or app credentials could not be loaded (its chain exists): fix and redeploy
     "Other",
 )
 """Values of the ``Reason`` dimension of :data:`REFRESH_FAILURES`."""

@@ -115,7 +115,8 @@ class RefreshPolicy:
     deadline (a shorter timeout could cut off a successful answer: the rotated token would be lost).
     ``max_errors_per_hour`` keeps token-endpoint errors under Exact's 10 per hour; ``daily_call_budget`` leaves
     part of Exact's ~200 daily calls for a re-consent. ``race_grace`` is how long a run that got "Old refresh
-    token used" looks for a twin's newer generation (stored, or in the rescue store) before calling it final."""
+    token used" looks for a twin's newer generation (stored, or in the rescue store) before calling it final.
+    ``idle_recheck`` spares the reads of a chain that is not due."""
 
     min_age: float = 570.0
     skew_margin: float = 3.0
@@ -129,6 +130,12 @@ class RefreshPolicy:
     resend_pause: float = 2.0
     max_errors_per_hour: int = 8
     daily_call_budget: int = 190
+    idle_recheck: float = 0.0
+    """With a value above 0, a run whose container read the slots less than ``idle_recheck`` seconds ago and found
+    a token not due within ``max_wait`` answers from that read (gauges included) and makes no AWS call: a refresher
+    of many connections then reads each chain's slots a few times per 10-minute cycle instead of every minute. A
+    change by another writer is seen at the latest when the remembered token falls due (a re-consent only writes a
+    later generation) or after ``idle_recheck`` (a damaged slot). 0: read on every run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +216,8 @@ class TokenRefresher:
         self._pending: Token | None = None
         self._marker: RescueRecord | None = None
         self._not_before: dict[tuple[str, int], float] = {}
+        # The last read of the slots in this container: (newest token, local time of the read, corrupt slots).
+        self._known: tuple[Token, float, int] | None = None
 
     @classmethod
     def from_settings(
@@ -221,11 +230,14 @@ class TokenRefresher:
         dynamodb_client: Any = None,
         http_client: httpx.Client | None = None,
         holder: str = "refresher",
+        policy: RefreshPolicy | None = None,
     ) -> TokenRefresher:
         """The refresher as the stack configures it (:class:`~exact_online_sdk.config.Settings`, default the
         environment): the slots (writable), the rescue secret, the app's credentials, ``EXACT_BASE_URL``, and
         the lease and call book in ``EXACT_COORDINATION_TABLE`` when set (without it: no lease, the call book in
-        memory). ``holder`` names this invocation in the lease (the Lambda request id)."""
+        memory). ``holder`` names this invocation in the lease (the Lambda request id). One connection: for several,
+        :class:`~exact_online_sdk.aws.fleet.RefresherFleet` builds one refresher per connection from its view of
+        the settings (:func:`~exact_online_sdk.aws.connections.connection_settings`)."""
         from ..auth._settings import settings_from
         from ..auth.oauth import OAuthEndpoint
         from ._boto import make_secretsmanager_client
@@ -248,7 +260,7 @@ class TokenRefresher:
             creds.redirect_uri or "https://localhost/unused-by-refresh",
             http_client=http_client,
             clock=server,
-            timeout=RefreshPolicy().call_timeout,
+            timeout=(policy or RefreshPolicy()).call_timeout,
             writer="refresher",
         )
         lease: RefresherLease | None = None
@@ -264,6 +276,7 @@ class TokenRefresher:
             clock=server,
             metrics=metrics,
             rescue=rescue,
+            policy=policy,
             lease=lease,
             book=book,
             client=client_fingerprint(creds.client_id, creds.client_secret),
@@ -285,9 +298,14 @@ class TokenRefresher:
         if invocation is not None and self.lease is not None:
             self.lease.holder = invocation
         deadline = math.inf if deadline is None else deadline
+        idle = self._idle(max_wait)
+        if idle is not None:
+            return idle
         states = self._read()
-        self.metrics.put(m.CORRUPT_SLOTS, float(sum(s.corrupt for s in states)), "Count")
+        corrupt = sum(s.corrupt for s in states)
+        self.metrics.put(m.CORRUPT_SLOTS, float(corrupt), "Count")
         current = newest(states)
+        self._known = (current, self._local(), corrupt) if current is not None else None
         if current is None:
             self._pending = None  # only a consent starts a chain; a token of an old one never comes back
             return self._awaiting_consent()
@@ -327,6 +345,18 @@ class TokenRefresher:
         finally:
             if self.lease is not None:
                 self.lease.release()
+
+    def _idle(self, max_wait: float) -> RefreshOutcome | None:
+        """The answer of a run with nothing to do, from this container's last read (``policy.idle_recheck``)."""
+        if self.policy.idle_recheck <= 0 or self._known is None or self._pending is not None:
+            return None
+        token, read_at, corrupt = self._known
+        if self._local() - read_at >= self.policy.idle_recheck or self._due_in(token) <= max_wait:
+            return None
+        self.metrics.put(m.CORRUPT_SLOTS, float(corrupt), "Count")
+        self.metrics.put(m.AWAITING_CONSENT, 0.0, "Count")
+        self._gauges(token, broken=False)
+        return RefreshOutcome("not_due", token.generation, token.expires_in(self._clock.now()))
 
     def _awaiting_consent(self) -> RefreshOutcome:
         # Before the first consent: visible, never alarmed, and not a failure (nothing in the failure queue).
@@ -468,6 +498,7 @@ class TokenRefresher:
             calls_today=max(self.book.calls_today(now), current.calls_on(day)),
         )
         stored = self._store_new(current, new, intent, states, deadline)
+        self._known = (new, self._local(), sum(s.corrupt for s in states if s.slot != stored.slot))
         self.metrics.put(m.REFRESHES, 1, "Count")
         self.metrics.put(m.SLOT_WRITES, 1, "Count", {m.DIMENSION_SLOT: stored.slot})
         self.metrics.put(m.CHAIN_BROKEN, 0.0, "Count")

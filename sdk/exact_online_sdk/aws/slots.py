@@ -148,10 +148,16 @@ class SecretsManagerTokenStorage:
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> SecretsManagerTokenStorage:
         """Built from :class:`~exact_online_sdk.config.Settings`: ``token_secret_a``/``_b`` (the stack's outputs)
-        or the name prefix ``token_secret``. ``kwargs`` go to the constructor (``writable=True`` for writers)."""
+        or the name prefix ``token_secret``; on a stack with several connections, the slots of ``connection``
+        (``EXACT_CONNECTION``, found in ``EXACT_CONNECTIONS`` or by ``EXACT_CONNECTION_PREFIX``, see
+        :mod:`~exact_online_sdk.aws.connections`). ``kwargs`` go to the constructor (``writable=True`` for
+        writers)."""
         from ..auth._settings import settings_from
+        from .connections import connection_config
 
         s = settings_from(settings)
+        if s.connection or s.connections or s.connection_prefix:
+            return cls(slots=connection_config(s).slots, **kwargs)
         if s.token_secret_a and s.token_secret_b:
             return cls(slots=(s.token_secret_a, s.token_secret_b), **kwargs)
         if s.token_secret:
