@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from exact_online_sdk import clock as clock_module
 from exact_online_sdk.clock import Clock, ClockStalled, ManualClock, ScaledClock, SystemClock, VirtualClock
 
 
@@ -12,31 +13,61 @@ def test_every_clock_satisfies_the_protocol():
         assert isinstance(clock, Clock)
 
 
-def test_system_clock_is_real_time():
+class FakeTime:
+    """Stands in for the ``time`` module inside exact_online_sdk.clock: a real clock that moves only when slept on."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def real_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    fake = FakeTime(5_000.0)
+    monkeypatch.setattr(clock_module, "time", fake)
+
+    async def fake_asleep(seconds: float) -> None:
+        fake.sleep(seconds)
+
+    monkeypatch.setattr(clock_module.asyncio, "sleep", fake_asleep)
+    return fake
+
+
+def test_system_clock_is_real_time(real_time: FakeTime):
     clock = SystemClock()
-    assert abs(clock.now() - time.time()) < 1
-    started = time.monotonic()
+    assert clock.now() == 5_000.0
     clock.sleep(0.02)
     clock.sleep(-1)  # negative sleeps return at once
     asyncio.run(clock.asleep(0.01))
-    assert 0.02 <= time.monotonic() - started < 1
+    assert real_time.slept == [0.02, 0.01]
+    assert clock.now() == pytest.approx(5_000.03)
 
 
-def test_scaled_clock_runs_faster_and_sleeps_shorter():
+def test_system_clock_reads_the_real_clock():
+    assert abs(SystemClock().now() - time.time()) < 60
+
+
+def test_scaled_clock_runs_faster_and_sleeps_shorter(real_time: FakeTime):
     clock = ScaledClock(600, origin=1_000_000.0)
-    assert 1_000_000.0 <= clock.now() < 1_000_000.0 + 600
-    started = time.monotonic()
-    clock.sleep(60)  # one scaled minute = 0.1 s
+    assert clock.now() == 1_000_000.0
+    clock.sleep(60)  # one scaled minute = 0.1 real seconds
     asyncio.run(clock.asleep(60))
-    assert 0.2 <= time.monotonic() - started < 1.5
-    assert clock.now() >= 1_000_000.0 + 120
+    clock.sleep(-5)
+    assert real_time.slept == pytest.approx([0.1, 0.1])
+    assert clock.now() == pytest.approx(1_000_000.0 + 120)
 
 
-def test_scaled_clocks_with_the_same_origins_agree_across_processes():
-    a = ScaledClock(50, origin=5_000.0, real_origin=time.time() - 2)
+def test_scaled_clocks_with_the_same_origins_agree_across_processes(real_time: FakeTime):
+    a = ScaledClock(50, origin=5_000.0, real_origin=real_time.now - 2)
     b = ScaledClock(50, origin=a.origin, real_origin=a.real_origin)
-    assert abs(a.now() - b.now()) < 1  # 1 scaled second = 20 ms of real time
-    assert a.now() >= 5_000.0 + 100
+    assert a.now() == b.now() == 5_000.0 + 100  # 2 real seconds = 100 scaled seconds
     assert "scale=50" in repr(a)
 
 
