@@ -32,9 +32,16 @@ $(CDK_CLI): package.json package-lock.json
 .PHONY: install
 install: $(STAMP)  ## create .venv with everything (uv installed if missing)
 
+PYTEST_WORKERS ?= 2
+
 .PHONY: test
-test: $(STAMP) $(CDK_CLI)  ## install what is needed, then run the whole suite with branch coverage
-	$(UV) run --frozen pytest -n 2 --dist loadgroup --cov --cov-branch --cov-report=term --cov-fail-under=$(COV_FLOOR)
+test: $(STAMP) $(CDK_CLI)  ## install what is needed, then run the whole suite with branch coverage (the 25 slowest listed)
+	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 \
+		--cov --cov-branch --cov-report=term --cov-fail-under=$(COV_FLOOR)
+
+.PHONY: test-fast
+test-fast: $(STAMP)  ## the unit tests only, no coverage: the edit-test loop (well under a minute)
+	$(UV) run --frozen pytest tests/unit -m "not slow" -n 0 -q --durations=5
 
 .PHONY: lint
 lint: $(STAMP)  ## ruff and mypy --strict on sdk/
