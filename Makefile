@@ -41,7 +41,7 @@ test: $(STAMP) $(CDK_CLI)  ## install what is needed, then run the whole suite w
 
 .PHONY: test-fast
 test-fast: $(STAMP)  ## the unit tests only, no coverage: the edit-test loop (well under a minute)
-	$(UV) run --frozen pytest tests/unit -m "not slow" -n 0 -q --durations=5
+	$(UV) run --frozen pytest tests/unit -m "not slow" -n $(PYTEST_WORKERS) --dist loadgroup -q --durations=5
 
 .PHONY: lint
 lint: $(STAMP)  ## ruff and mypy --strict on sdk/
