@@ -13,6 +13,7 @@ backoff sleeps, the refresher and the emulator) reads a :class:`Clock`, so a 30-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import threading
@@ -295,10 +296,14 @@ class VirtualClock:
         if loop is None or self._check_scheduled or loop.is_closed():
             return
         self._check_scheduled = True
-        if threading.get_ident() == self._loop_thread:
-            loop.call_soon(self._loop_check)  # (call_soon_threadsafe would wake the loop's self-pipe: never idle)
-        else:
-            loop.call_soon_threadsafe(self._loop_check)
+        try:
+            if threading.get_ident() == self._loop_thread:
+                loop.call_soon(self._loop_check)  # (call_soon_threadsafe would wake the loop's self-pipe: never idle)
+            else:
+                loop.call_soon_threadsafe(self._loop_check)
+        except RuntimeError:  # the loop closed meanwhile: its sleepers are gone with it
+            self._check_scheduled = False
+            self._async.clear()
 
     def _loop_check(self) -> None:
         """Runs in the loop's thread, after whatever was ready to run: nothing in the loop can move meanwhile."""
@@ -339,7 +344,8 @@ class VirtualClock:
                 if threading.get_ident() == self._loop_thread:
                     future.set_result(None)
                 else:
-                    future.get_loop().call_soon_threadsafe(_resolve, future)
+                    with contextlib.suppress(RuntimeError):  # a closed loop has nobody left to wake
+                        future.get_loop().call_soon_threadsafe(_resolve, future)
 
     def _stall_message(self) -> str:
         running = [name for ident, name in self._actors.items() if ident not in self._asleep]
