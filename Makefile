@@ -35,8 +35,10 @@ install: $(STAMP)  ## create .venv with everything (uv installed if missing)
 PYTEST_WORKERS ?= 2
 
 .PHONY: test
+# --max-worker-restart=0: a crashed worker fails the run at once; pytest-xdist 3.8's loadgroup scheduler deadlocks
+# after replacing one (pytest-xdist issues 1323/1378), which would turn a crash into a hang.
 test: $(STAMP) $(CDK_CLI)  ## install what is needed, then run the whole suite with branch coverage (the 25 slowest listed)
-	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 \
+	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadgroup --max-worker-restart=0 --durations=25 \
 		--cov --cov-branch --cov-report=term --cov-fail-under=$(COV_FLOOR)
 
 .PHONY: test-fast
