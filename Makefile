@@ -11,6 +11,8 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 VENV := .venv
 STAMP := $(VENV)/.synced
 CDK_CLI := node_modules/.bin/cdk
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.synced
 COV_FLOOR ?= 90
 
 .PHONY: help
@@ -18,19 +20,29 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(UV):
-	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --user --quiet uv \
-		|| $(PYTHON) -m pip install --user --quiet --break-system-packages uv
+	@command -v uv >/dev/null 2>&1 || PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --user --quiet uv \
+		|| PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --user --quiet --break-system-packages uv
 
+# UV_SYNC_FLAGS: `--quiet` for targets whose own output is the point (make demo sets it).
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --all-extras --frozen
+	@$(if $(UV_SYNC_FLAGS),echo "Installing the Python environment into .venv (uv; a minute on the first run)...")
+	$(if $(UV_SYNC_FLAGS),@)$(UV) sync --all-extras --frozen $(UV_SYNC_FLAGS)
 	@touch $@
 
 $(CDK_CLI): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# checkov pins older versions of libraries the project uses: it lives in its own environment, locked in uv.lock.
+$(CHECKOV_STAMP): pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(CHECKOV_VENV) $(UV) sync --frozen --only-group checkov --quiet
+	@touch $@
+
 .PHONY: install
 install: $(STAMP)  ## create .venv with everything (uv installed if missing)
+
+.PHONY: cdk
+cdk: $(CDK_CLI)  ## install the AWS CDK CLI pinned by package-lock.json into node_modules/.bin/cdk (npm ci)
 
 PYTEST_WORKERS ?= 2
 
@@ -45,11 +57,16 @@ test: $(STAMP) $(CDK_CLI)  ## install what is needed, then run the whole suite w
 test-fast: $(STAMP)  ## the unit tests only, no coverage: the edit-test loop (well under a minute)
 	$(UV) run --frozen pytest tests/unit -m "not slow" -n $(PYTEST_WORKERS) --dist loadgroup -q --durations=5
 
+.PHONY: mutate
+mutate: $(STAMP)  ## plant the refresher bugs of issue 12 one at a time: the e2e must catch each (~10 min)
+	$(UV) run --frozen python tools/mutate_chain.py
+
 .PHONY: lint
-lint: $(STAMP)  ## ruff and mypy --strict on sdk/
+lint: $(STAMP)  ## ruff, mypy --strict on sdk/, and the generated code is current (api/_blocking.py included)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
+	$(UV) run --frozen python tools/codegen.py --check
 
 .PHONY: fmt
 fmt: $(STAMP)  ## format the code
@@ -64,17 +81,31 @@ codegen: $(STAMP)  ## copy ../shared's reference into tools/reference/ (when pre
 		echo "codegen: reference copied from $(SHARED_REFERENCE)"; fi
 	$(UV) run --frozen python tools/codegen.py
 
+PART ?= patch
+
+.PHONY: bump-version
+bump-version:  ## raise the version (PART=patch|minor|major) and date the CHANGELOG's Unreleased section
+	$(UV) run --frozen python tools/bump_version.py $(PART)
+
 .PHONY: dist
 dist: $(STAMP)  ## build the wheel and sdist into dist/
 	rm -rf dist && $(UV) build --out-dir dist
 
 .PHONY: clean
 clean:  ## remove build artefacts (keeps .venv)
-	rm -rf dist build cdk.out .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov .layer-build
+	rm -rf dist build cdk.out .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov .layer-build $(CHECKOV_VENV)
 
 .PHONY: synth
-synth: $(STAMP) $(CDK_CLI)  ## synthesize the CDK app offline into cdk.out (runs cdk-nag; bundles the layer)
+synth: $(STAMP) $(CDK_CLI) $(CHECKOV_STAMP)  ## synthesize the CDK app offline into cdk.out (cdk-nag, layer), then checkov
 	$(UV) run --frozen $(CDK_CLI) synth --no-notices --quiet
+	$(MAKE) --no-print-directory checkov
+
+.PHONY: checkov
+checkov: $(CHECKOV_STAMP)  ## checkov on the synthesized templates in cdk.out (accepted findings: Metadata.checkov.skip)
+	@for template in cdk.out/*.template.json; do \
+		BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --file $$template --framework cloudformation \
+			--quiet --compact --skip-download || exit 1; \
+	done
 
 LAYER_ARCH ?= arm64
 LAYER_PYTHON ?= 3.13
@@ -89,9 +120,18 @@ bench: $(STAMP)  ## run benchmarks/ (peers in benchmarks/.peers/) and write benc
 	$(UV) run --frozen python benchmarks/run.py
 
 .PHONY: demo
-demo: $(STAMP)  ## run the whole system offline on the emulator (about a minute), then print a summary
-	$(UV) run --frozen exact-online demo
+demo: UV_SYNC_FLAGS = --quiet
+demo: $(STAMP)  ## run the whole system offline on the emulator (a simulated hour in seconds), then print a summary
+	@$(UV) run --frozen --quiet python -m demo
 
 .PHONY: docs
-docs: $(STAMP)  ## build the documentation site into site/ (mkdocs --strict: broken links or references fail)
-	$(UV) run --frozen mkdocs build --strict
+docs: $(STAMP)  ## build the documentation site into site/ (mkdocs --strict; Mermaid vendored from npm, no CDN)
+	NO_MKDOCS_2_WARNING=1 $(UV) run --frozen mkdocs build --strict
+
+DOCS_CHECK_DIR := build/docs-check
+
+.PHONY: docs-check
+docs-check: docs  ## check site/: nothing loaded from other hosts; diagrams drawn in headless Chromium (a screenshot)
+	DOCS_SITE_DIR=site DOCS_SCREENSHOT_DIR=$(DOCS_CHECK_DIR) $(UV) run --frozen pytest -p no:cacheprovider -n 0 -q -rs \
+		tests/docs/test_site.py tests/docs/test_site_offline.py tests/docs/test_site_browser.py
+	@echo "docs-check: screenshot of the concepts page in $(DOCS_CHECK_DIR)/concepts.png"

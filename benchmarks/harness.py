@@ -233,7 +233,8 @@ class Emulator:
         import httpx
 
         body = {"division": division} if division else {}
-        return str(httpx.post(f"{self.base_url}/_emulator/tokens", json=body).json()["access_token"])
+        control = {"X-Emulator-Control": "1"}  # the emulator refuses state-changing control calls without it
+        return str(httpx.post(f"{self.base_url}/_emulator/tokens", json=body, headers=control).json()["access_token"])
 
     def counters(self) -> dict[str, Any]:
         import httpx

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             print(f"error: missing configuration: {', '.join(missing)}", file=sys.stderr)
             return 2
-        auth = ExactOnlineAuth(settings, storage=storage_from_env(settings))
+        # The login is the one place besides the refresher that writes the token store.
+        auth = ExactOnlineAuth(settings, storage=storage_from_env(settings, writable=True))
         if args.mode == "manual":
             token = manual_login(auth)
         else:
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, EOFError):
         print("interrupted", file=sys.stderr)
         return 130
-    print(f"Logged in: generation {token.generation} stored; expires in {token.expires_in(time.time()):.0f} s")
+    print(f"Logged in: generation {token.generation} stored; expires in {token.expires_in(auth.clock.now()):.0f} s")
     return 0
 
 

@@ -2,14 +2,13 @@
 """List accounts to prove the connection works: `python scripts/fetch_accounts.py [--division N] [--top 10]`.
 
 The token comes from the store written by scripts/bootstrap_auth.py (EXACT_TOKEN_PATH + EXACT_ENCRYPTION_KEY,
-or EXACT_TOKEN_SECRET_A/_B), or from EXACT_ACCESS_TOKEN. The division from --division, EXACT_DIVISION, or the
-user's current division.
+or EXACT_TOKEN_SECRET_A/_B: read-only, the refresher alone rotates it), or from EXACT_ACCESS_TOKEN. The division
+from --division, EXACT_DIVISION, or the user's current division.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 
@@ -26,10 +25,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = Settings.from_env()
-        fixed = os.environ.get("EXACT_ACCESS_TOKEN")
-        if fixed:
+        if settings.access_token is not None:
+            fixed = settings.access_token.get_secret_value()
             client = ExactOnlineClient(settings=settings, access_token=fixed, division=args.division)
         else:
+            # Read-only over the Secrets Manager slots: this script never rotates the refresher's token.
             auth = ExactOnlineAuth(settings, storage=storage_from_env(settings))
             client = ExactOnlineClient(settings=settings, auth=auth, division=args.division)
         with client:

@@ -2,12 +2,20 @@
 
     python tools/codegen.py [--source tools/reference/endpoints.json] [--out ROOT]
 
+    python tools/codegen.py --check   (exit 1 when a generated file is not current; ``make lint`` runs it)
+
 Writes, below ``ROOT/sdk/exact_online_sdk``:
 - ``registry/endpoints.json`` (via ``tools/registry_gen.py``);
-- ``models/_generated/<service>.py`` (one pydantic model per endpoint) and ``models/__init__.py`` (lazy exports);
-- ``api/_generated/<service>.py`` (a sync and an async endpoint class per endpoint), ``api/_generated/_services.py``
-  (the ``Services`` namespace), ``api/endpoints.py`` (lazy exports) and ``api/_async.py`` (from ``api/_sync.py``).
+- ``models/_generated/<service>.py`` (one pydantic model per endpoint, for writes),
+  ``models/_generated/rows/<service>.py`` (one read row class per endpoint) and ``models/__init__.py`` (lazy exports);
+- ``api/_generated/<service>.py`` (a blocking and an async endpoint class per endpoint),
+  ``api/_generated/_services.py`` (the ``Services`` namespaces), ``api/endpoints.py`` (lazy exports) and
+  ``api/_blocking.py`` (from the hand-written ``api/_async.py``, by word-bounded rules).
 Output is ruff-formatted and reproducible byte for byte; ``tests/unit/codegen`` regenerates and compares.
+
+Naming: blocking classes have plain names (``AccountsAPI``), async ones the ``Async`` prefix. "Sync" names Exact's
+``sync/*`` endpoints only, as a suffix (``AccountsSyncAPI``, ``AsyncAccountsSyncAPI``); the older names
+(``SyncAccountsAPI``) stay importable with a DeprecationWarning.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import keyword
 import re
 import subprocess
 import sys
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +47,7 @@ _RESERVED = {
     "model_computed_fields", "model_extra", "model_fields_set", "model_construct", "model_copy", "model_dump",
     "model_dump_json", "model_json_schema", "model_parametrized_name", "model_post_init", "model_rebuild",
     "model_validate", "model_validate_json", "model_validate_strings",
+    "extras", "to_model", "model_class",  # the read rows' API
 }  # fmt: skip
 
 _SCALARS = {
@@ -54,6 +64,7 @@ _SCALARS = {
 }
 # Typed enums for fields whose codes are known (FACTS §5); unknown codes still parse as int.
 _OVERRIDES = {("sync/Deleted", "EntityType"): "_t.DeletedType"}
+DEPRECATION = "renamed so that 'Sync' only names Exact's sync endpoints"
 
 
 def snake(name: str) -> str:
@@ -94,7 +105,9 @@ class Spec:
     path: str
     service: str
     model: str = ""
+    row: str = ""
     api: str = ""
+    old_api: str = ""  # the name before the naming rule, kept as a deprecated alias ("" when unchanged)
     attrs: dict[str, str] = field(default_factory=dict)  # Exact name -> attribute
 
 
@@ -132,9 +145,15 @@ def _names(endpoints: list[dict[str, Any]]) -> list[Spec]:
     models = {m for m, _a in chosen.values()}
     assert len(apis) == len(specs)
     assert not any(f"{a}API" in models for a in apis)
+    assert not any(f"{m}Row" in models for m in models)
     for i, spec in enumerate(specs):
         spec.model, stem = chosen[i]
+        spec.row = f"{spec.model}Row"
         spec.api = f"{stem}API"
+        if spec.raw["kind"] == "sync":
+            # "Sync" as a suffix: AccountsSyncAPI / AsyncAccountsSyncAPI, never AsyncSyncAccountsAPI.
+            assert stem.startswith("Sync"), stem
+            spec.old_api, spec.api = spec.api, f"{stem.removeprefix('Sync')}SyncAPI"
         used: set[str] = set()
         for f in spec.raw["fields"]:
             attr = snake(f["name"])
@@ -144,6 +163,8 @@ def _names(endpoints: list[dict[str, Any]]) -> list[Spec]:
                 attr += "_"
             used.add(attr)
             spec.attrs[f["name"]] = attr
+    names = [s.api for s in specs] + [s.old_api for s in specs if s.old_api] + [s.row for s in specs]
+    assert len(set(names)) == len(names), "generated names collide"
     return specs
 
 
@@ -235,41 +256,103 @@ def _model_module(service: str, specs: list[Spec], navs: dict[tuple[str, str], S
     return "\n".join(out) + "\n"
 
 
-def _lazy_init(doc: str, names: dict[str, str], preamble: list[str], extra_all: list[str]) -> str:
-    """A package ``__init__`` exporting ``names`` (name -> ``_generated`` module) lazily, typed for checkers."""
+_ROW_SCALARS = {edm: alias.replace("_t.", "_r.") for edm, alias in _SCALARS.items()}
+
+
+def _row_module(service: str, specs: list[Spec], navs: dict[tuple[str, str], Spec | None]) -> str:
+    imports: dict[str, set[str]] = defaultdict(set)
+    out_classes: list[str] = []
+    for spec in specs:
+        ep = spec.raw
+        lines = [
+            f"class {spec.row}(_r.ExactRow):",
+            f'    """``{ep["path"]}`` as read; ``to_model()`` gives :class:`{spec.model}`. {ep["doc"]}"""',
+            "",
+            f'    __exact_path__: ClassVar[str] = "{ep["path"]}"',
+            f'    __exact_model__: ClassVar[str] = "exact_online_sdk.models._generated.{service}:{spec.model}"',
+            "",
+        ]
+        for f in ep["fields"]:
+            name, typ = f["name"], f["type"]
+            override = _OVERRIDES.get((ep["path"], name))
+            if override:
+                annotation = override.replace("_t.", "_r.")
+            elif typ in _ROW_SCALARS:
+                annotation = _ROW_SCALARS[typ]
+            else:
+                target = navs[(ep["path"], name)]
+                inner = "_r.ExactRow"
+                if target is not None:
+                    inner = target.row
+                    if target.service != service:
+                        imports[target.service].add(target.row)
+                wrapper = "_r.NavEntity" if _is_entity_nav(typ) else "_r.NavList"
+                annotation = f"{wrapper}[{inner}]"
+            lines.append(f'    {spec.attrs[name]}: {annotation} = _f(default=None, name="{name}")')
+        lines += ["", "    if TYPE_CHECKING:", "", f"        def to_model(self) -> {spec.model}: ..."]
+        out_classes += ["", "", *lines]
     out = [
-        f'"""{doc}"""',
+        f'"""Read rows of Exact Online\'s ``{service}`` endpoints. {HEADER}"""',
         "",
         "from __future__ import annotations",
         "",
-        "from typing import TYPE_CHECKING",
+        "from typing import TYPE_CHECKING, ClassVar",
         "",
-        "from .._lazy import lazy_exports",
+        "from msgspec import field as _f",
         "",
+        "from ... import _row as _r",
     ]
-    out += preamble
-    out += ["", "if TYPE_CHECKING:"]
+    for module in sorted(imports):
+        out.append(f"from .{module} import {', '.join(sorted(imports[module]))}")
+    out += [
+        "",
+        "if TYPE_CHECKING:",
+        f"    from ..{service} import {', '.join(sorted(s.model for s in specs))}",
+    ]
+    out += ["", f"__all__ = {sorted(s.row for s in specs)!r}".replace("'", '"')]
+    out += out_classes
+    return "\n".join(out) + "\n"
+
+
+def _lazy_init(doc: str, names: dict[str, str], deprecated: dict[str, str] | None = None) -> str:
+    """A package ``__init__`` exporting ``names`` (name -> module relative to the package) lazily, typed for
+    checkers; ``deprecated`` maps old names to current ones (importable, with a DeprecationWarning)."""
+    out = [f'"""{doc}"""', "", "from __future__ import annotations", ""]
+    if deprecated:
+        out += ["import warnings"]
+    out += ["from typing import TYPE_CHECKING" + (", Any" if deprecated else ""), ""]
+    out += ["from .._lazy import lazy_exports", "", "if TYPE_CHECKING:"]
     by_module: dict[str, list[str]] = defaultdict(list)
     for name, module in names.items():
         by_module[module].append(name)
     for module in sorted(by_module):
         listed = ", ".join(sorted(by_module[module]))
-        out.append(f"    from ._generated.{module} import {listed}")
-    items = ", ".join(f'"{n}": "._generated.{names[n]}"' for n in sorted(names))
-    all_names = ", ".join(f'"{n}"' for n in sorted([*names, *extra_all]))
-    out += [
-        "",
-        f"__all__ = [{all_names}]",
-        "",
-        f"_MODULES: dict[str, str] = {{{items}}}",
-        "",
-        "",
-        "__getattr__ = lazy_exports(__name__, globals(), _MODULES)",
-        "",
-        "",
-        "def __dir__() -> list[str]:",
-        "    return sorted(__all__)",
-    ]
+        out.append(f"    from {module} import {listed}")
+    if deprecated:
+        out += ["", f"    # Deprecated names ({DEPRECATION})."]
+        out += [f"    {old} = {new}" for old, new in sorted(deprecated.items())]
+    items = ", ".join(f'"{n}": "{names[n]}"' for n in sorted(names))
+    all_names = ", ".join(f'"{n}"' for n in sorted(names))
+    out += ["", f"__all__ = [{all_names}]", "", f"_MODULES: dict[str, str] = {{{items}}}", ""]
+    if deprecated:
+        olds = ", ".join(f'"{o}": "{n}"' for o, n in sorted(deprecated.items()))
+        out += [
+            f"_DEPRECATED: dict[str, str] = {{{olds}}}",
+            "",
+            "_load = lazy_exports(__name__, globals(), _MODULES)",
+            "",
+            "",
+            "def __getattr__(name: str) -> Any:",
+            "    new = _DEPRECATED.get(name)",
+            "    if new is None:",
+            "        return _load(name)",
+            f'    message = f"{{name}} is deprecated: use {{new}} ({DEPRECATION})"',
+            "    warnings.warn(message, DeprecationWarning, stacklevel=2)",
+            "    return _load(new)",
+        ]
+    else:
+        out += ["", "__getattr__ = lazy_exports(__name__, globals(), _MODULES)"]
+    out += ["", "", "def __dir__() -> list[str]:", "    return sorted(__all__)"]
     return "\n".join(out) + "\n"
 
 
@@ -301,19 +384,23 @@ def _api_module(service: str, specs: list[Spec]) -> str:
         "",
         "from __future__ import annotations",
         "",
-    ]
-    out += [
+        "from typing import TYPE_CHECKING, ClassVar",
+        "",
+        f"from ...models._generated.rows.{service} import {', '.join(sorted(s.row for s in specs))}",
         "from .. import _async as _a",
-        "from .. import _sync as _s",
-        f"from ...models._generated.{service} import {', '.join(sorted(s.model for s in specs))}",
+        "from .. import _blocking as _b",
+        "",
+        "if TYPE_CHECKING:",
+        f"    from ...models._generated.{service} import {', '.join(sorted(s.model for s in specs))}",
     ]
     names = sorted([s.api for s in specs] + [f"Async{s.api}" for s in specs])
     out += ["", f"__all__ = [{', '.join(repr(n) for n in names)}]".replace("'", '"')]
     for spec in specs:
         ep = spec.raw
         mixins = _mixins(ep)
-        for flavour, mod, prefix in (("", "_s", ""), ("Async", "_a", "Async")):
-            bases = ", ".join(f"{mod}.{prefix}{m}[{spec.model}]" for m in mixins)
+        for flavour, mod, prefix in (("", "_b", ""), ("Async", "_a", "Async")):
+            # The model is a string: the pydantic module loads on first write, never for reads.
+            bases = ", ".join(f'{mod}.{prefix}{m}[{spec.row}, "{spec.model}"]' for m in mixins)
             out += [
                 "",
                 "",
@@ -321,7 +408,9 @@ def _api_module(service: str, specs: list[Spec]) -> str:
                 f'    """``{ep["path"]}`` ({", ".join(ep["methods"])}): {ep["doc"]}"""',
                 "",
                 f'    path = "{ep["path"]}"',
-                f"    model = {spec.model}",
+                f"    row = {spec.row}",
+                "    if TYPE_CHECKING:",
+                f"        model: ClassVar[type[{spec.model}]]",
             ]
     return "\n".join(out) + "\n"
 
@@ -340,9 +429,10 @@ def _services_module(specs: list[Spec]) -> str:
         node[key] = ("api", spec)
 
     def cls_name(prefix: tuple[str, ...], flavour: str) -> str:
+        # The path as a suffix, so the flavour prefix never meets Exact's "sync" (no _AsyncSyncCrmServices).
         if not prefix:
             return f"{flavour}Services"
-        return f"_{flavour}{''.join(_camel(p) for p in prefix)}Services"
+        return f"_{flavour}Services_{'_'.join(snake(p) for p in prefix)}"
 
     out = [
         f'"""The ``Services`` namespace: ``Services(client).crm.accounts.list()``. {HEADER}"""',
@@ -399,46 +489,53 @@ def _services_module(specs: list[Spec]) -> str:
     return "\n".join(out) + "\n"
 
 
-_UNASYNC = [
-    ('"""Blocking executors of the planned calls, over :class:`exact_online_sdk.client.ExactOnlineClient`."""',
-     '"""Async executors of the planned calls, over :class:`exact_online_sdk.client.AsyncExactOnlineClient`.\n\n' + HEADER + ' (from ``_sync.py``)\n"""'),  # noqa: E501
-    ("from collections.abc import Iterable, Iterator, Mapping", "from collections.abc import AsyncIterator, Iterable, Mapping"),  # noqa: E501
-    ("ExactOnlineClient", "AsyncExactOnlineClient"),
-    ('        if hasattr(client, "__aenter__"):\n            raise TypeError(f"{type(self).__name__} needs an AsyncExactOnlineClient; use Async{type(self).__name__}")',  # noqa: E501
-     '        if not hasattr(client, "__aenter__"):\n            raise TypeError(f"{type(self).__name__} needs an AsyncExactOnlineClient; use {type(self).__name__[5:]}")'),  # noqa: E501
-    ("_SyncAPI", "_AsyncAPI"),
-    ("Iterator[", "AsyncIterator["),
-    ("    def ", "    async def "),
-    ("async def __init__", "def __init__"),
-    ("for page in self._client.iter_pages", "async for page in self._client.iter_pages"),
-    ("for rows in pages:", "async for rows in pages:"),
-    ("for rows in self._pages(", "async for rows in self._pages("),
-    ("            yield from pages\n            return", "            async for rows in pages:\n                yield rows\n            return"),  # noqa: E501
-    ("            yield from rows", "            for row in rows:\n                yield row"),
-    ("data = self._client.", "data = await self._client."),
-    ("            self._client.put(", "            await self._client.put("),
-    ("        self._client.delete(", "        await self._client.delete("),
-    ("        return builtins.list(it)", "        return [row async for row in it]"),
-]  # fmt: skip
-_MIXINS = ["Creatable", "Deletable", "Gettable", "Readable", "SinceReadable", "Updatable"]
+# Async -> blocking, in the manner of httpcore's scripts/unasync.py: whole words only, applied to the hand-written
+# async executors. Every async construct of the source must be covered: leftovers fail the generator.
+_UNASYNC_WORDS = {
+    "AsyncExactOnlineClient": "ExactOnlineClient",
+    "AsyncIterator": "Iterator",
+    "AsyncIterable": "Iterable",
+    "_AsyncAPI": "_BlockingAPI",
+    "__aenter__": "__enter__",
+    "__aiter__": "__iter__",
+    "__anext__": "__next__",
+    **{f"Async{m}": m for m in ("Creatable", "Deletable", "Gettable", "Readable", "SinceReadable", "Updatable")},
+}
+_UNASYNC_SYNTAX = [
+    (r"\basync def\b", "def"),
+    (r"\basync for\b", "for"),
+    (r"\basync with\b", "with"),
+    (r"\bawait ", ""),
+    # Async generators cannot delegate; blocking ones can: `for x in it: yield x` -> `yield from it`.
+    (r"(?m)^( *)for (\w+) in ([^\n]+):\n\1    yield \2\n", r"\1yield from \3\n"),
+]
+_BLOCKING_DOC = (
+    '"""Blocking executors of the planned calls, over :class:`exact_online_sdk.client.ExactOnlineClient`.\n\n'
+    + HEADER.replace("Exact's REST reference", "api/_async.py (the original)")
+    + '\n"""'
+)
 
 
 def unasync(source: str) -> str:
-    """The async executors, derived from the sync ones so the two cannot drift."""
-    text = source
-    for old, new in _UNASYNC:
-        if old not in text:
-            raise SystemExit(f"codegen: api/_sync.py no longer contains {old!r}; update _UNASYNC")
-        text = text.replace(old, new)
-    for name in _MIXINS:
-        text = re.sub(rf"\b{name}\b", f"Async{name}", text)
-    return text
+    """The blocking executors, derived from the async ones (word-bounded rules) so the two cannot drift."""
+    docstring = re.match(r'"""(?:.|\n)*?"""', source)
+    if docstring is None:
+        raise SystemExit("codegen: api/_async.py must start with its docstring")
+    text = source[docstring.end() :]
+    words = re.compile(r"\b(" + "|".join(map(re.escape, sorted(_UNASYNC_WORDS, key=len, reverse=True))) + r")\b")
+    text = words.sub(lambda m: _UNASYNC_WORDS[m.group(1)], text)
+    for pattern, repl in _UNASYNC_SYNTAX:
+        text = re.sub(pattern, repl, text)
+    leftover = re.search(r"\b(async|await|Async\w*)\b", text)
+    if leftover:
+        raise SystemExit(f"codegen: no unasync rule for {leftover.group(0)!r} in api/_async.py; extend _UNASYNC_WORDS")
+    return _BLOCKING_DOC + text
 
 
 # -- driver --------------------------------------------------------------------------------------------------
 
 
-def render(reference: dict[str, Any], sync_source: str) -> dict[Path, str]:
+def render(reference: dict[str, Any], async_source: str) -> dict[Path, str]:
     """Every generated file (path relative to the project root -> text, before formatting)."""
     specs = _names(sorted(reference["endpoints"], key=lambda e: e["path"]))
     navs = _nav_targets(specs)
@@ -447,41 +544,45 @@ def render(reference: dict[str, Any], sync_source: str) -> dict[Path, str]:
         by_service[spec.service].append(spec)
     files: dict[Path, str] = {}
     models_dir, api_dir = PKG / "models", PKG / "api"
-    gen_doc = f'"""Generated modules, one per service. {HEADER}"""\n'
-    files[models_dir / "_generated" / "__init__.py"] = gen_doc
-    files[api_dir / "_generated" / "__init__.py"] = gen_doc
+    files[models_dir / "_generated" / "__init__.py"] = f'"""Pydantic models, one module per service. {HEADER}"""\n'
+    files[models_dir / "_generated" / "rows" / "__init__.py"] = f'"""Read rows, one module per service. {HEADER}"""\n'
+    files[api_dir / "_generated" / "__init__.py"] = f'"""Endpoint classes, one module per service. {HEADER}"""\n'
     for service, group in sorted(by_service.items()):
         files[models_dir / "_generated" / f"{service}.py"] = _model_module(service, group, navs)
+        files[models_dir / "_generated" / "rows" / f"{service}.py"] = _row_module(service, group, navs)
         files[api_dir / "_generated" / f"{service}.py"] = _api_module(service, group)
+    handwritten = {
+        "ExactModel": "._types",
+        "FieldNotWritableError": "._write",
+        "changed_fields": "._write",
+        "write_body": "._write",
+        "parse_entity": "._parse",
+        "parse_page": "._parse",
+        "ExactRow": "._row",
+        "ParsedPage": "._row",
+        "parse_row": "._row",
+        "parse_rows": "._row",
+    }
     files[models_dir / "__init__.py"] = _lazy_init(
-        "Typed models of every Exact Online endpoint, loaded lazily one service module at a time.\n\n"
-        "``from exact_online_sdk.models import Contact``.\n" + HEADER + "\n",
-        {s.model: s.service for s in specs},
-        [
-            "from ._types import ExactModel",
-            "from ._write import FieldNotWritableError, changed_fields, write_body",
-            "from ._parse import ParsedPage, parse_entity, parse_page",
-        ],
-        [
-            "ExactModel",
-            "FieldNotWritableError",
-            "ParsedPage",
-            "changed_fields",
-            "parse_entity",
-            "parse_page",
-            "write_body",
-        ],
+        "Every Exact Online endpoint as a pydantic model (``Contact``, for writes) and a read row (``ContactRow``,\n"
+        "what collection reads return), loaded lazily one service module at a time.\n\n"
+        "``from exact_online_sdk.models import Contact, ContactRow``.\n" + HEADER + "\n",
+        handwritten
+        | {s.model: f"._generated.{s.service}" for s in specs}
+        | {s.row: f"._generated.rows.{s.service}" for s in specs},
     )
-    api_names = {s.api: s.service for s in specs} | {f"Async{s.api}": s.service for s in specs}
+    api_names = {s.api: f"._generated.{s.service}" for s in specs}
+    api_names |= {f"Async{s.api}": f"._generated.{s.service}" for s in specs}
+    deprecated = {s.old_api: s.api for s in specs if s.old_api}
+    deprecated |= {f"Async{s.old_api}": f"Async{s.api}" for s in specs if s.old_api}
     files[api_dir / "endpoints.py"] = _lazy_init(
         "Endpoint classes of every Exact Online endpoint, loaded lazily one service module at a time.\n\n"
         "``from exact_online_sdk.api.endpoints import ContactsAPI``.\n" + HEADER + "\n",
         api_names,
-        [],
-        [],
+        deprecated,
     )
     files[api_dir / "_generated" / "_services.py"] = _services_module(specs)
-    files[api_dir / "_async.py"] = unasync(sync_source)
+    files[api_dir / "_blocking.py"] = unasync(async_source)
     return files
 
 
@@ -494,32 +595,52 @@ def _format(paths: list[Path]) -> None:
     subprocess.run([*base, "format", "--config", str(config), "--quiet", *map(str, paths)], check=True)
 
 
+_GENERATED_DIRS = ("models/_generated", "models/_generated/rows", "api/_generated")
+
+
 def generate(out: Path = ROOT, source: Path = DEFAULT_SOURCE) -> list[Path]:
     """Write every generated file below ``out`` (a project root); returns their paths."""
     reference = json.loads(source.read_text(encoding="utf-8"))
-    sync_source = (ROOT / PKG / "api" / "_sync.py").read_text(encoding="utf-8")
+    async_source = (ROOT / PKG / "api" / "_async.py").read_text(encoding="utf-8")
     registry_gen.generate(source, out / PKG / "registry" / "endpoints.json")
     written = []
-    for rel, text in render(reference, sync_source).items():
+    for rel, text in render(reference, async_source).items():
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
         written.append(target)
-    for stale in [
-        *(out / PKG / "models" / "_generated").glob("*.py"),
-        *(out / PKG / "api" / "_generated").glob("*.py"),
-    ]:
+    for stale in [p for d in _GENERATED_DIRS for p in (out / PKG / d).glob("*.py")]:
         if stale not in written:
             stale.unlink()
     _format(written)
     return written
 
 
+def stale_files(source: Path = DEFAULT_SOURCE) -> list[Path]:
+    """Generated files of this checkout that differ from what the generator makes now (paths below ROOT)."""
+    with tempfile.TemporaryDirectory(prefix="codegen-check-") as tmp:
+        written = generate(Path(tmp), source)
+        fresh = {p.relative_to(tmp) for p in written} | {PKG / "registry" / "endpoints.json"}
+        committed = {p.relative_to(ROOT) for d in _GENERATED_DIRS for p in (ROOT / PKG / d).glob("*.py")}
+        differ = [
+            rel
+            for rel in sorted(fresh)
+            if not (ROOT / rel).exists() or (ROOT / rel).read_bytes() != (Path(tmp) / rel).read_bytes()
+        ]
+        return differ + sorted(committed - fresh)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
     parser.add_argument("--out", type=Path, default=ROOT)
+    parser.add_argument("--check", action="store_true", help="only report generated files that are not current")
     args = parser.parse_args(argv)
+    if args.check:
+        stale = stale_files(args.source)
+        for rel in stale:
+            print(f"codegen: {rel} is not current: run `make codegen`", file=sys.stderr)
+        return 1 if stale else 0
     written = generate(args.out, args.source)
     print(f"codegen: wrote {len(written)} files below {args.out / PKG}")
     return 0

@@ -6,7 +6,8 @@ browser, ``{"action": "complete", "callback_url": "<the URL the browser was redi
 stored as generation 1 (empty slots) or the stored generation + 1. ``{"action": "status"}`` shows the stored
 generation. The event is never logged (it carries the authorization code).
 
-Environment (set by the CDK construct): EXACT_TOKEN_SECRET_A, EXACT_TOKEN_SECRET_B, EXACT_CLIENT_ID (optional),
+Configuration is :class:`exact_online_sdk.Settings` (set by the CDK construct): EXACT_TOKEN_SECRET_A,
+EXACT_TOKEN_SECRET_B, EXACT_CLIENT_ID (optional),
 EXACT_CLIENT_SECRET_ARN (a secret holding {"client_id", "client_secret", "redirect_uri"}), EXACT_BASE_URL,
 EXACT_REDIRECT_URI (optional; else the secret's "redirect_uri").
 """
@@ -17,7 +18,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from exact_online_sdk.aws.bootstrap import BootstrapFlow, flow_from_env, handle_event
+from exact_online_sdk.aws import BootstrapFlow, flow_from_env, handle_event
 from exact_online_sdk.clock import Clock
 
 logger = Logger(service="exact-token-bootstrap")

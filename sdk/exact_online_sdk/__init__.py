@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         DailyRateLimitExceeded,
         ExactOnlineError,
         RateLimitError,
+        TokenError,
     )
     from .log import configure_logging
 
@@ -39,6 +40,7 @@ _LAZY = {
     "AuthenticationError": ".exceptions",
     "RateLimitError": ".exceptions",
     "DailyRateLimitExceeded": ".exceptions",
+    "TokenError": ".exceptions",
 }
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "RetryPolicy",
     "Settings",
     "StaticToken",
+    "TokenError",
     "__version__",
     "configure_logging",
 ]

@@ -20,23 +20,14 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ._core.hosts import DEFAULT_BASE_URL, REGION_HOSTS
 from ._core.request import normalize_base_url
 from .exceptions import ConfigError
 
 __all__ = ["DEFAULT_BASE_URL", "REGION_HOSTS", "Settings"]
 
-REGION_HOSTS: dict[str, str] = {
-    "nl": "https://start.exactonline.nl",
-    "be": "https://start.exactonline.be",
-    "de": "https://start.exactonline.de",
-    "uk": "https://start.exactonline.co.uk",
-    "us": "https://start.exactonline.com",
-    "es": "https://start.exactonline.es",
-    "fr": "https://start.exactonline.fr",
-}
-DEFAULT_BASE_URL = REGION_HOSTS["nl"]
 
-_SECRET_FIELDS = {"client_secret", "encryption_key", "webhook_secret", "access_token"}
+_SECRET_FIELDS = ("client_secret", "encryption_key", "webhook_secret", "access_token")
 
 
 class Settings(BaseSettings):
@@ -101,10 +92,12 @@ class Settings(BaseSettings):
         "client_secret_arn",
         "webhook_secret_arn",
         "coordination_table",
+        *_SECRET_FIELDS,
         mode="before",
     )
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
+        # An empty variable (``EXACT_ACCESS_TOKEN=``) means "not set", as it does for a shell script.
         return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
@@ -135,7 +128,7 @@ class Settings(BaseSettings):
 
     @property
     def host(self) -> str:
-        """The resolved base URL (``https://start.exactonline.nl`` by default)."""
+        """The resolved base URL (``DEFAULT_BASE_URL`` unless ``EXACT_BASE_URL`` or ``EXACT_REGION`` is set)."""
         return self.base_url or DEFAULT_BASE_URL
 
     def __repr__(self) -> str:

@@ -7,8 +7,9 @@ One rule for dates, used everywhere in this package (SDK, models, emulator):
     that wall-clock time. A date-only field (midnight) stays on its own day, whatever the reader's timezone.
     Writing reverses the rule: a naive value is sent as is; an aware value is first converted to UTC.
 
-Money and quantities are ``Edm.Double`` on the wire but :class:`decimal.Decimal` here: JSON is parsed with
-``parse_float=Decimal`` (see :func:`loads`), so ``0.1`` stays ``Decimal("0.1")`` with no float round trip.
+Money and quantities are ``Edm.Double`` on the wire but :class:`decimal.Decimal` here: every non-integer JSON number
+becomes a Decimal made from its text (see :func:`loads`), so ``1.10`` stays ``Decimal("1.10")`` with no float round
+trip. The typed rows of :mod:`exact_online_sdk.models` read money the same way.
 ``Edm.Int64`` arrives as a JSON string in OData v2 verbose JSON; :func:`parse_int64` takes strings and numbers.
 """
 
@@ -20,7 +21,13 @@ import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final
+
+from .exceptions import ExactOnlineError
+
+if TYPE_CHECKING:
+    import msgspec
 
 __all__ = [
     "EPOCH",
@@ -45,7 +52,7 @@ EPOCH: Final = datetime(1970, 1, 1)
 _DATE_RE: Final = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 
 
-class EdmValueError(ValueError):
+class EdmValueError(ExactOnlineError, ValueError):
     """A value on the wire does not fit its declared Edm type."""
 
     def __init__(self, edm_type: str, value: object, reason: str = "") -> None:
@@ -60,9 +67,24 @@ class EdmValueError(ValueError):
 # --- JSON -------------------------------------------------------------------------------------------------
 
 
+@cache
+def _decoder() -> tuple[msgspec.json.Decoder[Any], type[Exception]]:
+    import msgspec  # on first use: importing the package stays cheap
+
+    return msgspec.json.Decoder(float_hook=Decimal), msgspec.DecodeError
+
+
 def loads(data: str | bytes | bytearray) -> Any:
-    """Parse Exact JSON with every non-integer number as an exact :class:`Decimal`."""
-    return json.loads(data, parse_float=Decimal)
+    """Parse Exact JSON with every non-integer number as an exact :class:`Decimal` (made from the number's text).
+
+    Decoded by msgspec in C; what it refuses (``NaN``, bad UTF-8, broken JSON) goes to the standard library, which
+    parses it the same way or raises its usual :class:`json.JSONDecodeError` / :class:`UnicodeDecodeError`.
+    """
+    decoder, refused = _decoder()
+    try:
+        return decoder.decode(data)
+    except refused:
+        return json.loads(data, parse_float=Decimal)
 
 
 def _json_default(value: object) -> Any:

@@ -1,20 +1,36 @@
-"""The typed errors of exact_online_sdk.
+"""The typed errors of exact_online_sdk: one tree under :class:`ExactOnlineError`.
 
-Everything raised on purpose derives from :class:`ExactOnlineError`. Errors about a call to Exact derive from
-:class:`APIError` and carry the HTTP status, the method, the URL (secrets masked), Exact's message, the
-``Reason`` header, and ``context`` with the client-side ``request_id``, the attempt number and the rate-limit
-snapshot at the time of the error. No error text or repr ever contains a token or secret.
+Catch :class:`ExactOnlineError` for "anything this package raised on purpose". Beside the plain usage errors the
+tree has two branches: :class:`APIError` for a call to Exact that failed (it carries the HTTP status, the method,
+the URL with secrets masked, Exact's message, the ``Reason`` header and ``context`` with the client-side
+``request_id``, the attempt number and the rate-limit snapshot), and :class:`TokenError` for the local token state
+(nothing usable stored, a read-only store asked to write, a store that cannot be read, a refresher run that
+failed), where no request to Exact's API was made. Errors keep their cause (``raise ... from``) and say what to do
+next (``hint``). No error text or repr ever contains a token or secret.
 
     ExactOnlineError
     ├── ConfigError (also ValueError)            bad settings; names the variable, never the secret value
     ├── InvalidPathError (also ValueError)       a path the client refuses to send
     ├── ODataError (also ValueError)             a filter/query the builder cannot express for Exact
+    ├── EdmValueError (also ValueError)          a wire value that does not fit its Edm type (edm.py)
+    ├── FieldNotWritableError (also ValueError)  a write names a field Exact does not accept (models)
     ├── PaginationError                          a repeated or foreign ``__next`` link
-    └── APIError
-        ├── AuthenticationError                  401 or another auth problem (auth flows subclass it)
+    ├── SyncError (also ValueError)              a wrongly configured sync or a row without Timestamp (sync.py)
+    ├── WebhookError (also ValueError)           a rejected webhook delivery (webhooks.py)
+    │   ├── WebhookFormatError                   not an Exact delivery
+    │   └── WebhookSignatureError                HashCode mismatch
+    ├── TokenError                               the token branch: no request to Exact's API was made
+    │   ├── TokenUnavailable                     no usable token (nothing stored, or a worker waited in vain)
+    │   ├── ReadOnlyRefreshRefused               a read-only store was asked to refresh or save
+    │   ├── TokenStoreError                      a store could not be read or written (auth/store.py)
+    │   │   └── GenerationConflict               a save lost the compare-and-swap on ``generation``
+    │   └── RefreshFailed                        a refresher run could not keep the token fresh (aws/refresher.py)
+    └── APIError                                 the API branch: a call to Exact failed
+        ├── AuthenticationError                  401 or another auth problem
+        │   └── OAuthError                       Exact's token endpoint refused or failed (auth/errors.py)
         ├── ForbiddenError                       403 (``reason`` holds Exact's ``Reason`` header)
         ├── NotFoundError                        404
-        ├── BadRequestError (= ValidationError)  400, 405, 409, 422
+        ├── BadRequestError                      400, 405, 409, 422 (``ValidationError`` is a deprecated alias)
         ├── RateLimitError                       429 (minutely); ``reset_at`` epoch seconds
         │   └── DailyRateLimitExceeded           the daily budget is spent; raised before sending
         ├── ServerError                          5xx
@@ -24,6 +40,7 @@ snapshot at the time of the error. No error text or repr ever contains a token o
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -44,15 +61,31 @@ __all__ = [
     "PaginationError",
     "RateLimitError",
     "ServerError",
+    "TokenError",
     "TransportError",
     "UnexpectedResponseError",
-    "ValidationError",
     "error_class_for_status",
 ]
 
 
 class ExactOnlineError(Exception):
-    """Base class of every error this package raises on purpose."""
+    """Base class of every error this package raises on purpose.
+
+    ``hint`` says what to do next when there is something specific to do (empty otherwise)."""
+
+    hint: str = ""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses have keyword-only or differently shaped constructors: rebuild from the state rather than by
+        # calling the constructor again, so pickling (multiprocessing, Prefect) gives back the same error.
+        return (_rebuild, (type(self), self.args, self.__dict__.copy()))
+
+
+def _rebuild(cls: type[ExactOnlineError], args: tuple[Any, ...], state: dict[str, Any]) -> ExactOnlineError:
+    err = cls.__new__(cls)
+    err.args = args
+    err.__dict__.update(state)
+    return err
 
 
 class ConfigError(ExactOnlineError, ValueError):
@@ -78,6 +111,42 @@ class PaginationError(ExactOnlineError):
         super().__init__(redact_text(message))
         self.url = redact_url(url) if url else None
         self.pages = pages
+
+
+class TokenError(ExactOnlineError):
+    """The token branch: no usable access token, or the token state could not be read, written or refreshed.
+
+    No request to Exact's API was made (answers of Exact's token endpoint are :class:`~.auth.errors.OAuthError`,
+    in the API branch). ``message`` says what happened, ``hint`` what to do next (shown as ``Next: ...``),
+    ``retryable`` whether the same step may succeed later, ``context`` holds details (e.g. the generation).
+    """
+
+    default_message = "no usable Exact Online token"
+    default_retryable = False
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        hint: str | None = None,
+        retryable: bool | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.message = redact_text(message) if message else self.default_message
+        if hint is not None:
+            self.hint = hint
+        self.retryable = self.default_retryable if retryable is None else retryable
+        self.context: dict[str, Any] = dict(context or {})
+        super().__init__(self._summary())
+
+    def _summary(self) -> str:
+        return f"{self.message.rstrip('.')}. Next: {self.hint}" if self.hint else self.message
+
+    def __str__(self) -> str:
+        return self._summary()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
 
 
 class APIError(ExactOnlineError):
@@ -150,17 +219,6 @@ class APIError(ExactOnlineError):
             f"request_id={self.request_id!r})"
         )
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only constructor: make pickling (multiprocessing, Prefect) rebuild the same error.
-        return (_rebuild, (type(self), self.__dict__.copy()))
-
-
-def _rebuild(cls: type[APIError], state: dict[str, Any]) -> APIError:
-    err = cls.__new__(cls)
-    err.__dict__.update(state)
-    Exception.__init__(err, err._summary())
-    return err
-
 
 class AuthenticationError(APIError):
     """Exact refused the credentials (401), or no usable token is available."""
@@ -184,10 +242,6 @@ class BadRequestError(APIError):
     """400/405/409/422: Exact rejected the request (validation, unsupported filter, mandatory filter...)."""
 
     default_message = "bad request"
-
-
-ValidationError = BadRequestError
-"""Alias: the seed package's name for a rejected request."""
 
 
 class RateLimitError(APIError):
@@ -291,3 +345,22 @@ def error_class_for_status(status: int) -> type[APIError]:
     if status >= 500:
         return ServerError
     return _BY_STATUS.get(status, APIError)
+
+
+_DEPRECATED_ALIASES: dict[str, tuple[type[ExactOnlineError], str]] = {
+    # The seed package's name; it shadowed pydantic's ValidationError in every module importing both.
+    "ValidationError": (BadRequestError, "BadRequestError"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    alias = _DEPRECATED_ALIASES.get(name)
+    if alias is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    target, new_name = alias
+    warnings.warn(
+        f"exact_online_sdk.exceptions.{name} is deprecated: use {new_name} (same class)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return target

@@ -45,6 +45,7 @@ __all__ = [
     "not_",
     "or_",
     "parse_literal",
+    "parse_typed_literal",
     "startswith",
     "substringof",
     "trim_code",
@@ -176,6 +177,92 @@ def parse_literal(text: str) -> Any:
     if m["dec"] is not None:
         return Decimal(m["dec"])
     return m["str"].replace("''", "'")
+
+
+_TYPED_RE: Final = re.compile(
+    r"^(?:(?P<null>null)|(?P<bool>true|false)"
+    r"|(?P<prefix>[A-Za-z]+)'(?P<quoted>[^']*)'"
+    r"|(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(?P<suffix>[LlMmDdFf]?)"
+    r"|'(?P<str>(?:[^']|'')*)')$",
+    re.DOTALL,
+)
+_DATETIME_RE: Final = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,7})?)?)Z?$")
+_OFFSET_RE: Final = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,7})?)?(?:Z|[+-]\d\d:\d\d)$")
+_INT32: Final = range(-(2**31), 2**31)
+_NUMBER_TYPES: Final = {"l": "Edm.Int64", "m": "Edm.Decimal", "d": "Edm.Double", "f": "Edm.Single"}
+
+
+def _unrecognized(edm_type: str, text: str) -> ODataError:
+    return ODataError(f"Unrecognized '{edm_type}' literal '{text}'")
+
+
+def _iso(text: str) -> datetime:
+    # Python 3.11 reads at most 6 fraction digits; OData allows 7 (ticks): drop the seventh.
+    head, dot, frac = text.partition(".")
+    if dot:
+        digits = "".join(ch for ch in frac if ch.isdigit())
+        frac = digits[:6] + frac[len(digits) :]
+    return datetime.fromisoformat(head + dot + frac)
+
+
+def parse_typed_literal(text: str) -> tuple[Any, str]:
+    """An OData v2 literal as it appears in a URL -> ``(value, Edm type name)``; ODataError when malformed.
+
+    The reading side of :func:`literal`, wider than :func:`parse_literal`: also ``datetimeoffset'..'`` (an aware
+    datetime), number suffixes ``M`` (Edm.Decimal), ``D`` (Edm.Double) and ``F`` (Edm.Single), exponents, and
+    ``datetime'..'`` with a trailing ``Z`` or without seconds. Types: ``null``, ``Edm.Boolean``, ``Edm.Guid``
+    (:class:`uuid.UUID`), ``Edm.DateTime`` (naive), ``Edm.DateTimeOffset``, ``Edm.Int32``/``Edm.Int64`` (int),
+    ``Edm.Decimal``/``Edm.Double`` (:class:`~decimal.Decimal` when written without exponent, else float),
+    ``Edm.Single`` (float) and ``Edm.String``.
+    """
+    m = _TYPED_RE.fullmatch(text.strip())
+    if m is None:
+        raise ODataError(f"not an OData v2 literal: {text[:60]!r}")
+    if m["null"]:
+        return None, "null"
+    if m["bool"]:
+        return m["bool"] == "true", "Edm.Boolean"
+    if m["str"] is not None:
+        return m["str"].replace("''", "'"), "Edm.String"
+    if m["num"] is not None:
+        return _typed_number(m["num"], m["suffix"].lower(), text)
+    prefix, quoted = m["prefix"], m["quoted"]
+    if prefix == "guid":
+        if not _GUID_RE.fullmatch(quoted):
+            raise _unrecognized("Edm.Guid", text)
+        return uuid.UUID(quoted), "Edm.Guid"
+    if prefix == "datetime":
+        dm = _DATETIME_RE.fullmatch(quoted)
+        if dm is None:
+            raise _unrecognized("Edm.DateTime", text)
+        try:
+            return _iso(dm.group(1)), "Edm.DateTime"
+        except ValueError:
+            raise _unrecognized("Edm.DateTime", text) from None
+    if prefix == "datetimeoffset":
+        if not _OFFSET_RE.fullmatch(quoted):
+            raise _unrecognized("Edm.DateTimeOffset", text)
+        try:
+            return _iso(quoted.replace("Z", "+00:00")), "Edm.DateTimeOffset"
+        except ValueError:
+            raise _unrecognized("Edm.DateTimeOffset", text) from None
+    raise ODataError(f"unknown OData v2 literal prefix {prefix!r} in {text[:60]!r}")
+
+
+def _typed_number(num: str, suffix: str, text: str) -> tuple[Any, str]:
+    integral = re.fullmatch(r"[+-]?\d+", num) is not None
+    if suffix == "l":
+        if not integral:
+            raise _unrecognized("Edm.Int64", text)
+        return int(num), "Edm.Int64"
+    if suffix in ("d", "f") or "e" in num.lower():
+        return float(num), _NUMBER_TYPES.get(suffix, "Edm.Double")
+    if suffix == "m":
+        return Decimal(num), "Edm.Decimal"
+    if integral:
+        value = int(num)
+        return value, "Edm.Int32" if value in _INT32 else "Edm.Int64"
+    return Decimal(num), "Edm.Double"
 
 
 def _field_type(endpoint: str | None, field: str) -> str | None:

@@ -8,23 +8,31 @@ changes of the same run, mapped to the sync endpoint they belong to.
 Delivery is at-least-once and resumable: a batch's cursor is saved only once the consumer has accepted it (the
 consumer function returned, or the iterator was asked for the next batch). A run killed at any point resumes from
 the last accepted batch: rows may be delivered twice, never lost. Make the sink idempotent (upsert by key).
+
+The engine is written once: ``_Plan`` decides what to ask and how a page becomes batches, and a run is one sans-IO
+stream (``_SyncBase._run_stream``) that the client drives with blocking calls (:class:`Sync`) or awaits
+(:class:`AsyncSync`); ``tests/unit/core/test_sync_shells.py`` proves that both decide the same.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import os
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, cast, overload
 
+from ._core.drive import Emit, Stream
 from .edm import parse_int64
+from .exceptions import ExactOnlineError
 from .registry import registry
 from .registry.deleted import SYNC_PATH_BY_ENTITY_TYPE, DeletedEntityType, entity_type_for_sync_path
 
@@ -50,7 +58,7 @@ log = logging.getLogger(__name__)
 DELETED_STREAM = "sync/Deleted"
 
 
-class SyncError(ValueError):
+class SyncError(ExactOnlineError, ValueError):
     """A sync was configured wrongly (unknown or non-sync endpoint, no division) or a row lacks its Timestamp."""
 
 
@@ -195,6 +203,16 @@ class _Stream:
     select: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """One stream of a run: its cursor key (the endpoint path), the fields to ask and whether to ask the total."""
+
+    stream: str
+    select: tuple[str, ...]
+    count: bool
+    deletions: bool
+
+
 class _Plan:
     """Sans-IO: which streams to read, with which query, and how a page becomes a batch."""
 
@@ -244,6 +262,19 @@ class _Plan:
 
     def deleted_select(self) -> tuple[str, ...]:
         return tuple(f.name for f in registry()[DELETED_STREAM].fields)
+
+    def reads(self) -> Iterator[_Read]:
+        """The streams of a run, in order: each sync endpoint, then ``sync/Deleted`` when deletions are wanted."""
+        for stream in self.streams:
+            yield _Read(stream.endpoint, stream.select, self.count_total, deletions=False)
+        if self.include_deletions:
+            yield _Read(DELETED_STREAM, self.deleted_select(), False, deletions=True)
+
+    def batches(self, read: _Read, rows: list[dict[str, Any]], previous: int | None, page: int) -> list[SyncBatch]:
+        """The batches one page of ``read`` becomes (one for changes; one per entity type for deletions)."""
+        if read.deletions:
+            return self.deletion_batches(rows, previous, page)
+        return [self.batch(read.stream, read.stream, rows, previous, page)]
 
     def batch(
         self, stream: str, endpoint: str, rows: list[dict[str, Any]], previous: int | None, page: int
@@ -297,14 +328,15 @@ def _resolve_division(client: Any, division: int | None) -> int:
     return int(chosen)
 
 
-# --- shells -------------------------------------------------------------------------------------------------
+# --- the engine, once: configuration, the plan, and the whole run as a sans-IO stream ------------------------
 
 
 ClientT = TypeVar("ClientT", bound="ExactOnlineClient | AsyncExactOnlineClient")
+BatchesT = TypeVar("BatchesT", Iterator[SyncBatch], AsyncIterator[SyncBatch])
 
 
-class _SyncBase(Generic[ClientT]):
-    """What both shells share: configuration, the plan, and accepting a batch (saving its cursor)."""
+class _SyncBase(Generic[ClientT, BatchesT]):
+    """What both engines share: configuration, the plan, the run as a stream, and accepting a batch."""
 
     def __init__(
         self,
@@ -332,9 +364,29 @@ class _SyncBase(Generic[ClientT]):
         self.on_progress = on_progress
         self.progress = SyncProgress(self.plan.division)
 
-    def _expect(self, count: int | None) -> None:
-        if count is not None:
-            self.progress.expected_rows = (self.progress.expected_rows or 0) + count
+    def batches(self, report: SyncReport | None = None) -> BatchesT:
+        """Yield batches; each one's cursor is saved when the next is requested (or the iteration ends).
+
+        An iterator with the blocking client, an async iterator (``async for``) with the asyncio one. Stop early
+        and the batch in hand is not accepted: the next run delivers it again."""
+        # The client drives the stream with its own I/O (blocking calls or awaits); the decisions are all here.
+        return cast(BatchesT, self.client._stream(self._run_stream(report if report is not None else SyncReport())))
+
+    def _run_stream(self, report: SyncReport) -> Stream[SyncBatch]:
+        """The whole run: for each stream, page from the saved cursor on, hand over each batch, and accept it
+        (save its cursor) when the caller asks for the next one."""
+        plan, client = self.plan, self.client
+        for read in plan.reads():
+            cursor = self.cursors.load(plan.division, read.stream)
+            pager = client._pager(read.stream, plan.params(cursor, read.select, count=read.count), plan.division, None)
+            while pager.request is not None:
+                page = pager.accept((yield from client._flow(pager.request)))
+                if page.number == 1 and read.count and page.count is not None:
+                    self.progress.expected_rows = (self.progress.expected_rows or 0) + page.count
+                for batch in plan.batches(read, page.rows, cursor, page.number):
+                    cursor = batch.cursor
+                    yield Emit(batch)
+                    self._accept(batch, report)
 
     def _accept(self, batch: SyncBatch, report: SyncReport) -> None:
         self.cursors.save(batch.division, batch.stream, batch.cursor)
@@ -353,111 +405,56 @@ class _SyncBase(Generic[ClientT]):
             self.on_progress(progress)
 
 
-class Sync(_SyncBase["ExactOnlineClient"]):
+# --- the two engines: only how the consumer is called differs ---------------------------------------------------
+
+
+class Sync(_SyncBase["ExactOnlineClient", Iterator[SyncBatch]]):
     """Incremental sync of sync endpoints in one division, on the blocking client.
 
     Iterate :meth:`batches` (a batch is accepted when you ask for the next one) or call :meth:`run` with a
     consumer function (a batch is accepted when the function returns).
     """
 
-    def _pages(self, path: str, params: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
-        for page in self.client.iter_pages(path, params, division=self.plan.division):
-            if page.number == 1 and "$inlinecount" in params:
-                self._expect(page.count)
-            yield page.rows
-
-    def _stream_batches(self) -> Iterator[SyncBatch]:
-        plan = self.plan
-        for stream in plan.streams:
-            cursor = self.cursors.load(plan.division, stream.endpoint)
-            params = plan.params(cursor, stream.select, count=plan.count_total)
-            for number, rows in enumerate(self._pages(stream.endpoint, params), 1):
-                batch = plan.batch(stream.endpoint, stream.endpoint, rows, cursor, number)
-                cursor = batch.cursor
-                yield batch
-        if plan.include_deletions:
-            cursor = self.cursors.load(plan.division, DELETED_STREAM)
-            params = plan.params(cursor, plan.deleted_select())
-            for number, rows in enumerate(self._pages(DELETED_STREAM, params), 1):
-                batches = plan.deletion_batches(rows, cursor, number)
-                cursor = batches[-1].cursor
-                yield from batches
-
-    def batches(self, report: SyncReport | None = None) -> Iterator[SyncBatch]:
-        """Yield batches; each one's cursor is saved when the next is requested (or the iteration ends)."""
-        report = report if report is not None else SyncReport()
-        pending: SyncBatch | None = None
-        for batch in self._stream_batches():
-            if pending is not None:
-                self._accept(pending, report)
-            pending = batch
-            yield batch
-        if pending is not None:
-            self._accept(pending, report)
-
     def run(self, consumer: Callable[[SyncBatch], object]) -> SyncReport:
         """Deliver every batch to ``consumer``; a batch counts as accepted when the call returns."""
         report = SyncReport()
-        for batch in self._stream_batches():
+        for batch in self.batches(report):
             consumer(batch)
-            self._accept(batch, report)
         return report
 
 
-class AsyncSync(_SyncBase["AsyncExactOnlineClient"]):
+class AsyncSync(_SyncBase["AsyncExactOnlineClient", AsyncIterator[SyncBatch]]):
     """The asyncio form of :class:`Sync` (same plan, same cursor rules)."""
 
-    async def _pages(self, path: str, params: dict[str, str]) -> AsyncIterator[list[dict[str, Any]]]:
-        async for page in self.client.iter_pages(path, params, division=self.plan.division):
-            if page.number == 1 and "$inlinecount" in params:
-                self._expect(page.count)
-            yield page.rows
-
-    async def _stream_batches(self) -> AsyncIterator[SyncBatch]:
-        plan = self.plan
-        for stream in plan.streams:
-            cursor = self.cursors.load(plan.division, stream.endpoint)
-            number = 0
-            params = plan.params(cursor, stream.select, count=plan.count_total)
-            async for rows in self._pages(stream.endpoint, params):
-                number += 1
-                batch = plan.batch(stream.endpoint, stream.endpoint, rows, cursor, number)
-                cursor = batch.cursor
-                yield batch
-        if plan.include_deletions:
-            cursor = self.cursors.load(plan.division, DELETED_STREAM)
-            number = 0
-            async for rows in self._pages(DELETED_STREAM, plan.params(cursor, plan.deleted_select())):
-                number += 1
-                batches = plan.deletion_batches(rows, cursor, number)
-                cursor = batches[-1].cursor
-                for batch in batches:
-                    yield batch
-
-    async def batches(self, report: SyncReport | None = None) -> AsyncIterator[SyncBatch]:
-        """Yield batches; each one's cursor is saved when the next is requested (or the iteration ends)."""
-        report = report if report is not None else SyncReport()
-        pending: SyncBatch | None = None
-        async for batch in self._stream_batches():
-            if pending is not None:
-                self._accept(pending, report)
-            pending = batch
-            yield batch
-        if pending is not None:
-            self._accept(pending, report)
-
     async def run(self, consumer: Callable[[SyncBatch], Awaitable[object] | object]) -> SyncReport:
-        """Deliver every batch to ``consumer`` (sync or async function); accepted when it returns."""
+        """Deliver every batch to ``consumer`` (a plain or an async function); accepted when it returns."""
         report = SyncReport()
-        async for batch in self._stream_batches():
+        async for batch in self.batches(report):
             outcome = consumer(batch)
-            if asyncio.iscoroutine(outcome) or isinstance(outcome, Awaitable):
+            if inspect.isawaitable(outcome):
                 await outcome
-            self._accept(batch, report)
         return report
 
 
-async def sync_divisions(
+# --- several divisions at once, in both flavours ------------------------------------------------------------------
+
+
+@overload
+def sync_divisions(
+    client: ExactOnlineClient,
+    divisions: Iterable[int],
+    endpoints: Sequence[str],
+    consumer: Callable[[SyncBatch], object],
+    *,
+    cursor_store: CursorStore,
+    select: Mapping[str, Sequence[str]] | Sequence[str] | None = None,
+    include_deletions: bool = True,
+    on_progress: Callable[[SyncProgress], None] | None = None,
+) -> SyncReport: ...
+
+
+@overload
+def sync_divisions(
     client: AsyncExactOnlineClient,
     divisions: Iterable[int],
     endpoints: Sequence[str],
@@ -467,22 +464,101 @@ async def sync_divisions(
     select: Mapping[str, Sequence[str]] | Sequence[str] | None = None,
     include_deletions: bool = True,
     on_progress: Callable[[SyncProgress], None] | None = None,
-) -> SyncReport:
+) -> Coroutine[Any, Any, SyncReport]: ...
+
+
+def sync_divisions(
+    client: ExactOnlineClient | AsyncExactOnlineClient,
+    divisions: Iterable[int],
+    endpoints: Sequence[str],
+    consumer: Callable[[SyncBatch], Any],
+    *,
+    cursor_store: CursorStore,
+    select: Mapping[str, Sequence[str]] | Sequence[str] | None = None,
+    include_deletions: bool = True,
+    on_progress: Callable[[SyncProgress], None] | None = None,
+) -> SyncReport | Coroutine[Any, Any, SyncReport]:
     """Sync several divisions at once. Each division has its own rate-limit budget at Exact, and the client paces
-    each one separately, so running them concurrently uses every division's limit fully without drawing 429s."""
-    runs = [
-        AsyncSync(
-            client,
-            endpoints,
-            cursor_store=cursor_store,
-            division=division,
-            select=select,
-            include_deletions=include_deletions,
-            on_progress=on_progress,
-        ).run(consumer)
-        for division in divisions
-    ]
+    each one separately, so running them side by side uses every division's limit fully without drawing 429s.
+
+    With an :class:`~exact_online_sdk.client.AsyncExactOnlineClient` it returns a coroutine (``await`` it): one
+    :class:`AsyncSync` per division as concurrent tasks. With an :class:`~exact_online_sdk.client.ExactOnlineClient`
+    it runs one :class:`Sync` per division in worker threads and returns when all are done; ``consumer`` and
+    ``on_progress`` are then called by one thread at a time, so a sink that is not thread-safe works as is.
+    Either way the reports are merged, and the first failure is raised once every division has stopped.
+    """
+    engines = _DivisionRuns(divisions, endpoints, cursor_store, select, include_deletions, on_progress)
+    if _is_async(client):
+        return engines.run_async(cast("AsyncExactOnlineClient", client), consumer)
+    return engines.run_blocking(cast("ExactOnlineClient", client), consumer)
+
+
+def _is_async(client: object) -> bool:
+    from .client import AsyncExactOnlineClient
+
+    return isinstance(client, AsyncExactOnlineClient)
+
+
+@dataclass(frozen=True, slots=True)
+class _DivisionRuns:
+    """One engine per division, the same settings for each; both flavours build and merge through here."""
+
+    divisions: Iterable[int]
+    endpoints: Sequence[str]
+    cursor_store: CursorStore
+    select: Mapping[str, Sequence[str]] | Sequence[str] | None
+    include_deletions: bool
+    on_progress: Callable[[SyncProgress], None] | None
+
+    def engines(
+        self, kind: type[EngineT], client: Any, on_progress: Callable[[SyncProgress], None] | None
+    ) -> list[EngineT]:
+        return [
+            kind(
+                client,
+                self.endpoints,
+                cursor_store=self.cursor_store,
+                division=division,
+                select=self.select,
+                include_deletions=self.include_deletions,
+                on_progress=on_progress,
+            )
+            for division in self.divisions
+        ]
+
+    async def run_async(self, client: AsyncExactOnlineClient, consumer: Callable[[SyncBatch], Any]) -> SyncReport:
+        runs = [engine.run(consumer) for engine in self.engines(AsyncSync, client, self.on_progress)]
+        return _merged(await asyncio.gather(*runs, return_exceptions=True))
+
+    def run_blocking(self, client: ExactOnlineClient, consumer: Callable[[SyncBatch], object]) -> SyncReport:
+        one_at_a_time = threading.Lock()
+
+        def deliver(batch: SyncBatch) -> None:
+            with one_at_a_time:
+                consumer(batch)
+
+        def report_progress(progress: SyncProgress) -> None:
+            if self.on_progress is not None:
+                with one_at_a_time:
+                    self.on_progress(progress)
+
+        engines = self.engines(Sync, client, report_progress if self.on_progress else None)
+        if not engines:
+            return SyncReport()
+        with ThreadPoolExecutor(max_workers=len(engines), thread_name_prefix="exact-sync") as pool:
+            futures = [pool.submit(engine.run, deliver) for engine in engines]
+            wait(futures)
+        return _merged(future.exception() or future.result() for future in futures)
+
+
+EngineT = TypeVar("EngineT", Sync, AsyncSync)
+
+
+def _merged(outcomes: Iterable[SyncReport | BaseException]) -> SyncReport:
+    """All reports added up; the first division's failure (in the order given) once every division has stopped."""
     total = SyncReport()
-    for report in await asyncio.gather(*runs):
-        total.merge(report)
+    for outcome in list(outcomes):
+        if isinstance(outcome, BaseException):
+            raise outcome
+        total.merge(outcome)
     return total

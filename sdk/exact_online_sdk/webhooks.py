@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from .exceptions import ExactOnlineError
+
 if TYPE_CHECKING:
     from .client import AsyncExactOnlineClient, ExactOnlineClient
 
@@ -45,7 +47,7 @@ SUBSCRIPTIONS_PATH: Final = "webhooks/WebhookSubscriptions"
 _FRAME: Final = re.compile(rb'\A\{"Content":(?P<content>.*),"HashCode":"(?P<hash>[^"]*)"\}\s*\Z', re.DOTALL)
 
 
-class WebhookError(ValueError):
+class WebhookError(ExactOnlineError, ValueError):
     """A webhook delivery was rejected."""
 
 

@@ -69,6 +69,7 @@ def test_cli_synth_is_nag_clean_and_bundles_the_arm64_layer_locally(
     assert all("EXACT_CLIENT_ID" not in f["Properties"]["Environment"]["Variables"] for f in functions)
     if CDK.exists():
         assert "exact:no-client-id" in cli_synth.log
+        assert "exact:no-alarm-email" in cli_synth.log
     report = json.loads((cli_synth.out / "validation-report.json").read_text())
     assert {p["conclusion"] for p in report["pluginReports"]} == {"success"}
     [nag] = [p for p in report["pluginReports"] if p["pluginName"] == "AwsSolutions"]
@@ -79,7 +80,9 @@ def test_cli_synth_is_nag_clean_and_bundles_the_arm64_layer_locally(
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     asset_dir = cli_synth.out / f"asset.{layer['Properties']['Content']['S3Key'].removesuffix('.zip')}"
     python_dir = asset_dir / "python"
-    check_layer(python_dir, "arm64")
+    # Precompiled for the runtime (Python 3.13) when this machine has a 3.13 interpreter, else sources only.
+    compiler = build_layer.find_python("3.13")
+    check_layer(python_dir, "arm64", build_layer.magic_number(compiler) if compiler else None)
     [core] = list((python_dir / "pydantic_core").glob("_pydantic_core*.so"))
     assert "cpython-313-aarch64-linux-gnu" in core.name
     zip_path = tmp_path / "layer.zip"
@@ -93,3 +96,8 @@ def test_cli_synth_is_nag_clean_and_bundles_the_arm64_layer_locally(
         print(f"\narm64 layer: unzipped {unzipped / 1e6:.1f} MB, zipped {zipped / 1e6:.1f} MB")
     # Lambda allows 250 MB unzipped for a function and all its layers; the SDK must leave room.
     assert unzipped < 40_000_000
+    # The pinned Powertools release, resolved per region at deploy, applied before the SDK layer.
+    from cdk.layer import POWERTOOLS_VERSION
+
+    params = [p["Default"] for p in cli_synth.template["Parameters"].values()]
+    assert f"/aws/service/powertools/python/arm64/python3.13/{POWERTOOLS_VERSION}" in params

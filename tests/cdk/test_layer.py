@@ -1,13 +1,16 @@
-"""The SDK Lambda layer: built without Docker for a target platform, and usable from a clean interpreter.
+"""The SDK Lambda layer: built without Docker for a target platform, lean, precompiled, and usable from a clean
+interpreter.
 
 - A build for this machine's architecture and Python, then ``python -I -S`` with only the layer's python/ dir on
-  sys.path imports exact_online_sdk and calls the emulator over loopback HTTP.
+  sys.path imports exact_online_sdk and calls the emulator over loopback HTTP, from the layer's byte code.
 - The stack's real (local) arm64 bundling is checked in test_cli_synth.py, on the CLI's cloud assembly.
 """
 
 from __future__ import annotations
 
 import json
+import marshal
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,15 +34,39 @@ def elf_machine(path: Path) -> int:
     return int.from_bytes(head[18:20], "little")
 
 
-def check_layer(python_dir: Path, arch: str) -> None:
-    assert (python_dir / "exact_online_sdk" / "__init__.py").is_file()
-    assert (python_dir / "exact_online_sdk" / "py.typed").is_file()
+def check_layer(python_dir: Path, arch: str, magic: bytes | None) -> None:
+    """The layer's content; ``magic``: the .pyc magic number every module must be compiled with (None: no pycs)."""
+    sdk = python_dir / "exact_online_sdk"
+    assert (sdk / "__init__.py").is_file()
+    assert (sdk / "py.typed").is_file()
     for name in FORBIDDEN:
         assert not (python_dir / name).exists(), f"{name} must not be in the layer"
+    # Parts that need extras a layer never has, installer leftovers, tests shipped inside packages.
+    for left_out in ("cli", "emulator", "demo.py"):
+        assert not (sdk / left_out).exists(), left_out
+    assert not (python_dir / ".lock").exists()
+    assert not [p for p in python_dir.rglob("*") if p.is_dir() and p.name in ("tests", "test")]
     assert not list(python_dir.rglob("direct_url.json")), "direct_url.json holds an absolute build path"
-    assert not list(python_dir.rglob("__pycache__"))
+    assert not list(python_dir.rglob("uv_cache.json")), "uv_cache.json holds a timestamp"
     [core] = list((python_dir / "pydantic_core").glob("_pydantic_core*.so"))
     assert elf_machine(core) == ELF_MACHINE[arch], f"{core.name} is not built for {arch}"
+    sources = list(python_dir.rglob("*.py"))
+    pycs = list(python_dir.rglob("*.pyc"))
+    if magic is None:
+        assert not pycs
+        return
+    assert len(pycs) == len(sources), "every module has its byte code"
+    for pyc in pycs:
+        header = pyc.read_bytes()[:8]
+        assert header[:4] == magic, f"{pyc} is not compiled for the runtime's Python"
+        # PEP 552 flags: hash-based (bit 0), source not checked (bit 1 clear).
+        assert int.from_bytes(header[4:8], "little") == 0b01, pyc
+
+
+def host_magic() -> bytes:
+    import importlib.util
+
+    return importlib.util.MAGIC_NUMBER
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +82,7 @@ def host_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_host_layer_holds_the_sdk_and_runtime_deps_only(host_layer: Path) -> None:
-    check_layer(host_layer, build_layer.host_arch())
+    check_layer(host_layer, build_layer.host_arch(), host_magic())
     for dep in ("httpx", "pydantic", "pydantic_settings", "pydantic_core"):
         assert (host_layer / dep).is_dir(), dep
 
@@ -104,3 +131,31 @@ def test_clean_interpreter_with_only_the_layer_calls_the_emulator(host_layer: Pa
     assert out["division"] == expected_division
     assert len(out["accounts"]) == 3
     assert all(isinstance(n, str) and n for n in out["accounts"])
+
+
+def test_layer_byte_code_is_used_without_reading_the_sources(host_layer: Path, tmp_path: Path) -> None:
+    """Unchecked-hash pycs: /opt is read-only in Lambda, and the asset zip keeps no source timestamps, so the
+    byte code must be trusted as it is. Break a source after the build: the import still works from the pyc."""
+    layer = tmp_path / "python"
+    shutil.copytree(host_layer, layer)
+    edm = layer / "exact_online_sdk" / "edm.py"
+    edm.write_text(edm.read_text() + "\nraise RuntimeError('the source was compiled at import time')\n")
+    script = "import sys; sys.path.insert(0, sys.argv[1]); import exact_online_sdk.edm as m; print(m.__spec__.cached)"
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script, str(layer)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    cached = Path(result.stdout.strip())
+    assert cached.is_relative_to(layer)
+    # The byte code names the file where Lambda mounts the layer (tracebacks), not this build's temp dir.
+    code = marshal.loads(cached.read_bytes()[16:])
+    assert code.co_filename == "/opt/python/exact_online_sdk/edm.py"
+
+
+def test_pyc_compilation_needs_the_runtimes_python() -> None:
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert build_layer.find_python(version) is not None
+    assert build_layer.find_python("2.1") is None
+    with pytest.raises(SystemExit, match=r"is not Python 2\.1"):
+        build_layer.find_python("2.1", sys.executable)
+    assert build_layer.magic_number(sys.executable) == host_magic()

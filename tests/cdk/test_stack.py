@@ -1,10 +1,13 @@
-"""Template tests: the security-relevant properties of the token stack, cdk-nag and cfn-lint.
+"""Template tests of the token stack as `make synth` builds it (cdk.json's context): what the handlers rely on, who
+may do what, how failures are delivered and alarmed, cdk-nag and cfn-lint.
 
-The stack is synthesized once for the module, with cdk-nag attached and bundling skipped (test_layer.py bundles).
+The stack is synthesized once for the module, with cdk-nag attached and bundling skipped (test_cli_synth.py
+bundles). Each issue-16 item has its test here or in test_options.py (the stack with every option set).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -12,12 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Match
 
 from exact_online_sdk.aws import metrics_names as mn
+from exact_online_sdk.aws.alarms import ALARMS, Resource
 
 from .conftest import CLIENT_ID, Synth, synth_app
 
 pytestmark = [pytest.mark.cdk, pytest.mark.xdist_group("cdk-stack")]
+
+SECRET_KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt")
 
 
 @pytest.fixture(scope="module")
@@ -25,161 +32,199 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return synth_app(tmp_path_factory.mktemp("cdk-out"))
 
 
-def statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(policy["Properties"]["PolicyDocument"]["Statement"])
-
-
-def actions(stmt: dict[str, Any]) -> list[str]:
-    value = stmt["Action"]
-    return [value] if isinstance(value, str) else list(value)
-
-
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def ref(logical_id: str) -> dict[str, str]:
-    return {"Ref": logical_id}
+def role_statements(synth: Synth, fn: Any) -> list[dict[str, Any]]:
+    """The statements of the policies attached to ``fn``'s role."""
+    role = synth.ref(fn.role)
+    policies = [p for p in synth.resources("AWS::IAM::Policy").values() if role in p["Properties"]["Roles"]]
+    assert len(policies) == 1
+    return list(policies[0]["Properties"]["PolicyDocument"]["Statement"])
 
 
-def arn(logical_id: str) -> dict[str, list[str]]:
-    return {"Fn::GetAtt": [logical_id, "Arn"]}
-
-
-def role_policy(synth: Synth, fn: Any) -> dict[str, Any]:
-    role_id = synth.logical_id(fn.role)
-    found = [p for p in synth.resources("AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]]
-    assert len(found) == 1
-    return found[0]
-
-
-def function(synth: Synth, fn: Any) -> dict[str, Any]:
-    return synth.template["Resources"][synth.logical_id(fn)]["Properties"]
+def granted(statements: list[dict[str, Any]]) -> set[str]:
+    return {a for s in statements if s["Effect"] == "Allow" for a in as_list(s["Action"])}
 
 
 # --- the refresher function and its invocation ---------------------------------------------------------------
-def test_refresher_function_is_single_arm64_small_and_waits_long_enough(synth: Synth) -> None:
-    props = function(synth, synth.stack.refresher.refresher)
-    assert props["ReservedConcurrentExecutions"] == 1
-    assert props["Architectures"] == ["arm64"]
-    assert props["Runtime"] in {"python3.12", "python3.13"}
-    assert props["Handler"] == "handler.handler"
-    assert props["MemorySize"] <= 512
-    # It may wait ~70 s inside the invocation for the 570 s window, then refresh and write.
-    assert 90 <= props["Timeout"] <= 300
-    assert props["TracingConfig"] == {"Mode": "Active"}
-    layers = props["Layers"]
-    assert {"Ref": synth.logical_id(synth.stack.refresher.sdk_layer)} in layers
-    assert len(layers) == 2  # the SDK layer and AWS's Powertools layer
+def test_refresher_function_is_arm64_small_and_waits_long_enough(synth: Synth) -> None:
+    synth.t.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "handler.handler",
+            "Architectures": ["arm64"],
+            "Runtime": "python3.13",
+            "MemorySize": 256,
+            # It may wait ~70 s inside the invocation for the 570 s window, then refresh and write.
+            "Timeout": 120,
+            "TracingConfig": {"Mode": "Active"},
+            "LoggingConfig": Match.object_like({"LogFormat": "JSON"}),
+            "Environment": {"Variables": Match.object_like({"POWERTOOLS_SERVICE_NAME": mn.SERVICE})},
+        },
+    )
 
 
 def test_refresher_environment_matches_the_handler_contract(synth: Synth) -> None:
     r = synth.stack.refresher
-    env = function(synth, r.refresher)["Environment"]["Variables"]
-    assert env["EXACT_TOKEN_SECRET_A"] == ref(synth.logical_id(r.slot_a))
-    assert env["EXACT_TOKEN_SECRET_B"] == ref(synth.logical_id(r.slot_b))
-    assert env["EXACT_RESCUE_SECRET"] == ref(synth.logical_id(r.rescue_secret))
-    assert env["EXACT_CLIENT_SECRET_ARN"] == ref(synth.logical_id(r.client_secret))
-    assert env["EXACT_CLIENT_ID"] == CLIENT_ID
-    assert env["EXACT_BASE_URL"] == "https://start.exactonline.nl"
-    # The alarms read metrics under this namespace and this service dimension.
-    assert env["POWERTOOLS_METRICS_NAMESPACE"] == mn.NAMESPACE
-    assert env["POWERTOOLS_SERVICE_NAME"] == mn.SERVICE
-    boot = function(synth, r.bootstrap)["Environment"]["Variables"]
+    env = synth.properties(r.refresher)["Environment"]["Variables"]
+    assert env == {
+        "EXACT_TOKEN_SECRET_A": synth.ref(r.slot_a),
+        "EXACT_TOKEN_SECRET_B": synth.ref(r.slot_b),
+        "EXACT_RESCUE_SECRET": synth.ref(r.rescue_secret),
+        "EXACT_CLIENT_SECRET_ARN": synth.ref(r.client_secret),
+        "EXACT_COORDINATION_TABLE": synth.ref(r.table),
+        "EXACT_CLIENT_ID": CLIENT_ID,
+        "EXACT_BASE_URL": "https://start.exactonline.nl",
+        # The alarms read metrics under this namespace and this service dimension.
+        "POWERTOOLS_METRICS_NAMESPACE": mn.NAMESPACE,
+        "POWERTOOLS_SERVICE_NAME": mn.SERVICE,
+    }
+    boot = synth.properties(r.bootstrap)["Environment"]["Variables"]
     assert "EXACT_RESCUE_SECRET" not in boot
     assert boot["EXACT_TOKEN_SECRET_A"] == env["EXACT_TOKEN_SECRET_A"]
     assert boot["EXACT_CLIENT_SECRET_ARN"] == env["EXACT_CLIENT_SECRET_ARN"]
     assert "EXACT_REDIRECT_URI" not in boot  # not given: read from the client credentials secret
 
 
-def test_async_invocation_has_no_retries_and_an_encrypted_on_failure_queue(synth: Synth) -> None:
+def test_async_invocation_has_no_retries_and_an_on_failure_queue(synth: Synth) -> None:
     r = synth.stack.refresher
-    _, config = synth.one("AWS::Lambda::EventInvokeConfig")
-    props = config["Properties"]
-    assert props["FunctionName"] == ref(synth.logical_id(r.refresher))
-    assert props["MaximumRetryAttempts"] == 0
-    assert props["MaximumEventAgeInSeconds"] == 60
-    queue_id = synth.logical_id(r.failure_queue)
-    assert props["DestinationConfig"]["OnFailure"]["Destination"] == arn(queue_id)
-    queue = synth.template["Resources"][queue_id]["Properties"]
-    assert queue["KmsMasterKeyId"] == arn(synth.logical_id(r.key))
+    synth.t.resource_count_is("AWS::Lambda::EventInvokeConfig", 1)
+    synth.t.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": synth.ref(r.refresher),
+            "MaximumRetryAttempts": 0,
+            "MaximumEventAgeInSeconds": 60,
+            "DestinationConfig": {"OnFailure": {"Destination": synth.arn(r.failure_queue)}},
+        },
+    )
 
 
-def test_scheduler_invokes_every_minute_without_retries(synth: Synth) -> None:
+def test_scheduler_invokes_every_minute_without_retries_in_its_own_group(synth: Synth) -> None:
     r = synth.stack.refresher
-    _, schedule = synth.one("AWS::Scheduler::Schedule")
-    props = schedule["Properties"]
-    assert props["ScheduleExpression"] == "rate(1 minute)"
-    assert props["State"] == "ENABLED"
-    assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
-    target = props["Target"]
-    assert target["Arn"] == arn(synth.logical_id(r.refresher))
-    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}
-    assert target["DeadLetterConfig"]["Arn"] == arn(synth.logical_id(r.failure_queue))
-    assert not synth.resources("AWS::Events::Rule"), "scheduled Events rules are the legacy path"
+    synth.t.has_resource_properties(
+        "AWS::Scheduler::Schedule",
+        {
+            "ScheduleExpression": "rate(1 minute)",
+            "State": "ENABLED",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            # Its own group: the Scheduler's metrics for this schedule alone (ScheduleGroup dimension).
+            "GroupName": synth.stack.resolve(r.functions.schedule_group.schedule_group_name),
+            "Target": Match.object_like(
+                {
+                    "Arn": synth.arn(r.refresher),
+                    "RetryPolicy": {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60},
+                    "DeadLetterConfig": {"Arn": synth.arn(r.failure_queue)},
+                }
+            ),
+        },
+    )
+    # The group is named at synth (no reference): the schedule must still be created after it.
+    synth.t.has_resource(
+        "AWS::Scheduler::Schedule", {"DependsOn": Match.array_with([synth.logical_id(r.functions.schedule_group)])}
+    )
+    synth.t.resource_count_is("AWS::Events::Rule", 0)  # scheduled Events rules are the legacy path
 
 
-# --- secrets and who may write them ------------------------------------------------------------------------------
-def test_secrets_are_kms_encrypted_and_created_without_a_value(synth: Synth) -> None:
+# --- item 1: the Scheduler's dead-letter queue can receive -----------------------------------------------------
+def test_item1_failure_queue_needs_no_key_grant_so_the_scheduler_role_can_write_to_it(synth: Synth) -> None:
     r = synth.stack.refresher
-    secrets = synth.resources("AWS::SecretsManager::Secret")
-    assert len(secrets) == 4
-    for secret in secrets.values():
-        props = secret["Properties"]
-        assert props["KmsKeyId"] == arn(synth.logical_id(r.key))
-        # A value in the template would overwrite the live token on the next deploy.
-        assert "SecretString" not in props
-        assert "GenerateSecretString" not in props
-        assert secret["DeletionPolicy"] == "Retain"
-    key = synth.template["Resources"][synth.logical_id(r.key)]["Properties"]
-    assert key["EnableKeyRotation"] is True
+    queue = synth.properties(r.failure_queue)
+    assert queue["SqsManagedSseEnabled"] is True
+    assert "KmsMasterKeyId" not in queue
+    # The Scheduler's role: the one the schedule uses. With SSE-SQS, sqs:SendMessage is all it needs.
+    [schedule] = synth.resources("AWS::Scheduler::Schedule").values()
+    role_id = schedule["Properties"]["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    policies = [p for p in synth.resources("AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]]
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    assert {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": synth.arn(r.failure_queue)} in statements
+    assert not any(str(a).startswith("kms:") for s in statements for a in as_list(s["Action"]))
 
 
-def _deny(synth: Synth, secret: Any, sid: str) -> dict[str, Any]:
-    secret_id = synth.logical_id(secret)
+# --- item 2: the token key is used through Secrets Manager only ------------------------------------------------
+def test_item2_no_identity_policy_uses_the_token_key_except_via_secrets_manager(synth: Synth) -> None:
+    key_arn = synth.arn(synth.stack.refresher.key)
     policies = [
+        *synth.resources("AWS::IAM::Policy").values(),
+        *synth.resources("AWS::IAM::ManagedPolicy").values(),
+    ]
+    using_key = [
+        s
+        for p in policies
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if key_arn in as_list(s["Resource"]) or any(str(a).startswith("kms:") for a in as_list(s["Action"]))
+    ]
+    assert using_key, "the functions and workers do use the key (through Secrets Manager)"
+    for stmt in using_key:
+        assert as_list(stmt["Resource"]) == [key_arn], stmt
+        assert set(stmt["Condition"]["StringEquals"]) == {"kms:ViaService"}, stmt
+    # No queue is encrypted with the token key.
+    for queue in synth.resources("AWS::SQS::Queue").values():
+        assert "KmsMasterKeyId" not in queue["Properties"]
+
+
+# --- secrets and who may write them --------------------------------------------------------------------------
+def test_secrets_are_kms_encrypted_retained_and_created_without_a_value(synth: Synth) -> None:
+    r = synth.stack.refresher
+    synth.t.resource_count_is("AWS::SecretsManager::Secret", 4)
+    for secret in synth.resources("AWS::SecretsManager::Secret").values():
+        # A value in the template would overwrite the live token on the next deploy.
+        assert "SecretString" not in secret["Properties"]
+        assert "GenerateSecretString" not in secret["Properties"]
+        assert secret["Properties"]["KmsKeyId"] == synth.arn(r.key)
+        assert secret["DeletionPolicy"] == "Retain"
+    synth.t.has_resource("AWS::KMS::Key", {"Properties": Match.object_like({"EnableKeyRotation": True})})
+
+
+def statement(synth: Synth, secret: Any, sid: str) -> dict[str, Any]:
+    secret_id = synth.ref(secret)
+    [policy] = [
         p["Properties"]["ResourcePolicy"]["Statement"]
         for p in synth.resources("AWS::SecretsManager::ResourcePolicy").values()
-        if p["Properties"]["SecretId"] == ref(secret_id)
+        if p["Properties"]["SecretId"] == secret_id
     ]
-    assert len(policies) == 1, f"one resource policy on {secret_id}"
-    [stmt] = [s for s in policies[0] if s.get("Sid") == sid]
-    assert stmt["Effect"] == "Deny"
-    assert stmt["Principal"] == {"AWS": "*"}
-    return stmt
+    [stmt] = [s for s in policy if s.get("Sid") == sid]
+    return dict(stmt)
 
 
 def test_slot_resource_policy_denies_writes_to_all_but_refresher_and_bootstrap(synth: Synth) -> None:
     r = synth.stack.refresher
-    writers = [arn(synth.logical_id(r.refresher.role)), arn(synth.logical_id(r.bootstrap.role))]
+    writers = [synth.arn(r.refresher.role), synth.arn(r.bootstrap.role)]
     for slot in r.slots:
-        stmt = _deny(synth, slot, "DenyWritesExceptTokenWriters")
-        assert {"secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"} <= set(actions(stmt))
-        assert stmt["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": writers}}
-        update = _deny(synth, slot, "DenyUpdateExceptTokenWritersAndDeployer")
-        assert actions(update) == ["secretsmanager:UpdateSecret"]
-        allowed = update["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+        deny = statement(synth, slot, "DenyWritesExceptTokenWriters")
+        assert deny["Effect"] == "Deny"
+        assert deny["Principal"] == {"AWS": "*"}
+        assert {"secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"} <= set(deny["Action"])
+        assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": writers}}
+        update = statement(synth, slot, "DenyUpdateExceptTokenWritersAndDeployer")
+        assert update["Action"] == "secretsmanager:UpdateSecret"
+        allowed = update["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
         assert allowed[:2] == writers
-        assert len(allowed) == 3
-        assert "cfn-exec-role" in json.dumps(allowed[2])
+        assert "cfn-exec-role" in json.dumps(allowed[2:])
+    rescue = statement(synth, r.rescue_secret, "DenyWritesExceptTokenWriters")
+    assert rescue["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": [synth.arn(r.refresher.role)]}}
 
 
-def test_rescue_secret_is_writable_by_the_refresher_only(synth: Synth) -> None:
+# --- item 6: one guard for deleting, restoring and re-policing the secrets -------------------------------------
+def test_item6_only_the_deploy_role_may_delete_restore_or_repolice_a_secret(synth: Synth) -> None:
     r = synth.stack.refresher
-    stmt = _deny(synth, r.rescue_secret, "DenyWritesExceptTokenWriters")
-    assert stmt["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [arn(synth.logical_id(r.refresher.role))]}}
-
-
-def test_extra_writer_principals_are_added_to_the_slot_policy(tmp_path: Path) -> None:
-    operator = "arn:aws:iam::111122223333:role/exact-operator"
-    synth = synth_app(tmp_path, writerPrincipalArns=f" {operator} ,", redirectUri="https://ops.example/cb")
-    boot = function(synth, synth.stack.refresher.bootstrap)["Environment"]["Variables"]
-    assert boot["EXACT_REDIRECT_URI"] == "https://ops.example/cb"
-    for slot in synth.stack.refresher.slots:
-        stmt = _deny(synth, slot, "DenyWritesExceptTokenWriters")
-        assert stmt["Condition"]["ArnNotEquals"]["aws:PrincipalArn"][2:] == [operator]
-    rescue = _deny(synth, synth.stack.refresher.rescue_secret, "DenyWritesExceptTokenWriters")
-    assert operator not in json.dumps(rescue)
+    for secret in (*r.slots, r.rescue_secret, r.client_secret):
+        guard = statement(synth, secret, "DenyLifecycleExceptDeployerAndAdmins")
+        assert guard["Effect"] == "Deny"
+        assert guard["Principal"] == {"AWS": "*"}
+        assert {
+            "secretsmanager:DeleteSecret",
+            "secretsmanager:RestoreSecret",
+            "secretsmanager:PutResourcePolicy",
+            "secretsmanager:DeleteResourcePolicy",
+        } <= set(guard["Action"])
+        [deployer] = guard["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+        assert "cfn-exec-role" in json.dumps(deployer)
+    # Restoring is no longer a "write" denied even to the deploy role and the admins.
+    for slot in r.slots:
+        assert "secretsmanager:RestoreSecret" not in statement(synth, slot, "DenyWritesExceptTokenWriters")["Action"]
 
 
 FORBIDDEN_FOR_REFRESHER = {
@@ -189,119 +234,306 @@ FORBIDDEN_FOR_REFRESHER = {
     "secretsmanager:UpdateSecretVersionStage",
     "secretsmanager:PutResourcePolicy",
     "secretsmanager:*",
+    "dynamodb:*",
+    "dynamodb:Scan",
+    "dynamodb:Query",
 }
 
 
 def test_refresher_may_put_values_but_not_create_delete_or_update_secrets(synth: Synth) -> None:
     r = synth.stack.refresher
-    stmts = statements(role_policy(synth, r.refresher))
-    granted = {a for s in stmts for a in actions(s)}
-    assert not granted & FORBIDDEN_FOR_REFRESHER
-    put_targets = [t for s in stmts if "secretsmanager:PutSecretValue" in actions(s) for t in as_list(s["Resource"])]
-    assert sorted(json.dumps(t) for t in put_targets) == sorted(
-        json.dumps(ref(synth.logical_id(x))) for x in (r.slot_a, r.slot_b, r.rescue_secret)
+    stmts = role_statements(synth, r.refresher)
+    assert not granted(stmts) & FORBIDDEN_FOR_REFRESHER
+    puts = [t for s in stmts if "secretsmanager:PutSecretValue" in as_list(s["Action"]) for t in as_list(s["Resource"])]
+    assert sorted(map(json.dumps, puts)) == sorted(json.dumps(synth.ref(x)) for x in (*r.slots, r.rescue_secret))
+    boot = role_statements(synth, r.bootstrap)
+    assert not granted(boot) & FORBIDDEN_FOR_REFRESHER
+    boot_puts = [
+        t for s in boot if "secretsmanager:PutSecretValue" in as_list(s["Action"]) for t in as_list(s["Resource"])
+    ]
+    assert sorted(map(json.dumps, boot_puts)) == sorted(json.dumps(synth.ref(x)) for x in r.slots)
+    assert not any(str(a).startswith("dynamodb:") for a in granted(boot))
+
+
+# --- item 10: single writer without reserved concurrency -------------------------------------------------------
+def test_item10_coordination_table_matches_the_contract(synth: Synth) -> None:
+    synth.t.resource_count_is("AWS::DynamoDB::Table", 1)
+    synth.t.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            "AttributeDefinitions": Match.array_with(
+                [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}]
+            ),
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        },
     )
-    boot = statements(role_policy(synth, r.bootstrap))
-    assert not {a for s in boot for a in actions(s)} & FORBIDDEN_FOR_REFRESHER
-    boot_puts = [t for s in boot if "secretsmanager:PutSecretValue" in actions(s) for t in as_list(s["Resource"])]
-    assert ref(synth.logical_id(r.rescue_secret)) not in boot_puts
-    assert len(boot_puts) == 2
 
 
-def test_worker_policy_reads_slots_and_cannot_write(synth: Synth) -> None:
+def test_item10_refresher_has_no_reserved_concurrency_and_may_touch_lease_items_only(synth: Synth) -> None:
     r = synth.stack.refresher
-    _, policy = synth.one("AWS::IAM::ManagedPolicy")
-    stmts = statements(policy)
-    granted = {a for s in stmts for a in actions(s)}
-    assert granted == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "kms:Decrypt"}
-    assert "secretsmanager:PutSecretValue" not in granted
-    [read] = [s for s in stmts if "secretsmanager:GetSecretValue" in actions(s)]
-    assert read["Resource"] == [ref(synth.logical_id(r.slot_a)), ref(synth.logical_id(r.slot_b))]
-    [decrypt] = [s for s in stmts if "kms:Decrypt" in actions(s)]
-    assert "kms:ViaService" in decrypt["Condition"]["StringEquals"]
-    assert synth.template["Outputs"]["WorkerPolicyArn"]["Value"] == ref(synth.logical_id(r.worker_policy))
+    for fn in (r.refresher, r.bootstrap):
+        assert "ReservedConcurrentExecutions" not in synth.properties(fn)
+    table = [s for s in role_statements(synth, r.refresher) if any("dynamodb:" in a for a in as_list(s["Action"]))]
+    assert table == [
+        {
+            "Action": [
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ],
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["lease#*"]}},
+            "Effect": "Allow",
+            "Resource": synth.arn(r.table),
+        }
+    ]
 
 
-def test_grant_token_read_gives_another_stack_read_only_access(tmp_path: Path) -> None:
-    from aws_cdk import App, Stack
-    from aws_cdk import aws_iam as iam
+def test_worker_policy_is_the_read_grant_plus_shared_table_items_never_the_lease(synth: Synth) -> None:
+    r = synth.stack.refresher
+    [policy] = synth.resources("AWS::IAM::ManagedPolicy").values()
+    stmts = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert granted(stmts) == {
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+        "kms:Decrypt",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+    }
+    [read] = [s for s in stmts if "secretsmanager:GetSecretValue" in as_list(s["Action"])]
+    assert read["Resource"] == [synth.ref(r.slot_a), synth.ref(r.slot_b)]
+    [deny] = [s for s in stmts if s["Effect"] == "Deny"]
+    assert deny["Resource"] == synth.arn(r.table)
+    assert deny["Condition"] == {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["lease#*"]}}
+    assert synth.template["Outputs"]["WorkerPolicyArn"]["Value"] == synth.ref(r.worker_policy)
 
-    from cdk.stack import ExactOnlineTokenStack
 
-    app = App(context={"aws:cdk:bundling-stacks": []}, outdir=str(tmp_path))
-    tokens = ExactOnlineTokenStack(app, "Tokens", client_id=CLIENT_ID)
-    workers = Stack(app, "Workers")
-    role = iam.Role(workers, "Worker", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
-    tokens.refresher.grant_token_read(role)
-    assembly = app.synth()
-    template = assembly.get_stack_by_name("Workers").template
-    policies = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"]
-    granted = {a for p in policies for s in statements(p) for a in actions(s)}
-    assert {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "kms:Decrypt"} <= granted
-    assert not any(a.startswith("secretsmanager:") and "Get" not in a and "Describe" not in a for a in granted)
-    assert "kms:Encrypt" not in granted
-    assert "kms:GenerateDataKey" not in granted
+# --- items 3 and 4: alarms ------------------------------------------------------------------------------------
+def alarms_by_name(synth: Synth) -> dict[str, dict[str, Any]]:
+    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()}
+    prefix = "ExactOnlineToken-"
+    assert all(name.startswith(prefix) for name in alarms)
+    return {name.removeprefix(prefix): props for name, props in alarms.items()}
 
 
-# --- alarms -----------------------------------------------------------------------------------------------------
+def watched(props: dict[str, Any]) -> dict[str, Any]:
+    """What an alarm watches, the same for a plain metric alarm and for an ``IF(gate >= 1, quiet, value)`` one."""
+    if "Metrics" not in props:
+        return {
+            "Namespace": props["Namespace"],
+            "MetricName": props["MetricName"],
+            "Statistic": props["Statistic"],
+            "Period": props["Period"],
+            "Dimensions": sorted(props["Dimensions"], key=lambda d: d["Name"]),
+        }
+    by_id = {m["Id"]: m for m in props["Metrics"]}
+    [expression] = [m for m in props["Metrics"] if m.get("ReturnData", True)]
+    stat = by_id["value"]["MetricStat"]
+    gate = by_id["gate"]["MetricStat"]
+    return {
+        "Namespace": stat["Metric"]["Namespace"],
+        "MetricName": stat["Metric"]["MetricName"],
+        "Statistic": stat["Stat"],
+        "Period": stat["Period"],
+        "Dimensions": sorted(stat["Metric"]["Dimensions"], key=lambda d: d["Name"]),
+        "Expression": expression["Expression"],
+        "Gate": (gate["Metric"]["MetricName"], gate["Stat"], gate["Period"], gate["Metric"]["Dimensions"]),
+    }
+
+
+def test_every_refresher_alarm_of_the_table_is_in_the_template_as_specified(synth: Synth) -> None:
+    r = synth.stack.refresher
+    resources = {
+        Resource.REFRESHER_FUNCTION: synth.ref(r.refresher),
+        Resource.FAILURE_QUEUE: {"Fn::GetAtt": [synth.logical_id(r.failure_queue), "QueueName"]},
+        Resource.SCHEDULE_GROUP: synth.stack.resolve(r.functions.schedule_group.schedule_group_name),
+    }
+    alarms = alarms_by_name(synth)
+    specs = [spec for spec in ALARMS if spec.component == "refresher"]
+    assert set(alarms) == {spec.name for spec in specs}
+    for spec in specs:
+        props = alarms[spec.name]
+        dims = [
+            {"Name": k, "Value": resources[v] if isinstance(v, Resource) else v} for k, v in spec.dimensions.items()
+        ]
+        expected: dict[str, Any] = {
+            "Namespace": spec.namespace,
+            "MetricName": spec.metric,
+            "Statistic": spec.statistic,
+            "Period": spec.period_s,
+            "Dimensions": sorted(dims, key=lambda d: d["Name"]),
+        }
+        if spec.unless:
+            expected["Expression"] = f"IF(gate >= 1, {spec.quiet_value:g}, value)"
+            expected["Gate"] = (spec.unless, "Maximum", spec.period_s, dims)
+        assert watched(props) == expected, spec.name
+        assert {
+            "Threshold": props["Threshold"],
+            "ComparisonOperator": props["ComparisonOperator"],
+            "EvaluationPeriods": props["EvaluationPeriods"],
+            "DatapointsToAlarm": props["DatapointsToAlarm"],
+            "TreatMissingData": props["TreatMissingData"],
+        } == {
+            "Threshold": spec.threshold,
+            "ComparisonOperator": spec.comparison,
+            "EvaluationPeriods": spec.evaluation_periods,
+            "DatapointsToAlarm": spec.datapoints_to_alarm,
+            "TreatMissingData": spec.missing_data,
+        }, spec.name
+        assert f"docs/runbook.md#{spec.runbook}" in props["AlarmDescription"]
+
+
+def test_item3_alarms_count_what_happened_per_period_and_notify_ok_too(synth: Synth) -> None:
+    r = synth.stack.refresher
+    alarms = alarms_by_name(synth)
+    topic = synth.ref(r.alarm_topic)
+    for name, props in alarms.items():
+        assert props["AlarmActions"] == [topic], name
+        assert props["OKActions"] == [topic], name
+    # The failure queue: messages *sent* per five minutes, not its depth (which stays up until someone purges).
+    sent = alarms["FailureQueueMessages"]
+    assert (sent["MetricName"], sent["Statistic"], sent["Period"]) == ("NumberOfMessagesSent", "Sum", 300)
+    assert not [p for p in alarms.values() if watched(p)["MetricName"] == "ApproximateNumberOfMessagesVisible"]
+    # Failures per minute, and the quiet pre-consent state: never alarmed itself, and it silences freshness.
+    assert (alarms["RefresherErrors"]["MetricName"], alarms["RefresherErrors"]["Period"]) == ("Errors", 60)
+    assert not [p for p in alarms.values() if watched(p)["MetricName"] == mn.AWAITING_CONSENT]
+    assert watched(alarms["TokenFreshness"])["Gate"][0] == mn.AWAITING_CONSENT
+    assert alarms["TokenFreshness"]["TreatMissingData"] == "notBreaching"
+    # A refresher that is not invoked at all is caught by its own alarm.
+    assert alarms["RefresherNotRunning"]["TreatMissingData"] == "breaching"
+    assert alarms["ChainBroken"]["MetricName"] == mn.CHAIN_BROKEN
+
+
+def test_item4_scheduler_and_destination_failures_are_alarmed(synth: Synth) -> None:
+    r = synth.stack.refresher
+    alarms = alarms_by_name(synth)
+    group = [{"Name": "ScheduleGroup", "Value": synth.stack.resolve(r.functions.schedule_group.schedule_group_name)}]
+    assert alarms["ScheduleTargetErrors"]["MetricName"] == "TargetErrorCount"
+    assert alarms["ScheduleTargetErrors"]["Dimensions"] == group
+    assert alarms["ScheduleDeadLetterFailures"]["MetricName"] == "InvocationsFailedToBeSentToDeadLetterCount"
+    assert alarms["ScheduleDeadLetterFailures"]["Dimensions"] == group
+    assert alarms["DestinationDeliveryFailures"]["Namespace"] == "AWS/Lambda"
+    assert alarms["DestinationDeliveryFailures"]["Dimensions"] == [
+        {"Name": "FunctionName", "Value": synth.ref(r.refresher)}
+    ]
+
+
+def test_item4_synth_warns_that_alarms_reach_nobody_without_an_alarm_email(synth: Synth) -> None:
+    warnings = synth.warnings()
+    assert any("No alarm email" in w and "exact:no-alarm-email" in w for w in warnings), warnings
+    synth.t.resource_count_is("AWS::SNS::Subscription", 0)
+
+
 def test_alarm_topic_has_its_own_key_usable_by_cloudwatch(synth: Synth) -> None:
     r = synth.stack.refresher
-    topic = synth.template["Resources"][synth.logical_id(r.alarm_topic)]["Properties"]
-    topic_key_id = synth.logical_id(r.topic_key)
-    assert topic["KmsMasterKeyId"] == arn(topic_key_id)
-    assert topic_key_id != synth.logical_id(r.key)
-    key_policy = synth.template["Resources"][topic_key_id]["Properties"]["KeyPolicy"]["Statement"]
-    cw = [s for s in key_policy if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
-    assert cw
-    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(actions(cw[0]))
-    _, topic_policy = synth.one("AWS::SNS::TopicPolicy")
-    publish = [
-        s
-        for s in topic_policy["Properties"]["PolicyDocument"]["Statement"]
-        if s["Effect"] == "Allow" and s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
-    ]
-    assert publish
-    assert actions(publish[0]) == ["sns:Publish"]
+    topic = synth.properties(r.alarm_topic)
+    assert topic["KmsMasterKeyId"] == synth.arn(r.topic_key)
+    assert synth.logical_id(r.topic_key) != synth.logical_id(r.key)
+    synth.t.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+    synth.t.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                "Action": "sns:Publish",
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
 
 
-def test_alarms_cover_errors_freshness_failure_queue_and_rescue(synth: Synth) -> None:
+# --- item 7: callers of the bootstrap URL ----------------------------------------------------------------------
+def test_bootstrap_url_is_iam_authenticated(synth: Synth) -> None:
     r = synth.stack.refresher
-    alarms = {
-        a["Properties"]["MetricName"]: a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()
+    synth.t.has_resource_properties(
+        "AWS::Lambda::Url", {"AuthType": "AWS_IAM", "TargetFunctionArn": synth.arn(r.bootstrap)}
+    )
+    assert synth.template["Outputs"]["BootstrapUrl"]["Value"] == {
+        "Fn::GetAtt": [synth.logical_id(r.bootstrap_url), "FunctionUrl"]
     }
-    assert set(alarms) == {"Errors", mn.TOKEN_SECONDS_LEFT, "ApproximateNumberOfMessagesVisible", mn.RESCUE_WRITES}
-    topic = ref(synth.logical_id(r.alarm_topic))
-    for props in alarms.values():
-        assert props["AlarmActions"] == [topic]
-    fresh = alarms[mn.TOKEN_SECONDS_LEFT]
-    assert fresh["Namespace"] == mn.NAMESPACE
-    assert fresh["TreatMissingData"] == "breaching"  # a silent refresher is the failure to catch
-    assert fresh["ComparisonOperator"] == "LessThanThreshold"
-    assert {"Name": "service", "Value": mn.SERVICE} in fresh["Dimensions"]
-    assert alarms["Errors"]["Dimensions"] == [{"Name": "FunctionName", "Value": ref(synth.logical_id(r.refresher))}]
-    assert alarms[mn.RESCUE_WRITES]["Namespace"] == mn.NAMESPACE
-    assert alarms[mn.RESCUE_WRITES]["Threshold"] == 1
-    queue = alarms["ApproximateNumberOfMessagesVisible"]["Dimensions"][0]["Value"]
-    assert queue == {"Fn::GetAtt": [synth.logical_id(r.failure_queue), "QueueName"]}
 
 
-# --- outputs, layer, bootstrap -----------------------------------------------------------------------------------
-def test_outputs_and_bootstrap_url(synth: Synth) -> None:
+# --- item 8: pinned Powertools, explicit layer order -----------------------------------------------------------
+def test_item8_powertools_is_pinned_to_the_tested_release(synth: Synth) -> None:
+    from cdk.layer import POWERTOOLS_VERSION
+
+    assert importlib.metadata.version("aws-lambda-powertools") == POWERTOOLS_VERSION
+    params = {k: p["Default"] for k, p in synth.template["Parameters"].items() if "powertools" in p["Default"]}
+    assert list(params.values()) == [f"/aws/service/powertools/python/arm64/python3.13/{POWERTOOLS_VERSION}"]
+    assert not any("powertools" in w for w in synth.warnings())
+
+
+def test_item8_the_sdk_layer_is_applied_last_so_its_files_win(synth: Synth) -> None:
     r = synth.stack.refresher
-    outputs = synth.template["Outputs"]
-    assert outputs["TokenSecretAArn"]["Value"] == ref(synth.logical_id(r.slot_a))
-    assert outputs["TokenSecretBArn"]["Value"] == ref(synth.logical_id(r.slot_b))
-    assert outputs["RescueSecretArn"]["Value"] == ref(synth.logical_id(r.rescue_secret))
-    layer_id = synth.logical_id(r.sdk_layer)
-    assert outputs["SdkLayerArn"]["Value"] == ref(layer_id)
-    layer = synth.template["Resources"][layer_id]["Properties"]
-    assert layer["CompatibleArchitectures"] == ["arm64"]
-    _, url = synth.one("AWS::Lambda::Url")
-    assert url["Properties"]["AuthType"] == "AWS_IAM"
-    assert url["Properties"]["TargetFunctionArn"] == arn(synth.logical_id(r.bootstrap))
-    # Powertools comes from AWS's managed layer, resolved at deploy from the public SSM parameter.
-    params = [p["Default"] for p in synth.template["Parameters"].values()]
-    assert "/aws/service/powertools/python/arm64/python3.13/latest" in params
+    [powertools_param] = [k for k, p in synth.template["Parameters"].items() if "powertools" in p["Default"]]
+    for fn in (r.refresher, r.bootstrap):
+        assert synth.properties(fn)["Layers"] == [{"Ref": powertools_param}, synth.ref(r.sdk_layer)]
+
+
+def test_outputs_name_what_operators_and_workers_need(synth: Synth) -> None:
+    r = synth.stack.refresher
+    outputs = {k: v["Value"] for k, v in synth.template["Outputs"].items()}
+    assert outputs["TokenSecretAArn"] == synth.ref(r.slot_a)
+    assert outputs["TokenSecretBArn"] == synth.ref(r.slot_b)
+    assert outputs["RescueSecretArn"] == synth.ref(r.rescue_secret)
+    assert outputs["ClientSecretArn"] == synth.ref(r.client_secret)
+    assert outputs["SdkLayerArn"] == synth.ref(r.sdk_layer)
+    assert outputs["AlarmTopicArn"] == synth.ref(r.alarm_topic)
+    assert outputs["CoordinationTableName"] == synth.ref(r.table)
+    assert outputs["RefresherFunctionName"] == synth.ref(r.refresher)
+    assert outputs["FailureQueueUrl"] == synth.ref(r.failure_queue)
+    synth.t.has_resource_properties("AWS::Lambda::LayerVersion", {"CompatibleArchitectures": ["arm64"]})
+
+
+def test_secret_and_key_logical_ids_are_stable(synth: Synth) -> None:
+    """The ids deployed stacks hold: a change would make CloudFormation replace the secrets (and lose the token)."""
+    r = synth.stack.refresher
+    assert {
+        "key": synth.logical_id(r.key),
+        "slot_a": synth.logical_id(r.slot_a),
+        "slot_b": synth.logical_id(r.slot_b),
+        "rescue": synth.logical_id(r.rescue_secret),
+        "client": synth.logical_id(r.client_secret),
+        "topic": synth.logical_id(r.alarm_topic),
+    } == {
+        "key": "TokenRefresherSecretsKey817639C2",
+        "slot_a": "TokenRefresherSlotAFFE6B982",
+        "slot_b": "TokenRefresherSlotB11A6DBE8",
+        "rescue": "TokenRefresherRescue215429C0",
+        "client": "TokenRefresherClientCredentials361F4D00",
+        "topic": "TokenRefresherAlarmTopic407F0AF6",
+    }
 
 
 # --- cdk-nag and cfn-lint -----------------------------------------------------------------------------------------
@@ -322,7 +554,7 @@ def test_nag_is_really_enforced(tmp_path: Path) -> None:
     from aws_cdk import App, Stack
     from aws_cdk import aws_sqs as sqs
 
-    from cdk.nag import add_nag
+    from cdk.acknowledgements import add_nag
 
     app = App(outdir=str(tmp_path))
     sqs.Queue(Stack(app, "Bad"), "Plain", encryption=sqs.QueueEncryption.UNENCRYPTED)
@@ -343,29 +575,6 @@ def cfn_lint(synth: Synth) -> None:
 
 
 def test_cfn_lint_is_clean(synth: Synth) -> None:
-    cfn_lint(synth)
-
-
-def test_optional_webhook_receiver(tmp_path: Path) -> None:
-    synth = synth_app(tmp_path, webhooks="true")  # nag still passes: synth_app raises on an open finding
-    w = synth.stack.webhooks
-    assert w is not None
-    props = function(synth, w.function)
-    env = props["Environment"]["Variables"]
-    assert env["EXACT_WEBHOOK_SECRET_ARN"] == ref(synth.logical_id(w.secret))
-    assert env["WEBHOOK_QUEUE_URL"] == ref(synth.logical_id(w.queue))
-    # Exact cannot sign with SigV4: the URL is public and the handler verifies the HashCode.
-    urls = {u["Properties"]["AuthType"] for u in synth.resources("AWS::Lambda::Url").values()}
-    assert urls == {"AWS_IAM", "NONE"}
-    queue = synth.template["Resources"][synth.logical_id(w.queue)]["Properties"]
-    assert queue["KmsMasterKeyId"] == arn(synth.logical_id(synth.stack.refresher.key))
-    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == arn(synth.logical_id(w.dead_letters))
-    secret = synth.template["Resources"][synth.logical_id(w.secret)]["Properties"]
-    assert "GenerateSecretString" not in secret
-    assert "SecretString" not in secret
-    granted = {a for s in statements(role_policy(synth, w.function)) for a in actions(s)}
-    assert "secretsmanager:PutSecretValue" not in granted
-    assert {"WebhookUrl", "WebhookSecretArn", "WebhookQueueUrl"} <= set(synth.template["Outputs"])
     cfn_lint(synth)
 
 

@@ -109,27 +109,28 @@ def test_control_http_api() -> None:
     # 60x: a token lives 10 real seconds, long enough under a loaded machine, and the clock visibly scaled.
     with run_emulator(EmulatorConfig(clock_scale=60.0)) as emu:
         base = f"{emu.base_url}/_emulator"
+        control = httpx.Client(headers={"X-Emulator-Control": "1"})
         info = httpx.get(f"{base}/clock").json()
         assert info["kind"] == "ScaledClock"
         assert info["scale"] == 60.0
         assert {"origin", "real_origin", "now"} <= set(info)
-        pair = httpx.post(f"{base}/tokens", json={}).json()
+        pair = control.post(f"{base}/tokens", json={}).json()
         assert pair["expires_in"] == "600"
         me = httpx.get(
             f"{emu.base_url}/api/v1/current/Me",
             headers={"Authorization": f"Bearer {pair['access_token']}", "Accept": "application/json"},
         )
         assert me.status_code == 200
-        assert httpx.post(f"{base}/faults", json={"kind": "status", "status": 500}).status_code == 201
-        assert httpx.post(f"{base}/faults", json={"kind": "boom"}).status_code == 400
+        assert control.post(f"{base}/faults", json={"kind": "status", "status": 500}).status_code == 201
+        assert control.post(f"{base}/faults", json={"kind": "boom"}).status_code == 400
         assert len(httpx.get(f"{base}/faults").json()) == 1
-        assert httpx.delete(f"{base}/faults").status_code == 204
+        assert control.delete(f"{base}/faults", headers={"Content-Type": "application/json"}).status_code == 204
         log = httpx.get(f"{base}/requests").json()
         assert log[-1]["path"] == "/api/v1/current/Me"
         assert log[-1]["status"] == 200
         assert pair["access_token"] not in str(log)
         counters = httpx.get(f"{base}/counters").json()
         assert counters["tokens_issued"] == 1
-        assert httpx.post(f"{base}/clock/advance", json={"seconds": 5}).status_code == 409  # not a ManualClock
-        code = httpx.post(f"{base}/authorize", json={}).json()["code"]
+        assert control.post(f"{base}/clock/advance", json={"seconds": 5}).status_code == 409  # not a ManualClock
+        code = control.post(f"{base}/authorize", json={}).json()["code"]
         assert "!" in code

@@ -62,7 +62,7 @@ def test_subscription_validation_and_signed_delivery(
         == 405
     )
 
-    acct = client.get("/api/v1/1001/crm/Accounts", params={"$top": "1", "$select": "ID"}).json()["d"]["results"][0]
+    acct = client.get("/api/v1/1001/crm/Accounts", params={"$top": "1", "$select": "ID"}).json()["d"][0]
     assert client.put(f"/api/v1/1001/crm/Accounts(guid'{acct['ID']}')", json={"Name": "Hooked"}).status_code == 204
     emulator.control.wait_for_webhooks(2)
     raw = received[1]
@@ -121,7 +121,7 @@ def test_module_entry_point_prints_base_url() -> None:
                     break
             except httpx.TransportError:
                 threading.Event().wait(0.05)
-        pair = httpx.post(f"{base}/_emulator/tokens", json={}).json()
+        pair = httpx.post(f"{base}/_emulator/tokens", json={}, headers={"X-Emulator-Control": "1"}).json()
         me = httpx.get(
             f"{base}/api/v1/current/Me",
             headers={"Authorization": f"Bearer {pair['access_token']}", "Accept": "application/json"},

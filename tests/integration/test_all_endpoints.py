@@ -32,16 +32,16 @@ import pytest
 from exact_online_sdk.api import endpoints as api_endpoints
 from exact_online_sdk.api.endpoints import (
     AccountsAPI,
+    AccountsSyncAPI,
+    DeletedSyncAPI,
     DivisionsAPI,
     MeAPI,
     SalesInvoicesAPI,
-    SyncAccountsAPI,
-    SyncDeletedAPI,
     TransactionLinesAPI,
 )
 from exact_online_sdk.client import ExactOnlineClient
 from exact_online_sdk.emulator import EmulatorConfig, EmulatorHandle, run_emulator
-from exact_online_sdk.models import ExactModel, parse_page
+from exact_online_sdk.models import ExactModel, ExactRow, parse_rows
 from tests.support.canned_exact import CannedExact, canned_exact
 
 pytestmark = [pytest.mark.xdist_group("emulator-all-endpoints"), pytest.mark.timeout(120)]
@@ -129,11 +129,11 @@ def test_accounts_across_two_pages_with_nulls_extras_and_deferred_navigation(exa
     assert first.credit_line_purchase == Decimal("12500.75")
     assert first.consolidation_scenario == 2
     assert first.bank_accounts is None  # deferred: not loaded
-    assert first.model_extra == {"CustomField_Region": "Noord"}  # kept, not dropped and not an error
+    assert first.extras == {"CustomField_Region": "Noord"}  # kept, not dropped and not an error
     assert second.created == datetime(1969, 12, 31)
     assert second.modified is None
     assert (second.name, second.blocked, second.credit_line_purchase) == ("Café 't Hoekje", True, Decimal(0))
-    assert second.model_extra == {}
+    assert second.extras == {}
 
 
 def test_next_link_is_followed_verbatim(exact: CannedExact) -> None:
@@ -158,7 +158,7 @@ def test_sync_timestamps_as_strings_and_numbers_beyond_float_precision(exact: Ca
          "Timestamp":9007199254740995,"ID":"6e1b5d8f-2c3a-4f4b-8d9e-8a7f6e5d4c3b","Name":"B"}]}}""",
     )
     with client_on(exact) as client:
-        rows = list(SyncAccountsAPI(client).iter_since(9007199254740000))
+        rows = list(AccountsSyncAPI(client).iter_since(9007199254740000))
     # 2**53 + 1 and + 3: a float would turn them into 2**53 and 2**53 + 4
     assert [r.timestamp for r in rows] == [9007199254740993, 9007199254740995]
     assert "Timestamp gt 9007199254740000L" in exact.requests[0].replace("%20", " ").replace("+", " ")
@@ -211,7 +211,7 @@ def test_bare_array_envelope_with_expanded_lines(exact: CannedExact) -> None:
     assert invoice.amount_dc == Decimal("1452.0")
     assert invoice.status == 50
     [line] = invoice.sales_invoice_lines
-    assert type(line).__name__ == "SalesInvoiceLine"
+    assert type(line).__name__ == "SalesInvoiceLineRow"
     assert line.id == uuid.UUID(line_id)
     assert (line.line_number, line.quantity, line.unit_price) == (1, Decimal(3), Decimal("400.0"))
     assert line.vat_percentage == Decimal("0.21")  # not 0.2099999999999999922284388276239042170345783233642578125
@@ -300,7 +300,7 @@ def test_deletions_carry_their_entity_type(exact: CannedExact) -> None:
         ),
     )
     with client_on(exact) as client:
-        [row] = SyncDeletedAPI(client).iter_since(0)
+        [row] = DeletedSyncAPI(client).iter_since(0)
     assert row.timestamp == 1234567890123
     assert row.entity_key == uuid.UUID(key)
     assert int(row.entity_type) == 1  # "Transaction lines" in the reference's domain
@@ -308,11 +308,6 @@ def test_deletions_carry_their_entity_type(exact: CannedExact) -> None:
     assert row.deleted_by is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="money still goes through a float in parse_page (issue 14.1, engineer typed): remove this mark once "
-    "that fix is merged (strict: the test then reports XPASS and fails until the mark goes)",
-)
 def test_money_keeps_every_digit(exact: CannedExact) -> None:
     exact.add(
         f"/api/v1/{DIVISION}/financialtransaction/TransactionLines",
@@ -371,9 +366,15 @@ def _api(path: str) -> Any:
     return next(getattr(api_endpoints, n) for n in names if getattr(api_endpoints, n).path == path)
 
 
-def by_exact_name(row: ExactModel) -> dict[str, Any]:
-    """The row's declared fields by Exact name (extras left out: a field read as an extra was not read)."""
-    return {field.alias or name: getattr(row, name) for name, field in type(row).model_fields.items()}
+def by_exact_name(row: ExactRow | ExactModel) -> dict[str, Any]:
+    """A read row's (or its model's) declared fields by Exact name; extras left out: a field read as an extra was
+    not read."""
+    if isinstance(row, ExactModel):
+        return {field.alias or name: getattr(row, name) for name, field in type(row).model_fields.items()}
+    cls = type(row)
+    learned = {wire for _attr, wire in cls.__exact_extras__}
+    pairs = zip(cls.__struct_fields__, cls.__struct_encode_fields__, strict=True)
+    return {wire: getattr(row, attr) for attr, wire in pairs if wire not in learned}
 
 
 @pytest.fixture(scope="module")
@@ -396,12 +397,13 @@ def client(emulator: EmulatorHandle) -> Iterator[ExactOnlineClient]:
 
 
 @pytest.fixture(scope="module")
-def pages(client: ExactOnlineClient) -> dict[str, tuple[list[dict[str, Any]], list[ExactModel]]]:
-    """Per endpoint path: the first page's rows as raw JSON (numbers as Decimal) and as typed rows; fetched once."""
-    cache: dict[str, tuple[list[dict[str, Any]], list[ExactModel]]] = {}
+def pages(client: ExactOnlineClient) -> dict[str, tuple[list[dict[str, Any]], list[ExactRow]]]:
+    """Per endpoint path: the first page's rows as raw JSON (numbers as Decimal) and as the typed API's read rows;
+    fetched once."""
+    cache: dict[str, tuple[list[dict[str, Any]], list[ExactRow]]] = {}
 
     class Pages(dict[str, Any]):
-        def __missing__(self, path: str) -> tuple[list[dict[str, Any]], list[ExactModel]]:
+        def __missing__(self, path: str) -> tuple[list[dict[str, Any]], list[ExactRow]]:
             ep = next(e for e in READABLE if e["path"] == path)
             scalar = [f["name"] for f in ep["fields"] if f["type"].startswith("Edm.")]
             params = {"$select": ",".join(scalar)}
@@ -410,7 +412,7 @@ def pages(client: ExactOnlineClient) -> dict[str, tuple[list[dict[str, Any]], li
             page = next(client.iter_pages(path, params))
             envelope = json.loads(page.content, parse_float=Decimal)["d"]
             raw = envelope if isinstance(envelope, list) else envelope["results"]
-            typed = parse_page(_api(path).model, page.content).rows
+            typed = parse_rows(_api(path).row, page.content).rows
             self[path] = (raw, typed)
             return self[path]
 
@@ -426,25 +428,18 @@ def test_every_endpoint_reads_what_exact_sends(ep: dict[str, Any], pages: dict[s
     for raw, row in zip(raw_rows, typed_rows, strict=True):
         unknown = set(raw) - set(types) - {"__metadata"}
         assert not unknown, f"fields the reference does not know: {unknown}"
-        typed = by_exact_name(row)
+        assert row.extras == {}, f"known fields read as extras: {row.extras}"
+        typed, model = by_exact_name(row), by_exact_name(row.to_model())  # what a reader sees, what an editor sees
         for name, value in raw.items():
             edm = types.get(name, "")
             if not edm.startswith("Edm."):
                 continue
+            expected = decode(edm, value)
             assert name in typed, f"{name} is not a field of {type(row).__name__}"
-            assert typed[name] == decode(edm, value), f"{name} ({edm}): wire {value!r} read as {typed[name]!r}"
+            assert typed[name] == expected, f"{name} ({edm}): wire {value!r} read as {typed[name]!r}"
+            assert model[name] == expected, f"{name} ({edm}): wire {value!r} edited as {model[name]!r}"
 
 
-_REGISTRY_HAS_DOMAINS = (
-    '"values"' in (Path(__file__).resolve().parents[2] / "sdk/exact_online_sdk/registry/endpoints.json").read_text()
-)
-
-
-@pytest.mark.xfail(
-    not _REGISTRY_HAS_DOMAINS,
-    strict=True,
-    reason="the emulator seeds documented domains once the registry carries them (issue 13 item 5, engineer emu)",
-)
 def test_values_lie_in_the_documented_domains(pages: dict[str, Any]) -> None:
     outside: list[str] = []
     for ep in READABLE:

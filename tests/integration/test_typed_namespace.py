@@ -11,7 +11,7 @@ import pytest
 
 from exact_online_sdk import AsyncExactOnlineClient, ExactOnlineClient
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator
-from exact_online_sdk.models import Account
+from exact_online_sdk.models import Account, AccountRow
 
 
 @pytest.fixture(scope="module")
@@ -20,12 +20,13 @@ def emu():
         yield handle
 
 
-def test_sync_namespace_returns_typed_models(emu):
+def test_blocking_namespace_returns_typed_rows(emu):
     with ExactOnlineClient(base_url=emu.base_url, access_token=emu.token(), division=1001) as client:
         assert client.api is client.api  # built once per client
         accounts = client.api.crm.accounts.list(top=3, select=["ID", "Name", "Created"])
         assert [a.name for a in accounts] == ["Account 1", "Account 2", "Account 3"]
-        assert all(isinstance(a, Account) and isinstance(a.id, UUID) for a in accounts)
+        assert all(isinstance(a, AccountRow) and isinstance(a.id, UUID) for a in accounts)
+        assert isinstance(accounts[0].to_model(), Account)
         assert isinstance(accounts[0].created, datetime)
         invoice = next(iter(client.api.salesinvoice.sales_invoices.iter(select=["InvoiceID", "AmountDC"])))
         assert isinstance(invoice.amount_dc, Decimal)

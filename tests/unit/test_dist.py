@@ -33,6 +33,8 @@ def test_wheel_installs_into_a_clean_venv_and_imports(tmp_path: Path) -> None:
     assert "exact_online_sdk/py.typed" in names
     assert "exact_online_sdk/registry/endpoints.json" in names
     assert not any(n.startswith(("tests/", "cdk/")) for n in names)
+    # the demo needs moto, boto3 and lambdas/: it is a checkout's program, not library code
+    assert not any(n.startswith("demo/") or n == "exact_online_sdk/demo.py" for n in names)
 
     venv = tmp_path / "venv"
     subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], env=env, check=True)

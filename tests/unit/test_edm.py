@@ -137,3 +137,23 @@ def test_other_scalars_reject_wrong_types():
 def test_values_exact_cannot_take_are_refused_before_sending():
     with pytest.raises(TypeError, match="set"):
         edm.dumps({"Tags": {"a", "b"}})
+
+
+def test_loads_keeps_every_digit_and_the_standard_librarys_errors():
+    import json
+
+    data = edm.loads(
+        b'{"a": 1.10, "b": 12345678901234567.89, "c": 9007199254740993.25, "n": 7,'
+        b' "big": 123456789012345678901234567890}'
+    )
+    assert [str(data[k]) for k in "abc"] == ["1.10", "12345678901234567.89", "9007199254740993.25"]
+    assert data["n"] == 7
+    assert isinstance(data["n"], int)
+    assert data["big"] == 123456789012345678901234567890
+    assert edm.loads('{"s": "é"}') == {"s": "é"}
+    nan = edm.loads(b"[NaN]")[0]  # what the fast decoder refuses, the standard library still reads
+    assert nan != nan
+    with pytest.raises(json.JSONDecodeError):
+        edm.loads(b'{"d":{"results":[{"ID":')
+    with pytest.raises(UnicodeDecodeError):
+        edm.loads(b'{"a":"\xff"}')

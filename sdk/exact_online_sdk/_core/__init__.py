@@ -1,1 +1,1 @@
-"""Sans-IO core shared by the sync and async clients: no sockets, no sleeping, no clocks of its own."""
+"""Sans-IO core shared by the blocking and asyncio clients: no sockets, no sleeping, no clocks of its own."""

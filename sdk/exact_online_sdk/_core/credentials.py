@@ -39,7 +39,7 @@ class AsyncTokenSource(Protocol):
 
 
 class StaticToken:
-    """A fixed access token (both sync and async); a 401 is final. Its repr never shows the token."""
+    """A fixed access token (blocking and asyncio); a 401 is final. Its repr never shows the token."""
 
     __slots__ = ("_token",)
 

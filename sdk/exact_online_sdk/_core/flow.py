@@ -1,15 +1,15 @@
-"""The request state machine shared by the sync and async clients.
+"""The request state machine shared by the blocking and asyncio clients.
 
 :func:`request_flow` is a generator: it *yields* the I/O it needs (:class:`GetToken`, :class:`Unauthorized`,
 :class:`Send`, :class:`Sleep`) and receives the results; it raises typed errors and returns an
-:class:`ExactResponse`. The sync shell drives it with blocking calls, the async shell with awaits, so both make
+:class:`ExactResponse`. The blocking shell drives it with blocking calls, the async shell with awaits, so both make
 the same requests and the same decisions by construction. :class:`Paginator` does the same for ``__next``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from .retry import RetryPolicy, parse_retry_after
 
 __all__ = [
     "Action",
+    "BodyParser",
     "ExactResponse",
     "GetToken",
     "Page",
@@ -72,6 +73,9 @@ class Sleep:
 
 
 Action = GetToken | Unauthorized | Send | Sleep
+
+BodyParser = Callable[..., Body]
+"""Reads a 2xx response into a :class:`Body` (``parse_body``'s signature); the typed API passes its row decoder."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +159,9 @@ def request_flow(
     policy: RetryPolicy,
     clock: Clock,
     request_id: str,
+    parse: BodyParser = parse_body,
 ) -> Generator[Action, Any, ExactResponse]:
-    """Send ``req`` with pacing, retries and one re-authentication; return the parsed response."""
+    """Send ``req`` with pacing, retries and one re-authentication; return the response read by ``parse``."""
     started = clock.now()
     token: str = yield GetToken()
     reauthenticated = False
@@ -205,7 +210,7 @@ def request_flow(
             ctx = _context(request_id, attempt, budget, now)
             if 200 <= status < 300:
                 try:
-                    body = parse_body(result, method=req.method, url=req.url, context=ctx)
+                    body = parse(result, method=req.method, url=req.url, context=ctx)
                 except UnexpectedResponseError as exc:
                     error = exc
                 else:

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 from .. import edm
 from .._version import __version__
 from ..exceptions import ConfigError, InvalidPathError
+from .hosts import DEFAULT_BASE_URL
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -77,7 +78,7 @@ def normalize_base_url(url: str, *, variable: str = "EXACT_BASE_URL") -> str:
         raise ConfigError(f"{variable} is not a valid URL", variable=variable) from exc
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigError(
-            f"{variable} must look like https://start.exactonline.nl (got scheme {parts.scheme!r})",
+            f"{variable} must look like {DEFAULT_BASE_URL} (got scheme {parts.scheme!r})",
             variable=variable,
         )
     if parts.username or parts.password:

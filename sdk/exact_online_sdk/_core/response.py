@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from .. import edm
@@ -76,6 +77,16 @@ def strip_metadata(value: Any) -> Any:
     return value
 
 
+def _strip_rows(rows: list[Any], content: bytes) -> list[Any]:
+    """``strip_metadata`` over a page's rows. When the page holds exactly one ``__metadata`` per row (nothing
+    expanded), deleting that key from each freshly decoded row is the same, at a fraction of the cost."""
+    if content.count(b'"__metadata"') == len(rows) and all(map(isinstance, rows, repeat(dict))):
+        dropped = list(map(dict.pop, rows, repeat("__metadata"), repeat(None)))
+        if None not in dropped:
+            return rows
+    return [strip_metadata(r) for r in rows]
+
+
 def _content_type(headers: Mapping[str, str]) -> str:
     return headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
@@ -133,11 +144,11 @@ def parse_body(response: RawResponse, **ctx: Any) -> Body:
         raise _unexpected(response, "JSON without the OData 'd' envelope", retryable=False, **ctx)
     d = doc["d"]
     if isinstance(d, list):
-        return Body(kind="collection", rows=[strip_metadata(r) for r in d])
+        return Body(kind="collection", rows=_strip_rows(d, content))
     if isinstance(d, dict) and isinstance(d.get("results"), list):
         return Body(
             kind="collection",
-            rows=[strip_metadata(r) for r in d["results"]],
+            rows=_strip_rows(d["results"], content),
             next_url=d.get("__next") or None,
             count=_parse_count(d.get("__count")),
         )

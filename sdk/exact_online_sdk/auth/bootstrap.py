@@ -6,26 +6,30 @@ Two modes, used by ``exact-online auth login`` and ``scripts/bootstrap_auth.py``
 - ``listener``: a temporary HTTPS server on the redirect URI's loopback host and port
   (``EXACT_LISTENER_CERT_PATH``/``EXACT_LISTENER_KEY_PATH``) catches the callback itself.
 
-Both verify ``state`` before the code is exchanged, and fail fast naming any missing configuration.
+Both verify ``state`` before the code is exchanged, and fail fast naming any missing configuration. Every
+``EXACT_*`` variable is read through :class:`~exact_online_sdk.config.Settings`.
 """
 
 from __future__ import annotations
 
 import html
 import logging
-import os
 import queue
 import ssl
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..exceptions import ConfigError
+from ._settings import settings_from
 from .manager import ExactOnlineAuth
 from .store import TokenStore
 from .token import Token
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 __all__ = ["listener_login", "login_config_problems", "manual_login", "storage_from_env"]
 
@@ -33,53 +37,81 @@ log = logging.getLogger("exact_online_sdk.auth.bootstrap")
 
 
 def login_config_problems(
-    settings: Any, mode: str, environ: Mapping[str, str] | None = None, *, store_given: bool = False
+    settings: Settings | None, mode: str, environ: Mapping[str, str] | None = None, *, store_given: bool = False
 ) -> list[str]:
-    """The names of every missing variable for a login in ``mode`` (empty when all is set)."""
-    env = os.environ if environ is None else environ
+    """The names of every missing variable for a login in ``mode`` (empty when all is set). ``environ`` (its
+    ``EXACT_*`` entries) overrides ``settings`` for the store and listener variables."""
+    s = settings_from(settings if environ is None else {**_as_env(settings), **environ})
     missing = [
         name
-        for name, attr in (
-            ("EXACT_CLIENT_ID", "client_id"),
-            ("EXACT_CLIENT_SECRET", "client_secret"),
-            ("EXACT_REDIRECT_URI", "redirect_uri"),
+        for name, value in (
+            ("EXACT_CLIENT_ID", s.client_id),
+            ("EXACT_CLIENT_SECRET", s.client_secret),
+            ("EXACT_REDIRECT_URI", s.redirect_uri),
         )
-        if not getattr(settings, attr, None)
+        if not value
     ]
-    if not store_given and not _aws_configured(env):
-        if not getattr(settings, "token_path", None):
+    if not store_given and not _aws_configured(s):
+        if not s.token_path:
             missing.append("EXACT_TOKEN_PATH (or EXACT_TOKEN_SECRET_A/_B for Secrets Manager)")
-        if not getattr(settings, "encryption_key", None) and getattr(settings, "token_path", None):
+        if not s.encryption_key and s.token_path:
             missing.append("EXACT_ENCRYPTION_KEY")
     if mode == "listener":
-        missing += [n for n in ("EXACT_LISTENER_CERT_PATH", "EXACT_LISTENER_KEY_PATH") if not env.get(n)]
+        missing += [
+            name
+            for name, value in (
+                ("EXACT_LISTENER_CERT_PATH", s.listener_cert_path),
+                ("EXACT_LISTENER_KEY_PATH", s.listener_key_path),
+            )
+            if not value
+        ]
     return missing
 
 
-def _aws_configured(env: Mapping[str, str]) -> bool:
-    return bool(env.get("EXACT_TOKEN_SECRET") or (env.get("EXACT_TOKEN_SECRET_A") and env.get("EXACT_TOKEN_SECRET_B")))
+def _as_env(settings: Settings | None) -> dict[str, str]:
+    if settings is None:
+        return {}
+    values: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+        values[f"EXACT_{name.upper()}"] = str(raw)
+    return values
 
 
-def storage_from_env(settings: Any, environ: Mapping[str, str] | None = None) -> TokenStore:
-    """Secrets Manager when ``EXACT_TOKEN_SECRET_A``/``_B`` (or ``EXACT_TOKEN_SECRET``) is set, else the file."""
-    env = os.environ if environ is None else environ
-    if _aws_configured(env):
-        from ..contrib.aws import SecretsManagerTokenStorage
+def _aws_configured(s: Settings) -> bool:
+    return bool(s.token_secret or (s.token_secret_a and s.token_secret_b))
 
-        return SecretsManagerTokenStorage.from_env(env)
+
+def storage_from_env(
+    settings: Settings | None, environ: Mapping[str, str] | None = None, *, writable: bool = False
+) -> TokenStore:
+    """Secrets Manager when ``EXACT_TOKEN_SECRET_A``/``_B`` (or ``EXACT_TOKEN_SECRET``) is set, else the file.
+
+    The slots are read-only unless ``writable`` (only a login writes them; everything else reads): a token
+    refreshed by an operator tool and then lost would break the chain."""
+    s = settings_from(settings if environ is None else {**_as_env(settings), **environ})
+    if _aws_configured(s):
+        from ..aws.slots import SecretsManagerTokenStorage
+
+        return SecretsManagerTokenStorage.from_settings(s, writable=writable, writer="login" if writable else "")
     from .file import EncryptedFileTokenStorage
 
-    return EncryptedFileTokenStorage.from_settings(settings)
+    return EncryptedFileTokenStorage.from_settings(s)
 
 
 def manual_login(
     auth: ExactOnlineAuth,
     *,
-    read: Callable[[str], str] = input,
-    show: Callable[[str], None] = print,
+    read: Callable[[str], str] | None = None,
+    show: Callable[[str], None] | None = None,
     force_login: bool = True,
 ) -> Token:
-    """Print the URL, read the pasted callback URL, verify ``state``, exchange the code and store the token."""
+    """Print the URL, read the pasted callback URL (``read``/``show`` default to :func:`input`/:func:`print`,
+    looked up at call time), verify ``state``, exchange the code and store the token."""
+    read = read or input
+    show = show or print
     url = auth.authorization_url(force_login=force_login)
     show("Open this URL in a browser, log in and allow access:")
     show(url)
@@ -125,7 +157,7 @@ def listener_login(
     host: str | None = None,
     port: int | None = None,
     timeout: float = 300.0,
-    show: Callable[[str], None] = print,
+    show: Callable[[str], None] | None = None,
     on_ready: Callable[[str, int], None] | None = None,
     open_browser: bool = False,
     force_login: bool = True,
@@ -133,10 +165,13 @@ def listener_login(
     """Serve the redirect URI over HTTPS on loopback until the callback arrives, then finish the login.
 
     ``host``/``port`` default to the redirect URI's (``port=0`` picks a free port, for tests);
-    ``on_ready(url, port)`` is called once the server listens. ``timeout`` is in real seconds.
+    ``on_ready(url, port)`` is called once the server listens. ``timeout`` is in real seconds. ``show`` defaults
+    to :func:`print` (looked up at call time).
     """
-    cert = cert_path or os.environ.get("EXACT_LISTENER_CERT_PATH")
-    key = key_path or os.environ.get("EXACT_LISTENER_KEY_PATH")
+    show = show or print
+    settings = settings_from(None) if cert_path is None or key_path is None else None
+    cert = cert_path or (str(settings.listener_cert_path) if settings and settings.listener_cert_path else None)
+    key = key_path or (str(settings.listener_key_path) if settings and settings.listener_key_path else None)
     missing = [n for n, v in (("EXACT_LISTENER_CERT_PATH", cert), ("EXACT_LISTENER_KEY_PATH", key)) if not v]
     if missing:
         raise ConfigError(f"missing configuration for the listener: {', '.join(missing)}", variable=missing[0])

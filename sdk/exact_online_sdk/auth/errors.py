@@ -1,6 +1,7 @@
-"""Typed errors of the OAuth flows: each says what went wrong and what to do next, never a secret.
+"""Typed errors of the OAuth flows and the token state: each says what went wrong and what to do next, never a
+secret. The whole tree is in :mod:`exact_online_sdk.exceptions`; the part defined here:
 
-AuthenticationError (exceptions.py)
+APIError > AuthenticationError (exceptions.py): the API branch, a request to Exact's token endpoint
 └── OAuthError                         a token-endpoint or flow problem; ``oauth_error`` is Exact's ``error``
     ├── TooEarlyToRefresh              Exact's 570 s rule refused the refresh (the current token still works)
     ├── RefreshTokenReused             "Old refresh token used": the chain is broken, log in again
@@ -8,19 +9,21 @@ AuthenticationError (exceptions.py)
     ├── InvalidClient                  wrong client id/secret or wrong regional host
     ├── AuthorizationCodeInvalid       a code that expired (3 min), was used before, or has the wrong redirect
     ├── StateMismatch                  the callback's ``state`` is not the one this flow sent
-    ├── TokenUnavailable               no usable token (nothing stored, or a worker waited in vain)
-    ├── ReadOnlyRefreshRefused         a read-only store was asked to refresh or save
     ├── TokenEndpointUnreachable       nothing reached Exact (connect error): safe to try again later
     ├── TokenEndpointError             another answer (5xx, 429, malformed body)
     └── TokenOutcomeUnknown            the request may have reached Exact but no answer came back
-        └── RefreshOutcomeUnknown      ...for a refresh: the refresh token may be spent; never resent blindly
+        └── RefreshOutcomeUnknown      ...for a refresh: resent exactly once, then re-consent if it was spent
+
+TokenError (exceptions.py): the token branch, no request to Exact was made
+├── TokenUnavailable                   no usable token (nothing stored, or a worker waited in vain)
+└── ReadOnlyRefreshRefused             a read-only store was asked to refresh or save
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import AuthenticationError
+from ..exceptions import AuthenticationError, TokenError
 
 __all__ = [
     "LOGIN_HINT",
@@ -109,7 +112,7 @@ class StateMismatch(OAuthError):
     hint = "start the login again and use the callback of that same attempt"
 
 
-class TokenUnavailable(OAuthError):
+class TokenUnavailable(TokenError):
     """No usable token: nothing was stored, or a worker waited in vain for the refresher's next generation."""
 
     default_message = "no valid access token is available"
@@ -117,7 +120,7 @@ class TokenUnavailable(OAuthError):
     default_retryable = True
 
 
-class ReadOnlyRefreshRefused(OAuthError):
+class ReadOnlyRefreshRefused(TokenError):
     """A read-only token store was asked to refresh or save: only the refresher may do that."""
 
     default_message = "this token store is read-only: workers never refresh or save tokens"
@@ -148,15 +151,17 @@ class TokenOutcomeUnknown(OAuthError):
 
 
 class RefreshOutcomeUnknown(TokenOutcomeUnknown):
-    """A refresh timed out after sending: Exact may already have rotated (and spent) the refresh token.
+    """A refresh timed out after sending: Exact may already have rotated the refresh token, or not.
 
-    The stored token is kept untouched and is not resent automatically; its access token stays usable until
-    it expires. ``generation`` is the stored generation that was being refreshed."""
+    The same refresh token is resent exactly once (at once when time allows, else on the next run): if Exact
+    had not rotated, the resend keeps the chain alive; if it had, the rotated token was lost either way and the
+    resend gets "Old refresh token used" (:class:`RefreshTokenReused`): re-consent. The stored access token
+    stays usable until it expires. ``generation`` is the stored generation that was being refreshed."""
 
-    default_message = "the refresh request timed out: Exact may already have spent the refresh token"
+    default_message = "the refresh request got no answer: Exact may or may not have rotated the refresh token"
     hint = (
-        "the stored token was kept and is not resent automatically; call refresh(retry_unknown=True) to try "
-        "it once more (harmless if it was spent: Exact answers 'Old refresh token used'), or " + LOGIN_HINT
+        "the same refresh token is resent once automatically (refresh(retry_unknown=True) does it on request); "
+        "if Exact then answers 'Old refresh token used' the rotation happened and its answer was lost: " + LOGIN_HINT
     )
 
     def __init__(self, message: str | None = None, *, generation: int | None = None, **kw: Any) -> None:

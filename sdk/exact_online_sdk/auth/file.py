@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigError
+from ._settings import settings_from
 from .store import GenerationConflict, RefreshLock, TokenStoreError
 from .token import Token
 
@@ -66,10 +67,12 @@ class EncryptedFileTokenStorage:
     read_only = False
 
     def __init__(self, path: str | os.PathLike[str] | None = None, key: str | bytes | None = None) -> None:
-        raw_path = path if path is not None else os.environ.get("EXACT_TOKEN_PATH")
+        settings = settings_from(None) if path is None or key is None else None
+        raw_path = path if path is not None else (settings.token_path if settings else None)
         if not raw_path:
             raise ConfigError("EXACT_TOKEN_PATH is not set (where to keep the token file)", variable="EXACT_TOKEN_PATH")
-        raw_key = key if key is not None else os.environ.get("EXACT_ENCRYPTION_KEY")
+        env_key = settings.encryption_key if settings else None
+        raw_key = key if key is not None else (env_key.get_secret_value() if env_key is not None else None)
         if not raw_key:
             raise ConfigError(
                 "EXACT_ENCRYPTION_KEY is not set (create one with `exact-online auth new-key`)",

@@ -1,17 +1,19 @@
 """``ExactOnlineAuth``: the authorization-code flow and a token source that refreshes inside Exact's rules.
 
-Rules it keeps (FACTS §1.3):
-- Refresh only when the token is at least ``min_refresh_age`` (570 s) + ``skew_margin`` old, which is before it
-  expires with Exact's 600 s tokens. Earlier calls get the stored token.
+Rules it keeps (FACTS §1.3; the decisions are :func:`~.refresh_flow.refresh_flow`, driven here by a blocking and
+an asyncio shell):
+- Refresh only when the token is at least ``min_refresh_age`` (570 s) + ``skew_margin`` old on **Exact's clock**
+  (:class:`~.timebase.ServerClock`, measured from every token answer's ``Date``). Earlier calls get the stored token.
 - Single flight: one ``threading.Lock`` per instance serializes refreshes of every thread and asyncio task
   (async callers poll it, so it works with any event loop); the store's :class:`~.store.RefreshLocking`
   lock serializes processes. After taking the locks the store is re-read, and the refresh is skipped when
   another thread or process already rotated the token.
-- A refresh that timed out raises :class:`~.errors.RefreshOutcomeUnknown` once; its refresh token is never
-  resent automatically (``refresh(retry_unknown=True)`` does it on request). Until the stored access token
-  expires it is still handed out; after that the error is raised again, without calling Exact.
+- A refresh whose answer was lost is resent with the same refresh token exactly once; if that is lost too,
+  :class:`~.errors.RefreshOutcomeUnknown` is raised and the stored access token is handed out until it expires.
 - A 401 from the API: re-read the store once; another token is returned for one retry, else None.
-- A read-only store (workers) is never refreshed: near expiry it waits for the writer's next generation.
+- A store it cannot write (``read_only``: a worker's, or the Secrets Manager slots unless built as the writer) is
+  never refreshed: this instance then reads through the one read-only source
+  (:class:`~.readonly.ReadOnlyTokenStorage`), and an explicit refresh is refused before any call to Exact.
 """
 
 from __future__ import annotations
@@ -22,60 +24,94 @@ import os
 import secrets
 import socket
 import threading
-import time
-from typing import Any
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock
+from ..config import DEFAULT_BASE_URL
 from ..exceptions import ConfigError
-from .errors import (
-    ReadOnlyRefreshRefused,
-    RefreshOutcomeUnknown,
-    TokenUnavailable,
-    TooEarlyToRefresh,
-)
+from ._locks import apoll_acquire
+from .errors import ReadOnlyRefreshRefused, TokenUnavailable
 from .memory import MemoryTokenStorage
 from .oauth import DEFAULT_TIMEOUT, AsyncOAuthEndpoint, OAuthEndpoint, parse_callback, verify_state
 from .readonly import ReadOnlyTokenStorage
-from .store import GenerationConflict, RefreshLock, RefreshLocking, TokenStore, TokenStoreError
-from .token import Token
+from .refresh_flow import (
+    CallExact,
+    LoadStored,
+    Pause,
+    RefreshAction,
+    RefreshMemory,
+    RefreshPolicy,
+    SaveToken,
+    fresh_enough,
+    refresh_due_at,
+    refresh_flow,
+)
+from .store import RefreshLock, RefreshLocking, TokenStore, TokenStoreError
+from .timebase import ServerClock, as_server_clock
+from .token import Token, new_chain_id, utc_day
 
-__all__ = ["EXACT_MIN_REFRESH_AGE", "ExactOnlineAuth"]
+if TYPE_CHECKING:
+    from .._core.credentials import TokenSource
+    from ..config import Settings
+
+__all__ = ["EXACT_MIN_REFRESH_AGE", "ExactOnlineAuth", "default_storage", "token_source_from_settings"]
 
 log = logging.getLogger("exact_online_sdk.auth.manager")
 
 EXACT_MIN_REFRESH_AGE = 570.0
 """Exact refuses a refresh less than 570 s after the current access token was issued."""
 
+T = TypeVar("T")
 
-def default_storage(settings: Any) -> TokenStore:
-    """The encrypted file store when ``EXACT_TOKEN_PATH`` is configured, else an in-memory store."""
-    if settings is not None and getattr(settings, "token_path", None):
+
+def default_storage(settings: Settings | None) -> TokenStore:
+    """The store the settings name: the encrypted file (``EXACT_TOKEN_PATH``), else the Secrets Manager slots
+    (``EXACT_TOKEN_SECRET_A``/``_B`` or ``EXACT_TOKEN_SECRET``; read-only: only the refresher writes them), else
+    an in-memory store."""
+    if settings is not None and settings.token_path:
         from .file import EncryptedFileTokenStorage
 
         return EncryptedFileTokenStorage.from_settings(settings)
+    if settings is not None and (settings.token_secret or (settings.token_secret_a and settings.token_secret_b)):
+        from ..aws.slots import SecretsManagerTokenStorage
+
+        return SecretsManagerTokenStorage.from_settings(settings)
     return MemoryTokenStorage()
 
 
-def _secret(value: Any) -> str | None:
-    if value is None:
+def token_source_from_settings(
+    settings: Settings, *, clock: Clock | None = None, base_url: str | None = None
+) -> TokenSource | None:
+    """What ``ExactOnlineClient(settings=settings)`` authenticates with when given neither ``auth`` nor
+    ``access_token``: ``EXACT_ACCESS_TOKEN`` as is; else the token store a login wrote (the encrypted file,
+    refreshed inside Exact's rules, or the Secrets Manager slots, read-only); else None."""
+    if settings.access_token is not None:
+        from .._core.credentials import StaticToken
+        from .._core.redact import register_secret
+
+        value = settings.access_token.get_secret_value()
+        register_secret(value)
+        return StaticToken(value)
+    configured = settings.token_path or settings.token_secret or (settings.token_secret_a and settings.token_secret_b)
+    if not configured:
         return None
-    getter = getattr(value, "get_secret_value", None)
-    return str(getter()) if callable(getter) else str(value)
+    return ExactOnlineAuth(settings, clock=clock, base_url=base_url)
 
 
 class ExactOnlineAuth:
     """OAuth2 for one Exact app and user: login URL, code exchange, and a refreshing token source.
 
-    ``settings`` is a :class:`~exact_online_sdk.config.Settings` (client_id, client_secret, redirect_uri,
-    base_url, timeout); keyword arguments override it. ``storage`` defaults to the encrypted file store when
-    ``EXACT_TOKEN_PATH`` is set, else memory. Implements ``TokenSource`` and ``AsyncTokenSource``.
+    ``settings`` (:class:`~exact_online_sdk.config.Settings`) gives client_id, client_secret, redirect_uri,
+    base_url, timeout and the token store; keyword arguments override it. ``storage`` defaults to
+    :func:`default_storage`. Implements ``TokenSource`` and ``AsyncTokenSource``.
     """
 
     def __init__(
         self,
-        settings: Any = None,
+        settings: Settings | None = None,
         *,
         storage: TokenStore | None = None,
         client_id: str | None = None,
@@ -92,16 +128,17 @@ class ExactOnlineAuth:
         lock_timeout: float = 60.0,
         writer: str = "",
     ) -> None:
-        self.client_id = client_id or getattr(settings, "client_id", None)
-        self._client_secret = client_secret or _secret(getattr(settings, "client_secret", None))
-        self.redirect_uri = redirect_uri or getattr(settings, "redirect_uri", None)
-        self.base_url = base_url or getattr(settings, "base_url", None) or "https://start.exactonline.nl"
-        self.timeout = float(timeout or getattr(settings, "timeout", None) or DEFAULT_TIMEOUT)
+        secret = settings.client_secret.get_secret_value() if settings and settings.client_secret else None
+        self.client_id = client_id or (settings.client_id if settings else None)
+        self._client_secret = client_secret or secret
+        self.redirect_uri = redirect_uri or (settings.redirect_uri if settings else None)
+        self.base_url = base_url or (settings.host if settings else None) or DEFAULT_BASE_URL
+        self.timeout = float(timeout or (settings.timeout if settings else None) or DEFAULT_TIMEOUT)
         self.storage: TokenStore = storage if storage is not None else default_storage(settings)
-        self.clock: Clock = clock or SystemClock()
-        self.min_refresh_age = min_refresh_age
-        self.skew_margin = skew_margin
-        self.too_early_backoff = too_early_backoff
+        self.clock: ServerClock = as_server_clock(clock)
+        self.policy = RefreshPolicy(
+            min_refresh_age=min_refresh_age, skew_margin=skew_margin, too_early_backoff=too_early_backoff
+        )
         self.lock_timeout = lock_timeout
         self.writer = writer or f"{socket.gethostname()}:{os.getpid()}"
         self._http = http_client
@@ -109,9 +146,13 @@ class ExactOnlineAuth:
         self._endpoint: OAuthEndpoint | None = None
         self._lock = threading.Lock()  # single flight for threads and asyncio tasks alike
         self._cached: Token | None = None
-        self._pending_save: Token | None = None
-        self._unknown_generation: int | None = None
-        self._not_before = 0.0
+        self._memory = RefreshMemory(writer=self.writer)
+        self._reader: ReadOnlyTokenStorage | None = None
+        if self.read_only:
+            store = self.storage
+            self._reader = (
+                store if isinstance(store, ReadOnlyTokenStorage) else ReadOnlyTokenStorage(store, clock=self.clock)
+            )
         self.pending_state: str | None = None
 
     def __repr__(self) -> str:
@@ -122,6 +163,14 @@ class ExactOnlineAuth:
     def read_only(self) -> bool:
         """True when the store refuses writes (a worker): this instance then never calls the token endpoint."""
         return bool(getattr(self.storage, "read_only", False))
+
+    @property
+    def min_refresh_age(self) -> float:
+        return self.policy.min_refresh_age
+
+    @property
+    def skew_margin(self) -> float:
+        return self.policy.skew_margin
 
     def _endpoint_args(self) -> tuple[str, str, str, str]:
         missing = [
@@ -140,10 +189,16 @@ class ExactOnlineAuth:
         assert self.redirect_uri is not None
         return self.base_url, self.client_id, self._client_secret, self.redirect_uri
 
+    def _refuse_if_read_only(self) -> None:
+        if self.read_only:
+            raise ReadOnlyRefreshRefused(
+                f"{self.storage!r} cannot be written, so this token source never calls Exact's token endpoint "
+                "(a rotated token it could not store would break the chain)"
+            )
+
     def endpoint(self) -> OAuthEndpoint:
         """The blocking token-endpoint shell (built on first use)."""
-        if self.read_only:
-            raise ReadOnlyRefreshRefused()
+        self._refuse_if_read_only()
         if self._endpoint is None:
             self._endpoint = OAuthEndpoint(
                 *self._endpoint_args(),
@@ -157,8 +212,7 @@ class ExactOnlineAuth:
     def _async_endpoint(self) -> AsyncOAuthEndpoint:
         # A fresh endpoint per refresh (unless a client was given): an AsyncClient is bound to one event loop,
         # and refreshes are rare.
-        if self.read_only:
-            raise ReadOnlyRefreshRefused()
+        self._refuse_if_read_only()
         return AsyncOAuthEndpoint(
             *self._endpoint_args(),
             http_client=self._async_http,
@@ -186,158 +240,105 @@ class ExactOnlineAuth:
 
     def exchange_code(self, code: str) -> Token:
         """Exchange an authorization code and store the result (generation 1 for an empty store)."""
-        if self.read_only:
-            raise ReadOnlyRefreshRefused()
+        self._refuse_if_read_only()
         token = self.endpoint().exchange_code(code)
         return self._store_login(token)
 
     def _store_login(self, token: Token) -> Token:
-        # Keep generations increasing across re-logins, so readers taking the highest one see the new login.
+        # Keep generations increasing across re-logins, so readers taking the highest one see the new login; a
+        # consent starts a new chain.
         current = self.storage.load()  # an unreadable store raises: a login never silently replaces it
-        token = token.replace(generation=current.generation + 1 if current else 1)
+        now = self.clock.now()
+        day = utc_day(now)
+        token = token.replace(
+            generation=current.generation + 1 if current else 1,
+            chain_id=new_chain_id(),
+            calls_day=day,
+            calls_today=(current.calls_on(day) if current else 0) + 1,
+        )
         self.storage.save(token, expected_generation=current.generation if current else None)
-        self._cached = token
-        self._unknown_generation = None
+        with self._lock:
+            self._cached = token
+            self._memory.unknown = None
+            self._memory.refused = None
         return token
 
     # -- refresh policy ---------------------------------------------------------------------------------------
     def refresh_due_at(self, token: Token) -> float:
-        """The earliest time this instance refreshes ``token`` (Exact's 570 s rule plus the skew margin)."""
-        return token.issued_at + self.min_refresh_age + self.skew_margin
-
-    def _fresh_enough(self, token: Token, now: float) -> bool:
-        if now < self.refresh_due_at(token):
-            return True
-        # After a too-early refusal, keep the still-valid token for a while instead of asking again.
-        return now < self._not_before and token.expires_in(now) > 0
+        """The earliest Exact time this instance refreshes ``token`` (Exact's 570 s rule plus the margin)."""
+        return refresh_due_at(token, self.policy)
 
     def _load(self) -> Token:
         token = self.storage.load()
         if token is None:
             raise TokenUnavailable("no token is stored yet")
+        self.clock.adopt(token.clock_offset)
         self._cached = token
         return token
 
     def get_token(self) -> Token:
         """A token, refreshed first when it is due (blocking)."""
-        self._flush_pending_save()
-        token = self._cached
-        if token is None:
-            token = self._load()
-        if self._fresh_enough(token, self.clock.now()):
-            return token
-        if isinstance(self.storage, ReadOnlyTokenStorage):
-            self._cached = self.storage.fresh_token()
+        if self._reader is not None:
+            self._cached = self._reader.fresh_token()
             return self._cached
-        if self.read_only:
-            return self._load()
+        self._flush_pending_save()
+        token = self._cached if self._cached is not None else self._load()
+        if fresh_enough(token, self.clock.now(), self.policy, self._memory):
+            return token
         return self._refresh(force=False, retry_unknown=False)
 
     def refresh(self, *, force: bool = False, retry_unknown: bool = False) -> Token:
         """Refresh now if due. ``force``: even if not due; Exact's refusal then raises TooEarlyToRefresh.
 
-        ``retry_unknown`` resends a refresh token whose earlier refresh timed out (see RefreshOutcomeUnknown).
+        ``retry_unknown`` resends a refresh token whose refresh got no answer twice (see RefreshOutcomeUnknown).
         """
-        if self.read_only:
-            raise ReadOnlyRefreshRefused()
+        self._refuse_if_read_only()
         return self._refresh(force=force, retry_unknown=retry_unknown)
+
+    def _process_lock(self) -> RefreshLock | None:
+        return self.storage.refresh_lock() if isinstance(self.storage, RefreshLocking) else None
+
+    def _flow(self, *, force: bool, retry_unknown: bool) -> Generator[RefreshAction, Any, Token]:
+        return refresh_flow(self._memory, self.clock, self.policy, force=force, retry_unknown=retry_unknown)
 
     def _refresh(self, *, force: bool, retry_unknown: bool) -> Token:
         if not self._lock.acquire(timeout=self.lock_timeout):
             raise TokenUnavailable(f"waited {self.lock_timeout:.0f} s for another thread's refresh")
         try:
-            current = self._load()
-            if not force and self._fresh_enough(current, self.clock.now()):
-                return current  # another thread rotated it while we waited
             plock = self._process_lock()
             if plock is not None and not plock.acquire(self.lock_timeout):
                 raise TokenUnavailable(f"waited {self.lock_timeout:.0f} s for another process's refresh")
             try:
-                current = self._load()
-                if not force and self._fresh_enough(current, self.clock.now()):
-                    return current  # another process rotated it
-                kept = self._check_unknown(current, retry_unknown)
-                if kept is not None:
-                    return kept
-                try:
-                    new = self.endpoint().refresh(current)
-                except RefreshOutcomeUnknown:
-                    return self._after_unknown(current)
-                except TooEarlyToRefresh:
-                    if force:
-                        raise
-                    return self._after_too_early(current)
-                return self._persist(current, new)
+                token = _drive(self._flow(force=force, retry_unknown=retry_unknown), self._perform)
             finally:
                 if plock is not None:
                     plock.release()
+            self._cached = token
+            return token
         finally:
             self._lock.release()
 
-    def _process_lock(self) -> RefreshLock | None:
-        return self.storage.refresh_lock() if isinstance(self.storage, RefreshLocking) else None
-
-    def _check_unknown(self, current: Token, retry_unknown: bool) -> Token | None:
-        """After a timed-out refresh of this generation: its token while still valid, then the typed error."""
-        if self._unknown_generation == current.generation and not retry_unknown:
-            if current.expires_in(self.clock.now()) > 0:
-                return current
-            raise RefreshOutcomeUnknown(
-                f"an earlier refresh of generation {current.generation} timed out; not resending it",
-                generation=current.generation,
-            )
-        self._unknown_generation = None
+    def _perform(self, action: RefreshAction) -> Any:
+        if isinstance(action, LoadStored):
+            return self.storage.load()
+        if isinstance(action, CallExact):
+            return self.endpoint().refresh_answer(action.token)
+        if isinstance(action, SaveToken):
+            self.storage.save(action.token, expected_generation=action.expected)
+            self._cached = action.token
+            return None
+        self.clock.sleep(action.seconds)
         return None
 
-    def _after_unknown(self, current: Token) -> Token:
-        self._unknown_generation = current.generation
-        after = self.storage.load()
-        if after is not None and after.generation > current.generation:
-            self._unknown_generation = None
-            self._cached = after
-            return after
-        log.error("refresh of generation %d timed out; the stored token is kept and not resent", current.generation)
-        raise RefreshOutcomeUnknown(generation=current.generation)
-
-    def _after_too_early(self, current: Token) -> Token:
-        now = self.clock.now()
-        if current.expires_in(now) <= 0:
-            raise TooEarlyToRefresh(
-                "Exact refused the refresh as too early although the stored token has expired: check the local clock"
-            )
-        log.warning("Exact refused the refresh as too early; keeping the current token (clock skew?)")
-        self._not_before = now + self.too_early_backoff
-        return current
-
-    def _persist(self, current: Token, new: Token) -> Token:
-        # The old refresh token is dead from now on: the new pair must reach the store, or nothing works later.
-        for attempt in range(3):
-            try:
-                self.storage.save(new, expected_generation=current.generation)
-            except GenerationConflict:
-                log.error("another writer stored a token while this refresh ran; keeping the stored one")
-                self._cached = None
-                raise
-            except TokenStoreError:
-                if attempt == 2:
-                    self._pending_save = self._cached = new
-                    log.error("could not store the rotated token (generation %d); will retry", new.generation)
-                    raise
-                time.sleep(0.05 * (attempt + 1))
-            else:
-                self._pending_save = None
-                self._cached = new
-                return new
-        raise AssertionError("unreachable")  # pragma: no cover
-
     def _flush_pending_save(self) -> None:
-        pending = self._pending_save
+        pending = self._memory.pending_save
         if pending is None:
             return
         with self._lock:
-            if self._pending_save is pending:
+            if self._memory.pending_save is pending:
                 self.storage.save(pending, expected_generation=pending.generation - 1)
-                self._pending_save = None
+                self._memory.pending_save = None
+                self._cached = pending
 
     # -- TokenSource ------------------------------------------------------------------------------------------
     def get_access_token(self) -> str:
@@ -346,6 +347,8 @@ class ExactOnlineAuth:
 
     def on_unauthorized(self, rejected_token: str) -> str | None:
         """Exact answered 401: re-read the store once; a different valid token is returned, else None."""
+        if self._reader is not None:
+            return self._reader.on_unauthorized(rejected_token)
         try:
             token = self.storage.load()
         except TokenStoreError:
@@ -354,6 +357,8 @@ class ExactOnlineAuth:
         return self._other_token(token, rejected_token)
 
     def _other_token(self, token: Token | None, rejected: str) -> str | None:
+        if token is not None:
+            self.clock.adopt(token.clock_offset)
         if token is None or token.access_token == rejected or token.expires_in(self.clock.now()) <= 0:
             log.warning("a 401 from Exact and the store holds no other valid token")
             return None
@@ -363,56 +368,53 @@ class ExactOnlineAuth:
     # -- AsyncTokenSource -------------------------------------------------------------------------------------
     async def aget_token(self) -> Token:
         """The asyncio form of :meth:`get_token`."""
-        if self._pending_save is not None:
-            await asyncio.to_thread(self._flush_pending_save)
-        token = self._cached
-        if token is None:
-            token = await asyncio.to_thread(self._load)
-        if self._fresh_enough(token, self.clock.now()):
-            return token
-        if isinstance(self.storage, ReadOnlyTokenStorage):
-            self._cached = await self.storage.afresh_token()
+        if self._reader is not None:
+            self._cached = await self._reader.afresh_token()
             return self._cached
-        if self.read_only:
-            return await asyncio.to_thread(self._load)
+        if self._memory.pending_save is not None:
+            await asyncio.to_thread(self._flush_pending_save)
+        token = self._cached if self._cached is not None else await asyncio.to_thread(self._load)
+        if fresh_enough(token, self.clock.now(), self.policy, self._memory):
+            return token
         return await self._arefresh(force=False, retry_unknown=False)
 
     async def arefresh(self, *, force: bool = False, retry_unknown: bool = False) -> Token:
         """The asyncio form of :meth:`refresh`."""
-        if self.read_only:
-            raise ReadOnlyRefreshRefused()
+        self._refuse_if_read_only()
         return await self._arefresh(force=force, retry_unknown=retry_unknown)
 
     async def _arefresh(self, *, force: bool, retry_unknown: bool) -> Token:
-        if not await _apoll_acquire(self._lock.acquire, self.lock_timeout):
+        if not await apoll_acquire(lambda: self._lock.acquire(blocking=False), self.lock_timeout):
             raise TokenUnavailable(f"waited {self.lock_timeout:.0f} s for another refresh")
         try:
-            current = await asyncio.to_thread(self._load)
-            if not force and self._fresh_enough(current, self.clock.now()):
-                return current
             plock = self._process_lock()
-            if plock is not None and not await _apoll_acquire(_try(plock), self.lock_timeout):
+            if plock is not None and not await apoll_acquire(lambda: plock.acquire(0.0), self.lock_timeout):
                 raise TokenUnavailable(f"waited {self.lock_timeout:.0f} s for another process's refresh")
+            endpoint: AsyncOAuthEndpoint | None = None
             try:
-                current = await asyncio.to_thread(self._load)
-                if not force and self._fresh_enough(current, self.clock.now()):
-                    return current
-                kept = self._check_unknown(current, retry_unknown)
-                if kept is not None:
-                    return kept
-                endpoint = self._async_endpoint()
-                try:
-                    new = await endpoint.refresh(current)
-                except RefreshOutcomeUnknown:
-                    return await asyncio.to_thread(self._after_unknown, current)
-                except TooEarlyToRefresh:
-                    if force:
-                        raise
-                    return self._after_too_early(current)
-                finally:
-                    await endpoint.aclose()
-                return await asyncio.to_thread(self._persist, current, new)
+                flow = self._flow(force=force, retry_unknown=retry_unknown)
+                action = next(flow)
+                while True:
+                    try:
+                        if isinstance(action, CallExact):
+                            endpoint = endpoint or self._async_endpoint()
+                            result: Any = await endpoint.refresh_answer(action.token)
+                        elif isinstance(action, Pause):
+                            await self.clock.asleep(action.seconds)
+                            result = None
+                        else:
+                            result = await asyncio.to_thread(self._perform, action)
+                    except Exception as exc:  # the core decides; what it does not handle propagates
+                        action = flow.throw(exc)
+                        continue
+                    action = flow.send(result)
+            except StopIteration as stop:
+                token: Token = stop.value
+                self._cached = token
+                return token
             finally:
+                if endpoint is not None:
+                    await endpoint.aclose()
                 if plock is not None:
                     plock.release()
         finally:
@@ -424,6 +426,8 @@ class ExactOnlineAuth:
 
     async def aon_unauthorized(self, rejected_token: str) -> str | None:
         """The asyncio form of :meth:`on_unauthorized`."""
+        if self._reader is not None:
+            return await self._reader.aon_unauthorized(rejected_token)
         try:
             token = await asyncio.to_thread(self.storage.load)
         except TokenStoreError:
@@ -437,17 +441,17 @@ class ExactOnlineAuth:
             self._endpoint.close()
 
 
-def _try(lock: RefreshLock) -> Any:
-    return lambda blocking=False: lock.acquire(0.0)
-
-
-async def _apoll_acquire(try_acquire: Any, wait: float) -> bool:
-    """Take a thread or file lock from a coroutine without blocking the event loop (any loop, any thread)."""
-    deadline = time.monotonic() + wait
-    delay = 0.0005
-    while not try_acquire(blocking=False):
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.02)
-    return True
+def _drive(flow: Generator[RefreshAction, Any, T], perform: Any) -> T:
+    """Run a sans-IO flow with a blocking ``perform``; errors of an action are thrown into the flow."""
+    try:
+        action = next(flow)
+        while True:
+            try:
+                result = perform(action)
+            except Exception as exc:  # the core decides; what it does not handle propagates
+                action = flow.throw(exc)
+                continue
+            action = flow.send(result)
+    except StopIteration as stop:
+        value: T = stop.value
+        return value

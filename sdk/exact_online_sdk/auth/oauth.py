@@ -2,12 +2,17 @@
 
 - :class:`OAuthEndpoint` (httpx.Client) and :class:`AsyncOAuthEndpoint` (httpx.AsyncClient) expose
   ``exchange_code(code) -> Token`` (generation 1) and ``refresh(token) -> Token`` (generation + 1).
-- ``issued_at`` is the later of the server's ``Date`` header and the injected clock's time of the answer (Exact
-  counts its 570 s rule from its own clock; see :func:`_issued_at`); ``expires_at`` adds ``expires_in``, which
-  is accepted as a JSON string (what Exact sends) or a number.
+- Times are on Exact's clock (:mod:`.timebase`): every answer's ``Date`` header measures the offset of the
+  endpoint's :class:`~.timebase.ServerClock`, and ``issued_at`` is that ``Date`` (Exact counts its 570 s rule
+  from its own clock); ``expires_at`` adds ``expires_in``, accepted as a JSON string (what Exact sends) or a
+  number.
+- A 200 that carries a refresh token is never thrown away: an unreadable ``expires_in`` becomes 600 s, an odd
+  ``token_type`` is kept as Bearer, and each oddity is reported in :attr:`TokenAnswer.anomalies` (Exact has
+  already rotated; dropping the answer would break the chain).
 - Client credentials go in the form body, never in Basic auth (FACTS §1.3).
 - Failures become the typed errors of :mod:`.errors`. A timeout after the request was sent is
-  :class:`~.errors.TokenOutcomeUnknown` (:class:`~.errors.RefreshOutcomeUnknown` for a refresh): never resent.
+  :class:`~.errors.TokenOutcomeUnknown` (:class:`~.errors.RefreshOutcomeUnknown` for a refresh); the callers
+  resend a refresh whose answer was lost exactly once.
 """
 
 from __future__ import annotations
@@ -19,13 +24,12 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import httpx
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock
 from ..exceptions import ConfigError
 from .errors import (
     AuthorizationCodeInvalid,
@@ -40,14 +44,17 @@ from .errors import (
     TokenOutcomeUnknown,
     TooEarlyToRefresh,
 )
-from .token import Token
+from .timebase import MAX_PLAUSIBLE_OFFSET, ServerClock, as_server_clock, server_date
+from .token import Token, new_chain_id
 
 __all__ = [
     "AUTHORIZE_PATH",
+    "DEFAULT_LIFETIME",
     "TOKEN_PATH",
     "AsyncOAuthEndpoint",
     "OAuthEndpoint",
     "OAuthProtocol",
+    "TokenAnswer",
     "TokenRequest",
     "parse_callback",
 ]
@@ -57,8 +64,8 @@ log = logging.getLogger("exact_online_sdk.auth.oauth")
 AUTHORIZE_PATH = "/api/oauth2/auth"
 TOKEN_PATH = "/api/oauth2/token"
 DEFAULT_TIMEOUT = 30.0
-DATE_TOLERANCE = 60.0
-"""A ``Date`` header further than this from the local clock is ignored (a proxy's stale header, a bad clock)."""
+DEFAULT_LIFETIME = 600.0
+"""Exact's access-token lifetime; assumed when a successful answer's ``expires_in`` cannot be read."""
 
 Grant = Literal["authorization_code", "refresh_token"]
 
@@ -127,6 +134,14 @@ class TokenRequest:
 
     def __repr__(self) -> str:
         return f"TokenRequest(grant={self.grant!r}, url={self.url!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenAnswer:
+    """A successful token answer: the new token and what was odd about it (empty when all was as expected)."""
+
+    token: Token
+    anomalies: tuple[str, ...] = ()
 
 
 class OAuthProtocol:
@@ -217,7 +232,23 @@ class OAuthProtocol:
         *,
         received_at: float,
     ) -> Token:
-        """The new :class:`Token`, or the typed error for Exact's answer."""
+        """The new :class:`Token`, or the typed error for Exact's answer (anomalies are logged)."""
+        return self.parse_answer(request, status, headers, body, received_at=received_at).token
+
+    def parse_answer(
+        self,
+        request: TokenRequest,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        received_at: float,
+    ) -> TokenAnswer:
+        """The new token and what was odd about the answer, or the typed error for Exact's answer.
+
+        ``received_at`` is Exact's time of the answer as the caller estimates it; the ``Date`` header wins when
+        it is plausible. A refresh generation is the previous + 1 on the same chain; an exchanged code starts a
+        new chain (generation 1 here; stores put it on top of what they hold)."""
         if status != 200:
             raise self._error(request, status, headers, body)
         try:
@@ -226,24 +257,40 @@ class OAuthProtocol:
             data = None
         if not isinstance(data, dict):
             raise TokenEndpointError("the token endpoint answered 200 with a body that is not JSON")
-        missing = [k for k in ("access_token", "refresh_token", "expires_in") if not data.get(k)]
-        if missing:
-            raise TokenEndpointError(f"the token response lacks {', '.join(missing)}")
+        if not data.get("refresh_token") or not isinstance(data["refresh_token"], str):
+            # Nothing to keep: without a refresh token the chain cannot continue from this answer.
+            missing = [k for k in ("access_token", "refresh_token") if not data.get(k)]
+            raise TokenEndpointError(f"the token response lacks {', '.join(missing) or 'a usable refresh_token'}")
+        anomalies: list[str] = []
+        issued_at = _issued_at(headers, received_at)
+        try:
+            lifetime = _expires_in(data.get("expires_in"))
+        except TokenEndpointError as exc:
+            anomalies.append(f"{exc.message}; assumed {DEFAULT_LIFETIME:.0f} s")
+            lifetime = DEFAULT_LIFETIME
+        access = data.get("access_token")
+        if not access or not isinstance(access, str):
+            anomalies.append("the answer has no access_token; stored as expired so workers wait for the next one")
+            access, lifetime = "", 0.0
         token_type = str(data.get("token_type") or "Bearer")
         if token_type.lower() != "bearer":
-            raise TokenEndpointError(f"unsupported token_type {token_type!r} (expected Bearer)")
-        lifetime = _expires_in(data["expires_in"])
-        issued_at = _issued_at(headers, received_at)
-        generation = 1 if request.previous is None else request.previous.generation + 1
-        return Token(
-            access_token=str(data["access_token"]),
+            anomalies.append(f"unexpected token_type {token_type!r}; kept as Bearer")
+        for anomaly in anomalies:
+            log.error("odd but successful token answer (kept, never dropped): %s", anomaly)
+        previous = request.previous
+        token = Token(
+            access_token=access,
             refresh_token=str(data["refresh_token"]),
             issued_at=issued_at,
             expires_at=issued_at + lifetime,
-            generation=generation,
+            generation=1 if previous is None else previous.generation + 1,
             token_type="Bearer",
             writer=self.writer,
+            chain_id=new_chain_id() if previous is None else previous.chain_id,
+            calls_day=previous.calls_day if previous is not None else "",
+            calls_today=previous.calls_today if previous is not None else 0,
         )
+        return TokenAnswer(token, tuple(anomalies))
 
     def _error(self, request: TokenRequest, status: int, headers: Mapping[str, str], body: bytes) -> OAuthError:
         try:
@@ -283,6 +330,8 @@ class OAuthProtocol:
 
 def _expires_in(value: Any) -> float:
     """``expires_in`` as seconds: Exact sends the string ``"600"``; numbers are accepted too."""
+    if value is None or value == "":
+        raise TokenEndpointError("the answer has no expires_in")
     if isinstance(value, bool):
         raise TokenEndpointError("expires_in is not a number")
     try:
@@ -295,25 +344,14 @@ def _expires_in(value: Any) -> float:
 
 
 def _issued_at(headers: Mapping[str, str], received_at: float) -> float:
-    """When Exact issued the token, never earlier than it really did (so the 570 s rule holds).
-
-    The later of the server's ``Date`` header and the local time the answer arrived: a local clock that runs
-    behind Exact's takes the server's time, one that runs ahead keeps its own. A ``Date`` further than
-    :data:`DATE_TOLERANCE` from the local clock (a stale proxy header, an emulator on a scaled clock) is ignored.
-    """
-    raw = headers.get("Date") or headers.get("date")
-    if not raw:
+    """When Exact issued the token, on Exact's clock, never earlier than it really did (so the 570 s rule holds):
+    the later of the ``Date`` header and ``received_at`` (the caller's estimate of Exact's time at the answer).
+    A ``Date`` implausibly far from ``received_at`` is ignored."""
+    server = server_date(headers)
+    if server is None:
         return received_at
-    try:
-        server = parsedate_to_datetime(raw).timestamp()
-    except (TypeError, ValueError, IndexError):
-        log.warning("ignoring an unparsable Date header on the token response")
-        return received_at
-    if abs(server - received_at) > DATE_TOLERANCE:
-        log.warning(
-            "the token endpoint's Date header is %.0f s away from the local clock; using the local clock",
-            server - received_at,
-        )
+    if abs(server - received_at) > MAX_PLAUSIBLE_OFFSET:
+        log.warning("the token endpoint's Date header is %.0f s away from the clock; ignoring it", server - received_at)
         return received_at
     return max(server, received_at)
 
@@ -331,7 +369,7 @@ class _EndpointBase:
         writer: str = "",
     ) -> None:
         self.protocol = OAuthProtocol(base_url, client_id, client_secret, redirect_uri, writer=writer)
-        self.clock: Clock = clock or SystemClock()
+        self.clock: ServerClock = as_server_clock(clock)
         self.timeout = timeout
 
     def __repr__(self) -> str:
@@ -340,6 +378,18 @@ class _EndpointBase:
     def authorization_url(self, state: str, *, force_login: bool = False) -> str:
         """The browser URL for the authorization-code flow."""
         return self.protocol.authorization_url(state, force_login=force_login)
+
+    def _timeout(self, timeout: float | None) -> float:
+        return self.timeout if timeout is None else max(0.1, min(self.timeout, timeout))
+
+    def _answer(self, request: TokenRequest, response: httpx.Response, sent: float) -> TokenAnswer:
+        received = self.clock.local.now()
+        self.clock.observe(response.headers, sent=sent, received=received)
+        answer = self.protocol.parse_answer(
+            request, response.status_code, response.headers, response.content, received_at=self.clock.now()
+        )
+        # Readers on the writer's time base use this offset until they measure their own.
+        return TokenAnswer(answer.token.replace(clock_offset=round(self.clock.offset, 3)), answer.anomalies)
 
 
 class OAuthEndpoint(_EndpointBase):
@@ -362,23 +412,27 @@ class OAuthEndpoint(_EndpointBase):
         self._http = http_client or httpx.Client(timeout=timeout)
 
     def exchange_code(self, code: str) -> Token:
-        """Trade an authorization code (from the callback) for generation 1."""
-        return self._send(self.protocol.code_request(code))
+        """Trade an authorization code (from the callback) for generation 1 of a new chain."""
+        return self.send(self.protocol.code_request(code)).token
 
-    def refresh(self, token: Token) -> Token:
+    def refresh(self, token: Token, *, timeout: float | None = None) -> Token:
         """Rotate ``token``: the answer is generation ``token.generation + 1``; the old refresh token is dead."""
-        return self._send(self.protocol.refresh_request(token))
+        return self.refresh_answer(token, timeout=timeout).token
 
-    def _send(self, request: TokenRequest) -> Token:
+    def refresh_answer(self, token: Token, *, timeout: float | None = None) -> TokenAnswer:
+        """:meth:`refresh` with the answer's anomalies; ``timeout`` caps this call (seconds)."""
+        return self.send(self.protocol.refresh_request(token), timeout=timeout)
+
+    def send(self, request: TokenRequest, *, timeout: float | None = None) -> TokenAnswer:
+        """POST one token request and parse the answer."""
+        sent = self.clock.local.now()
         try:
             response = self._http.post(
-                request.url, content=request.content, headers=dict(request.headers), timeout=self.timeout
+                request.url, content=request.content, headers=dict(request.headers), timeout=self._timeout(timeout)
             )
         except httpx.TransportError as exc:
             raise self.protocol.transport_error(request, exc) from None
-        return self.protocol.parse_response(
-            request, response.status_code, response.headers, response.content, received_at=self.clock.now()
-        )
+        return self._answer(request, response, sent)
 
     def close(self) -> None:
         """Close the HTTP client if this endpoint created it."""
@@ -412,23 +466,27 @@ class AsyncOAuthEndpoint(_EndpointBase):
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
 
     async def exchange_code(self, code: str) -> Token:
-        """Trade an authorization code for generation 1."""
-        return await self._send(self.protocol.code_request(code))
+        """Trade an authorization code for generation 1 of a new chain."""
+        return (await self.send(self.protocol.code_request(code))).token
 
     async def refresh(self, token: Token) -> Token:
         """Rotate ``token`` (generation + 1)."""
-        return await self._send(self.protocol.refresh_request(token))
+        return (await self.refresh_answer(token)).token
 
-    async def _send(self, request: TokenRequest) -> Token:
+    async def refresh_answer(self, token: Token) -> TokenAnswer:
+        """:meth:`refresh` with the answer's anomalies."""
+        return await self.send(self.protocol.refresh_request(token))
+
+    async def send(self, request: TokenRequest) -> TokenAnswer:
+        """POST one token request and parse the answer."""
+        sent = self.clock.local.now()
         try:
             response = await self._http.post(
                 request.url, content=request.content, headers=dict(request.headers), timeout=self.timeout
             )
         except httpx.TransportError as exc:
             raise self.protocol.transport_error(request, exc) from None
-        return self.protocol.parse_response(
-            request, response.status_code, response.headers, response.content, received_at=self.clock.now()
-        )
+        return self._answer(request, response, sent)
 
     async def aclose(self) -> None:
         """Close the HTTP client if this endpoint created it."""

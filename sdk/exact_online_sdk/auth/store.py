@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from ..exceptions import TokenError
 from .token import Token
 
-__all__ = ["GenerationConflict", "RefreshLock", "RefreshLocking", "TokenStore", "TokenStoreError"]
+__all__ = ["FreshLoading", "GenerationConflict", "RefreshLock", "RefreshLocking", "TokenStore", "TokenStoreError"]
 
 
-class TokenStoreError(Exception):
+class TokenStoreError(TokenError):
     """A store could not be read or written (corrupt data, wrong key, denied access, ...). Never "no token"."""
 
 
@@ -57,4 +58,13 @@ class RefreshLocking(Protocol):
 
     def refresh_lock(self) -> RefreshLock:
         """A new, not yet acquired, lock object shared by every user of this store."""
+        ...
+
+
+@runtime_checkable
+class FreshLoading(Protocol):
+    """A store that caches its reads offers an uncached read (the read-only token source does its own caching)."""
+
+    def load_fresh(self) -> Token | None:
+        """The newest token as stored now, bypassing any cache."""
         ...

@@ -3,22 +3,38 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["TOKEN_SCHEMA", "Token"]
+__all__ = ["TOKEN_SCHEMA", "Token", "new_chain_id", "utc_day"]
 
 TOKEN_SCHEMA = 1
 """Version of the serialized state written by :meth:`Token.to_state`."""
+
+
+def new_chain_id() -> str:
+    """A fresh chain id, minted when a consent (authorization-code exchange) starts a new chain."""
+    return secrets.token_hex(8)
+
+
+def utc_day(when: float) -> str:
+    """The UTC day (``YYYY-MM-DD``) of an epoch second: Exact's token-call quota is counted per day."""
+    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d")
 
 
 @dataclass(frozen=True, slots=True)
 class Token:
     """One access/refresh token pair with its timing and its place in the rotation chain.
 
-    ``issued_at`` and ``expires_at`` are epoch seconds. ``generation`` counts rotations: the bootstrap writes 1,
-    every refresh writes the previous generation + 1, and stores compare-and-swap on it. ``repr``/``str`` never
-    show the tokens.
+    ``issued_at`` and ``expires_at`` are epoch seconds on **Exact's clock** (its ``Date`` header), the one time
+    base of the chain. ``generation`` counts rotations: a consent writes the stored generation + 1 (1 into an
+    empty store), every refresh the previous generation + 1, and stores compare-and-swap on it. ``chain_id`` is
+    minted at each consent and kept by every refresh of that chain (a rescue copy of another chain is never
+    restored). ``clock_offset`` is Exact's clock minus the writer's clock when it wrote (readers on the same
+    time base as the writer use it until they measure their own). ``calls_day``/``calls_today`` count the
+    token-endpoint calls of that UTC day (Exact allows about 200). ``repr``/``str`` never show the tokens.
     """
 
     access_token: str = dataclasses.field(repr=False)
@@ -28,10 +44,14 @@ class Token:
     generation: int = 1
     token_type: str = "Bearer"
     writer: str = ""
+    chain_id: str = ""
+    clock_offset: float = 0.0
+    calls_day: str = ""
+    calls_today: int = 0
 
     def __repr__(self) -> str:
         return (
-            f"Token(generation={self.generation}, issued_at={self.issued_at:.0f}, "
+            f"Token(generation={self.generation}, chain_id={self.chain_id!r}, issued_at={self.issued_at:.0f}, "
             f"expires_at={self.expires_at:.0f}, token_type={self.token_type!r}, access_token=***, "
             f"refresh_token=***)"
         )
@@ -57,6 +77,10 @@ class Token:
             "issued_at": self.issued_at,
             "expires_at": self.expires_at,
             "writer": self.writer,
+            "chain_id": self.chain_id,
+            "clock_offset": self.clock_offset,
+            "calls_day": self.calls_day,
+            "calls_today": self.calls_today,
         }
 
     @classmethod
@@ -81,9 +105,17 @@ class Token:
                 generation=int(state["generation"]),
                 token_type=str(state.get("token_type", "Bearer")),
                 writer=str(state.get("writer", "")),
+                chain_id=str(state.get("chain_id") or ""),
+                clock_offset=float(state.get("clock_offset") or 0.0),
+                calls_day=str(state.get("calls_day") or ""),
+                calls_today=int(state.get("calls_today") or 0),
             )
         except (TypeError, ValueError) as exc:
             raise ValueError("token state has a field of the wrong type") from exc
+
+    def calls_on(self, day: str) -> int:
+        """Token-endpoint calls recorded for the UTC ``day`` (``YYYY-MM-DD``); 0 for another day."""
+        return self.calls_today if self.calls_day == day else 0
 
     def replace(self, **changes: Any) -> Token:
         """A copy with some fields changed."""

@@ -10,9 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..auth._settings import settings_from
 from ..exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 __all__ = ["AppCredentials", "load_app_credentials"]
 
@@ -26,12 +30,15 @@ class AppCredentials:
     redirect_uri: str | None = None
 
 
-def load_app_credentials(environ: Mapping[str, str], secrets: Any) -> AppCredentials:
-    """Read the credentials; ``secrets`` is a Secrets Manager client (used only when the secret is not in env)."""
-    client_id = environ.get("EXACT_CLIENT_ID", "")
-    secret = environ.get("EXACT_CLIENT_SECRET", "")
-    redirect = environ.get("EXACT_REDIRECT_URI", "")
-    arn = environ.get("EXACT_CLIENT_SECRET_ARN")
+def load_app_credentials(settings: Settings | Mapping[str, str] | None, secrets: Any) -> AppCredentials:
+    """Read the credentials from :class:`~exact_online_sdk.config.Settings` (or the ``EXACT_*`` entries of a
+    mapping; None: the environment); ``secrets`` is a Secrets Manager client (used only when the secret is
+    not in the settings)."""
+    s = settings_from(settings)
+    client_id = s.client_id or ""
+    secret = s.client_secret.get_secret_value() if s.client_secret is not None else ""
+    redirect = s.redirect_uri or ""
+    arn = s.client_secret_arn
     if arn and (not secret or not client_id or not redirect):
         text = secrets.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT").get("SecretString") or ""
         try:

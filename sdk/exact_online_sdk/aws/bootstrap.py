@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,13 +35,16 @@ from ..auth.errors import (
 )
 from ..auth.oauth import parse_callback
 from ..auth.store import GenerationConflict, TokenStoreError
-from ..auth.token import Token
+from ..auth.timebase import as_server_clock
+from ..auth.token import Token, new_chain_id, utc_day
 from ..clock import Clock, SystemClock
 from ..exceptions import ConfigError
 from .slots import SecretsManagerTokenStorage
 
 if TYPE_CHECKING:
     import httpx
+
+    from ..config import Settings
 
 __all__ = [
     "BootstrapFlow",
@@ -183,12 +185,21 @@ class BootstrapFlow:
         return self._store(token)
 
     def _store(self, token: Token) -> TokenWritten:
+        # A consent starts a new chain: a rescue copy or a refusal recorded for the old one never applies to it.
+        chain = token.chain_id or new_chain_id()
+        day = utc_day(token.issued_at)
         attempt = 0
         while True:
             attempt += 1
             current = self.store.load(fresh=True)
             expected = current.generation if current is not None else None
-            new = token.replace(generation=(expected or 0) + 1, writer=self.writer)
+            new = token.replace(
+                generation=(expected or 0) + 1,
+                writer=self.writer,
+                chain_id=chain,
+                calls_day=day,
+                calls_today=(current.calls_on(day) if current is not None else 0) + 1,
+            )
             try:
                 intent = self.store.save(new, expected_generation=expected)
             except GenerationConflict:
@@ -206,13 +217,16 @@ class BootstrapFlow:
         token = self.store.load(fresh=True)
         if token is None:
             return {"generation": None, "message": "no token stored: run start, then complete"}
-        now = self._clock.now()
+        clock = as_server_clock(self._clock)
+        clock.adopt(token.clock_offset)
+        now = clock.now()
         return {
             "generation": token.generation,
             "issued_at": token.issued_at,
             "expires_at": token.expires_at,
             "seconds_left": round(token.expires_in(now), 1),
             "writer": token.writer,
+            "token_calls_today": token.calls_on(utc_day(now)),
         }
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -245,32 +259,36 @@ class BootstrapFlow:
 
 
 def flow_from_env(
-    environ: Mapping[str, str] | None = None,
+    environ: Settings | Mapping[str, str] | None = None,
     *,
     clock: Clock | None = None,
     secrets_client: Any = None,
     http_client: httpx.Client | None = None,
     state_ttl: float = 600.0,
 ) -> BootstrapFlow:
-    """The flow as the stack configures it: slots from ``EXACT_TOKEN_SECRET_A``/``_B``, the app's credentials
-    (:mod:`.app_credentials`, the redirect URI included), ``EXACT_BASE_URL``."""
+    """The flow as the stack configures it, from :class:`~exact_online_sdk.config.Settings` (default: the
+    environment): the slots (``EXACT_TOKEN_SECRET_A``/``_B``, written by this flow), the app's credentials
+    (:mod:`.app_credentials`, the redirect URI included) and ``EXACT_BASE_URL``."""
+    from ..auth._settings import settings_from
     from ..auth.oauth import OAuthEndpoint
     from ._boto import make_secretsmanager_client
     from .app_credentials import load_app_credentials
 
-    env = os.environ if environ is None else environ
-    clock = clock or SystemClock()
+    settings = settings_from(environ)
+    clock = as_server_clock(clock or SystemClock())  # one time base (Exact's) for the endpoint and the flow
     secrets_client = secrets_client or make_secretsmanager_client()
-    creds = load_app_credentials(env, secrets_client)
+    creds = load_app_credentials(settings, secrets_client)
     if not creds.redirect_uri:
         raise ConfigError(
             'no redirect URI: set EXACT_REDIRECT_URI or "redirect_uri" in the EXACT_CLIENT_SECRET_ARN secret '
             "(it must equal the one registered for the app)",
             variable="EXACT_REDIRECT_URI",
         )
-    store = SecretsManagerTokenStorage.from_env(env, client=secrets_client, clock=clock, writer="bootstrap")
+    store = SecretsManagerTokenStorage.from_settings(
+        settings, client=secrets_client, clock=clock, writer="bootstrap", writable=True
+    )
     endpoint = OAuthEndpoint(
-        env.get("EXACT_BASE_URL", "https://start.exactonline.nl"),
+        settings.host,
         creds.client_id,
         creds.client_secret,
         creds.redirect_uri,

@@ -1,8 +1,16 @@
 """The rescue store: one KMS-encrypted secret that only the refresher may write.
 
-It keeps what must not be lost when the slots cannot be written: a freshly rotated token (``kind="token"``) and
-the record that a refresh had an unknown outcome (``kind="outcome_unknown"``, so the same refresh token is never
-resent). Each write is one PutSecretValue with its own ClientRequestToken, retried with the same bytes.
+It keeps what a later run (maybe in a cold container) must know about the current chain:
+
+- ``kind="token"``: a freshly rotated token the slots could not take; restored only into the chain it belongs to
+  (same ``chain_id``, a higher generation than stored) and cleared once stored;
+- ``kind="outcome_unknown"``: a refresh of ``generation`` got no answer; ``resends`` says whether its one
+  resend was already sent (it is recorded *before* it is sent, so it is never sent twice);
+- ``kind="refused"``: Exact refused ``generation`` for good (reused, expired, invalid client): no token call for
+  it until a new consent writes a higher generation (or, for invalid client, the client credentials change);
+- ``kind="cleared"``: nothing pending.
+
+Each write is one PutSecretValue with its own ClientRequestToken, retried with the same bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..auth.store import TokenStoreError
 from ..auth.token import Token
 from ..clock import Clock, SystemClock
-from ._boto import error_code, is_retryable, make_secretsmanager_client
+from ._boto import aws_errors, error_code, is_retryable, make_secretsmanager_client
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -27,21 +35,34 @@ __all__ = ["RescueRecord", "RescueStore"]
 logger = logging.getLogger("exact_online_sdk.aws.rescue")
 
 RESCUE_SCHEMA = 1
+RecordKind = Literal["token", "outcome_unknown", "refused", "cleared"]
+_KINDS = ("token", "outcome_unknown", "refused", "cleared")
 
 
 @dataclass(frozen=True, slots=True)
 class RescueRecord:
     """What the rescue secret holds. ``token`` is set for ``kind="token"``; ``generation`` is the generation
-    the record is about (the rescued token's, or the stored one whose refresh had an unknown outcome)."""
+    the record is about (the rescued token's, or the stored one whose refresh had an unknown outcome or was
+    refused) and ``chain_id`` its chain. ``client`` fingerprints the client credentials of a refusal."""
 
-    kind: Literal["token", "outcome_unknown"]
+    kind: RecordKind
     generation: int
     recorded_at: float
     reason: str
     token: Token | None = None
+    chain_id: str = ""
+    resends: int = 0
+    client: str = ""
 
     def __repr__(self) -> str:
-        return f"RescueRecord(kind={self.kind!r}, generation={self.generation}, reason={self.reason!r})"
+        return (
+            f"RescueRecord(kind={self.kind!r}, generation={self.generation}, chain_id={self.chain_id!r}, "
+            f"reason={self.reason!r}, resends={self.resends})"
+        )
+
+    def about(self, token: Token) -> bool:
+        """True when this record concerns ``token``'s chain and generation."""
+        return self.chain_id == token.chain_id and self.generation == token.generation
 
     def to_json(self) -> str:
         body: dict[str, Any] = {
@@ -50,6 +71,9 @@ class RescueRecord:
             "generation": self.generation,
             "recorded_at": self.recorded_at,
             "reason": self.reason,
+            "chain_id": self.chain_id,
+            "resends": self.resends,
+            "client": self.client,
         }
         if self.token is not None:
             body["state"] = self.token.to_state()
@@ -61,7 +85,7 @@ class RescueRecord:
         if not isinstance(body, dict) or body.get("schema") != RESCUE_SCHEMA:
             raise ValueError("unsupported rescue record")
         kind = body.get("kind")
-        if kind not in ("token", "outcome_unknown"):
+        if kind not in _KINDS:
             raise ValueError("unknown rescue record kind")
         token = Token.from_state(body["state"]) if kind == "token" else None
         return cls(
@@ -70,6 +94,9 @@ class RescueRecord:
             recorded_at=float(body.get("recorded_at", 0.0)),
             reason=str(body.get("reason", "")),
             token=token,
+            chain_id=str(body.get("chain_id") or (token.chain_id if token else "")),
+            resends=int(body.get("resends") or 0),
+            client=str(body.get("client") or ""),
         )
 
 
@@ -112,14 +139,19 @@ class RescueStore:
         """The current record, or None when the secret has no value yet."""
         try:
             response = self.client.get_secret_value(SecretId=self.secret_id, VersionStage="AWSCURRENT")
-        except Exception as exc:
+        except aws_errors() as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 return None
             raise TokenStoreError(f"cannot read the rescue store: {error_code(exc) or type(exc).__name__}") from exc
         try:
-            return RescueRecord.from_json(response.get("SecretString") or "")
+            record = RescueRecord.from_json(response.get("SecretString") or "")
         except (ValueError, TypeError, KeyError) as exc:
             raise TokenStoreError("the rescue store holds a corrupt record") from exc
+        return None if record.kind == "cleared" else record
+
+    def clear(self, generation: int, chain_id: str, recorded_at: float) -> None:
+        """Mark that nothing is pending any more (after a rescued token was stored or a chain moved on)."""
+        self.save(RescueRecord("cleared", generation, recorded_at, "cleared", chain_id=chain_id))
 
     def save(self, record: RescueRecord) -> None:
         """Write ``record`` (same ClientRequestToken and bytes on every retry); TokenStoreError if it fails."""
@@ -129,7 +161,7 @@ class RescueStore:
         for attempt in range(1, self._attempts + 1):
             try:
                 self.client.put_secret_value(SecretId=self.secret_id, ClientRequestToken=token, SecretString=payload)
-            except Exception as exc:
+            except aws_errors() as exc:
                 if not is_retryable(exc) or attempt == self._attempts:
                     raise TokenStoreError(
                         f"could not write the rescue store: {error_code(exc) or type(exc).__name__}"

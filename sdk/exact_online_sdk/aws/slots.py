@@ -4,34 +4,42 @@ AWS asks for at most one PutSecretValue per secret every 10 minutes, but a token
 rotated every 570-600 s. So each rotation goes into the *older* of two secrets and readers take the state with the
 highest ``generation``: each secret is written about every 19 minutes (see DESIGN decision 6, aws/NOTES.md).
 
-Writes are idempotent and compare-and-swap safe:
-- the ``ClientRequestToken`` of a write is derived from (slot, generation), so it is known before Exact is called,
-  a retry sends the same token with the same bytes (JSON with sorted keys, serialized once) and is a no-op if the
-  first attempt landed, and two writers racing for the same generation cannot both win (the second gets
-  ``ResourceExistsException``, reported as :class:`GenerationConflict`);
-- a write is refused when the slots already hold another (newer) generation than the caller expected.
-Reads always ask for ``VersionStage="AWSCURRENT"``; they are cached in process for at most ``cache_ttl`` seconds and
-never past ``expires_at - expiry_margin``. Secrets are never created or deleted here.
+- **Read-only unless built as the writer.** ``SecretsManagerTokenStorage(...)`` refuses ``save`` (and a
+  refreshing source over it refuses before calling Exact); only the refresher and the bootstrap build it with
+  ``writable=True``. An operator script or a worker can therefore never rotate the token and lose the result.
+- **A damaged slot is absent.** A slot whose value does not parse is reported (``SlotState.corrupt``, an error
+  log) and treated as empty: the other slot serves, the next write goes into the damaged slot, a re-consent
+  overwrites it.
+- **Idempotent, compare-and-swap writes.** The ``ClientRequestToken`` of a write is derived from (slot,
+  generation, the version it replaces), so it is known before Exact is called; a retry sends the same token with
+  the same bytes (JSON with sorted keys, serialized once) and is a no-op if the first attempt landed; two writers
+  racing to replace the same version cannot both win (the second gets ``ResourceExistsException``, reported as
+  :class:`GenerationConflict`); and a write is refused when the slots hold another generation than expected.
+Reads always ask for ``VersionStage="AWSCURRENT"`` (cached in process for at most ``cache_ttl`` seconds, never past
+``expires_at - expiry_margin``). Only botocore's errors become :class:`TokenStoreError`; a missing boto3 says
+"install the aws extra". Secrets are never created or deleted here.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..auth.errors import ReadOnlyRefreshRefused
 from ..auth.store import GenerationConflict, TokenStoreError
 from ..auth.token import Token
 from ..clock import Clock, SystemClock
-from ._boto import error_code, is_retryable, make_secretsmanager_client
+from ._boto import aws_errors, error_code, is_retryable, make_secretsmanager_client
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
+
+    from ..config import Settings
 
 __all__ = ["SLOT_LABELS", "SecretsManagerTokenStorage", "SlotState", "WriteIntent", "serialize_state"]
 
@@ -46,18 +54,21 @@ def serialize_state(token: Token) -> str:
     return json.dumps(token.to_state(), sort_keys=True, separators=(",", ":"))
 
 
-def client_request_token(slot: str, generation: int) -> str:
-    """The idempotency token of writing ``generation`` into ``slot`` (deterministic, 36 characters)."""
-    return str(uuid.uuid5(_CRT_NAMESPACE, f"exact-token-slot:{slot}:{generation}"))
+def client_request_token(slot: str, generation: int, replaces: str | None = None) -> str:
+    """The idempotency token of writing ``generation`` into ``slot`` over the version ``replaces``
+    (deterministic, 36 characters: two writers replacing the same version collide; a retry is a no-op)."""
+    return str(uuid.uuid5(_CRT_NAMESPACE, f"exact-token-slot:{slot}:{generation}:{replaces or ''}"))
 
 
 @dataclass(frozen=True, slots=True)
 class SlotState:
-    """What one slot holds now (``token`` None: the secret has no value yet)."""
+    """What one slot holds now (``token`` None: no value yet, or ``corrupt``: a value that does not parse)."""
 
     slot: str
     secret_id: str
     token: Token | None
+    version_id: str | None = None
+    corrupt: bool = False
 
     @property
     def generation(self) -> int:
@@ -85,8 +96,8 @@ class SecretsManagerTokenStorage:
     """A :class:`~exact_online_sdk.auth.store.TokenStore` over two Secrets Manager secrets (thread-safe).
 
     ``SecretsManagerTokenStorage("exact/token")`` uses the secrets ``exact/token-a`` and ``exact/token-b``;
-    pass ``slots=(arn_a, arn_b)`` to name them exactly, or use :meth:`from_env`. The region comes from
-    ``region_name`` or the environment.
+    pass ``slots=(arn_a, arn_b)`` to name them exactly, or use :meth:`from_settings`. The region comes from
+    ``region_name`` or the environment. Read-only unless ``writable=True`` (the refresher and the bootstrap).
     """
 
     def __init__(
@@ -102,6 +113,7 @@ class SecretsManagerTokenStorage:
         expiry_margin: float = 30.0,
         min_reread_interval: float = 1.0,
         writer: str = "",
+        writable: bool = False,
         write_attempts: int = 5,
         read_attempts: int = 3,
         retry_delay: float = 0.5,
@@ -117,6 +129,7 @@ class SecretsManagerTokenStorage:
         self.slot_ids: dict[str, str] = dict(zip(SLOT_LABELS, slots, strict=True))
         self.region_name = region_name
         self.writer = writer
+        self.writable = writable
         self._endpoint_url = endpoint_url
         self._client = client
         self._clock: Clock = clock or SystemClock()
@@ -133,22 +146,36 @@ class SecretsManagerTokenStorage:
         self._cache_until = float("-inf")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> SecretsManagerTokenStorage:
-        """Build from ``EXACT_TOKEN_SECRET_A``/``EXACT_TOKEN_SECRET_B`` (or the prefix ``EXACT_TOKEN_SECRET``)."""
-        env = os.environ if environ is None else environ
-        a, b = env.get("EXACT_TOKEN_SECRET_A"), env.get("EXACT_TOKEN_SECRET_B")
-        if a and b:
-            return cls(slots=(a, b), **kwargs)
-        prefix = env.get("EXACT_TOKEN_SECRET")
-        if prefix:
-            return cls(prefix, **kwargs)
+    def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> SecretsManagerTokenStorage:
+        """Built from :class:`~exact_online_sdk.config.Settings`: ``token_secret_a``/``_b`` (the stack's outputs)
+        or the name prefix ``token_secret``. ``kwargs`` go to the constructor (``writable=True`` for writers)."""
+        from ..auth._settings import settings_from
+
+        s = settings_from(settings)
+        if s.token_secret_a and s.token_secret_b:
+            return cls(slots=(s.token_secret_a, s.token_secret_b), **kwargs)
+        if s.token_secret:
+            return cls(s.token_secret, **kwargs)
         raise TokenStoreError(
             "no token secrets configured: set EXACT_TOKEN_SECRET_A and EXACT_TOKEN_SECRET_B "
             "(the stack's outputs) or EXACT_TOKEN_SECRET (a name prefix)"
         )
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> SecretsManagerTokenStorage:
+        """:meth:`from_settings` over the environment (or the ``EXACT_*`` entries of ``environ``)."""
+        from ..auth._settings import settings_from
+
+        return cls.from_settings(settings_from(environ), **kwargs)
+
     def __repr__(self) -> str:
-        return f"SecretsManagerTokenStorage(slots={tuple(self.slot_ids.values())!r})"
+        mode = "writable" if self.writable else "read-only"
+        return f"SecretsManagerTokenStorage(slots={tuple(self.slot_ids.values())!r}, {mode})"
+
+    @property
+    def read_only(self) -> bool:
+        """True unless built with ``writable=True``: ``save`` is refused before any call."""
+        return not self.writable
 
     @property
     def client(self) -> SecretsManagerClient:
@@ -169,7 +196,7 @@ class SecretsManagerTokenStorage:
         for attempt in range(1, self._read_attempts + 1):
             try:
                 return self.client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
-            except Exception as exc:
+            except aws_errors() as exc:
                 if not is_retryable(exc) or attempt == self._read_attempts:
                     raise
                 self._clock.sleep(delay)
@@ -179,22 +206,23 @@ class SecretsManagerTokenStorage:
     def _read_slot(self, label: str, secret_id: str) -> SlotState:
         try:
             response = self._get(secret_id)
-        except Exception as exc:
+        except aws_errors() as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 self._ensure_exists(label, secret_id)
                 return SlotState(label, secret_id, None)
-            raise TokenStoreError(
-                f"cannot read token slot {label} ({secret_id}): {error_code(exc) or type(exc).__name__}"
-            ) from exc
+            raise TokenStoreError(f"cannot read token slot {label} ({secret_id}): {_describe(exc)}") from exc
+        version = response.get("VersionId")
         text = response.get("SecretString")
-        if text is None:
-            raise TokenStoreError(f"token slot {label} ({secret_id}) holds binary data, not a token state")
         try:
+            if text is None:
+                raise ValueError("binary data, not a token state")
             token = Token.from_state(json.loads(text))
-        except (ValueError, TypeError) as exc:
-            # Never echo the content: it holds secrets.
-            raise TokenStoreError(f"token slot {label} ({secret_id}) holds a corrupt token state") from exc
-        return SlotState(label, secret_id, token)
+        except (ValueError, TypeError):
+            # Never echo the content: it holds secrets. Absent, so the other slot serves and the next write
+            # (or a re-consent) goes here.
+            logger.error("token slot %s (%s) holds a corrupt token state; treating it as empty", label, secret_id)
+            return SlotState(label, secret_id, None, version, corrupt=True)
+        return SlotState(label, secret_id, token, version)
 
     def _ensure_exists(self, label: str, secret_id: str) -> None:
         """A slot without a value is normal before the bootstrap; a secret that does not exist is a misconfiguration."""
@@ -202,7 +230,7 @@ class SecretsManagerTokenStorage:
             return
         try:
             self.client.describe_secret(SecretId=secret_id)
-        except Exception as exc:
+        except aws_errors() as exc:
             code = error_code(exc)
             if code == "ResourceNotFoundException":
                 raise TokenStoreError(
@@ -210,6 +238,10 @@ class SecretsManagerTokenStorage:
                 ) from exc
             raise TokenStoreError(f"cannot describe token slot {label} ({secret_id}): {code}") from exc
         self._known_secrets.add(secret_id)
+
+    def load_fresh(self) -> Token | None:
+        """The newest token as stored now (the read-only token source calls this: it caches by itself)."""
+        return self.load(fresh=True)
 
     def load(self, *, fresh: bool = False) -> Token | None:
         """The newest token across both slots (cached briefly unless ``fresh``), or None before the bootstrap."""
@@ -244,14 +276,15 @@ class SecretsManagerTokenStorage:
     def prepare_write(self, expected_generation: int | None, states: Sequence[SlotState] | None = None) -> WriteIntent:
         """Choose the slot (the older one) and the ClientRequestToken for generation ``expected + 1``."""
         states = list(states) if states is not None else self.read_slots()
-        target = min(states, key=lambda s: s.generation)
+        # The older slot; a damaged or empty one first (it holds nothing a reader could use).
+        target = min(states, key=lambda s: (s.token is not None, s.generation))
         generation = (expected_generation or 0) + 1
         return WriteIntent(
             slot=target.slot,
             secret_id=target.secret_id,
             generation=generation,
             expected_generation=expected_generation,
-            client_request_token=client_request_token(target.slot, generation),
+            client_request_token=client_request_token(target.slot, generation, target.version_id),
         )
 
     def save(
@@ -261,6 +294,7 @@ class SecretsManagerTokenStorage:
         expected_generation: int | None,
         intent: WriteIntent | None = None,
         states: Sequence[SlotState] | None = None,
+        deadline: float | None = None,
     ) -> WriteIntent:
         """Store ``token`` if the slots' newest generation is ``expected_generation`` (None: both empty).
 
@@ -268,8 +302,14 @@ class SecretsManagerTokenStorage:
         stored (or another writer won the race for this one) and :class:`TokenStoreError` when the write fails
         after retries. Re-saving a token that is already stored byte for byte is a no-op success. ``states``
         (a read made just before) saves a round trip on a hot path; the deterministic ClientRequestToken still
-        refuses a second writer of the same generation.
+        refuses a second writer of the same generation. A read-only store refuses before any call. No retry
+        starts after ``deadline`` (this store's clock; a Lambda's remaining time).
         """
+        if not self.writable:
+            raise ReadOnlyRefreshRefused(
+                "this SecretsManagerTokenStorage is read-only: only the refresher and the bootstrap write the "
+                "slots (build it with writable=True there)"
+            )
         states = list(states) if states is not None else self.read_slots()
         current = newest(states)
         found = current.generation if current is not None else None
@@ -285,11 +325,11 @@ class SecretsManagerTokenStorage:
             intent = self.prepare_write(expected_generation, states)
         if intent.generation != token.generation or intent.expected_generation != expected_generation:
             raise ValueError("the write intent was prepared for another generation")
-        self._put(intent, payload, token)
+        self._put(intent, payload, token, deadline)
         self._remember(token)
         return intent
 
-    def _put(self, intent: WriteIntent, payload: str, token: Token) -> None:
+    def _put(self, intent: WriteIntent, payload: str, token: Token, deadline: float | None) -> None:
         delay = self._retry_delay
         for attempt in range(1, self._write_attempts + 1):
             try:
@@ -298,15 +338,16 @@ class SecretsManagerTokenStorage:
                     ClientRequestToken=intent.client_request_token,
                     SecretString=payload,
                 )
-            except Exception as exc:
+            except aws_errors() as exc:
                 code = error_code(exc)
                 if code == "ResourceExistsException":
                     self._resolve_exists(intent, payload)
                     return
-                if not is_retryable(exc) or attempt == self._write_attempts:
+                out_of_time = deadline is not None and self._clock.now() + delay > deadline
+                if not is_retryable(exc) or attempt == self._write_attempts or out_of_time:
                     raise TokenStoreError(
                         f"could not write generation {intent.generation} to token slot {intent.slot} "
-                        f"({intent.secret_id}) after {attempt} attempt(s): {code or type(exc).__name__}"
+                        f"({intent.secret_id}) after {attempt} attempt(s): {_describe(exc)}"
                     ) from exc
                 logger.warning(
                     "writing token slot %s failed (%s), retrying with the same request in %.1fs",
@@ -327,3 +368,12 @@ class SecretsManagerTokenStorage:
             return
         stored = newest(self.read_slots())
         raise GenerationConflict(intent.expected_generation, stored.generation if stored else None)
+
+
+def _describe(exc: BaseException) -> str:
+    """The AWS error code with its message (never a secret: AWS error messages name resources, not values)."""
+    code = error_code(exc)
+    if code is None:
+        return f"{type(exc).__name__}: {exc}"
+    message = getattr(exc, "response", {}).get("Error", {}).get("Message")
+    return f"{code}: {message}" if message else code

@@ -6,19 +6,22 @@ from typing import Annotated, Any
 
 import typer
 
+from ..registry import registry
 from ._common import current_division, handle_errors, open_client, print_rows, want_json
+from ._help import Command
 
 DivisionOpt = Annotated[
-    int | None, typer.Option("--division", "-d", help="Division (default: EXACT_DIVISION or yours)")
+    int | None,
+    typer.Option("--division", "-d", metavar="CODE", help="Division (default: EXACT_DIVISION, else your current one)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON lines (the default when output is piped)")]
 
 
 def register(app: typer.Typer) -> None:
     """Add the read commands to ``app``."""
-    app.command("whoami")(whoami)
-    app.command("divisions")(divisions)
-    app.command("get")(get)
+    app.command("whoami", cls=Command)(whoami)
+    app.command("divisions", cls=Command)(divisions)
+    app.command("get", cls=Command)(get)
 
 
 @handle_errors
@@ -45,11 +48,13 @@ def divisions(division: DivisionOpt = None, as_json: JsonOpt = False) -> None:
 
 @handle_errors
 def get(
-    path: Annotated[str, typer.Argument(help="Endpoint path, e.g. crm/Accounts or current/Me")],
-    filter_: Annotated[str | None, typer.Option("--filter", help="OData $filter, e.g. \"Name eq 'Acme'\"")] = None,
-    select: Annotated[str | None, typer.Option("--select", help="Comma-separated fields")] = None,
-    top: Annotated[int | None, typer.Option("--top", min=0, help="At most N rows in all")] = None,
-    all_pages: Annotated[bool, typer.Option("--all", help="Follow __next to the end")] = False,
+    path: Annotated[str, typer.Argument(metavar="PATH", help="Endpoint path, e.g. crm/Accounts or current/Me")],
+    filter_: Annotated[
+        str | None, typer.Option("--filter", metavar="EXPR", help="OData $filter, e.g. \"Name eq 'Acme'\"")
+    ] = None,
+    select: Annotated[str | None, typer.Option("--select", metavar="FIELDS", help="Comma-separated fields")] = None,
+    top: Annotated[int | None, typer.Option("--top", min=0, metavar="N", help="At most N rows in all")] = None,
+    all_pages: Annotated[bool, typer.Option("--all", help="Read every page (follow __next to the end)")] = False,
     division: DivisionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -62,6 +67,8 @@ def get(
     if top is not None:
         params["$top"] = top
     with open_client(division) as client:
+        if _needs_division(path):
+            current_division(client)
         if all_pages:
             print_rows(client.iter_rows(path, params), as_json=want_json(as_json))
             return
@@ -70,3 +77,12 @@ def get(
         print_rows(rows, as_json=want_json(as_json))
         if getattr(result, "has_more", False):
             typer.echo(f"note: {len(rows)} rows shown, Exact has more; add --all to read every page", err=True)
+
+
+def _needs_division(path: str) -> bool:
+    """False for the few endpoints without a division (current/Me, system/Users...); unknown paths are given one,
+    as every endpoint Exact adds is division-scoped. A path the client refuses fails here, before any call."""
+    from .._core.request import _check_path
+
+    spec = registry().get(_check_path(path))
+    return spec is None or spec.division_scoped

@@ -1,29 +1,26 @@
-"""``demo``: the whole system on the emulator, offline, in about a minute (what ``make demo`` runs)."""
+"""``demo``: says where the demo lives. The demo is not part of the installed package (it needs moto, boto3 and the
+refresher Lambda's source), so it runs from a checkout of the repository: ``make demo``."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from ._common import handle_errors
+from ._common import EXIT_USAGE, fail
+from ._help import Command
 
 
 def register(app: typer.Typer) -> None:
     """Add the demo command to ``app``."""
-    app.command("demo")(demo)
+    app.command("demo", cls=Command)(demo)
 
 
-@handle_errors
-def demo(
-    rounds: Annotated[int, typer.Option(min=2, help="Sync rounds")] = 8,
-    scale: Annotated[float, typer.Option(min=1.0, help="Scaled seconds per real second")] = 60.0,
-) -> None:
-    """Emulator + moto + bootstrap + the real refresher Lambda + a syncing worker; prints a summary."""
-    from ..demo import DemoOptions, print_summary, run_demo, stdout_printer
+def demo() -> None:
+    """The whole system offline: emulator, Secrets Manager, refresher Lambda, a syncing worker (`make demo`).
 
-    say = stdout_printer()
-    summary = run_demo(DemoOptions(rounds=rounds, scale=scale), say=say)
-    print_summary(summary, say)
-    if not summary.ok:
-        raise typer.Exit(1)
+    The demo runs from a checkout of the exact-online-toolkit repository, not from the installed package.
+    """
+    raise fail(
+        "the demo is not part of the installed package: it runs from a checkout of the repository",
+        hint="git clone the exact-online-toolkit repository, then run `make demo` in it (or `python -m demo`)",
+        code=EXIT_USAGE,
+    )

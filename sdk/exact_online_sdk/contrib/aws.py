@@ -2,8 +2,9 @@
 ReadOnlyTokenStorage``.
 
 ``SecretsManagerTokenStorage(name, region_name=...)`` is the double-buffered store of
-:mod:`exact_online_sdk.aws.slots` (secrets ``{name}-a`` and ``{name}-b``); wrap it in ``ReadOnlyTokenStorage`` in
-workers. Needs the ``[aws]`` extra.
+:mod:`exact_online_sdk.aws.slots` (secrets ``{name}-a`` and ``{name}-b``), read-only unless built with
+``writable=True`` (only the refresher and the bootstrap write it); ``ReadOnlyTokenStorage`` is the one read-only
+token source workers use over it. Needs the ``[aws]`` extra.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""A faithful local Exact Online (extra ``[emulator]``): OAuth2, the REST API of all 358 endpoints, rate limits,
-the sync API, webhooks and injected faults, speaking the wire format of ``FACTS.md``.
+"""A faithful local Exact Online (extra ``[emulator]``): OAuth2, the REST API of all 358 reference endpoints (plus
+``hrm/Divisions`` and the bulk twins clients call), linked records, rate limits, the sync API, webhooks and
+injected faults, speaking the wire format of ``FACTS.md``.
 
 Three ways to run the same app::
 
@@ -10,36 +11,55 @@ Three ways to run the same app::
 
 pytest users: ``pytest_plugins = ["exact_online_sdk.emulator.testing"]`` gives the ``emulator`` fixture.
 
-Choices where Exact's behaviour is uncertain ([U] in FACTS), each configurable in :class:`EmulatorConfig`:
+Layout (as moto's services): state and rules in :mod:`.state`, :mod:`.catalog`, :mod:`.store`, :mod:`.seed`,
+:mod:`.oauth`, :mod:`.ratelimit`; the query engine in :mod:`.query` and :mod:`.filters`; the REST rules in
+:mod:`.entities`, :mod:`.reads`, :mod:`.writes`; the wire format in :mod:`.responses`, :mod:`.atom`,
+:mod:`.metadata`, :mod:`.exceptions`; routing in :mod:`.urls`; handlers in :mod:`.handlers`; ASGI layers in
+:mod:`.middleware`; what the reference lacks in :mod:`.supplement`.
 
-- Too-early refresh (< ``token_lifetime - refresh_window`` = 570 s): 400 ``access_denied`` with
+Choices where Exact's behaviour is uncertain ([U] in FACTS) or observed once ([O]), each configurable in
+:class:`EmulatorConfig` (see also ``docs/emulator.md``):
+
+- [O] ``$top`` answers ``{"d": [...]}`` unless the page needs ``__next`` or ``__count`` (``top_envelope``; the
+  deprecated ``bare_array_top=N`` answers bare for exactly ``$top=N``).
+- [O] Read-only properties in a write body are ignored (``readonly_fields="reject"`` refuses them); a number for
+  an ``Edm.String`` is stored as text; ``"true"``/``"false"`` are booleans.
+- [U] POST-mandatory fields beyond the reference's and Exact's documented ones (``mandatory_fields``); codes
+  outside a documented value domain are refused (``validate_values``); the messages are ``Mandatory: <field>`` and
+  ``Invalid value '<v>' for property '<field>'. Valid values: ...``.
+- [U] Too-early refresh (< ``token_lifetime - refresh_window`` = 570 s): 400 ``access_denied`` with
   ``Reason: TooEarlyToRefreshTokens: ...``; it does not burn the refresh token (``early_refresh_consumes_token``).
-- Rotation: the old refresh token dies when the new pair is issued (``old_refresh_token_grace=False``); reuse gives
-  401 ``unauthorized_client`` "Old refresh token used.".
-- Reused/unknown authorization code: 400 ``invalid_grant``. Unknown refresh token: 400 ``invalid_grant``.
-- Token-endpoint daily quota (``token_daily_limit=200``): 400 ``access_denied`` with ``Reason:
-  TokenRequestLimitExceeded``.
-- Error quota (off unless ``error_quota`` is set, e.g. 10): once exceeded, 403 with ``Reason: TooManyErrors`` for
-  ``error_block_seconds``; repeat offences extend the block.
+- [U] Rotation: the old refresh token dies when the new pair is issued (``old_refresh_token_grace=False``); reuse
+  gives 401 ``unauthorized_client`` "Old refresh token used.". Reused/unknown code or refresh token: 400
+  ``invalid_grant``.
+- [O] Client authentication in the body or with HTTP Basic; [U] a failed Basic header is 401 ``invalid_client``
+  with ``WWW-Authenticate: Basic`` (RFC 6749 §5.2), bad body credentials 400 ``invalid_client``.
+- [U] Token-endpoint daily quota (``token_daily_limit=200``): 400 ``access_denied`` with ``Reason:
+  TokenRequestLimitExceeded``. Error quota (off unless ``error_quota`` is set, e.g. 10), also on the token endpoint:
+  403 with ``Reason: TooManyErrors`` for ``error_block_seconds``; repeat offences extend the block.
 - Rate-limit windows: the minute is clock-aligned, the day resets at 00:00 UTC; a refused call does not count.
   429 has an empty body, only the exceeded limit's headers, and no ``Retry-After``.
 - 401 (missing, unknown or expired bearer token) has an empty body and ``WWW-Authenticate: Bearer``.
-- Successful POST: ``post_status=201``. Without ``Prefer: return=representation`` only the key and the sent
+- [U] Successful POST: ``post_status=201``. Without ``Prefer: return=representation`` only the key and the sent
   fields are filled; the rest are null.
-- Collections always use ``{"d": {"results": [...]}}``; ``bare_array_top=N`` answers ``{"d": [...]}`` for
-  ``$top=N``.
-- ``$filter`` string literals unescape doubled quotes (``''``). ``$skip`` is honoured on standard endpoints
+- [U] ``Accept: application/xml`` (or ``$format=xml``) is 415 with WCF's XML error; no ``Accept`` is Atom.
+- [U] Query-option and literal errors use WCF Data Services' wording ("The query parameter '$x' begins with a
+  system-reserved '$' character but is not recognized.", "Unrecognized 'Edm.Guid' literal ...").
+- [U] ``read/...`` function parameters name the field spelled like them (case and a trailing ``Id`` ignored);
+  others are ignored. Rows of sync/bulk endpoints carry their standard entity's URI.
+- ``$filter`` string literals unescape doubled quotes (``''``) [U]. ``$skip`` is honoured on standard endpoints
   only; sync endpoints page by Timestamp and filter on ``Timestamp`` only (plus ``EntityType`` on sync/Deleted).
 - Sync ``Timestamp`` values of seed rows start at 10000, so both ``gt 0L`` and ``gt 1L`` read everything.
 - Mandatory filtering is off by default (``mandatory_filtering=True`` turns on Exact's 400 for standard/bulk
   endpoints with a sync counterpart; accepted fields: key, Guid fields, Created, Modified).
-- ``sync/Deleted`` EntityType codes 19-21 are never produced. Webhook ``Action`` is Create/Update/Delete and
+- [U] ``sync/Deleted`` EntityType codes 19-21 are never produced. Webhook ``Action`` is Create/Update/Delete and
   ``EventCreatedOn`` is ISO 8601 UTC with milliseconds. The webhook secret is its own setting.
 - No request-id header is added. Latency faults are real (wall-clock) seconds.
 - ``/Date(ms)/`` values are the emulator clock's UTC time written as wall-clock time (see :mod:`..edm`).
 
-The control API (``/_emulator/...`` over HTTP, :class:`~.control.Control` in Python) is unauthenticated; bind the
-emulator to loopback only.
+A safe local service: it binds loopback, answers only known ``Host`` names (``allowed_hosts``), refuses control
+calls that change state without ``Content-Type: application/json`` and ``X-Emulator-Control``, sends codes only
+to registered (or loopback/reserved) redirect URIs and webhooks only to known hosts (``webhook_hosts``).
 """
 
 from __future__ import annotations

@@ -25,7 +25,9 @@ class EmulatorConfig:
     clients: Mapping[str, str] = field(default_factory=lambda: {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}, repr=False)
     """Accepted client id -> client secret pairs."""
     redirect_uris: tuple[str, ...] = ()
-    """Registered redirect URIs; empty accepts any."""
+    """Registered redirect URIs (exact match). Empty: loopback callbacks (``http(s)://127.0.0.1|localhost|[::1]``,
+    any port and path, as RFC 8252 allows native apps) and the reserved ``example`` domains (RFC 2606), which
+    can never leak a code; any other target is refused."""
     webhook_secret: str = field(default=DEFAULT_WEBHOOK_SECRET, repr=False)
     divisions: tuple[int, ...] = (1001, 1002)
     """Divisions the user may reach; the first is ``current/Me.CurrentDivision``."""
@@ -43,11 +45,12 @@ class EmulatorConfig:
     refresh_token_lifetime: float = 30 * 86400.0
     code_lifetime: float = 180.0
     token_daily_limit: int | None = 200
-    """Token-endpoint calls per client per UTC day (None: unlimited)."""
+    """Token-endpoint calls per client per UTC day (None: unlimited). [O] 200 per the 2021 announcement."""
     clock: Clock | None = None
     clock_scale: float | None = None
     error_quota: int | None = None
-    """Errors (400/401/403/404) per client, division and endpoint per hour before blocking (None: off)."""
+    """Errors (400/401/403/404) per client, division and endpoint per hour before blocking (None: off; Exact: 10).
+    Applies to the token endpoint too (per client)."""
     error_block_seconds: float = 3600.0
     mandatory_filtering: bool = False
     """Require a $filter on standard/bulk endpoints that have a sync counterpart, as Exact does."""
@@ -59,13 +62,30 @@ class EmulatorConfig:
     """[U] Whether a too-early refresh burns the refresh token."""
     post_status: int = 201
     """[U] Status of a successful POST."""
-    readonly_fields: Literal["reject", "ignore"] = "reject"
-    """What happens to read-only fields in a write body."""
+    readonly_fields: Literal["ignore", "reject"] = "ignore"
+    """[O] Read-only fields in a write body: Exact ignores them silently (its staff, in the issue tracker of its
+    .NET client); ``"reject"`` answers 400 instead."""
+    mandatory_fields: Literal["all", "documented", "off"] = "all"
+    """Which POST-mandatory fields are enforced: ``"all"`` (the reference's and Exact's documented ones plus the
+    obvious ones marked [U] in :mod:`.supplement`), ``"documented"`` (without the [U] ones) or ``"off"``."""
+    validate_values: bool = True
+    """[U] Refuse a written code outside the field's documented value domain (``BalanceSide`` other than D/C)."""
+    top_envelope: Literal["bare", "bare_except_top1", "results"] = "bare"
+    """[O] The shape of a collection page when ``$top`` is given: ``"bare"`` answers ``{"d": [...]}`` (as exactpy
+    and TIM observed) unless the page needs ``__next`` or ``__count``; ``"bare_except_top1"`` keeps
+    ``{"d": {"results": [...]}}`` for ``$top=1`` (TIM's observation); ``"results"`` never answers bare."""
     bare_array_top: int | None = None
-    """[U] When set, a collection GET with exactly this ``$top`` answers ``{"d": [...]}``."""
+    """Deprecated (use ``top_envelope``): when set, only a GET with exactly this ``$top`` answers bare."""
     webhook_validation_delay: float = 1.0
     webhook_require_https: bool = False
     """Exact requires HTTPS callbacks; the emulator allows http only when this is False."""
+    webhook_hosts: tuple[str, ...] = ()
+    """Hosts webhook callbacks may target besides loopback, reserved example names and the hosts of
+    ``redirect_uris`` (Exact wants the callback on the redirect URL's domain); any other target is refused, so the
+    emulator cannot be made to POST into your network."""
+    allowed_hosts: tuple[str, ...] = ()
+    """``Host`` header values (names, no port) accepted besides loopback and the bound host: a guard against DNS
+    rebinding. ``("*",)`` accepts any."""
     request_log_size: int = 10_000
     user_name: str = "emulator.user@example.com"
 
@@ -80,6 +100,14 @@ class EmulatorConfig:
             raise ValueError("row counts must not be negative")
         if self.minutely_limit < 1 or self.daily_limit < 1:
             raise ValueError("rate limits must be at least 1")
+        choices = {
+            "readonly_fields": ("ignore", "reject"),
+            "mandatory_fields": ("all", "documented", "off"),
+            "top_envelope": ("bare", "bare_except_top1", "results"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"EmulatorConfig.{name} must be one of {', '.join(allowed)}")
 
     @property
     def client_id(self) -> str:

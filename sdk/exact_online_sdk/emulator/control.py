@@ -1,7 +1,8 @@
 """The control API (Python): counters, request log, faults, clock, tokens and data, for tests and chaos runs.
 
-The same operations are served over HTTP under ``/_emulator/`` (see :mod:`.app`). The control API is
-unauthenticated: run the emulator on loopback only.
+The same operations are served over HTTP under ``/_emulator/`` (see :mod:`.handlers`): reads are plain GETs, calls
+that change state need ``Content-Type: application/json`` and ``X-Emulator-Control``. It has no credentials of its
+own: run the emulator on loopback (see ``docs/emulator.md``, "A safe local service").
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ class Control:
 
     def counters(self) -> dict[str, Any]:
         """Counters: calls per ``client/division``, ``rate_limited``, ``token_calls``, ``refreshes``,
-        ``rejected_refresh_tokens``, ``early_refreshes``, ``tokens_issued``, ``errors``, webhook sends."""
+        ``rejected_refresh_tokens``, ``early_refreshes``, ``tokens_issued``, ``errors``, ``unauthorized``,
+        ``error_quota_blocked``, ``fault_<kind>``, webhook sends."""
         return self.state.snapshot_counters()
 
     def calls(self, client_id: str | None = None, division: int | None = None) -> int:

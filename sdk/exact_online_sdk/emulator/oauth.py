@@ -1,4 +1,6 @@
-"""Exact's OAuth2 server side: authorization codes, token pairs, rotation, the 570 s rule and the daily quota.
+"""Exact's OAuth2 server side: authorization codes, the implicit grant, token pairs, rotation, the 570 s rule and
+the daily quota. Clients authenticate at the token endpoint in the body (Exact's documented way) or with HTTP Basic
+(RFC 6749 §2.3.1, what the common OAuth libraries send; FACTS §1.3 [O]).
 
 Pure state (no HTTP): the app turns an :class:`OAuthError` into Exact's token-endpoint response. All times read
 the injected clock. Tokens never appear in reprs or logs.
@@ -6,34 +8,53 @@ the injected clock. Tokens never appear in reprs or logs.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import unquote_plus, urlsplit
 
 from ..clock import Clock
 from .config import EmulatorConfig
+from .exceptions import OAuthError
 
-__all__ = ["AccessGrant", "OAuthError", "OAuthServer"]
+__all__ = ["AccessGrant", "OAuthError", "OAuthServer", "basic_credentials", "safe_default_redirect"]
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+# RFC 2606 / RFC 6761 names that never resolve to someone's server: a code sent there cannot leak.
+_RESERVED = ("example", "example.com", "example.net", "example.org", "test", "invalid", "localhost")
 
 
-class OAuthError(Exception):
-    """A token-endpoint refusal in Exact's shape: status, ``error``, ``error_description``, extra headers."""
+def safe_default_redirect(uri: str) -> bool:
+    """A redirect URI the default (unregistered) set-up accepts: a loopback callback (any port, RFC 8252 §7.3) or
+    a host under a reserved example/test name."""
+    parts = urlsplit(uri)
+    host = (parts.hostname or "").lower().rstrip(".")
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    return host in _LOOPBACK or any(host == name or host.endswith("." + name) for name in _RESERVED)
 
-    def __init__(
-        self, status: int, error: str, description: str | None = None, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(f"{status} {error}")
-        self.status = status
-        self.error = error
-        self.description = description
-        self.headers = headers or {}
 
-    def body(self) -> dict[str, str]:
-        out = {"error": self.error}
-        if self.description is not None:
-            out["error_description"] = self.description
-        return out
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """``Authorization: Basic base64(id:secret)`` -> (id, secret), each form-decoded as RFC 6749 §2.3.1 wants;
+    None without a Basic header; OAuthError when it is malformed."""
+    if not header or header[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise _basic_refused() from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise _basic_refused()
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def _basic_refused() -> OAuthError:
+    # RFC 6749 §5.2: a failed Authorization-header authentication is a 401 with a WWW-Authenticate challenge.
+    return OAuthError(401, "invalid_client", None, {"WWW-Authenticate": 'Basic realm="Exact Online"'})
 
 
 @dataclass
@@ -88,11 +109,24 @@ class OAuthServer:
     # --- authorization ---------------------------------------------------------------------------------
 
     def check_client(self, client_id: str, redirect_uri: str | None) -> None:
+        """The client exists and ``redirect_uri`` is registered for it (see ``EmulatorConfig.redirect_uris``)."""
         if client_id not in self.config.clients:
             raise OAuthError(400, "invalid_client", f"Client with identifier '{client_id}' not found.")
-        allowed = self.config.redirect_uris
-        if redirect_uri is not None and allowed and redirect_uri not in allowed:
+        if redirect_uri is None:
+            return
+        registered = self.config.redirect_uris
+        if (registered and redirect_uri not in registered) or (
+            not registered and not safe_default_redirect(redirect_uri)
+        ):
             raise OAuthError(400, "invalid_request", "The redirect URI does not match the registered one.")
+
+    def implicit(self, client_id: str, redirect_uri: str) -> dict[str, str]:
+        """The implicit grant (``response_type=token``, FACTS §1.2): an access token, no refresh token."""
+        self.check_client(client_id, redirect_uri)
+        with self._lock:
+            pair = self._issue(client_id, self.clock.now())
+            self._refresh.pop(pair.pop("refresh_token"), None)
+        return pair
 
     def authorize(self, client_id: str, redirect_uri: str) -> str:
         """Record consent and return a fresh single-use code (contains ``!``, as Exact's do)."""
@@ -104,14 +138,12 @@ class OAuthServer:
 
     # --- token endpoint ----------------------------------------------------------------------------------
 
-    def token(self, form: dict[str, str]) -> dict[str, str]:
-        """Handle one token-endpoint call; returns the success body or raises :class:`OAuthError`."""
+    def token(self, form: dict[str, str], basic: tuple[str, str] | None = None) -> dict[str, str]:
+        """Handle one token-endpoint call; returns the success body or raises :class:`OAuthError`.
+
+        ``basic``: the credentials of an ``Authorization: Basic`` header (see :func:`basic_credentials`)."""
         self.counters["token_calls"] += 1
-        client_id = form.get("client_id", "")
-        secret = form.get("client_secret", "")
-        expected = self.config.clients.get(client_id)
-        if expected is None or not secrets.compare_digest(expected, secret):
-            raise OAuthError(400, "invalid_client")
+        client_id, _ = self._credentials(form, basic)
         self._count_quota(client_id)
         grant = form.get("grant_type", "")
         if grant == "authorization_code":
@@ -119,6 +151,23 @@ class OAuthServer:
         if grant == "refresh_token":
             return self._refresh_grant(form.get("refresh_token", ""), client_id)
         raise OAuthError(400, "unsupported_grant_type")
+
+    def _credentials(self, form: dict[str, str], basic: tuple[str, str] | None) -> tuple[str, str]:
+        if basic is not None:
+            client_id, secret = basic
+            # One method per request (RFC 6749 §2.3): body credentials may only repeat the header's.
+            if form.get("client_id", client_id) != client_id or form.get("client_secret", secret) != secret:
+                raise OAuthError(400, "invalid_request", "Use one client authentication method per request.")
+            expected = self.config.clients.get(client_id)
+            if expected is None or not secrets.compare_digest(expected, secret):
+                raise _basic_refused()
+            return client_id, secret
+        client_id = form.get("client_id", "")
+        secret = form.get("client_secret", "")
+        expected = self.config.clients.get(client_id)
+        if expected is None or not secrets.compare_digest(expected, secret):
+            raise OAuthError(400, "invalid_client")  # FACTS §1.3 [O]
+        return client_id, secret
 
     def _count_quota(self, client_id: str) -> None:
         limit = self.config.token_daily_limit

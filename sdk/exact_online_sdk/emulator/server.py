@@ -8,7 +8,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..clock import Clock
@@ -84,12 +84,22 @@ def _server(app: Any, host: str, port: int, log_level: str) -> Any:
     return uvicorn.Server(config)
 
 
+def _with_bound_host(config: EmulatorConfig | None, host: str) -> EmulatorConfig:
+    """The config with the bound host among the accepted ``Host`` names (wildcard binds need explicit names)."""
+    config = config or EmulatorConfig()
+    name = host.strip("[]").lower()
+    wildcard = name in ("::", "") or name == "0.0.0.0"  # noqa: S104 (names compared, nothing bound here)
+    if wildcard or name in config.allowed_hosts:
+        return config
+    return replace(config, allowed_hosts=(*config.allowed_hosts, name))
+
+
 @contextmanager
 def run_emulator(
     config: EmulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
 ) -> Iterator[EmulatorHandle]:
     """Start the emulator on ``host:port`` (0: a free port) in a thread; yield its handle; stop it on exit."""
-    state = EmulatorState(config)
+    state = EmulatorState(_with_bound_host(config, host))
     app = create_app(state)
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
@@ -113,7 +123,7 @@ def run_emulator(
 
 def serve(config: EmulatorConfig, *, host: str = "127.0.0.1", port: int = 8901, log_level: str = "warning") -> None:
     """Run the emulator in the foreground until interrupted; prints ``EMULATOR_BASE_URL=...`` first."""
-    state = EmulatorState(config)
+    state = EmulatorState(_with_bound_host(config, host))
     app = create_app(state)
     sock = _bind(host, port)
     bound = sock.getsockname()[1]

@@ -1,13 +1,18 @@
-"""Fast typed parsing of Exact's response envelopes straight from the raw bytes (pydantic-core)."""
+"""Exact's response envelopes as pydantic models (for editing; to read many rows, :mod:`._row` is faster).
+
+Decoded by :func:`edm.loads` first, so money is exact: pydantic-core's own JSON reader turns numbers into floats
+before it makes Decimals.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, Generic
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from .. import edm
+from ._row import ParsedPage
 from ._types import M, mark_from_wire
 
 __all__ = ["ParsedPage", "parse_entity", "parse_page"]
@@ -26,15 +31,6 @@ class _Envelope(BaseModel, Generic[M]):
     d: _Results[M] | list[M] = Field(union_mode="left_to_right")
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedPage(Generic[M]):
-    """One page as models: ``rows``, the ``next_url`` to follow (None on the last page), ``count`` if asked."""
-
-    rows: list[M]
-    next_url: str | None
-    count: int | None
-
-
 @cache
 def _page_adapter(model: type[M]) -> TypeAdapter[_Envelope[M]]:
     return TypeAdapter(_Envelope[model])  # type: ignore[valid-type]
@@ -42,7 +38,7 @@ def _page_adapter(model: type[M]) -> TypeAdapter[_Envelope[M]]:
 
 def parse_page(model: type[M], content: bytes | str) -> ParsedPage[M]:
     """A collection response (``{"d":{"results":[...],"__next":...}}`` or ``{"d":[...]}``) as models."""
-    envelope = _page_adapter(model).validate_json(content)
+    envelope = _page_adapter(model).validate_python(edm.loads(content))
     data = envelope.d
     if isinstance(data, list):
         return ParsedPage(mark_from_wire(data), None, None)
@@ -52,8 +48,6 @@ def parse_page(model: type[M], content: bytes | str) -> ParsedPage[M]:
 def parse_entity(model: type[M], data: Any) -> M:
     """One entity (the unwrapped ``d`` dict, or raw JSON bytes of ``{"d": {...}}``) as a model."""
     if isinstance(data, bytes | str):
-        from .. import edm
-
         data = edm.loads(data)
         if isinstance(data, dict) and isinstance(data.get("d"), dict):
             data = data["d"]

@@ -1,7 +1,8 @@
-"""The endpoint registry: every Exact REST endpoint with its methods, keys, fields and Edm types.
+"""The endpoint registry: every Exact REST endpoint with its methods, keys, fields and Edm types, the documented
+value domains and POST-mandatory flags of its fields, and its navigation collections (child set and link field).
 
-Generated from Exact's reference by ``tools/codegen.py`` into ``endpoints.json`` beside this module, so the
-installed package never needs the reference at run time. Loaded lazily, once, on first use.
+Generated from Exact's reference by ``tools/codegen.py`` (``tools/registry_gen.py``) into ``endpoints.json`` beside
+this module, so the installed package never needs the reference at run time. Loaded lazily, once, on first use.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["Endpoint", "Field", "Registry", "registry"]
+__all__ = ["Endpoint", "Field", "Link", "Registry", "registry"]
 
 EndpointKind = Literal["standard", "read", "sync", "bulk"]
 
@@ -27,6 +28,11 @@ class Field:
     writable_on_post: bool
     writable_on_put: bool
     hidden: bool = False
+    mandatory: bool = False
+    """The reference calls the field mandatory on POST."""
+    values: tuple[tuple[str, str], ...] = ()
+    """The documented value domain as (code, label) pairs, codes as text (``("D", "Debit")``, ``("20", "Open")``);
+    empty when the reference documents none."""
 
     @property
     def is_navigation(self) -> bool:
@@ -37,6 +43,21 @@ class Field:
     def read_only(self) -> bool:
         """True when neither POST nor PUT accepts this field."""
         return not (self.writable_on_post or self.writable_on_put)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The documented codes of :attr:`values` (empty when the domain is undocumented)."""
+        return tuple(code for code, _ in self.values)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A navigation collection: ``SalesEntries.SalesEntryLines`` holds the rows of ``salesentry/SalesEntryLines``
+    whose ``EntryID`` (the link field) is the entry's key. ``via`` is None when the reference does not show it."""
+
+    name: str
+    target: str
+    via: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +74,7 @@ class Endpoint:
     scope: str
     doc: str
     fields: tuple[Field, ...]
+    links: tuple[Link, ...] = ()
     _by_name: dict[str, Field] = field(default_factory=dict, repr=False, compare=False)
 
     def field(self, name: str) -> Field | None:
@@ -60,6 +82,10 @@ class Endpoint:
         if not self._by_name:
             self._by_name.update({f.name: f for f in self.fields})
         return self._by_name.get(name)
+
+    def link(self, name: str) -> Link | None:
+        """The navigation collection called ``name``, when its entity set is known."""
+        return next((link for link in self.links if link.name == name), None)
 
     def url_path(self, division: int | None) -> str:
         """The path below the host: ``/api/v1/{division}/...``, ``/api/v1/beta/{division}/...`` or no division."""
@@ -108,13 +134,22 @@ class Registry:
 _WRITABLE = {"PP": (True, True), "P": (True, False), "U": (False, True), "": (False, False)}
 
 
+def _field(row: list[Any]) -> Field:
+    """``[name, type, writable, *extras]``: extras are the flags "hidden"/"mandatory" and a dict of values."""
+    extras = row[3:]
+    values = next((tuple(e.items()) for e in extras if isinstance(e, dict)), ())
+    return Field(
+        row[0], row[1], *_WRITABLE[row[2]], hidden="hidden" in extras, mandatory="mandatory" in extras, values=values
+    )
+
+
 @cache
 def registry() -> Registry:
     """The registry shipped with the package (parsed once per process)."""
     raw = resources.files(__package__).joinpath("endpoints.json").read_text(encoding="utf-8")
     endpoints = []
     for item in json.loads(raw):
-        fields = tuple(Field(row[0], row[1], *_WRITABLE[row[2]], hidden="hidden" in row[3:]) for row in item["fields"])
+        fields = tuple(_field(row) for row in item["fields"])
         endpoints.append(
             Endpoint(
                 name=item["name"],
@@ -127,6 +162,7 @@ def registry() -> Registry:
                 scope=item["scope"],
                 doc=item["doc"],
                 fields=fields,
+                links=tuple(Link(*link) for link in item.get("links", ())),
             )
         )
     return Registry(endpoints)

@@ -92,15 +92,18 @@ def test_listener_configuration_errors(make_auth, tls, monkeypatch):
         listener_login(auth, cert_path=cert_path, key_path=key_path, port=0, timeout=0.2, show=lambda t: None)
 
 
-def test_login_config_problems_names_everything():
-    class Empty:
-        client_id = client_secret = redirect_uri = token_path = encryption_key = None
+def test_login_config_problems_names_everything(monkeypatch):
+    from exact_online_sdk.config import Settings
 
-    problems = login_config_problems(Empty(), "listener", {})
+    for name in list(__import__("os").environ):
+        if name.startswith("EXACT_"):
+            monkeypatch.delenv(name)
+    empty = Settings()
+    problems = login_config_problems(empty, "listener", {})
     assert problems[:3] == ["EXACT_CLIENT_ID", "EXACT_CLIENT_SECRET", "EXACT_REDIRECT_URI"]
     assert any("EXACT_TOKEN_PATH" in p for p in problems)
     assert problems[-2:] == ["EXACT_LISTENER_CERT_PATH", "EXACT_LISTENER_KEY_PATH"]
-    assert login_config_problems(Empty(), "manual", {"EXACT_TOKEN_SECRET_A": "a", "EXACT_TOKEN_SECRET_B": "b"}) == [
+    assert login_config_problems(empty, "manual", {"EXACT_TOKEN_SECRET_A": "a", "EXACT_TOKEN_SECRET_B": "b"}) == [
         "EXACT_CLIENT_ID",
         "EXACT_CLIENT_SECRET",
         "EXACT_REDIRECT_URI",

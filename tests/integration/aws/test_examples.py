@@ -36,7 +36,7 @@ def live(prefix: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         pair = emu.control.issue_token()
         now = SystemClock().now()
         token = Token(pair["access_token"], pair["refresh_token"], now, now + float(pair["expires_in"]), 1)
-        SecretsManagerTokenStorage(prefix).save(token, expected_generation=None)
+        SecretsManagerTokenStorage(prefix, writable=True).save(token, expected_generation=None)
         monkeypatch.setenv("EXACT_TOKEN_SECRET_A", f"{prefix}-a")
         monkeypatch.setenv("EXACT_TOKEN_SECRET_B", f"{prefix}-b")
         monkeypatch.setenv("EXACT_BASE_URL", emu.base_url)

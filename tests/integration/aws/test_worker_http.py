@@ -20,7 +20,7 @@ def seed_token(emu: Any, clock: ManualClock, prefix: str) -> Token:
     pair = emu.control.issue_token()
     now = clock.now()
     tok = Token(pair["access_token"], pair["refresh_token"], now, now + float(pair["expires_in"]), 1)
-    SecretsManagerTokenStorage(prefix, clock=clock).save(tok, expected_generation=None)
+    SecretsManagerTokenStorage(prefix, clock=clock, writable=True).save(tok, expected_generation=None)
     return tok
 
 

@@ -118,7 +118,7 @@ def test_expected_failures_are_one_line_with_a_next_step_and_an_exit_code(env):
     assert "Traceback" not in missing.stderr
     bad_token = run_cli("whoami", env={**env, "EXACT_ACCESS_TOKEN": "not-a-token"})
     assert bad_token.returncode == 3
-    assert "next: run `exact-online auth login`" in bad_token.stderr
+    assert "next: EXACT_ACCESS_TOKEN was refused" in bad_token.stderr  # the token came from there, not a login
     assert "not-a-token" not in bad_token.stderr
     no_token = run_cli("whoami", env={"EXACT_BASE_URL": env["EXACT_BASE_URL"], "EXACT_ACCESS_TOKEN": ""})
     assert no_token.returncode == 2
@@ -127,12 +127,39 @@ def test_expected_failures_are_one_line_with_a_next_step_and_an_exit_code(env):
     assert "Traceback" in verbose.stderr
 
 
-def test_sync_with_count_shows_the_total_and_an_eta(env, tmp_path):
+def test_sync_with_count_shows_the_total(env, tmp_path):
     out, cursors = tmp_path / "accounts.jsonl", tmp_path / "cursors.json"
     args = ["sync", "sync/CRM/Accounts", "--out", str(out), "--cursors", str(cursors), "--select", "ID", "--count"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    done = re.search(r"done: ([\d,]+)/([\d,]+) rows", result.stderr)
-    assert done is not None
+    done = re.search(r"done: sync/CRM/Accounts \(division 1001\): ([\d,]+)/([\d,]+) rows", result.stderr)
+    assert done is not None, result.stderr
     assert done.group(1) == done.group(2)  # every row Exact announced was delivered
-    assert "ETA 0:00:00" in result.stderr
+
+
+def test_demo_command_points_to_make_demo_in_a_checkout():
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 2
+    assert "not part of the installed package" in result.stderr
+    assert "make demo" in result.stderr
+
+
+def test_an_unreadable_token_file_is_one_line_with_exit_code_3(emu, monkeypatch, tmp_path):
+    from exact_online_sdk.auth.file import EncryptedFileTokenStorage, generate_key
+    from exact_online_sdk.auth.token import Token
+
+    path = tmp_path / "token.bin"
+    EncryptedFileTokenStorage(path, generate_key()).save(
+        Token(access_token="at-canary-123", refresh_token="rt-canary-456", issued_at=0, expires_at=600),
+        expected_generation=None,
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EXACT_ACCESS_TOKEN", raising=False)
+    monkeypatch.setenv("EXACT_BASE_URL", emu.base_url)
+    monkeypatch.setenv("EXACT_TOKEN_PATH", str(path))
+    monkeypatch.setenv("EXACT_ENCRYPTION_KEY", generate_key())  # not the key the file was written with
+    result = runner.invoke(app, ["whoami"])
+    assert result.exit_code == 3
+    assert result.stderr.startswith("error: ")
+    assert "Traceback" not in result.stderr
+    assert "canary" not in result.stderr

@@ -42,6 +42,8 @@ class FakeExact:
             exc, self.fail_next = self.fail_next, None
             if isinstance(exc, httpx.ReadTimeout) and form.get("grant_type") == "refresh_token":
                 self._rotate(form["refresh_token"])  # Exact processed it, the answer was lost
+            # Any other error (a WriteTimeout, a reset before Exact read the body) leaves Exact untouched.
+            self.calls.append(f"lost:{form.get('grant_type')}")
             raise exc
         with self.lock:
             self.calls.append(form["grant_type"])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from cryptography.fernet import Fernet
 from typer.testing import CliRunner
@@ -25,18 +23,26 @@ def env(tmp_path, monkeypatch):
     return EncryptedFileTokenStorage(tmp_path / "t.bin", key)
 
 
-def test_status_shows_generation_and_expiry_never_the_token(env):
-    import time
-
-    now = time.time()
+def test_status_shows_generation_expiry_and_the_token_call_budget_never_the_token(env, monkeypatch):
+    now = 1_767_225_600.0 + 3600  # 2026-01-01T01:00Z
+    monkeypatch.setattr("exact_online_sdk.cli.auth.time.time", lambda: now)
     env.save(
-        Token("ACCESS-xyz-123456", "REFRESH-xyz-123456", issued_at=now - 100, expires_at=now + 500, generation=7),
+        Token(
+            "ACCESS-xyz-123456",
+            "REFRESH-xyz-123456",
+            issued_at=now - 100,
+            expires_at=now + 500,
+            generation=7,
+            calls_day="2026-01-01",
+            calls_today=9,
+        ),
         expected_generation=None,
     )
     result = runner.invoke(app, ["auth", "status"])
     assert result.exit_code == 0, result.output
     assert "generation: 7" in result.output
-    assert re.search(r"\((99|100|101|102) s ago\)", result.output)
+    assert "(100 s ago)" in result.output
+    assert "token calls: 9 of Exact's ~200 today (2026-01-01 UTC" in result.output
     assert "ACCESS-xyz" not in result.output
     assert "REFRESH-xyz" not in result.output
 

@@ -122,25 +122,66 @@ def test_second_instance_skips_when_the_store_was_already_rotated(exact, clock):
     assert exact.reused == 0
 
 
-def test_timed_out_refresh_is_outcome_unknown_and_never_resent(exact, clock):
+def test_a_lost_answer_that_exact_never_processed_is_resent_once_and_the_chain_lives(exact, clock):
+    """Issue 12 defect 4: a lost answer is resent with the same refresh token, once."""
     auth = make_auth(exact, clock)
     before = auth.storage.load()
     clock.advance(580)
-    exact.fail_next = httpx.ReadTimeout("lost")
+    exact.fail_next = httpx.WriteTimeout("lost before Exact read it")
+    token = auth.get_token()
+    assert token.generation == 2
+    assert auth.storage.load() == token
+    assert exact.calls == ["lost:refresh_token", "refresh_token"]
+    assert exact.refreshes == 1
+    assert token.refresh_token != before.refresh_token
+    assert token.chain_id == before.chain_id
+
+
+def test_a_lost_rotation_is_resent_once_then_reported_as_reused_and_never_sent_again(exact, clock):
+    auth = make_auth(exact, clock)
+    before = auth.storage.load()
+    clock.advance(580)
+    exact.fail_next = httpx.ReadTimeout("lost after Exact rotated")
+    with pytest.raises(RefreshTokenReused, match="answer was lost") as info:
+        auth.get_access_token()
+    assert "exact-online auth login" in str(info.value)
+    assert auth.storage.load() == before  # nothing lost or overwritten
+    assert exact.calls == ["lost:refresh_token", "refresh_token"]  # sent, resent once
+    assert auth.get_access_token() == before.access_token  # still valid for 20 s: handed out
+    clock.advance(20)
+    for _ in range(3):
+        with pytest.raises(RefreshTokenReused):
+            auth.get_access_token()
+    assert len(exact.calls) == 2  # a final refusal is not asked again
+    assert exact.reused == 1
+
+
+def test_a_refresh_lost_twice_is_not_sent_a_third_time(exact, clock):
+    auth = make_auth(exact, clock)
+    before = auth.storage.load()
+    clock.advance(580)
+    answers = iter([httpx.WriteTimeout("lost"), httpx.WriteTimeout("lost again")])
+    real = exact.handler
+
+    def handler(request):
+        exc = next(answers, None)
+        if exc is not None:
+            exact.fail_next = exc
+        return real(request)
+
+    auth = make_auth(exact, clock, auth.storage)
+    auth._http = httpx.Client(transport=httpx.MockTransport(handler))
     with pytest.raises(RefreshOutcomeUnknown) as info:
         auth.get_access_token()
     assert info.value.generation == 1
-    assert auth.storage.load() == before  # nothing lost or overwritten
-    calls = len(exact.calls)
-    assert auth.get_access_token() == before.access_token  # still valid for 20 s: handed out
+    assert "resent once" in info.value.hint
+    assert auth.get_access_token() == before.access_token  # valid until it expires
     clock.advance(20)
     with pytest.raises(RefreshOutcomeUnknown):
         auth.get_access_token()
-    assert len(exact.calls) == calls  # not resent blindly
-    # Explicit retry: Exact had processed it, so it answers "Old refresh token used"; still nothing overwritten.
-    with pytest.raises(RefreshTokenReused):
-        auth.refresh(retry_unknown=True)
-    assert auth.storage.load() == before
+    assert exact.calls == ["lost:refresh_token", "lost:refresh_token"]
+    # On request it is tried once more (Exact had not processed either: the chain lives).
+    assert auth.refresh(retry_unknown=True).generation == 2
 
 
 def test_too_early_refusal_keeps_the_current_token(exact, clock):
@@ -256,8 +297,7 @@ class FlakyStore(MemoryTokenStorage):
         super().save(token, expected_generation=expected_generation)
 
 
-def test_a_rotated_token_is_not_lost_when_saving_fails(exact, clock, monkeypatch):
-    monkeypatch.setattr("exact_online_sdk.auth.manager.time.sleep", lambda s: None)
+def test_a_rotated_token_is_not_lost_when_saving_fails(exact, clock):
     store = FlakyStore(exact.seed(), failures=4)
     auth = make_auth(exact, clock, store)
     clock.advance(580)
@@ -322,13 +362,12 @@ def test_async_refresh_paths(exact, clock):
         assert await eager.aget_access_token() == token.access_token  # refused as too early: kept
         clock.advance(470)
         exact.fail_next = httpx.ReadTimeout("lost")
-        with pytest.raises(RefreshOutcomeUnknown):
-            await auth.aget_access_token()
+        with pytest.raises(RefreshTokenReused, match="answer was lost"):
+            await auth.aget_access_token()  # resent once: Exact had rotated
         clock.advance(30)
-        with pytest.raises(RefreshOutcomeUnknown):
-            await auth.aget_access_token()  # not resent
         with pytest.raises(RefreshTokenReused):
-            await auth.arefresh(retry_unknown=True)
+            await auth.aget_access_token()  # not sent again
+        assert exact.reused == 1
 
     asyncio.run(run())
     assert auth.storage.load() == token

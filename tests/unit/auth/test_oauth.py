@@ -86,23 +86,71 @@ def test_refresh_accepts_expires_in_string_or_number_and_bumps_generation(expire
     assert (token.issued_at, token.expires_at) == (10_000.0, 10_600.0)  # no Date header: local clock
 
 
-def test_date_header_behind_the_local_clock_keeps_the_local_time():
-    # Never earlier than the real issue: a token refreshed 570 s after a too-early issued_at would be refused.
+def test_issue_time_is_exacts_date_and_the_offset_is_measured_on_every_answer():
+    """Issue 12 defect 6: one time base, Exact's. A local clock 40 s behind Exact still stamps Exact's time."""
     clock = ManualClock(1_767_225_600.0)
-    token = _endpoint(lambda r: _ok(date=clock.now() - 20), clock).refresh(_old())
-    assert token.issued_at == clock.now()
+    skew = {"s": 40.0}
+    endpoint = _endpoint(lambda r: _ok(date=clock.now() + skew["s"]), clock)
+    token = endpoint.refresh(_old())
+    assert token.issued_at == clock.now() + 40
+    assert token.expires_at == token.issued_at + 600
+    assert endpoint.clock.offset == pytest.approx(40)  # Exact's time is never overestimated
+    assert token.clock_offset == pytest.approx(40)  # stored, so readers on this clock use it
+    assert endpoint.clock.now() == pytest.approx(clock.now() + 40)
+    skew["s"] = -30.0  # the clocks stepped: the offset follows as far as the answer proves
+    endpoint.refresh(_old())
+    assert endpoint.clock.offset == pytest.approx(-29)
+
+
+def test_a_slow_answer_does_not_drag_a_good_offset_away():
+    clock = ManualClock(1_767_225_600.0)
+
+    def slow(request):
+        date = clock.now()
+        clock.advance(20)  # 20 s in flight: the answer proves only that the offset lies in [-20, +1]
+        return _ok(date=date)
+
+    endpoint = _endpoint(slow, clock)
+    endpoint.refresh(_old())
+    assert endpoint.clock.offset == 0
 
 
 def test_implausible_date_header_falls_back_to_local_clock():
     clock = ManualClock(1_767_225_600.0)
-    token = _endpoint(lambda r: _ok(date=clock.now() + 3600), clock).refresh(_old())
+    endpoint = _endpoint(lambda r: _ok(date=clock.now() + 7 * 3600), clock)
+    token = endpoint.refresh(_old())
     assert token.issued_at == clock.now()
+    assert endpoint.clock.offset == 0
 
 
-@pytest.mark.parametrize("bad", ["abc", "-5", None, True])
-def test_bad_expires_in_is_a_typed_error(bad):
-    with pytest.raises(errors.TokenEndpointError, match="expires_in"):
-        _endpoint(lambda r: _ok(expires_in=bad)).refresh(_old())
+@pytest.mark.parametrize("bad", ["abc", "-5", None, True, ""])
+def test_a_successful_refresh_with_an_odd_lifetime_is_kept_with_600_s(bad):
+    """Issue 12 defect 7: Exact already rotated; dropping the answer would lose the only live refresh token."""
+    clock = ManualClock(10_000.0)
+    answer = _endpoint(lambda r: _ok(expires_in=bad), clock).refresh_answer(_old())
+    assert answer.token.refresh_token == "RT!new"
+    assert answer.token.access_token == "AT-new"
+    assert answer.token.expires_at == answer.token.issued_at + 600
+    assert answer.anomalies
+    assert "expires_in" in answer.anomalies[0]
+
+
+def test_a_successful_refresh_without_expires_in_is_kept():
+    body = {"access_token": "AT-new", "token_type": "bearer", "refresh_token": "RT!new"}
+    answer = _endpoint(lambda r: httpx.Response(200, json=body), ManualClock(10_000.0)).refresh_answer(_old())
+    assert (answer.token.refresh_token, answer.token.expires_at) == ("RT!new", 10_600.0)
+    assert answer.anomalies == ("the answer has no expires_in; assumed 600 s",)
+
+
+def test_an_odd_token_type_or_a_missing_access_token_keeps_the_refresh_token():
+    mac = {"access_token": "a", "refresh_token": "r", "expires_in": "600", "token_type": "mac"}
+    answer = _endpoint(lambda r: httpx.Response(200, json=mac)).refresh_answer(_old())
+    assert (answer.token.refresh_token, answer.token.token_type) == ("r", "Bearer")
+    assert "token_type" in answer.anomalies[0]
+    no_access = {"refresh_token": "r", "expires_in": "600"}
+    answer = _endpoint(lambda r: httpx.Response(200, json=no_access), ManualClock(10_000.0)).refresh_answer(_old())
+    assert answer.token.refresh_token == "r"
+    assert answer.token.expires_at == answer.token.issued_at  # stored as expired: workers wait for the next
 
 
 def _err(status, body, headers=None):
@@ -252,7 +300,6 @@ def test_unusable_callbacks_are_typed(callback, message):
     ("body", "message"),
     [
         ({"access_token": "a", "expires_in": "600"}, "refresh_token"),
-        ({"access_token": "a", "refresh_token": "r", "expires_in": "600", "token_type": "mac"}, "token_type"),
         ([1, 2], "not JSON"),
     ],
 )

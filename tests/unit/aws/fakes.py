@@ -112,6 +112,8 @@ class FakeExactTokens:
             fault = self.faults.pop(0) if self.faults else None
             if fault == "5xx":
                 raise TokenEndpointError("injected 500", status_code=500, retryable=True)
+            if fault == "lost":  # lost before Exact processed it (a reset, a slow 503 that timed out)
+                raise RefreshOutcomeUnknown("no answer", generation=token.generation)
             if token.refresh_token != self.refresh_token:
                 self.reused += 1
                 raise RefreshTokenReused("Old refresh token used.", status_code=401)

@@ -54,7 +54,7 @@ def endpoint(emu: Any, clock: ManualClock) -> Iterator[OAuthEndpoint]:
 
 @pytest.fixture
 def store(sm: Any, clock: ManualClock) -> SecretsManagerTokenStorage:
-    return SecretsManagerTokenStorage(slots=SLOTS, client=sm, clock=clock)
+    return SecretsManagerTokenStorage(slots=SLOTS, client=sm, clock=clock, writable=True)
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def test_writes_on_top_of_a_rotation_that_happens_meanwhile(
             return endpoint.authorization_url(state, force_login=force_login)
 
         def exchange_code(self, code: str) -> Token:
-            writer = SecretsManagerTokenStorage(slots=SLOTS, client=store.client, clock=clock)
+            writer = SecretsManagerTokenStorage(slots=SLOTS, client=store.client, clock=clock, writable=True)
             writer.save(Token("a2", "r2", now, now + 600, 2), expected_generation=1)
             return endpoint.exchange_code(code)
 

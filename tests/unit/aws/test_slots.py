@@ -29,7 +29,7 @@ def tok(gen: int, now: float, *, life: float = 600.0) -> Token:
 
 
 def store(sm: Any, clock: ManualClock, **kw: Any) -> SecretsManagerTokenStorage:
-    return SecretsManagerTokenStorage("exact/token", client=sm, clock=clock, **kw)
+    return SecretsManagerTokenStorage("exact/token", client=sm, clock=clock, **{"writable": True, **kw})
 
 
 def current_value(sm: Any, name: str) -> dict[str, Any]:
@@ -41,6 +41,10 @@ def versions(sm: Any, name: str) -> int:
 
 
 def test_seed_name_and_protocol(sm: Any, clock: ManualClock) -> None:
+    from exact_online_sdk.auth import ReadOnlyTokenStorage
+    from exact_online_sdk.contrib.aws import ReadOnlyTokenStorage as SeedReadOnly
+
+    assert SeedReadOnly is ReadOnlyTokenStorage
     s = SeedName("exact/token", region_name="eu-west-1", client=sm, clock=clock)
     assert isinstance(s, TokenStore)
     assert tuple(s.slot_ids.values()) == SLOTS
@@ -169,11 +173,44 @@ def test_only_reads_and_puts_never_deletes(sm: Any, clock: ManualClock, faults: 
     assert all(p.get("VersionStage") == "AWSCURRENT" for p in gets)
 
 
-def test_corrupt_slot_is_a_clear_error(sm: Any, clock: ManualClock) -> None:
+def test_a_corrupt_slot_is_absent_and_written_next(
+    sm: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 12 defect 5: the newer slot held a live chain, yet one damaged slot stopped everything."""
+    s = store(sm, clock)
+    live = tok(1, clock.now())
+    s.save(live, expected_generation=None)  # slot A
     sm.put_secret_value(SecretId=SLOTS[1], SecretString='{"access_token": "SECRET-LEAK", "schema": 1')
-    with pytest.raises(TokenStoreError, match="slot B") as info:
-        store(sm, clock).load()
-    assert "SECRET-LEAK" not in str(info.value)
+    assert s.load(fresh=True) == live  # the other slot serves
+    states = s.read_slots()
+    assert [(st.slot, st.corrupt) for st in states] == [("A", False), ("B", True)]
+    assert "SECRET-LEAK" not in caplog.text
+    s.save(tok(2, clock.now()), expected_generation=1)
+    after = s.read_slots()
+    assert [(st.slot, st.generation, st.corrupt) for st in after] == [("A", 1, False), ("B", 2, False)]
+
+
+def test_both_slots_corrupt_read_as_empty_and_a_consent_overwrites_them(sm: Any, clock: ManualClock) -> None:
+    s = store(sm, clock)
+    s.save(tok(1, clock.now()), expected_generation=None)
+    s.save(tok(2, clock.now()), expected_generation=1)
+    for slot in SLOTS:
+        sm.put_secret_value(SecretId=slot, SecretString="not json")
+    assert s.load(fresh=True) is None
+    s.save(tok(1, clock.now()), expected_generation=None)  # a re-consent (same generation and slot as before)
+    assert s.load(fresh=True) == tok(1, clock.now())
+
+
+def test_the_slots_are_read_only_unless_built_as_the_writer(sm: Any, clock: ManualClock) -> None:
+    """Issue 12 defect 1: only the refresher and the bootstrap write; everyone else is refused before any call."""
+    from exact_online_sdk.auth.errors import ReadOnlyRefreshRefused
+
+    reader = SecretsManagerTokenStorage("exact/token", client=sm, clock=clock)
+    assert reader.read_only
+    with pytest.raises(ReadOnlyRefreshRefused):
+        reader.save(tok(1, clock.now()), expected_generation=None)
+    assert reader.load(fresh=True) is None
+    assert not store(sm, clock).read_only
 
 
 def test_missing_secret_is_named(sm: Any, clock: ManualClock) -> None:
@@ -209,3 +246,23 @@ def test_write_whose_answer_was_lost_is_retried_without_a_second_version(
     assert faults.calls["PutSecretValue"] == 2
     assert versions(sm, SLOTS[0]) == 1
     assert current_value(sm, SLOTS[0])["generation"] == 1
+
+
+def test_a_missing_boto3_says_install_the_aws_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19.4: the slot store caught every Exception and kept the class name, so a missing boto3 read as a
+    damaged token store ("re-run auth login")."""
+    import builtins
+
+    from exact_online_sdk.exceptions import ConfigError
+
+    real_import = builtins.__import__
+
+    def without_boto(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "boto3" or name.startswith("botocore.config"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_boto)
+    with pytest.raises(ConfigError, match="install the aws extra") as info:
+        SecretsManagerTokenStorage("exact/token", region_name="eu-west-1").load()
+    assert not isinstance(info.value, TokenStoreError)

@@ -32,7 +32,7 @@ class Writer:
     """The refresher's side: writes the next generation into the slots."""
 
     def __init__(self, sm: Any, clock: ManualClock) -> None:
-        self.store = SecretsManagerTokenStorage(slots=SLOTS, client=sm, clock=clock)
+        self.store = SecretsManagerTokenStorage(slots=SLOTS, client=sm, clock=clock, writable=True)
         self.generation = 0
 
     def write(self, tok: Token) -> None:
@@ -63,12 +63,17 @@ def test_reads_are_cached_but_never_past_the_tokens_life(sm: Any, clock: ManualC
     clock.advance(15)  # 35 s: past the 30 s cache TTL
     p.get_access_token()
     assert gets(faults) == 4
-    clock.advance(600 - 35 - 50)  # 50 s left: the cache now lasts only until 30 s before expiry
+    clock.advance(600 - 35 - 40)  # 40 s left: cached only while more than min_validity (15 s) is left
     p.get_access_token()
     assert gets(faults) == 6
-    clock.advance(21)
+    clock.advance(24)  # 16 s left: still served from the cache
     p.get_access_token()
-    assert gets(faults) == 8
+    assert gets(faults) == 6
+    clock.advance(1.5)  # 14.5 s left: re-read (and then wait for the writer)
+    writer.write(token(clock, 2))
+    faults.calls.clear()
+    assert p.get_access_token() == "ACCESS-2"
+    assert gets(faults) == 2
 
 
 def test_near_expiry_forces_a_reread_even_when_the_cache_would_still_serve(
@@ -134,9 +139,33 @@ def test_empty_slots_and_unreadable_slots_are_token_unavailable(sm: Any, clock: 
     p = provider(sm, clock, poll_timeout=5)
     with pytest.raises(TokenUnavailable, match="no token is stored"):
         p.token()
-    faults.fail("GetSecretValue", 10, "AccessDeniedException")
-    with pytest.raises(TokenUnavailable, match="cannot read the token store"):
+    faults.fail("GetSecretValue", 100, "AccessDeniedException")
+    with pytest.raises(TokenUnavailable, match="could not be read"):
         provider(sm, clock).token()
+
+
+def test_a_failing_store_does_not_stop_a_worker_whose_token_is_still_good(
+    sm: Any, clock: ManualClock, faults: AwsFaults
+) -> None:
+    """Issue 12 defect 8: three read throttles or one KMS error gave TokenUnavailable with 540 s left."""
+    writer = Writer(sm, clock)
+    writer.write(token(clock, 1))
+    p = provider(sm, clock)
+    assert p.token().generation == 1
+    clock.advance(60)  # past the cache TTL: the next call re-reads
+    faults.fail("GetSecretValue", 3, "ThrottlingException")
+    assert p.token().generation == 1
+    faults.fail("GetSecretValue", 200, "KMSInternalException", status=500)  # KMS down for good
+    clock.advance(60)
+    before = clock.now()
+    assert p.get_access_token() == "ACCESS-1"
+    assert clock.now() == before  # served at once from the cache, no waiting for the store
+
+    async def run() -> str:
+        clock.advance(60)
+        return await p.aget_access_token()
+
+    assert asyncio.run(run()) == "ACCESS-1"
 
 
 def test_a_401_rereads_once_and_offers_only_a_different_valid_token(sm: Any, clock: ManualClock) -> None:

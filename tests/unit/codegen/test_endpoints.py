@@ -15,6 +15,7 @@ import pytest
 from exact_online_sdk.api import AsyncServices, Services
 from exact_online_sdk.api.endpoints import (
     AccountsAPI,
+    AccountsSyncAPI,
     AsyncContactsAPI,
     BulkSalesOrderLinesAPI,
     ContactsAPI,
@@ -22,11 +23,10 @@ from exact_online_sdk.api.endpoints import (
     CurrentYearAfterEntryAPI,
     DivisionsAPI,
     MeAPI,
-    SyncAccountsAPI,
 )
 from exact_online_sdk.client import AsyncExactOnlineClient, ExactOnlineClient
 from exact_online_sdk.clock import ManualClock
-from exact_online_sdk.models import Account, Contact, FieldNotWritableError
+from exact_online_sdk.models import Account, AccountRow, Contact, ContactRow, FieldNotWritableError
 
 GUID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 HOST = "https://start.exactonline.nl"
@@ -92,7 +92,7 @@ def test_iter_pages_follows_next_and_rebatches() -> None:
     assert [len(b) for b in batches] == [4, 4, 1]
     assert [len(p) for p in exact_pages] == [3, 3, 3]
     assert [a.name for a in capped] == ["n00", "n01", "n02", "n10", "n11"]
-    assert all(isinstance(a, Account) for b in batches for a in b)
+    assert all(isinstance(a, AccountRow) for b in batches for a in b)
 
 
 def test_keys_and_division_less_paths() -> None:
@@ -137,7 +137,7 @@ def test_update_sends_only_changes_and_delete() -> None:
 def test_sync_and_bulk_query_options() -> None:
     rec = Recorder([[{"Timestamp": "12", "ID": GUID}]])
     with _client(rec) as client:
-        rows = list(SyncAccountsAPI(client).iter_since(10))
+        rows = list(AccountsSyncAPI(client).iter_since(10))
         BulkSalesOrderLinesAPI(client).list(filters={"OrderID": ("eq", UUID(GUID))})
     sync_params, bulk_params = rec.requests[0].url.params, rec.requests[1].url.params
     assert sync_params["$filter"] == "Timestamp gt 10L"
@@ -179,3 +179,47 @@ def test_wrong_client_flavour_is_a_clear_error() -> None:
     rec = Recorder()
     with _client(rec) as client, pytest.raises(TypeError, match="AsyncExactOnlineClient"):
         AsyncContactsAPI(client)  # type: ignore[arg-type]
+
+
+def test_rows_are_read_views_and_edits_go_through_the_model() -> None:
+    rec = Recorder([[{"ID": GUID, "Name": "Old", "City": "Delft", "Modified": "/Date(86400000)/"}]])
+    with _client(rec) as client:
+        api = AccountsAPI(client)
+        (row,) = api.list()
+        assert isinstance(row, AccountRow)
+        assert row.city == "Delft"
+        with pytest.raises(TypeError, match=r"read row: edit row\.to_model\(\)"):
+            api.update(row)
+        model = row.to_model()
+        assert isinstance(model, Account)
+        assert (model.id, model.name, model.modified) == (row.id, "Old", row.modified)
+        model.city = "Leiden"
+        api.update(model)  # only what was assigned since the read
+        api.update(row, Account(name="New"))  # the row as the key
+        api.delete(row)
+    puts = [r for r in rec.requests if r.method == "PUT"]
+    assert [r.content for r in puts] == [b'{"City":"Leiden"}', b'{"Name":"New"}']
+    assert {r.url.path for r in [*puts, rec.requests[-1]]} == {f"/api/v1/7/crm/Accounts(guid'{GUID}')"}
+    assert rec.requests[-1].method == "DELETE"
+
+
+def test_get_and_create_give_models_ready_to_edit() -> None:
+    rec = Recorder()
+    with _client(rec) as client:
+        assert isinstance(AccountsAPI(client).get(GUID), Account)
+        assert isinstance(ContactsAPI(client).create(Contact(first_name="Ann")), Contact)
+        assert AccountsAPI.model is Account
+        assert ContactsAPI.row is ContactRow
+
+
+def test_names_follow_the_naming_rule_and_old_names_still_import() -> None:
+    from exact_online_sdk.api import endpoints
+
+    assert not [n for n in endpoints.__all__ if n.startswith("AsyncSync") or n.startswith("Sync")]
+    assert AccountsSyncAPI.path == "sync/CRM/Accounts"
+    assert endpoints.AsyncAccountsSyncAPI.path == "sync/CRM/Accounts"
+    with pytest.warns(DeprecationWarning, match="SyncAccountsAPI is deprecated: use AccountsSyncAPI"):
+        from exact_online_sdk.api.endpoints import SyncAccountsAPI
+    assert SyncAccountsAPI is AccountsSyncAPI
+    with pytest.warns(DeprecationWarning, match="use AsyncAccountsSyncAPI"):
+        assert endpoints.AsyncSyncAccountsAPI is endpoints.AsyncAccountsSyncAPI

@@ -1,4 +1,4 @@
-"""The sync and async clients make the same requests and the same decisions: one table, both shells."""
+"""The blocking and asyncio clients make the same requests and the same decisions: one table, both shells."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 from exact_online_sdk import AsyncExactOnlineClient, ExactOnlineClient, RetryPolicy
+from exact_online_sdk._core.flow import ExactResponse
 from exact_online_sdk.clock import ManualClock
 
-from .conftest import DIVISION, FakeExact, paged
+from .conftest import DIVISION, HOST, FakeExact, paged
 
 T0 = 1_767_225_600.0
 
@@ -77,6 +78,22 @@ CASES = [
     ),
     Case("paging", ("rows", ("crm/Accounts", {"$top": 130}), {}), fake=lambda f: f.route("crm/Accounts", paged(200))),
     Case(
+        "pages-max-rows",
+        ("pages", ("crm/Accounts", {"$select": "ID"}), {"max_rows": 100}),
+        fake=lambda f: f.route("crm/Accounts", paged(200)),
+    ),
+    Case(
+        "request-with-headers",
+        ("request", ("GET", "crm/Accounts"), {"params": {"$top": 1}, "headers": {"X-Trace": "t1"}}),
+        [_r(200, OKLIST)],
+    ),
+    Case("get-url", ("get_url", (f"{HOST}/api/v1/{DIVISION}/crm/Accounts?$skiptoken=5",), {}), [_r(200, OKLIST)]),
+    Case(
+        "put-503-then-204",
+        ("put", ("crm/Accounts(guid'00000000-0000-0000-0000-000000000001')", {}), {}),
+        [_r(503), _r(204)],
+    ),
+    Case(
         "paging-paced",
         ("rows", ("crm/Accounts",), {}),
         fake=lambda f: (setattr(f, "minutely_limit", 2), f.route("crm/Accounts", paged(300))),
@@ -127,6 +144,8 @@ class Tokens:
 
 
 def _outcome(value: Any) -> Any:
+    if isinstance(value, ExactResponse):
+        return (value.status_code, value.data, value.attempts)
     if isinstance(value, BaseException):
         return (type(value).__name__, str(value).split("[request_id=")[0], getattr(value, "status_code", None))
     return value
@@ -155,7 +174,10 @@ def run_sync(case: Case) -> dict[str, Any]:
     )
     name, args, kwargs = case.call
     try:
-        out: Any = list(client.iter_rows(*args, **kwargs)) if name == "rows" else getattr(client, name)(*args, **kwargs)
+        if name in ("rows", "pages"):
+            out: Any = list(getattr(client, f"iter_{name}")(*args, **kwargs))
+        else:
+            out = getattr(client, name)(*args, **kwargs)
     except Exception as exc:
         out = exc
     return _trace(seen, clock, out)
@@ -178,8 +200,8 @@ def run_async(case: Case) -> dict[str, Any]:
         ) as client:
             name, args, kwargs = case.call
             try:
-                if name == "rows":
-                    return [row async for row in client.iter_rows(*args, **kwargs)]
+                if name in ("rows", "pages"):
+                    return [item async for item in getattr(client, f"iter_{name}")(*args, **kwargs)]
                 return await getattr(client, name)(*args, **kwargs)
             except Exception as exc:
                 return exc
@@ -189,7 +211,7 @@ def run_async(case: Case) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_sync_and_async_shells_behave_identically(case: Case) -> None:
+def test_blocking_and_async_shells_behave_identically(case: Case) -> None:
     sync, asyn = run_sync(case), run_async(case)
     assert sync == asyn
     assert sync["requests"], "every case sends at least one request"
@@ -209,3 +231,6 @@ def test_table_covers_decisions() -> None:
     assert len(by_name["paging-paced"]["requests"]) == 5
     assert by_name["paging-paced"]["elapsed"] >= 120
     assert by_name["current-me"]["requests"][0][1].endswith("/api/v1/current/Me?$select=CurrentDivision")
+    assert [len(page) for page in by_name["pages-max-rows"]["outcome"]] == [60, 40]
+    assert ("x-trace", "t1") in by_name["request-with-headers"]["requests"][0][2]
+    assert len(by_name["put-503-then-204"]["requests"]) == 2

@@ -705,55 +705,55 @@ if TYPE_CHECKING:
         SubscriptionsAPI,
         SubscriptionTypesAPI,
     )
-    from .sync import AsyncSyncDeletedAPI, SyncDeletedAPI
-    from .sync_cashflow import AsyncSyncPaymentTermsAPI, SyncPaymentTermsAPI
+    from .sync import AsyncDeletedSyncAPI, DeletedSyncAPI
+    from .sync_cashflow import AsyncPaymentTermsSyncAPI, PaymentTermsSyncAPI
     from .sync_crm import (
-        AsyncSyncAccountsAPI,
-        AsyncSyncAddressesAPI,
-        AsyncSyncContactsAPI,
-        AsyncSyncQuotationsAPI,
-        SyncAccountsAPI,
-        SyncAddressesAPI,
-        SyncContactsAPI,
-        SyncQuotationsAPI,
+        AccountsSyncAPI,
+        AddressesSyncAPI,
+        AsyncAccountsSyncAPI,
+        AsyncAddressesSyncAPI,
+        AsyncContactsSyncAPI,
+        AsyncQuotationsSyncAPI,
+        ContactsSyncAPI,
+        QuotationsSyncAPI,
     )
     from .sync_documents import (
-        AsyncSyncDocumentAttachmentsAPI,
-        AsyncSyncDocumentsAPI,
-        SyncDocumentAttachmentsAPI,
-        SyncDocumentsAPI,
+        AsyncDocumentAttachmentsSyncAPI,
+        AsyncDocumentsSyncAPI,
+        DocumentAttachmentsSyncAPI,
+        DocumentsSyncAPI,
     )
     from .sync_financial import (
-        AsyncSyncGLAccountsAPI,
-        AsyncSyncGLClassificationsAPI,
-        AsyncSyncTransactionLinesAPI,
-        SyncGLAccountsAPI,
-        SyncGLClassificationsAPI,
-        SyncTransactionLinesAPI,
+        AsyncGLAccountsSyncAPI,
+        AsyncGLClassificationsSyncAPI,
+        AsyncTransactionLinesSyncAPI,
+        GLAccountsSyncAPI,
+        GLClassificationsSyncAPI,
+        TransactionLinesSyncAPI,
     )
     from .sync_inventory import (
-        AsyncSyncItemWarehousesAPI,
-        AsyncSyncStockPositionsAPI,
-        AsyncSyncStorageLocationStockPositionsAPI,
-        SyncItemWarehousesAPI,
-        SyncStockPositionsAPI,
-        SyncStorageLocationStockPositionsAPI,
+        AsyncItemWarehousesSyncAPI,
+        AsyncStockPositionsSyncAPI,
+        AsyncStorageLocationStockPositionsSyncAPI,
+        ItemWarehousesSyncAPI,
+        StockPositionsSyncAPI,
+        StorageLocationStockPositionsSyncAPI,
     )
-    from .sync_logistics import AsyncSyncItemsAPI, AsyncSyncSalesItemPricesAPI, SyncItemsAPI, SyncSalesItemPricesAPI
+    from .sync_logistics import AsyncItemsSyncAPI, AsyncSalesItemPricesSyncAPI, ItemsSyncAPI, SalesItemPricesSyncAPI
     from .sync_project import (
-        AsyncSyncProjectsAPI,
-        AsyncSyncTimeCostTransactionsAPI,
-        SyncProjectsAPI,
-        SyncTimeCostTransactionsAPI,
+        AsyncProjectsSyncAPI,
+        AsyncTimeCostTransactionsSyncAPI,
+        ProjectsSyncAPI,
+        TimeCostTransactionsSyncAPI,
     )
-    from .sync_salesinvoice import AsyncSyncSalesInvoicesAPI, SyncSalesInvoicesAPI
+    from .sync_salesinvoice import AsyncSalesInvoicesSyncAPI, SalesInvoicesSyncAPI
     from .sync_salesorder import (
-        AsyncSyncGoodsDeliveriesAPI,
-        AsyncSyncGoodsDeliveryLinesAPI,
-        AsyncSyncSalesOrdersAPI,
-        SyncGoodsDeliveriesAPI,
-        SyncGoodsDeliveryLinesAPI,
-        SyncSalesOrdersAPI,
+        AsyncGoodsDeliveriesSyncAPI,
+        AsyncGoodsDeliveryLinesSyncAPI,
+        AsyncSalesOrdersSyncAPI,
+        GoodsDeliveriesSyncAPI,
+        GoodsDeliveryLinesSyncAPI,
+        SalesOrdersSyncAPI,
     )
     from .system import (
         AccountantInfoAPI,
@@ -782,7 +782,7 @@ def _api(module: str, name: str, client: Any, division: int | None) -> Any:
     return cls(client, division=division)
 
 
-class _BulkCRMServices:
+class _Services_bulk_crm:
     """Endpoints under ``bulk/CRM``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -795,7 +795,7 @@ class _BulkCRMServices:
         return cast("BulkQuotationLinesAPI", _api("bulk_crm", "BulkQuotationLinesAPI", self._client, self._division))
 
 
-class _AsyncBulkCRMServices:
+class _AsyncServices_bulk_crm:
     """Endpoints under ``bulk/CRM``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -810,7 +810,7 @@ class _AsyncBulkCRMServices:
         )
 
 
-class _BulkCashflowServices:
+class _Services_bulk_cashflow:
     """Endpoints under ``bulk/Cashflow``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -828,7 +828,7 @@ class _BulkCashflowServices:
         return cast("BulkReceivablesAPI", _api("bulk_cashflow", "BulkReceivablesAPI", self._client, self._division))
 
 
-class _AsyncBulkCashflowServices:
+class _AsyncServices_bulk_cashflow:
     """Endpoints under ``bulk/Cashflow``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -848,7 +848,7 @@ class _AsyncBulkCashflowServices:
         )
 
 
-class _BulkProjectServices:
+class _Services_bulk_project:
     """Endpoints under ``bulk/Project``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -861,7 +861,7 @@ class _BulkProjectServices:
         return cast("BulkProjectWBSAPI", _api("bulk_project", "BulkProjectWBSAPI", self._client, self._division))
 
 
-class _AsyncBulkProjectServices:
+class _AsyncServices_bulk_project:
     """Endpoints under ``bulk/Project``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -876,7 +876,7 @@ class _AsyncBulkProjectServices:
         )
 
 
-class _BulkSalesInvoiceServices:
+class _Services_bulk_sales_invoice:
     """Endpoints under ``bulk/SalesInvoice``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -892,7 +892,7 @@ class _BulkSalesInvoiceServices:
         )
 
 
-class _AsyncBulkSalesInvoiceServices:
+class _AsyncServices_bulk_sales_invoice:
     """Endpoints under ``bulk/SalesInvoice``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -908,7 +908,7 @@ class _AsyncBulkSalesInvoiceServices:
         )
 
 
-class _BulkSalesOrderServices:
+class _Services_bulk_sales_order:
     """Endpoints under ``bulk/SalesOrder``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -923,7 +923,7 @@ class _BulkSalesOrderServices:
         )
 
 
-class _AsyncBulkSalesOrderServices:
+class _AsyncServices_bulk_sales_order:
     """Endpoints under ``bulk/SalesOrder``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -939,7 +939,7 @@ class _AsyncBulkSalesOrderServices:
         )
 
 
-class _OpeningbalanceCurrentYearServices:
+class _Services_openingbalance_current_year:
     """Endpoints under ``openingbalance/CurrentYear``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -961,7 +961,7 @@ class _OpeningbalanceCurrentYearServices:
         )
 
 
-class _AsyncOpeningbalanceCurrentYearServices:
+class _AsyncServices_openingbalance_current_year:
     """Endpoints under ``openingbalance/CurrentYear``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -985,7 +985,7 @@ class _AsyncOpeningbalanceCurrentYearServices:
         )
 
 
-class _OpeningbalancePreviousYearServices:
+class _Services_openingbalance_previous_year:
     """Endpoints under ``openingbalance/PreviousYear``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -1008,7 +1008,7 @@ class _OpeningbalancePreviousYearServices:
         )
 
 
-class _AsyncOpeningbalancePreviousYearServices:
+class _AsyncServices_openingbalance_previous_year:
     """Endpoints under ``openingbalance/PreviousYear``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -1032,7 +1032,7 @@ class _AsyncOpeningbalancePreviousYearServices:
         )
 
 
-class _ReadCrmServices:
+class _Services_read_crm:
     """Endpoints under ``read/crm``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -1078,7 +1078,7 @@ class _ReadCrmServices:
         )
 
 
-class _AsyncReadCrmServices:
+class _AsyncServices_read_crm:
     """Endpoints under ``read/crm``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -1132,7 +1132,7 @@ class _AsyncReadCrmServices:
         )
 
 
-class _ReadFinancialServices:
+class _Services_read_financial:
     """Endpoints under ``read/financial``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -1303,7 +1303,7 @@ class _ReadFinancialServices:
         )
 
 
-class _AsyncReadFinancialServices:
+class _AsyncServices_read_financial:
     """Endpoints under ``read/financial``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -1486,7 +1486,7 @@ class _AsyncReadFinancialServices:
         )
 
 
-class _ReadLogisticsServices:
+class _Services_read_logistics:
     """Endpoints under ``read/logistics``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -1521,7 +1521,7 @@ class _ReadLogisticsServices:
         return cast("StockPositionAPI", _api("read_logistics", "StockPositionAPI", self._client, self._division))
 
 
-class _AsyncReadLogisticsServices:
+class _AsyncServices_read_logistics:
     """Endpoints under ``read/logistics``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -1565,7 +1565,7 @@ class _AsyncReadLogisticsServices:
         )
 
 
-class _ReadMailboxServices:
+class _Services_read_mailbox:
     """Endpoints under ``read/mailbox``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -1591,7 +1591,7 @@ class _ReadMailboxServices:
         )
 
 
-class _AsyncReadMailboxServices:
+class _AsyncServices_read_mailbox:
     """Endpoints under ``read/mailbox``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -1621,7 +1621,7 @@ class _AsyncReadMailboxServices:
         )
 
 
-class _ReadManufacturingServices:
+class _Services_read_manufacturing:
     """Endpoints under ``read/manufacturing``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -1653,7 +1653,7 @@ class _ReadManufacturingServices:
         )
 
 
-class _AsyncReadManufacturingServices:
+class _AsyncServices_read_manufacturing:
     """Endpoints under ``read/manufacturing``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -1687,7 +1687,7 @@ class _AsyncReadManufacturingServices:
         )
 
 
-class _ReadPayrollServices:
+class _Services_read_payroll:
     """Endpoints under ``read/payroll``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -1711,7 +1711,7 @@ class _ReadPayrollServices:
         )
 
 
-class _AsyncReadPayrollServices:
+class _AsyncServices_read_payroll:
     """Endpoints under ``read/payroll``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -1735,7 +1735,7 @@ class _AsyncReadPayrollServices:
         )
 
 
-class _ReadProjectServices:
+class _Services_read_project:
     """Endpoints under ``read/project``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -2103,7 +2103,7 @@ class _ReadProjectServices:
         )
 
 
-class _AsyncReadProjectServices:
+class _AsyncServices_read_project:
     """Endpoints under ``read/project``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -2484,7 +2484,7 @@ class _AsyncReadProjectServices:
         )
 
 
-class _SyncCRMServices:
+class _Services_sync_crm:
     """Endpoints under ``sync/CRM``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -2492,27 +2492,27 @@ class _SyncCRMServices:
         self._division = division
 
     @cached_property
-    def accounts(self) -> SyncAccountsAPI:
+    def accounts(self) -> AccountsSyncAPI:
         """``sync/CRM/Accounts``."""
-        return cast("SyncAccountsAPI", _api("sync_crm", "SyncAccountsAPI", self._client, self._division))
+        return cast("AccountsSyncAPI", _api("sync_crm", "AccountsSyncAPI", self._client, self._division))
 
     @cached_property
-    def addresses(self) -> SyncAddressesAPI:
+    def addresses(self) -> AddressesSyncAPI:
         """``sync/CRM/Addresses``."""
-        return cast("SyncAddressesAPI", _api("sync_crm", "SyncAddressesAPI", self._client, self._division))
+        return cast("AddressesSyncAPI", _api("sync_crm", "AddressesSyncAPI", self._client, self._division))
 
     @cached_property
-    def contacts(self) -> SyncContactsAPI:
+    def contacts(self) -> ContactsSyncAPI:
         """``sync/CRM/Contacts``."""
-        return cast("SyncContactsAPI", _api("sync_crm", "SyncContactsAPI", self._client, self._division))
+        return cast("ContactsSyncAPI", _api("sync_crm", "ContactsSyncAPI", self._client, self._division))
 
     @cached_property
-    def quotations(self) -> SyncQuotationsAPI:
+    def quotations(self) -> QuotationsSyncAPI:
         """``sync/CRM/Quotations``."""
-        return cast("SyncQuotationsAPI", _api("sync_crm", "SyncQuotationsAPI", self._client, self._division))
+        return cast("QuotationsSyncAPI", _api("sync_crm", "QuotationsSyncAPI", self._client, self._division))
 
 
-class _AsyncSyncCRMServices:
+class _AsyncServices_sync_crm:
     """Endpoints under ``sync/CRM``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -2520,27 +2520,27 @@ class _AsyncSyncCRMServices:
         self._division = division
 
     @cached_property
-    def accounts(self) -> AsyncSyncAccountsAPI:
+    def accounts(self) -> AsyncAccountsSyncAPI:
         """``sync/CRM/Accounts``."""
-        return cast("AsyncSyncAccountsAPI", _api("sync_crm", "AsyncSyncAccountsAPI", self._client, self._division))
+        return cast("AsyncAccountsSyncAPI", _api("sync_crm", "AsyncAccountsSyncAPI", self._client, self._division))
 
     @cached_property
-    def addresses(self) -> AsyncSyncAddressesAPI:
+    def addresses(self) -> AsyncAddressesSyncAPI:
         """``sync/CRM/Addresses``."""
-        return cast("AsyncSyncAddressesAPI", _api("sync_crm", "AsyncSyncAddressesAPI", self._client, self._division))
+        return cast("AsyncAddressesSyncAPI", _api("sync_crm", "AsyncAddressesSyncAPI", self._client, self._division))
 
     @cached_property
-    def contacts(self) -> AsyncSyncContactsAPI:
+    def contacts(self) -> AsyncContactsSyncAPI:
         """``sync/CRM/Contacts``."""
-        return cast("AsyncSyncContactsAPI", _api("sync_crm", "AsyncSyncContactsAPI", self._client, self._division))
+        return cast("AsyncContactsSyncAPI", _api("sync_crm", "AsyncContactsSyncAPI", self._client, self._division))
 
     @cached_property
-    def quotations(self) -> AsyncSyncQuotationsAPI:
+    def quotations(self) -> AsyncQuotationsSyncAPI:
         """``sync/CRM/Quotations``."""
-        return cast("AsyncSyncQuotationsAPI", _api("sync_crm", "AsyncSyncQuotationsAPI", self._client, self._division))
+        return cast("AsyncQuotationsSyncAPI", _api("sync_crm", "AsyncQuotationsSyncAPI", self._client, self._division))
 
 
-class _SyncCashflowServices:
+class _Services_sync_cashflow:
     """Endpoints under ``sync/Cashflow``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -2548,12 +2548,12 @@ class _SyncCashflowServices:
         self._division = division
 
     @cached_property
-    def payment_terms(self) -> SyncPaymentTermsAPI:
+    def payment_terms(self) -> PaymentTermsSyncAPI:
         """``sync/Cashflow/PaymentTerms``."""
-        return cast("SyncPaymentTermsAPI", _api("sync_cashflow", "SyncPaymentTermsAPI", self._client, self._division))
+        return cast("PaymentTermsSyncAPI", _api("sync_cashflow", "PaymentTermsSyncAPI", self._client, self._division))
 
 
-class _AsyncSyncCashflowServices:
+class _AsyncServices_sync_cashflow:
     """Endpoints under ``sync/Cashflow``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -2561,14 +2561,14 @@ class _AsyncSyncCashflowServices:
         self._division = division
 
     @cached_property
-    def payment_terms(self) -> AsyncSyncPaymentTermsAPI:
+    def payment_terms(self) -> AsyncPaymentTermsSyncAPI:
         """``sync/Cashflow/PaymentTerms``."""
         return cast(
-            "AsyncSyncPaymentTermsAPI", _api("sync_cashflow", "AsyncSyncPaymentTermsAPI", self._client, self._division)
+            "AsyncPaymentTermsSyncAPI", _api("sync_cashflow", "AsyncPaymentTermsSyncAPI", self._client, self._division)
         )
 
 
-class _SyncDocumentsServices:
+class _Services_sync_documents:
     """Endpoints under ``sync/Documents``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -2576,20 +2576,20 @@ class _SyncDocumentsServices:
         self._division = division
 
     @cached_property
-    def document_attachments(self) -> SyncDocumentAttachmentsAPI:
+    def document_attachments(self) -> DocumentAttachmentsSyncAPI:
         """``sync/Documents/DocumentAttachments``."""
         return cast(
-            "SyncDocumentAttachmentsAPI",
-            _api("sync_documents", "SyncDocumentAttachmentsAPI", self._client, self._division),
+            "DocumentAttachmentsSyncAPI",
+            _api("sync_documents", "DocumentAttachmentsSyncAPI", self._client, self._division),
         )
 
     @cached_property
-    def documents(self) -> SyncDocumentsAPI:
+    def documents(self) -> DocumentsSyncAPI:
         """``sync/Documents/Documents``."""
-        return cast("SyncDocumentsAPI", _api("sync_documents", "SyncDocumentsAPI", self._client, self._division))
+        return cast("DocumentsSyncAPI", _api("sync_documents", "DocumentsSyncAPI", self._client, self._division))
 
 
-class _AsyncSyncDocumentsServices:
+class _AsyncServices_sync_documents:
     """Endpoints under ``sync/Documents``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -2597,22 +2597,22 @@ class _AsyncSyncDocumentsServices:
         self._division = division
 
     @cached_property
-    def document_attachments(self) -> AsyncSyncDocumentAttachmentsAPI:
+    def document_attachments(self) -> AsyncDocumentAttachmentsSyncAPI:
         """``sync/Documents/DocumentAttachments``."""
         return cast(
-            "AsyncSyncDocumentAttachmentsAPI",
-            _api("sync_documents", "AsyncSyncDocumentAttachmentsAPI", self._client, self._division),
+            "AsyncDocumentAttachmentsSyncAPI",
+            _api("sync_documents", "AsyncDocumentAttachmentsSyncAPI", self._client, self._division),
         )
 
     @cached_property
-    def documents(self) -> AsyncSyncDocumentsAPI:
+    def documents(self) -> AsyncDocumentsSyncAPI:
         """``sync/Documents/Documents``."""
         return cast(
-            "AsyncSyncDocumentsAPI", _api("sync_documents", "AsyncSyncDocumentsAPI", self._client, self._division)
+            "AsyncDocumentsSyncAPI", _api("sync_documents", "AsyncDocumentsSyncAPI", self._client, self._division)
         )
 
 
-class _SyncFinancialServices:
+class _Services_sync_financial:
     """Endpoints under ``sync/Financial``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -2620,26 +2620,26 @@ class _SyncFinancialServices:
         self._division = division
 
     @cached_property
-    def gl_accounts(self) -> SyncGLAccountsAPI:
+    def gl_accounts(self) -> GLAccountsSyncAPI:
         """``sync/Financial/GLAccounts``."""
-        return cast("SyncGLAccountsAPI", _api("sync_financial", "SyncGLAccountsAPI", self._client, self._division))
+        return cast("GLAccountsSyncAPI", _api("sync_financial", "GLAccountsSyncAPI", self._client, self._division))
 
     @cached_property
-    def gl_classifications(self) -> SyncGLClassificationsAPI:
+    def gl_classifications(self) -> GLClassificationsSyncAPI:
         """``sync/Financial/GLClassifications``."""
         return cast(
-            "SyncGLClassificationsAPI", _api("sync_financial", "SyncGLClassificationsAPI", self._client, self._division)
+            "GLClassificationsSyncAPI", _api("sync_financial", "GLClassificationsSyncAPI", self._client, self._division)
         )
 
     @cached_property
-    def transaction_lines(self) -> SyncTransactionLinesAPI:
+    def transaction_lines(self) -> TransactionLinesSyncAPI:
         """``sync/Financial/TransactionLines``."""
         return cast(
-            "SyncTransactionLinesAPI", _api("sync_financial", "SyncTransactionLinesAPI", self._client, self._division)
+            "TransactionLinesSyncAPI", _api("sync_financial", "TransactionLinesSyncAPI", self._client, self._division)
         )
 
 
-class _AsyncSyncFinancialServices:
+class _AsyncServices_sync_financial:
     """Endpoints under ``sync/Financial``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -2647,30 +2647,30 @@ class _AsyncSyncFinancialServices:
         self._division = division
 
     @cached_property
-    def gl_accounts(self) -> AsyncSyncGLAccountsAPI:
+    def gl_accounts(self) -> AsyncGLAccountsSyncAPI:
         """``sync/Financial/GLAccounts``."""
         return cast(
-            "AsyncSyncGLAccountsAPI", _api("sync_financial", "AsyncSyncGLAccountsAPI", self._client, self._division)
+            "AsyncGLAccountsSyncAPI", _api("sync_financial", "AsyncGLAccountsSyncAPI", self._client, self._division)
         )
 
     @cached_property
-    def gl_classifications(self) -> AsyncSyncGLClassificationsAPI:
+    def gl_classifications(self) -> AsyncGLClassificationsSyncAPI:
         """``sync/Financial/GLClassifications``."""
         return cast(
-            "AsyncSyncGLClassificationsAPI",
-            _api("sync_financial", "AsyncSyncGLClassificationsAPI", self._client, self._division),
+            "AsyncGLClassificationsSyncAPI",
+            _api("sync_financial", "AsyncGLClassificationsSyncAPI", self._client, self._division),
         )
 
     @cached_property
-    def transaction_lines(self) -> AsyncSyncTransactionLinesAPI:
+    def transaction_lines(self) -> AsyncTransactionLinesSyncAPI:
         """``sync/Financial/TransactionLines``."""
         return cast(
-            "AsyncSyncTransactionLinesAPI",
-            _api("sync_financial", "AsyncSyncTransactionLinesAPI", self._client, self._division),
+            "AsyncTransactionLinesSyncAPI",
+            _api("sync_financial", "AsyncTransactionLinesSyncAPI", self._client, self._division),
         )
 
 
-class _SyncInventoryServices:
+class _Services_sync_inventory:
     """Endpoints under ``sync/Inventory``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -2678,29 +2678,29 @@ class _SyncInventoryServices:
         self._division = division
 
     @cached_property
-    def item_warehouses(self) -> SyncItemWarehousesAPI:
+    def item_warehouses(self) -> ItemWarehousesSyncAPI:
         """``sync/Inventory/ItemWarehouses``."""
         return cast(
-            "SyncItemWarehousesAPI", _api("sync_inventory", "SyncItemWarehousesAPI", self._client, self._division)
+            "ItemWarehousesSyncAPI", _api("sync_inventory", "ItemWarehousesSyncAPI", self._client, self._division)
         )
 
     @cached_property
-    def stock_positions(self) -> SyncStockPositionsAPI:
+    def stock_positions(self) -> StockPositionsSyncAPI:
         """``sync/Inventory/StockPositions``."""
         return cast(
-            "SyncStockPositionsAPI", _api("sync_inventory", "SyncStockPositionsAPI", self._client, self._division)
+            "StockPositionsSyncAPI", _api("sync_inventory", "StockPositionsSyncAPI", self._client, self._division)
         )
 
     @cached_property
-    def storage_location_stock_positions(self) -> SyncStorageLocationStockPositionsAPI:
+    def storage_location_stock_positions(self) -> StorageLocationStockPositionsSyncAPI:
         """``sync/Inventory/StorageLocationStockPositions``."""
         return cast(
-            "SyncStorageLocationStockPositionsAPI",
-            _api("sync_inventory", "SyncStorageLocationStockPositionsAPI", self._client, self._division),
+            "StorageLocationStockPositionsSyncAPI",
+            _api("sync_inventory", "StorageLocationStockPositionsSyncAPI", self._client, self._division),
         )
 
 
-class _AsyncSyncInventoryServices:
+class _AsyncServices_sync_inventory:
     """Endpoints under ``sync/Inventory``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -2708,31 +2708,31 @@ class _AsyncSyncInventoryServices:
         self._division = division
 
     @cached_property
-    def item_warehouses(self) -> AsyncSyncItemWarehousesAPI:
+    def item_warehouses(self) -> AsyncItemWarehousesSyncAPI:
         """``sync/Inventory/ItemWarehouses``."""
         return cast(
-            "AsyncSyncItemWarehousesAPI",
-            _api("sync_inventory", "AsyncSyncItemWarehousesAPI", self._client, self._division),
+            "AsyncItemWarehousesSyncAPI",
+            _api("sync_inventory", "AsyncItemWarehousesSyncAPI", self._client, self._division),
         )
 
     @cached_property
-    def stock_positions(self) -> AsyncSyncStockPositionsAPI:
+    def stock_positions(self) -> AsyncStockPositionsSyncAPI:
         """``sync/Inventory/StockPositions``."""
         return cast(
-            "AsyncSyncStockPositionsAPI",
-            _api("sync_inventory", "AsyncSyncStockPositionsAPI", self._client, self._division),
+            "AsyncStockPositionsSyncAPI",
+            _api("sync_inventory", "AsyncStockPositionsSyncAPI", self._client, self._division),
         )
 
     @cached_property
-    def storage_location_stock_positions(self) -> AsyncSyncStorageLocationStockPositionsAPI:
+    def storage_location_stock_positions(self) -> AsyncStorageLocationStockPositionsSyncAPI:
         """``sync/Inventory/StorageLocationStockPositions``."""
         return cast(
-            "AsyncSyncStorageLocationStockPositionsAPI",
-            _api("sync_inventory", "AsyncSyncStorageLocationStockPositionsAPI", self._client, self._division),
+            "AsyncStorageLocationStockPositionsSyncAPI",
+            _api("sync_inventory", "AsyncStorageLocationStockPositionsSyncAPI", self._client, self._division),
         )
 
 
-class _SyncLogisticsServices:
+class _Services_sync_logistics:
     """Endpoints under ``sync/Logistics``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -2740,19 +2740,19 @@ class _SyncLogisticsServices:
         self._division = division
 
     @cached_property
-    def items(self) -> SyncItemsAPI:
+    def items(self) -> ItemsSyncAPI:
         """``sync/Logistics/Items``."""
-        return cast("SyncItemsAPI", _api("sync_logistics", "SyncItemsAPI", self._client, self._division))
+        return cast("ItemsSyncAPI", _api("sync_logistics", "ItemsSyncAPI", self._client, self._division))
 
     @cached_property
-    def sales_item_prices(self) -> SyncSalesItemPricesAPI:
+    def sales_item_prices(self) -> SalesItemPricesSyncAPI:
         """``sync/Logistics/SalesItemPrices``."""
         return cast(
-            "SyncSalesItemPricesAPI", _api("sync_logistics", "SyncSalesItemPricesAPI", self._client, self._division)
+            "SalesItemPricesSyncAPI", _api("sync_logistics", "SalesItemPricesSyncAPI", self._client, self._division)
         )
 
 
-class _AsyncSyncLogisticsServices:
+class _AsyncServices_sync_logistics:
     """Endpoints under ``sync/Logistics``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -2760,20 +2760,20 @@ class _AsyncSyncLogisticsServices:
         self._division = division
 
     @cached_property
-    def items(self) -> AsyncSyncItemsAPI:
+    def items(self) -> AsyncItemsSyncAPI:
         """``sync/Logistics/Items``."""
-        return cast("AsyncSyncItemsAPI", _api("sync_logistics", "AsyncSyncItemsAPI", self._client, self._division))
+        return cast("AsyncItemsSyncAPI", _api("sync_logistics", "AsyncItemsSyncAPI", self._client, self._division))
 
     @cached_property
-    def sales_item_prices(self) -> AsyncSyncSalesItemPricesAPI:
+    def sales_item_prices(self) -> AsyncSalesItemPricesSyncAPI:
         """``sync/Logistics/SalesItemPrices``."""
         return cast(
-            "AsyncSyncSalesItemPricesAPI",
-            _api("sync_logistics", "AsyncSyncSalesItemPricesAPI", self._client, self._division),
+            "AsyncSalesItemPricesSyncAPI",
+            _api("sync_logistics", "AsyncSalesItemPricesSyncAPI", self._client, self._division),
         )
 
 
-class _SyncProjectServices:
+class _Services_sync_project:
     """Endpoints under ``sync/Project``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -2781,20 +2781,20 @@ class _SyncProjectServices:
         self._division = division
 
     @cached_property
-    def projects(self) -> SyncProjectsAPI:
+    def projects(self) -> ProjectsSyncAPI:
         """``sync/Project/Projects``."""
-        return cast("SyncProjectsAPI", _api("sync_project", "SyncProjectsAPI", self._client, self._division))
+        return cast("ProjectsSyncAPI", _api("sync_project", "ProjectsSyncAPI", self._client, self._division))
 
     @cached_property
-    def time_cost_transactions(self) -> SyncTimeCostTransactionsAPI:
+    def time_cost_transactions(self) -> TimeCostTransactionsSyncAPI:
         """``sync/Project/TimeCostTransactions``."""
         return cast(
-            "SyncTimeCostTransactionsAPI",
-            _api("sync_project", "SyncTimeCostTransactionsAPI", self._client, self._division),
+            "TimeCostTransactionsSyncAPI",
+            _api("sync_project", "TimeCostTransactionsSyncAPI", self._client, self._division),
         )
 
 
-class _AsyncSyncProjectServices:
+class _AsyncServices_sync_project:
     """Endpoints under ``sync/Project``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -2802,20 +2802,20 @@ class _AsyncSyncProjectServices:
         self._division = division
 
     @cached_property
-    def projects(self) -> AsyncSyncProjectsAPI:
+    def projects(self) -> AsyncProjectsSyncAPI:
         """``sync/Project/Projects``."""
-        return cast("AsyncSyncProjectsAPI", _api("sync_project", "AsyncSyncProjectsAPI", self._client, self._division))
+        return cast("AsyncProjectsSyncAPI", _api("sync_project", "AsyncProjectsSyncAPI", self._client, self._division))
 
     @cached_property
-    def time_cost_transactions(self) -> AsyncSyncTimeCostTransactionsAPI:
+    def time_cost_transactions(self) -> AsyncTimeCostTransactionsSyncAPI:
         """``sync/Project/TimeCostTransactions``."""
         return cast(
-            "AsyncSyncTimeCostTransactionsAPI",
-            _api("sync_project", "AsyncSyncTimeCostTransactionsAPI", self._client, self._division),
+            "AsyncTimeCostTransactionsSyncAPI",
+            _api("sync_project", "AsyncTimeCostTransactionsSyncAPI", self._client, self._division),
         )
 
 
-class _SyncSalesInvoiceServices:
+class _Services_sync_sales_invoice:
     """Endpoints under ``sync/SalesInvoice``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -2823,14 +2823,14 @@ class _SyncSalesInvoiceServices:
         self._division = division
 
     @cached_property
-    def sales_invoices(self) -> SyncSalesInvoicesAPI:
+    def sales_invoices(self) -> SalesInvoicesSyncAPI:
         """``sync/SalesInvoice/SalesInvoices``."""
         return cast(
-            "SyncSalesInvoicesAPI", _api("sync_salesinvoice", "SyncSalesInvoicesAPI", self._client, self._division)
+            "SalesInvoicesSyncAPI", _api("sync_salesinvoice", "SalesInvoicesSyncAPI", self._client, self._division)
         )
 
 
-class _AsyncSyncSalesInvoiceServices:
+class _AsyncServices_sync_sales_invoice:
     """Endpoints under ``sync/SalesInvoice``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -2838,15 +2838,15 @@ class _AsyncSyncSalesInvoiceServices:
         self._division = division
 
     @cached_property
-    def sales_invoices(self) -> AsyncSyncSalesInvoicesAPI:
+    def sales_invoices(self) -> AsyncSalesInvoicesSyncAPI:
         """``sync/SalesInvoice/SalesInvoices``."""
         return cast(
-            "AsyncSyncSalesInvoicesAPI",
-            _api("sync_salesinvoice", "AsyncSyncSalesInvoicesAPI", self._client, self._division),
+            "AsyncSalesInvoicesSyncAPI",
+            _api("sync_salesinvoice", "AsyncSalesInvoicesSyncAPI", self._client, self._division),
         )
 
 
-class _SyncSalesOrderServices:
+class _Services_sync_sales_order:
     """Endpoints under ``sync/SalesOrder``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -2854,27 +2854,27 @@ class _SyncSalesOrderServices:
         self._division = division
 
     @cached_property
-    def goods_deliveries(self) -> SyncGoodsDeliveriesAPI:
+    def goods_deliveries(self) -> GoodsDeliveriesSyncAPI:
         """``sync/SalesOrder/GoodsDeliveries``."""
         return cast(
-            "SyncGoodsDeliveriesAPI", _api("sync_salesorder", "SyncGoodsDeliveriesAPI", self._client, self._division)
+            "GoodsDeliveriesSyncAPI", _api("sync_salesorder", "GoodsDeliveriesSyncAPI", self._client, self._division)
         )
 
     @cached_property
-    def goods_delivery_lines(self) -> SyncGoodsDeliveryLinesAPI:
+    def goods_delivery_lines(self) -> GoodsDeliveryLinesSyncAPI:
         """``sync/SalesOrder/GoodsDeliveryLines``."""
         return cast(
-            "SyncGoodsDeliveryLinesAPI",
-            _api("sync_salesorder", "SyncGoodsDeliveryLinesAPI", self._client, self._division),
+            "GoodsDeliveryLinesSyncAPI",
+            _api("sync_salesorder", "GoodsDeliveryLinesSyncAPI", self._client, self._division),
         )
 
     @cached_property
-    def sales_orders(self) -> SyncSalesOrdersAPI:
+    def sales_orders(self) -> SalesOrdersSyncAPI:
         """``sync/SalesOrder/SalesOrders``."""
-        return cast("SyncSalesOrdersAPI", _api("sync_salesorder", "SyncSalesOrdersAPI", self._client, self._division))
+        return cast("SalesOrdersSyncAPI", _api("sync_salesorder", "SalesOrdersSyncAPI", self._client, self._division))
 
 
-class _AsyncSyncSalesOrderServices:
+class _AsyncServices_sync_sales_order:
     """Endpoints under ``sync/SalesOrder``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -2882,30 +2882,30 @@ class _AsyncSyncSalesOrderServices:
         self._division = division
 
     @cached_property
-    def goods_deliveries(self) -> AsyncSyncGoodsDeliveriesAPI:
+    def goods_deliveries(self) -> AsyncGoodsDeliveriesSyncAPI:
         """``sync/SalesOrder/GoodsDeliveries``."""
         return cast(
-            "AsyncSyncGoodsDeliveriesAPI",
-            _api("sync_salesorder", "AsyncSyncGoodsDeliveriesAPI", self._client, self._division),
+            "AsyncGoodsDeliveriesSyncAPI",
+            _api("sync_salesorder", "AsyncGoodsDeliveriesSyncAPI", self._client, self._division),
         )
 
     @cached_property
-    def goods_delivery_lines(self) -> AsyncSyncGoodsDeliveryLinesAPI:
+    def goods_delivery_lines(self) -> AsyncGoodsDeliveryLinesSyncAPI:
         """``sync/SalesOrder/GoodsDeliveryLines``."""
         return cast(
-            "AsyncSyncGoodsDeliveryLinesAPI",
-            _api("sync_salesorder", "AsyncSyncGoodsDeliveryLinesAPI", self._client, self._division),
+            "AsyncGoodsDeliveryLinesSyncAPI",
+            _api("sync_salesorder", "AsyncGoodsDeliveryLinesSyncAPI", self._client, self._division),
         )
 
     @cached_property
-    def sales_orders(self) -> AsyncSyncSalesOrdersAPI:
+    def sales_orders(self) -> AsyncSalesOrdersSyncAPI:
         """``sync/SalesOrder/SalesOrders``."""
         return cast(
-            "AsyncSyncSalesOrdersAPI", _api("sync_salesorder", "AsyncSyncSalesOrdersAPI", self._client, self._division)
+            "AsyncSalesOrdersSyncAPI", _api("sync_salesorder", "AsyncSalesOrdersSyncAPI", self._client, self._division)
         )
 
 
-class _AccountancyServices:
+class _Services_accountancy:
     """Endpoints under ``accountancy``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -2946,7 +2946,7 @@ class _AccountancyServices:
         return cast("TaskTypesAPI", _api("accountancy", "TaskTypesAPI", self._client, self._division))
 
 
-class _AsyncAccountancyServices:
+class _AsyncServices_accountancy:
     """Endpoints under ``accountancy``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -2989,7 +2989,7 @@ class _AsyncAccountancyServices:
         return cast("AsyncTaskTypesAPI", _api("accountancy", "AsyncTaskTypesAPI", self._client, self._division))
 
 
-class _ActivitiesServices:
+class _Services_activities:
     """Endpoints under ``activities``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -3022,7 +3022,7 @@ class _ActivitiesServices:
         return cast("TasksAPI", _api("activities", "TasksAPI", self._client, self._division))
 
 
-class _AsyncActivitiesServices:
+class _AsyncServices_activities:
     """Endpoints under ``activities``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -3059,7 +3059,7 @@ class _AsyncActivitiesServices:
         return cast("AsyncTasksAPI", _api("activities", "AsyncTasksAPI", self._client, self._division))
 
 
-class _AssetsServices:
+class _Services_assets:
     """Endpoints under ``assets``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -3082,7 +3082,7 @@ class _AssetsServices:
         return cast("DepreciationMethodsAPI", _api("assets", "DepreciationMethodsAPI", self._client, self._division))
 
 
-class _AsyncAssetsServices:
+class _AsyncServices_assets:
     """Endpoints under ``assets``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -3107,7 +3107,7 @@ class _AsyncAssetsServices:
         )
 
 
-class _BudgetServices:
+class _Services_budget:
     """Endpoints under ``budget``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -3125,7 +3125,7 @@ class _BudgetServices:
         return cast("BudgetsAPI", _api("budget", "BudgetsAPI", self._client, self._division))
 
 
-class _AsyncBudgetServices:
+class _AsyncServices_budget:
     """Endpoints under ``budget``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -3143,7 +3143,7 @@ class _AsyncBudgetServices:
         return cast("AsyncBudgetsAPI", _api("budget", "AsyncBudgetsAPI", self._client, self._division))
 
 
-class _BulkServices:
+class _Services_bulk:
     """Endpoints under ``bulk``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -3151,27 +3151,27 @@ class _BulkServices:
         self._division = division
 
     @cached_property
-    def cashflow(self) -> _BulkCashflowServices:
-        return _BulkCashflowServices(self._client, self._division)
+    def cashflow(self) -> _Services_bulk_cashflow:
+        return _Services_bulk_cashflow(self._client, self._division)
 
     @cached_property
-    def crm(self) -> _BulkCRMServices:
-        return _BulkCRMServices(self._client, self._division)
+    def crm(self) -> _Services_bulk_crm:
+        return _Services_bulk_crm(self._client, self._division)
 
     @cached_property
-    def project(self) -> _BulkProjectServices:
-        return _BulkProjectServices(self._client, self._division)
+    def project(self) -> _Services_bulk_project:
+        return _Services_bulk_project(self._client, self._division)
 
     @cached_property
-    def sales_invoice(self) -> _BulkSalesInvoiceServices:
-        return _BulkSalesInvoiceServices(self._client, self._division)
+    def sales_invoice(self) -> _Services_bulk_sales_invoice:
+        return _Services_bulk_sales_invoice(self._client, self._division)
 
     @cached_property
-    def sales_order(self) -> _BulkSalesOrderServices:
-        return _BulkSalesOrderServices(self._client, self._division)
+    def sales_order(self) -> _Services_bulk_sales_order:
+        return _Services_bulk_sales_order(self._client, self._division)
 
 
-class _AsyncBulkServices:
+class _AsyncServices_bulk:
     """Endpoints under ``bulk``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -3179,27 +3179,27 @@ class _AsyncBulkServices:
         self._division = division
 
     @cached_property
-    def cashflow(self) -> _AsyncBulkCashflowServices:
-        return _AsyncBulkCashflowServices(self._client, self._division)
+    def cashflow(self) -> _AsyncServices_bulk_cashflow:
+        return _AsyncServices_bulk_cashflow(self._client, self._division)
 
     @cached_property
-    def crm(self) -> _AsyncBulkCRMServices:
-        return _AsyncBulkCRMServices(self._client, self._division)
+    def crm(self) -> _AsyncServices_bulk_crm:
+        return _AsyncServices_bulk_crm(self._client, self._division)
 
     @cached_property
-    def project(self) -> _AsyncBulkProjectServices:
-        return _AsyncBulkProjectServices(self._client, self._division)
+    def project(self) -> _AsyncServices_bulk_project:
+        return _AsyncServices_bulk_project(self._client, self._division)
 
     @cached_property
-    def sales_invoice(self) -> _AsyncBulkSalesInvoiceServices:
-        return _AsyncBulkSalesInvoiceServices(self._client, self._division)
+    def sales_invoice(self) -> _AsyncServices_bulk_sales_invoice:
+        return _AsyncServices_bulk_sales_invoice(self._client, self._division)
 
     @cached_property
-    def sales_order(self) -> _AsyncBulkSalesOrderServices:
-        return _AsyncBulkSalesOrderServices(self._client, self._division)
+    def sales_order(self) -> _AsyncServices_bulk_sales_order:
+        return _AsyncServices_bulk_sales_order(self._client, self._division)
 
 
-class _CashflowServices:
+class _Services_cashflow:
     """Endpoints under ``cashflow``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -3242,7 +3242,7 @@ class _CashflowServices:
         return cast("ReceivablesAPI", _api("cashflow", "ReceivablesAPI", self._client, self._division))
 
 
-class _AsyncCashflowServices:
+class _AsyncServices_cashflow:
     """Endpoints under ``cashflow``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -3291,7 +3291,7 @@ class _AsyncCashflowServices:
         return cast("AsyncReceivablesAPI", _api("cashflow", "AsyncReceivablesAPI", self._client, self._division))
 
 
-class _ContinuousmonitoringServices:
+class _Services_continuousmonitoring:
     """Endpoints under ``continuousmonitoring``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -3368,7 +3368,7 @@ class _ContinuousmonitoringServices:
         )
 
 
-class _AsyncContinuousmonitoringServices:
+class _AsyncServices_continuousmonitoring:
     """Endpoints under ``continuousmonitoring``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -3448,7 +3448,7 @@ class _AsyncContinuousmonitoringServices:
         )
 
 
-class _CrmServices:
+class _Services_crm:
     """Endpoints under ``crm``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -3543,7 +3543,7 @@ class _CrmServices:
         return cast("ReviewQuotationAPI", _api("crm", "ReviewQuotationAPI", self._client, self._division))
 
 
-class _AsyncCrmServices:
+class _AsyncServices_crm:
     """Endpoints under ``crm``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -3644,7 +3644,7 @@ class _AsyncCrmServices:
         return cast("AsyncReviewQuotationAPI", _api("crm", "AsyncReviewQuotationAPI", self._client, self._division))
 
 
-class _CurrentServices:
+class _Services_current:
     """Endpoints under ``current``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -3657,7 +3657,7 @@ class _CurrentServices:
         return cast("MeAPI", _api("current", "MeAPI", self._client, self._division))
 
 
-class _AsyncCurrentServices:
+class _AsyncServices_current:
     """Endpoints under ``current``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -3670,7 +3670,7 @@ class _AsyncCurrentServices:
         return cast("AsyncMeAPI", _api("current", "AsyncMeAPI", self._client, self._division))
 
 
-class _DocumentsServices:
+class _Services_documents:
     """Endpoints under ``documents``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -3715,7 +3715,7 @@ class _DocumentsServices:
         return cast("DocumentsAPI", _api("documents", "DocumentsAPI", self._client, self._division))
 
 
-class _AsyncDocumentsServices:
+class _AsyncServices_documents:
     """Endpoints under ``documents``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -3771,7 +3771,7 @@ class _AsyncDocumentsServices:
         return cast("AsyncDocumentsAPI", _api("documents", "AsyncDocumentsAPI", self._client, self._division))
 
 
-class _FinancialServices:
+class _Services_financial:
     """Endpoints under ``financial``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -3847,7 +3847,7 @@ class _FinancialServices:
         return cast("ReportingBalanceAPI", _api("financial", "ReportingBalanceAPI", self._client, self._division))
 
 
-class _AsyncFinancialServices:
+class _AsyncServices_financial:
     """Endpoints under ``financial``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -3934,7 +3934,7 @@ class _AsyncFinancialServices:
         )
 
 
-class _FinancialtransactionServices:
+class _Services_financialtransaction:
     """Endpoints under ``financialtransaction``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -3973,7 +3973,7 @@ class _FinancialtransactionServices:
         )
 
 
-class _AsyncFinancialtransactionServices:
+class _AsyncServices_financialtransaction:
     """Endpoints under ``financialtransaction``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -4019,7 +4019,7 @@ class _AsyncFinancialtransactionServices:
         )
 
 
-class _GeneralServices:
+class _Services_general:
     """Endpoints under ``general``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -4032,7 +4032,7 @@ class _GeneralServices:
         return cast("CurrenciesAPI", _api("general", "CurrenciesAPI", self._client, self._division))
 
 
-class _AsyncGeneralServices:
+class _AsyncServices_general:
     """Endpoints under ``general``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -4045,7 +4045,7 @@ class _AsyncGeneralServices:
         return cast("AsyncCurrenciesAPI", _api("general", "AsyncCurrenciesAPI", self._client, self._division))
 
 
-class _GeneraljournalentryServices:
+class _Services_generaljournalentry:
     """Endpoints under ``generaljournalentry``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -4069,7 +4069,7 @@ class _GeneraljournalentryServices:
         )
 
 
-class _AsyncGeneraljournalentryServices:
+class _AsyncServices_generaljournalentry:
     """Endpoints under ``generaljournalentry``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -4093,7 +4093,7 @@ class _AsyncGeneraljournalentryServices:
         )
 
 
-class _HrmServices:
+class _Services_hrm:
     """Endpoints under ``hrm``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -4171,7 +4171,7 @@ class _HrmServices:
         return cast("SchedulesAPI", _api("hrm", "SchedulesAPI", self._client, self._division))
 
 
-class _AsyncHrmServices:
+class _AsyncServices_hrm:
     """Endpoints under ``hrm``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -4258,7 +4258,7 @@ class _AsyncHrmServices:
         return cast("AsyncSchedulesAPI", _api("hrm", "AsyncSchedulesAPI", self._client, self._division))
 
 
-class _InventoryServices:
+class _Services_inventory:
     """Endpoints under ``inventory``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -4357,7 +4357,7 @@ class _InventoryServices:
         return cast("WarehousesAPI", _api("inventory", "WarehousesAPI", self._client, self._division))
 
 
-class _AsyncInventoryServices:
+class _AsyncServices_inventory:
     """Endpoints under ``inventory``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -4469,7 +4469,7 @@ class _AsyncInventoryServices:
         return cast("AsyncWarehousesAPI", _api("inventory", "AsyncWarehousesAPI", self._client, self._division))
 
 
-class _LogisticsServices:
+class _Services_logistics:
     """Endpoints under ``logistics``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -4551,7 +4551,7 @@ class _LogisticsServices:
         return cast("UnitsAPI", _api("logistics", "UnitsAPI", self._client, self._division))
 
 
-class _AsyncLogisticsServices:
+class _AsyncServices_logistics:
     """Endpoints under ``logistics``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -4639,7 +4639,7 @@ class _AsyncLogisticsServices:
         return cast("AsyncUnitsAPI", _api("logistics", "AsyncUnitsAPI", self._client, self._division))
 
 
-class _MailboxServices:
+class _Services_mailbox:
     """Endpoints under ``mailbox``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -4664,7 +4664,7 @@ class _MailboxServices:
         return cast("MailboxesAPI", _api("mailbox", "MailboxesAPI", self._client, self._division))
 
 
-class _AsyncMailboxServices:
+class _AsyncServices_mailbox:
     """Endpoints under ``mailbox``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -4692,7 +4692,7 @@ class _AsyncMailboxServices:
         return cast("AsyncMailboxesAPI", _api("mailbox", "AsyncMailboxesAPI", self._client, self._division))
 
 
-class _ManufacturingServices:
+class _Services_manufacturing:
     """Endpoints under ``manufacturing``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -4848,7 +4848,7 @@ class _ManufacturingServices:
         return cast("WorkcentersAPI", _api("manufacturing", "WorkcentersAPI", self._client, self._division))
 
 
-class _AsyncManufacturingServices:
+class _AsyncServices_manufacturing:
     """Endpoints under ``manufacturing``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -5028,7 +5028,7 @@ class _AsyncManufacturingServices:
         return cast("AsyncWorkcentersAPI", _api("manufacturing", "AsyncWorkcentersAPI", self._client, self._division))
 
 
-class _OpeningbalanceServices:
+class _Services_openingbalance:
     """Endpoints under ``openingbalance``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -5036,15 +5036,15 @@ class _OpeningbalanceServices:
         self._division = division
 
     @cached_property
-    def current_year(self) -> _OpeningbalanceCurrentYearServices:
-        return _OpeningbalanceCurrentYearServices(self._client, self._division)
+    def current_year(self) -> _Services_openingbalance_current_year:
+        return _Services_openingbalance_current_year(self._client, self._division)
 
     @cached_property
-    def previous_year(self) -> _OpeningbalancePreviousYearServices:
-        return _OpeningbalancePreviousYearServices(self._client, self._division)
+    def previous_year(self) -> _Services_openingbalance_previous_year:
+        return _Services_openingbalance_previous_year(self._client, self._division)
 
 
-class _AsyncOpeningbalanceServices:
+class _AsyncServices_openingbalance:
     """Endpoints under ``openingbalance``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -5052,15 +5052,15 @@ class _AsyncOpeningbalanceServices:
         self._division = division
 
     @cached_property
-    def current_year(self) -> _AsyncOpeningbalanceCurrentYearServices:
-        return _AsyncOpeningbalanceCurrentYearServices(self._client, self._division)
+    def current_year(self) -> _AsyncServices_openingbalance_current_year:
+        return _AsyncServices_openingbalance_current_year(self._client, self._division)
 
     @cached_property
-    def previous_year(self) -> _AsyncOpeningbalancePreviousYearServices:
-        return _AsyncOpeningbalancePreviousYearServices(self._client, self._division)
+    def previous_year(self) -> _AsyncServices_openingbalance_previous_year:
+        return _AsyncServices_openingbalance_previous_year(self._client, self._division)
 
 
-class _PayrollServices:
+class _Services_payroll:
     """Endpoints under ``payroll``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -5150,7 +5150,7 @@ class _PayrollServices:
         )
 
 
-class _AsyncPayrollServices:
+class _AsyncServices_payroll:
     """Endpoints under ``payroll``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -5252,7 +5252,7 @@ class _AsyncPayrollServices:
         )
 
 
-class _ProjectServices:
+class _Services_project:
     """Endpoints under ``project``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -5381,7 +5381,7 @@ class _ProjectServices:
         return cast("WBSExpensesAPI", _api("project", "WBSExpensesAPI", self._client, self._division))
 
 
-class _AsyncProjectServices:
+class _AsyncServices_project:
     """Endpoints under ``project``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -5524,7 +5524,7 @@ class _AsyncProjectServices:
         return cast("AsyncWBSExpensesAPI", _api("project", "AsyncWBSExpensesAPI", self._client, self._division))
 
 
-class _PurchaseServices:
+class _Services_purchase:
     """Endpoints under ``purchase``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -5544,7 +5544,7 @@ class _PurchaseServices:
         return cast("PurchaseInvoicesAPI", _api("purchase", "PurchaseInvoicesAPI", self._client, self._division))
 
 
-class _AsyncPurchaseServices:
+class _AsyncServices_purchase:
     """Endpoints under ``purchase``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -5567,7 +5567,7 @@ class _AsyncPurchaseServices:
         )
 
 
-class _PurchaseentryServices:
+class _Services_purchaseentry:
     """Endpoints under ``purchaseentry``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -5587,7 +5587,7 @@ class _PurchaseentryServices:
         )
 
 
-class _AsyncPurchaseentryServices:
+class _AsyncServices_purchaseentry:
     """Endpoints under ``purchaseentry``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -5610,7 +5610,7 @@ class _AsyncPurchaseentryServices:
         )
 
 
-class _PurchaseorderServices:
+class _Services_purchaseorder:
     """Endpoints under ``purchaseorder``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -5652,7 +5652,7 @@ class _PurchaseorderServices:
         return cast("PurchaseReturnsAPI", _api("purchaseorder", "PurchaseReturnsAPI", self._client, self._division))
 
 
-class _AsyncPurchaseorderServices:
+class _AsyncServices_purchaseorder:
     """Endpoints under ``purchaseorder``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -5705,7 +5705,7 @@ class _AsyncPurchaseorderServices:
         )
 
 
-class _ReadServices:
+class _Services_read:
     """Endpoints under ``read``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -5713,35 +5713,35 @@ class _ReadServices:
         self._division = division
 
     @cached_property
-    def crm(self) -> _ReadCrmServices:
-        return _ReadCrmServices(self._client, self._division)
+    def crm(self) -> _Services_read_crm:
+        return _Services_read_crm(self._client, self._division)
 
     @cached_property
-    def financial(self) -> _ReadFinancialServices:
-        return _ReadFinancialServices(self._client, self._division)
+    def financial(self) -> _Services_read_financial:
+        return _Services_read_financial(self._client, self._division)
 
     @cached_property
-    def logistics(self) -> _ReadLogisticsServices:
-        return _ReadLogisticsServices(self._client, self._division)
+    def logistics(self) -> _Services_read_logistics:
+        return _Services_read_logistics(self._client, self._division)
 
     @cached_property
-    def mailbox(self) -> _ReadMailboxServices:
-        return _ReadMailboxServices(self._client, self._division)
+    def mailbox(self) -> _Services_read_mailbox:
+        return _Services_read_mailbox(self._client, self._division)
 
     @cached_property
-    def manufacturing(self) -> _ReadManufacturingServices:
-        return _ReadManufacturingServices(self._client, self._division)
+    def manufacturing(self) -> _Services_read_manufacturing:
+        return _Services_read_manufacturing(self._client, self._division)
 
     @cached_property
-    def payroll(self) -> _ReadPayrollServices:
-        return _ReadPayrollServices(self._client, self._division)
+    def payroll(self) -> _Services_read_payroll:
+        return _Services_read_payroll(self._client, self._division)
 
     @cached_property
-    def project(self) -> _ReadProjectServices:
-        return _ReadProjectServices(self._client, self._division)
+    def project(self) -> _Services_read_project:
+        return _Services_read_project(self._client, self._division)
 
 
-class _AsyncReadServices:
+class _AsyncServices_read:
     """Endpoints under ``read``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -5749,35 +5749,35 @@ class _AsyncReadServices:
         self._division = division
 
     @cached_property
-    def crm(self) -> _AsyncReadCrmServices:
-        return _AsyncReadCrmServices(self._client, self._division)
+    def crm(self) -> _AsyncServices_read_crm:
+        return _AsyncServices_read_crm(self._client, self._division)
 
     @cached_property
-    def financial(self) -> _AsyncReadFinancialServices:
-        return _AsyncReadFinancialServices(self._client, self._division)
+    def financial(self) -> _AsyncServices_read_financial:
+        return _AsyncServices_read_financial(self._client, self._division)
 
     @cached_property
-    def logistics(self) -> _AsyncReadLogisticsServices:
-        return _AsyncReadLogisticsServices(self._client, self._division)
+    def logistics(self) -> _AsyncServices_read_logistics:
+        return _AsyncServices_read_logistics(self._client, self._division)
 
     @cached_property
-    def mailbox(self) -> _AsyncReadMailboxServices:
-        return _AsyncReadMailboxServices(self._client, self._division)
+    def mailbox(self) -> _AsyncServices_read_mailbox:
+        return _AsyncServices_read_mailbox(self._client, self._division)
 
     @cached_property
-    def manufacturing(self) -> _AsyncReadManufacturingServices:
-        return _AsyncReadManufacturingServices(self._client, self._division)
+    def manufacturing(self) -> _AsyncServices_read_manufacturing:
+        return _AsyncServices_read_manufacturing(self._client, self._division)
 
     @cached_property
-    def payroll(self) -> _AsyncReadPayrollServices:
-        return _AsyncReadPayrollServices(self._client, self._division)
+    def payroll(self) -> _AsyncServices_read_payroll:
+        return _AsyncServices_read_payroll(self._client, self._division)
 
     @cached_property
-    def project(self) -> _AsyncReadProjectServices:
-        return _AsyncReadProjectServices(self._client, self._division)
+    def project(self) -> _AsyncServices_read_project:
+        return _AsyncServices_read_project(self._client, self._division)
 
 
-class _SalesServices:
+class _Services_sales:
     """Endpoints under ``sales``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -5831,7 +5831,7 @@ class _SalesServices:
         return cast("ShippingMethodsAPI", _api("sales", "ShippingMethodsAPI", self._client, self._division))
 
 
-class _AsyncSalesServices:
+class _AsyncServices_sales:
     """Endpoints under ``sales``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -5891,7 +5891,7 @@ class _AsyncSalesServices:
         return cast("AsyncShippingMethodsAPI", _api("sales", "AsyncShippingMethodsAPI", self._client, self._division))
 
 
-class _SalesentryServices:
+class _Services_salesentry:
     """Endpoints under ``salesentry``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -5909,7 +5909,7 @@ class _SalesentryServices:
         return cast("SalesEntryLinesAPI", _api("salesentry", "SalesEntryLinesAPI", self._client, self._division))
 
 
-class _AsyncSalesentryServices:
+class _AsyncServices_salesentry:
     """Endpoints under ``salesentry``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -5929,7 +5929,7 @@ class _AsyncSalesentryServices:
         )
 
 
-class _SalesinvoiceServices:
+class _Services_salesinvoice:
     """Endpoints under ``salesinvoice``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -5971,7 +5971,7 @@ class _SalesinvoiceServices:
         return cast("SalesOrderIDAPI", _api("salesinvoice", "SalesOrderIDAPI", self._client, self._division))
 
 
-class _AsyncSalesinvoiceServices:
+class _AsyncServices_salesinvoice:
     """Endpoints under ``salesinvoice``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -6019,7 +6019,7 @@ class _AsyncSalesinvoiceServices:
         return cast("AsyncSalesOrderIDAPI", _api("salesinvoice", "AsyncSalesOrderIDAPI", self._client, self._division))
 
 
-class _SalesorderServices:
+class _Services_salesorder:
     """Endpoints under ``salesorder``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -6091,7 +6091,7 @@ class _SalesorderServices:
         return cast("SalesOrdersAPI", _api("salesorder", "SalesOrdersAPI", self._client, self._division))
 
 
-class _AsyncSalesorderServices:
+class _AsyncServices_salesorder:
     """Endpoints under ``salesorder``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -6176,7 +6176,7 @@ class _AsyncSalesorderServices:
         return cast("AsyncSalesOrdersAPI", _api("salesorder", "AsyncSalesOrdersAPI", self._client, self._division))
 
 
-class _SubscriptionServices:
+class _Services_subscription:
     """Endpoints under ``subscription``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -6230,7 +6230,7 @@ class _SubscriptionServices:
         return cast("SubscriptionsAPI", _api("subscription", "SubscriptionsAPI", self._client, self._division))
 
 
-class _AsyncSubscriptionServices:
+class _AsyncServices_subscription:
     """Endpoints under ``subscription``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -6291,7 +6291,7 @@ class _AsyncSubscriptionServices:
         )
 
 
-class _SyncServices:
+class _Services_sync:
     """Endpoints under ``sync``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -6299,48 +6299,48 @@ class _SyncServices:
         self._division = division
 
     @cached_property
-    def cashflow(self) -> _SyncCashflowServices:
-        return _SyncCashflowServices(self._client, self._division)
+    def cashflow(self) -> _Services_sync_cashflow:
+        return _Services_sync_cashflow(self._client, self._division)
 
     @cached_property
-    def crm(self) -> _SyncCRMServices:
-        return _SyncCRMServices(self._client, self._division)
+    def crm(self) -> _Services_sync_crm:
+        return _Services_sync_crm(self._client, self._division)
 
     @cached_property
-    def deleted(self) -> SyncDeletedAPI:
+    def deleted(self) -> DeletedSyncAPI:
         """``sync/Deleted``."""
-        return cast("SyncDeletedAPI", _api("sync", "SyncDeletedAPI", self._client, self._division))
+        return cast("DeletedSyncAPI", _api("sync", "DeletedSyncAPI", self._client, self._division))
 
     @cached_property
-    def documents(self) -> _SyncDocumentsServices:
-        return _SyncDocumentsServices(self._client, self._division)
+    def documents(self) -> _Services_sync_documents:
+        return _Services_sync_documents(self._client, self._division)
 
     @cached_property
-    def financial(self) -> _SyncFinancialServices:
-        return _SyncFinancialServices(self._client, self._division)
+    def financial(self) -> _Services_sync_financial:
+        return _Services_sync_financial(self._client, self._division)
 
     @cached_property
-    def inventory(self) -> _SyncInventoryServices:
-        return _SyncInventoryServices(self._client, self._division)
+    def inventory(self) -> _Services_sync_inventory:
+        return _Services_sync_inventory(self._client, self._division)
 
     @cached_property
-    def logistics(self) -> _SyncLogisticsServices:
-        return _SyncLogisticsServices(self._client, self._division)
+    def logistics(self) -> _Services_sync_logistics:
+        return _Services_sync_logistics(self._client, self._division)
 
     @cached_property
-    def project(self) -> _SyncProjectServices:
-        return _SyncProjectServices(self._client, self._division)
+    def project(self) -> _Services_sync_project:
+        return _Services_sync_project(self._client, self._division)
 
     @cached_property
-    def sales_invoice(self) -> _SyncSalesInvoiceServices:
-        return _SyncSalesInvoiceServices(self._client, self._division)
+    def sales_invoice(self) -> _Services_sync_sales_invoice:
+        return _Services_sync_sales_invoice(self._client, self._division)
 
     @cached_property
-    def sales_order(self) -> _SyncSalesOrderServices:
-        return _SyncSalesOrderServices(self._client, self._division)
+    def sales_order(self) -> _Services_sync_sales_order:
+        return _Services_sync_sales_order(self._client, self._division)
 
 
-class _AsyncSyncServices:
+class _AsyncServices_sync:
     """Endpoints under ``sync``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -6348,48 +6348,48 @@ class _AsyncSyncServices:
         self._division = division
 
     @cached_property
-    def cashflow(self) -> _AsyncSyncCashflowServices:
-        return _AsyncSyncCashflowServices(self._client, self._division)
+    def cashflow(self) -> _AsyncServices_sync_cashflow:
+        return _AsyncServices_sync_cashflow(self._client, self._division)
 
     @cached_property
-    def crm(self) -> _AsyncSyncCRMServices:
-        return _AsyncSyncCRMServices(self._client, self._division)
+    def crm(self) -> _AsyncServices_sync_crm:
+        return _AsyncServices_sync_crm(self._client, self._division)
 
     @cached_property
-    def deleted(self) -> AsyncSyncDeletedAPI:
+    def deleted(self) -> AsyncDeletedSyncAPI:
         """``sync/Deleted``."""
-        return cast("AsyncSyncDeletedAPI", _api("sync", "AsyncSyncDeletedAPI", self._client, self._division))
+        return cast("AsyncDeletedSyncAPI", _api("sync", "AsyncDeletedSyncAPI", self._client, self._division))
 
     @cached_property
-    def documents(self) -> _AsyncSyncDocumentsServices:
-        return _AsyncSyncDocumentsServices(self._client, self._division)
+    def documents(self) -> _AsyncServices_sync_documents:
+        return _AsyncServices_sync_documents(self._client, self._division)
 
     @cached_property
-    def financial(self) -> _AsyncSyncFinancialServices:
-        return _AsyncSyncFinancialServices(self._client, self._division)
+    def financial(self) -> _AsyncServices_sync_financial:
+        return _AsyncServices_sync_financial(self._client, self._division)
 
     @cached_property
-    def inventory(self) -> _AsyncSyncInventoryServices:
-        return _AsyncSyncInventoryServices(self._client, self._division)
+    def inventory(self) -> _AsyncServices_sync_inventory:
+        return _AsyncServices_sync_inventory(self._client, self._division)
 
     @cached_property
-    def logistics(self) -> _AsyncSyncLogisticsServices:
-        return _AsyncSyncLogisticsServices(self._client, self._division)
+    def logistics(self) -> _AsyncServices_sync_logistics:
+        return _AsyncServices_sync_logistics(self._client, self._division)
 
     @cached_property
-    def project(self) -> _AsyncSyncProjectServices:
-        return _AsyncSyncProjectServices(self._client, self._division)
+    def project(self) -> _AsyncServices_sync_project:
+        return _AsyncServices_sync_project(self._client, self._division)
 
     @cached_property
-    def sales_invoice(self) -> _AsyncSyncSalesInvoiceServices:
-        return _AsyncSyncSalesInvoiceServices(self._client, self._division)
+    def sales_invoice(self) -> _AsyncServices_sync_sales_invoice:
+        return _AsyncServices_sync_sales_invoice(self._client, self._division)
 
     @cached_property
-    def sales_order(self) -> _AsyncSyncSalesOrderServices:
-        return _AsyncSyncSalesOrderServices(self._client, self._division)
+    def sales_order(self) -> _AsyncServices_sync_sales_order:
+        return _AsyncServices_sync_sales_order(self._client, self._division)
 
 
-class _SystemServices:
+class _Services_system:
     """Endpoints under ``system``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -6430,7 +6430,7 @@ class _SystemServices:
         return cast("UsersAPI", _api("system", "UsersAPI", self._client, self._division))
 
 
-class _AsyncSystemServices:
+class _AsyncServices_system:
     """Endpoints under ``system``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -6473,7 +6473,7 @@ class _AsyncSystemServices:
         return cast("AsyncUsersAPI", _api("system", "AsyncUsersAPI", self._client, self._division))
 
 
-class _UsersServices:
+class _Services_users:
     """Endpoints under ``users``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -6491,7 +6491,7 @@ class _UsersServices:
         return cast("UserRolesPerDivisionAPI", _api("users", "UserRolesPerDivisionAPI", self._client, self._division))
 
 
-class _AsyncUsersServices:
+class _AsyncServices_users:
     """Endpoints under ``users``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -6511,7 +6511,7 @@ class _AsyncUsersServices:
         )
 
 
-class _VatServices:
+class _Services_vat:
     """Endpoints under ``vat``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -6529,7 +6529,7 @@ class _VatServices:
         return cast("VatPercentagesAPI", _api("vat", "VatPercentagesAPI", self._client, self._division))
 
 
-class _AsyncVatServices:
+class _AsyncServices_vat:
     """Endpoints under ``vat``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -6547,7 +6547,7 @@ class _AsyncVatServices:
         return cast("AsyncVatPercentagesAPI", _api("vat", "AsyncVatPercentagesAPI", self._client, self._division))
 
 
-class _WebhooksServices:
+class _Services_webhooks:
     """Endpoints under ``webhooks``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -6562,7 +6562,7 @@ class _WebhooksServices:
         )
 
 
-class _AsyncWebhooksServices:
+class _AsyncServices_webhooks:
     """Endpoints under ``webhooks``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -6578,7 +6578,7 @@ class _AsyncWebhooksServices:
         )
 
 
-class _WorkflowServices:
+class _Services_workflow:
     """Endpoints under ``workflow``."""
 
     def __init__(self, client: ExactOnlineClient, division: int | None = None) -> None:
@@ -6591,7 +6591,7 @@ class _WorkflowServices:
         return cast("RequestAttachmentsAPI", _api("workflow", "RequestAttachmentsAPI", self._client, self._division))
 
 
-class _AsyncWorkflowServices:
+class _AsyncServices_workflow:
     """Endpoints under ``workflow``."""
 
     def __init__(self, client: AsyncExactOnlineClient, division: int | None = None) -> None:
@@ -6614,152 +6614,152 @@ class Services:
         self._division = division
 
     @cached_property
-    def accountancy(self) -> _AccountancyServices:
-        return _AccountancyServices(self._client, self._division)
+    def accountancy(self) -> _Services_accountancy:
+        return _Services_accountancy(self._client, self._division)
 
     @cached_property
-    def activities(self) -> _ActivitiesServices:
-        return _ActivitiesServices(self._client, self._division)
+    def activities(self) -> _Services_activities:
+        return _Services_activities(self._client, self._division)
 
     @cached_property
-    def assets(self) -> _AssetsServices:
-        return _AssetsServices(self._client, self._division)
+    def assets(self) -> _Services_assets:
+        return _Services_assets(self._client, self._division)
 
     @cached_property
-    def budget(self) -> _BudgetServices:
-        return _BudgetServices(self._client, self._division)
+    def budget(self) -> _Services_budget:
+        return _Services_budget(self._client, self._division)
 
     @cached_property
-    def bulk(self) -> _BulkServices:
-        return _BulkServices(self._client, self._division)
+    def bulk(self) -> _Services_bulk:
+        return _Services_bulk(self._client, self._division)
 
     @cached_property
-    def cashflow(self) -> _CashflowServices:
-        return _CashflowServices(self._client, self._division)
+    def cashflow(self) -> _Services_cashflow:
+        return _Services_cashflow(self._client, self._division)
 
     @cached_property
-    def continuousmonitoring(self) -> _ContinuousmonitoringServices:
-        return _ContinuousmonitoringServices(self._client, self._division)
+    def continuousmonitoring(self) -> _Services_continuousmonitoring:
+        return _Services_continuousmonitoring(self._client, self._division)
 
     @cached_property
-    def crm(self) -> _CrmServices:
-        return _CrmServices(self._client, self._division)
+    def crm(self) -> _Services_crm:
+        return _Services_crm(self._client, self._division)
 
     @cached_property
-    def current(self) -> _CurrentServices:
-        return _CurrentServices(self._client, self._division)
+    def current(self) -> _Services_current:
+        return _Services_current(self._client, self._division)
 
     @cached_property
-    def documents(self) -> _DocumentsServices:
-        return _DocumentsServices(self._client, self._division)
+    def documents(self) -> _Services_documents:
+        return _Services_documents(self._client, self._division)
 
     @cached_property
-    def financial(self) -> _FinancialServices:
-        return _FinancialServices(self._client, self._division)
+    def financial(self) -> _Services_financial:
+        return _Services_financial(self._client, self._division)
 
     @cached_property
-    def financialtransaction(self) -> _FinancialtransactionServices:
-        return _FinancialtransactionServices(self._client, self._division)
+    def financialtransaction(self) -> _Services_financialtransaction:
+        return _Services_financialtransaction(self._client, self._division)
 
     @cached_property
-    def general(self) -> _GeneralServices:
-        return _GeneralServices(self._client, self._division)
+    def general(self) -> _Services_general:
+        return _Services_general(self._client, self._division)
 
     @cached_property
-    def generaljournalentry(self) -> _GeneraljournalentryServices:
-        return _GeneraljournalentryServices(self._client, self._division)
+    def generaljournalentry(self) -> _Services_generaljournalentry:
+        return _Services_generaljournalentry(self._client, self._division)
 
     @cached_property
-    def hrm(self) -> _HrmServices:
-        return _HrmServices(self._client, self._division)
+    def hrm(self) -> _Services_hrm:
+        return _Services_hrm(self._client, self._division)
 
     @cached_property
-    def inventory(self) -> _InventoryServices:
-        return _InventoryServices(self._client, self._division)
+    def inventory(self) -> _Services_inventory:
+        return _Services_inventory(self._client, self._division)
 
     @cached_property
-    def logistics(self) -> _LogisticsServices:
-        return _LogisticsServices(self._client, self._division)
+    def logistics(self) -> _Services_logistics:
+        return _Services_logistics(self._client, self._division)
 
     @cached_property
-    def mailbox(self) -> _MailboxServices:
-        return _MailboxServices(self._client, self._division)
+    def mailbox(self) -> _Services_mailbox:
+        return _Services_mailbox(self._client, self._division)
 
     @cached_property
-    def manufacturing(self) -> _ManufacturingServices:
-        return _ManufacturingServices(self._client, self._division)
+    def manufacturing(self) -> _Services_manufacturing:
+        return _Services_manufacturing(self._client, self._division)
 
     @cached_property
-    def openingbalance(self) -> _OpeningbalanceServices:
-        return _OpeningbalanceServices(self._client, self._division)
+    def openingbalance(self) -> _Services_openingbalance:
+        return _Services_openingbalance(self._client, self._division)
 
     @cached_property
-    def payroll(self) -> _PayrollServices:
-        return _PayrollServices(self._client, self._division)
+    def payroll(self) -> _Services_payroll:
+        return _Services_payroll(self._client, self._division)
 
     @cached_property
-    def project(self) -> _ProjectServices:
-        return _ProjectServices(self._client, self._division)
+    def project(self) -> _Services_project:
+        return _Services_project(self._client, self._division)
 
     @cached_property
-    def purchase(self) -> _PurchaseServices:
-        return _PurchaseServices(self._client, self._division)
+    def purchase(self) -> _Services_purchase:
+        return _Services_purchase(self._client, self._division)
 
     @cached_property
-    def purchaseentry(self) -> _PurchaseentryServices:
-        return _PurchaseentryServices(self._client, self._division)
+    def purchaseentry(self) -> _Services_purchaseentry:
+        return _Services_purchaseentry(self._client, self._division)
 
     @cached_property
-    def purchaseorder(self) -> _PurchaseorderServices:
-        return _PurchaseorderServices(self._client, self._division)
+    def purchaseorder(self) -> _Services_purchaseorder:
+        return _Services_purchaseorder(self._client, self._division)
 
     @cached_property
-    def read(self) -> _ReadServices:
-        return _ReadServices(self._client, self._division)
+    def read(self) -> _Services_read:
+        return _Services_read(self._client, self._division)
 
     @cached_property
-    def sales(self) -> _SalesServices:
-        return _SalesServices(self._client, self._division)
+    def sales(self) -> _Services_sales:
+        return _Services_sales(self._client, self._division)
 
     @cached_property
-    def salesentry(self) -> _SalesentryServices:
-        return _SalesentryServices(self._client, self._division)
+    def salesentry(self) -> _Services_salesentry:
+        return _Services_salesentry(self._client, self._division)
 
     @cached_property
-    def salesinvoice(self) -> _SalesinvoiceServices:
-        return _SalesinvoiceServices(self._client, self._division)
+    def salesinvoice(self) -> _Services_salesinvoice:
+        return _Services_salesinvoice(self._client, self._division)
 
     @cached_property
-    def salesorder(self) -> _SalesorderServices:
-        return _SalesorderServices(self._client, self._division)
+    def salesorder(self) -> _Services_salesorder:
+        return _Services_salesorder(self._client, self._division)
 
     @cached_property
-    def subscription(self) -> _SubscriptionServices:
-        return _SubscriptionServices(self._client, self._division)
+    def subscription(self) -> _Services_subscription:
+        return _Services_subscription(self._client, self._division)
 
     @cached_property
-    def sync(self) -> _SyncServices:
-        return _SyncServices(self._client, self._division)
+    def sync(self) -> _Services_sync:
+        return _Services_sync(self._client, self._division)
 
     @cached_property
-    def system(self) -> _SystemServices:
-        return _SystemServices(self._client, self._division)
+    def system(self) -> _Services_system:
+        return _Services_system(self._client, self._division)
 
     @cached_property
-    def users(self) -> _UsersServices:
-        return _UsersServices(self._client, self._division)
+    def users(self) -> _Services_users:
+        return _Services_users(self._client, self._division)
 
     @cached_property
-    def vat(self) -> _VatServices:
-        return _VatServices(self._client, self._division)
+    def vat(self) -> _Services_vat:
+        return _Services_vat(self._client, self._division)
 
     @cached_property
-    def webhooks(self) -> _WebhooksServices:
-        return _WebhooksServices(self._client, self._division)
+    def webhooks(self) -> _Services_webhooks:
+        return _Services_webhooks(self._client, self._division)
 
     @cached_property
-    def workflow(self) -> _WorkflowServices:
-        return _WorkflowServices(self._client, self._division)
+    def workflow(self) -> _Services_workflow:
+        return _Services_workflow(self._client, self._division)
 
 
 class AsyncServices:
@@ -6770,149 +6770,149 @@ class AsyncServices:
         self._division = division
 
     @cached_property
-    def accountancy(self) -> _AsyncAccountancyServices:
-        return _AsyncAccountancyServices(self._client, self._division)
+    def accountancy(self) -> _AsyncServices_accountancy:
+        return _AsyncServices_accountancy(self._client, self._division)
 
     @cached_property
-    def activities(self) -> _AsyncActivitiesServices:
-        return _AsyncActivitiesServices(self._client, self._division)
+    def activities(self) -> _AsyncServices_activities:
+        return _AsyncServices_activities(self._client, self._division)
 
     @cached_property
-    def assets(self) -> _AsyncAssetsServices:
-        return _AsyncAssetsServices(self._client, self._division)
+    def assets(self) -> _AsyncServices_assets:
+        return _AsyncServices_assets(self._client, self._division)
 
     @cached_property
-    def budget(self) -> _AsyncBudgetServices:
-        return _AsyncBudgetServices(self._client, self._division)
+    def budget(self) -> _AsyncServices_budget:
+        return _AsyncServices_budget(self._client, self._division)
 
     @cached_property
-    def bulk(self) -> _AsyncBulkServices:
-        return _AsyncBulkServices(self._client, self._division)
+    def bulk(self) -> _AsyncServices_bulk:
+        return _AsyncServices_bulk(self._client, self._division)
 
     @cached_property
-    def cashflow(self) -> _AsyncCashflowServices:
-        return _AsyncCashflowServices(self._client, self._division)
+    def cashflow(self) -> _AsyncServices_cashflow:
+        return _AsyncServices_cashflow(self._client, self._division)
 
     @cached_property
-    def continuousmonitoring(self) -> _AsyncContinuousmonitoringServices:
-        return _AsyncContinuousmonitoringServices(self._client, self._division)
+    def continuousmonitoring(self) -> _AsyncServices_continuousmonitoring:
+        return _AsyncServices_continuousmonitoring(self._client, self._division)
 
     @cached_property
-    def crm(self) -> _AsyncCrmServices:
-        return _AsyncCrmServices(self._client, self._division)
+    def crm(self) -> _AsyncServices_crm:
+        return _AsyncServices_crm(self._client, self._division)
 
     @cached_property
-    def current(self) -> _AsyncCurrentServices:
-        return _AsyncCurrentServices(self._client, self._division)
+    def current(self) -> _AsyncServices_current:
+        return _AsyncServices_current(self._client, self._division)
 
     @cached_property
-    def documents(self) -> _AsyncDocumentsServices:
-        return _AsyncDocumentsServices(self._client, self._division)
+    def documents(self) -> _AsyncServices_documents:
+        return _AsyncServices_documents(self._client, self._division)
 
     @cached_property
-    def financial(self) -> _AsyncFinancialServices:
-        return _AsyncFinancialServices(self._client, self._division)
+    def financial(self) -> _AsyncServices_financial:
+        return _AsyncServices_financial(self._client, self._division)
 
     @cached_property
-    def financialtransaction(self) -> _AsyncFinancialtransactionServices:
-        return _AsyncFinancialtransactionServices(self._client, self._division)
+    def financialtransaction(self) -> _AsyncServices_financialtransaction:
+        return _AsyncServices_financialtransaction(self._client, self._division)
 
     @cached_property
-    def general(self) -> _AsyncGeneralServices:
-        return _AsyncGeneralServices(self._client, self._division)
+    def general(self) -> _AsyncServices_general:
+        return _AsyncServices_general(self._client, self._division)
 
     @cached_property
-    def generaljournalentry(self) -> _AsyncGeneraljournalentryServices:
-        return _AsyncGeneraljournalentryServices(self._client, self._division)
+    def generaljournalentry(self) -> _AsyncServices_generaljournalentry:
+        return _AsyncServices_generaljournalentry(self._client, self._division)
 
     @cached_property
-    def hrm(self) -> _AsyncHrmServices:
-        return _AsyncHrmServices(self._client, self._division)
+    def hrm(self) -> _AsyncServices_hrm:
+        return _AsyncServices_hrm(self._client, self._division)
 
     @cached_property
-    def inventory(self) -> _AsyncInventoryServices:
-        return _AsyncInventoryServices(self._client, self._division)
+    def inventory(self) -> _AsyncServices_inventory:
+        return _AsyncServices_inventory(self._client, self._division)
 
     @cached_property
-    def logistics(self) -> _AsyncLogisticsServices:
-        return _AsyncLogisticsServices(self._client, self._division)
+    def logistics(self) -> _AsyncServices_logistics:
+        return _AsyncServices_logistics(self._client, self._division)
 
     @cached_property
-    def mailbox(self) -> _AsyncMailboxServices:
-        return _AsyncMailboxServices(self._client, self._division)
+    def mailbox(self) -> _AsyncServices_mailbox:
+        return _AsyncServices_mailbox(self._client, self._division)
 
     @cached_property
-    def manufacturing(self) -> _AsyncManufacturingServices:
-        return _AsyncManufacturingServices(self._client, self._division)
+    def manufacturing(self) -> _AsyncServices_manufacturing:
+        return _AsyncServices_manufacturing(self._client, self._division)
 
     @cached_property
-    def openingbalance(self) -> _AsyncOpeningbalanceServices:
-        return _AsyncOpeningbalanceServices(self._client, self._division)
+    def openingbalance(self) -> _AsyncServices_openingbalance:
+        return _AsyncServices_openingbalance(self._client, self._division)
 
     @cached_property
-    def payroll(self) -> _AsyncPayrollServices:
-        return _AsyncPayrollServices(self._client, self._division)
+    def payroll(self) -> _AsyncServices_payroll:
+        return _AsyncServices_payroll(self._client, self._division)
 
     @cached_property
-    def project(self) -> _AsyncProjectServices:
-        return _AsyncProjectServices(self._client, self._division)
+    def project(self) -> _AsyncServices_project:
+        return _AsyncServices_project(self._client, self._division)
 
     @cached_property
-    def purchase(self) -> _AsyncPurchaseServices:
-        return _AsyncPurchaseServices(self._client, self._division)
+    def purchase(self) -> _AsyncServices_purchase:
+        return _AsyncServices_purchase(self._client, self._division)
 
     @cached_property
-    def purchaseentry(self) -> _AsyncPurchaseentryServices:
-        return _AsyncPurchaseentryServices(self._client, self._division)
+    def purchaseentry(self) -> _AsyncServices_purchaseentry:
+        return _AsyncServices_purchaseentry(self._client, self._division)
 
     @cached_property
-    def purchaseorder(self) -> _AsyncPurchaseorderServices:
-        return _AsyncPurchaseorderServices(self._client, self._division)
+    def purchaseorder(self) -> _AsyncServices_purchaseorder:
+        return _AsyncServices_purchaseorder(self._client, self._division)
 
     @cached_property
-    def read(self) -> _AsyncReadServices:
-        return _AsyncReadServices(self._client, self._division)
+    def read(self) -> _AsyncServices_read:
+        return _AsyncServices_read(self._client, self._division)
 
     @cached_property
-    def sales(self) -> _AsyncSalesServices:
-        return _AsyncSalesServices(self._client, self._division)
+    def sales(self) -> _AsyncServices_sales:
+        return _AsyncServices_sales(self._client, self._division)
 
     @cached_property
-    def salesentry(self) -> _AsyncSalesentryServices:
-        return _AsyncSalesentryServices(self._client, self._division)
+    def salesentry(self) -> _AsyncServices_salesentry:
+        return _AsyncServices_salesentry(self._client, self._division)
 
     @cached_property
-    def salesinvoice(self) -> _AsyncSalesinvoiceServices:
-        return _AsyncSalesinvoiceServices(self._client, self._division)
+    def salesinvoice(self) -> _AsyncServices_salesinvoice:
+        return _AsyncServices_salesinvoice(self._client, self._division)
 
     @cached_property
-    def salesorder(self) -> _AsyncSalesorderServices:
-        return _AsyncSalesorderServices(self._client, self._division)
+    def salesorder(self) -> _AsyncServices_salesorder:
+        return _AsyncServices_salesorder(self._client, self._division)
 
     @cached_property
-    def subscription(self) -> _AsyncSubscriptionServices:
-        return _AsyncSubscriptionServices(self._client, self._division)
+    def subscription(self) -> _AsyncServices_subscription:
+        return _AsyncServices_subscription(self._client, self._division)
 
     @cached_property
-    def sync(self) -> _AsyncSyncServices:
-        return _AsyncSyncServices(self._client, self._division)
+    def sync(self) -> _AsyncServices_sync:
+        return _AsyncServices_sync(self._client, self._division)
 
     @cached_property
-    def system(self) -> _AsyncSystemServices:
-        return _AsyncSystemServices(self._client, self._division)
+    def system(self) -> _AsyncServices_system:
+        return _AsyncServices_system(self._client, self._division)
 
     @cached_property
-    def users(self) -> _AsyncUsersServices:
-        return _AsyncUsersServices(self._client, self._division)
+    def users(self) -> _AsyncServices_users:
+        return _AsyncServices_users(self._client, self._division)
 
     @cached_property
-    def vat(self) -> _AsyncVatServices:
-        return _AsyncVatServices(self._client, self._division)
+    def vat(self) -> _AsyncServices_vat:
+        return _AsyncServices_vat(self._client, self._division)
 
     @cached_property
-    def webhooks(self) -> _AsyncWebhooksServices:
-        return _AsyncWebhooksServices(self._client, self._division)
+    def webhooks(self) -> _AsyncServices_webhooks:
+        return _AsyncServices_webhooks(self._client, self._division)
 
     @cached_property
-    def workflow(self) -> _AsyncWorkflowServices:
-        return _AsyncWorkflowServices(self._client, self._division)
+    def workflow(self) -> _AsyncServices_workflow:
+        return _AsyncServices_workflow(self._client, self._division)

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from ...models._generated.accountancy import (
-    AccountInvolvedAccount,
-    AccountOwner,
-    InvolvedUser,
-    InvolvedUserRole,
-    SolutionLink,
-    TaskType,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.accountancy import (
+    AccountInvolvedAccountRow,
+    AccountOwnerRow,
+    InvolvedUserRoleRow,
+    InvolvedUserRow,
+    SolutionLinkRow,
+    TaskTypeRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.accountancy import (
+        AccountInvolvedAccount,
+        AccountOwner,
+        InvolvedUser,
+        InvolvedUserRole,
+        SolutionLink,
+        TaskType,
+    )
 
 __all__ = [
     "AccountInvolvedAccountsAPI",
@@ -30,127 +42,168 @@ __all__ = [
 
 
 class AccountInvolvedAccountsAPI(
-    _s.Gettable[AccountInvolvedAccount],
-    _s.Creatable[AccountInvolvedAccount],
-    _s.Updatable[AccountInvolvedAccount],
-    _s.Deletable[AccountInvolvedAccount],
+    _b.Gettable[AccountInvolvedAccountRow, "AccountInvolvedAccount"],
+    _b.Creatable[AccountInvolvedAccountRow, "AccountInvolvedAccount"],
+    _b.Updatable[AccountInvolvedAccountRow, "AccountInvolvedAccount"],
+    _b.Deletable[AccountInvolvedAccountRow, "AccountInvolvedAccount"],
 ):
     """``accountancy/AccountInvolvedAccounts`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AccountancyAccountInvolvedAccounts"""
 
     path = "accountancy/AccountInvolvedAccounts"
-    model = AccountInvolvedAccount
+    row = AccountInvolvedAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountInvolvedAccount]]
 
 
 class AsyncAccountInvolvedAccountsAPI(
-    _a.AsyncGettable[AccountInvolvedAccount],
-    _a.AsyncCreatable[AccountInvolvedAccount],
-    _a.AsyncUpdatable[AccountInvolvedAccount],
-    _a.AsyncDeletable[AccountInvolvedAccount],
+    _a.AsyncGettable[AccountInvolvedAccountRow, "AccountInvolvedAccount"],
+    _a.AsyncCreatable[AccountInvolvedAccountRow, "AccountInvolvedAccount"],
+    _a.AsyncUpdatable[AccountInvolvedAccountRow, "AccountInvolvedAccount"],
+    _a.AsyncDeletable[AccountInvolvedAccountRow, "AccountInvolvedAccount"],
 ):
     """``accountancy/AccountInvolvedAccounts`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AccountancyAccountInvolvedAccounts"""
 
     path = "accountancy/AccountInvolvedAccounts"
-    model = AccountInvolvedAccount
+    row = AccountInvolvedAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountInvolvedAccount]]
 
 
 class AccountOwnersAPI(
-    _s.Gettable[AccountOwner], _s.Creatable[AccountOwner], _s.Updatable[AccountOwner], _s.Deletable[AccountOwner]
+    _b.Gettable[AccountOwnerRow, "AccountOwner"],
+    _b.Creatable[AccountOwnerRow, "AccountOwner"],
+    _b.Updatable[AccountOwnerRow, "AccountOwner"],
+    _b.Deletable[AccountOwnerRow, "AccountOwner"],
 ):
     """``accountancy/AccountOwners`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AccountancyAccountOwners"""
 
     path = "accountancy/AccountOwners"
-    model = AccountOwner
+    row = AccountOwnerRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountOwner]]
 
 
 class AsyncAccountOwnersAPI(
-    _a.AsyncGettable[AccountOwner],
-    _a.AsyncCreatable[AccountOwner],
-    _a.AsyncUpdatable[AccountOwner],
-    _a.AsyncDeletable[AccountOwner],
+    _a.AsyncGettable[AccountOwnerRow, "AccountOwner"],
+    _a.AsyncCreatable[AccountOwnerRow, "AccountOwner"],
+    _a.AsyncUpdatable[AccountOwnerRow, "AccountOwner"],
+    _a.AsyncDeletable[AccountOwnerRow, "AccountOwner"],
 ):
     """``accountancy/AccountOwners`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AccountancyAccountOwners"""
 
     path = "accountancy/AccountOwners"
-    model = AccountOwner
+    row = AccountOwnerRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountOwner]]
 
 
 class InvolvedUserRolesAPI(
-    _s.Gettable[InvolvedUserRole],
-    _s.Creatable[InvolvedUserRole],
-    _s.Updatable[InvolvedUserRole],
-    _s.Deletable[InvolvedUserRole],
+    _b.Gettable[InvolvedUserRoleRow, "InvolvedUserRole"],
+    _b.Creatable[InvolvedUserRoleRow, "InvolvedUserRole"],
+    _b.Updatable[InvolvedUserRoleRow, "InvolvedUserRole"],
+    _b.Deletable[InvolvedUserRoleRow, "InvolvedUserRole"],
 ):
     """``accountancy/InvolvedUserRoles`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AccountancyInvolvedUserRoles"""
 
     path = "accountancy/InvolvedUserRoles"
-    model = InvolvedUserRole
+    row = InvolvedUserRoleRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[InvolvedUserRole]]
 
 
 class AsyncInvolvedUserRolesAPI(
-    _a.AsyncGettable[InvolvedUserRole],
-    _a.AsyncCreatable[InvolvedUserRole],
-    _a.AsyncUpdatable[InvolvedUserRole],
-    _a.AsyncDeletable[InvolvedUserRole],
+    _a.AsyncGettable[InvolvedUserRoleRow, "InvolvedUserRole"],
+    _a.AsyncCreatable[InvolvedUserRoleRow, "InvolvedUserRole"],
+    _a.AsyncUpdatable[InvolvedUserRoleRow, "InvolvedUserRole"],
+    _a.AsyncDeletable[InvolvedUserRoleRow, "InvolvedUserRole"],
 ):
     """``accountancy/InvolvedUserRoles`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AccountancyInvolvedUserRoles"""
 
     path = "accountancy/InvolvedUserRoles"
-    model = InvolvedUserRole
+    row = InvolvedUserRoleRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[InvolvedUserRole]]
 
 
 class InvolvedUsersAPI(
-    _s.Gettable[InvolvedUser], _s.Creatable[InvolvedUser], _s.Updatable[InvolvedUser], _s.Deletable[InvolvedUser]
+    _b.Gettable[InvolvedUserRow, "InvolvedUser"],
+    _b.Creatable[InvolvedUserRow, "InvolvedUser"],
+    _b.Updatable[InvolvedUserRow, "InvolvedUser"],
+    _b.Deletable[InvolvedUserRow, "InvolvedUser"],
 ):
     """``accountancy/InvolvedUsers`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AccountancyInvolvedUsers"""
 
     path = "accountancy/InvolvedUsers"
-    model = InvolvedUser
+    row = InvolvedUserRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[InvolvedUser]]
 
 
 class AsyncInvolvedUsersAPI(
-    _a.AsyncGettable[InvolvedUser],
-    _a.AsyncCreatable[InvolvedUser],
-    _a.AsyncUpdatable[InvolvedUser],
-    _a.AsyncDeletable[InvolvedUser],
+    _a.AsyncGettable[InvolvedUserRow, "InvolvedUser"],
+    _a.AsyncCreatable[InvolvedUserRow, "InvolvedUser"],
+    _a.AsyncUpdatable[InvolvedUserRow, "InvolvedUser"],
+    _a.AsyncDeletable[InvolvedUserRow, "InvolvedUser"],
 ):
     """``accountancy/InvolvedUsers`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AccountancyInvolvedUsers"""
 
     path = "accountancy/InvolvedUsers"
-    model = InvolvedUser
+    row = InvolvedUserRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[InvolvedUser]]
 
 
 class SolutionLinksAPI(
-    _s.Gettable[SolutionLink], _s.Creatable[SolutionLink], _s.Updatable[SolutionLink], _s.Deletable[SolutionLink]
+    _b.Gettable[SolutionLinkRow, "SolutionLink"],
+    _b.Creatable[SolutionLinkRow, "SolutionLink"],
+    _b.Updatable[SolutionLinkRow, "SolutionLink"],
+    _b.Deletable[SolutionLinkRow, "SolutionLink"],
 ):
     """``accountancy/SolutionLinks`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AccountancySolutionLinks"""
 
     path = "accountancy/SolutionLinks"
-    model = SolutionLink
+    row = SolutionLinkRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SolutionLink]]
 
 
 class AsyncSolutionLinksAPI(
-    _a.AsyncGettable[SolutionLink],
-    _a.AsyncCreatable[SolutionLink],
-    _a.AsyncUpdatable[SolutionLink],
-    _a.AsyncDeletable[SolutionLink],
+    _a.AsyncGettable[SolutionLinkRow, "SolutionLink"],
+    _a.AsyncCreatable[SolutionLinkRow, "SolutionLink"],
+    _a.AsyncUpdatable[SolutionLinkRow, "SolutionLink"],
+    _a.AsyncDeletable[SolutionLinkRow, "SolutionLink"],
 ):
     """``accountancy/SolutionLinks`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AccountancySolutionLinks"""
 
     path = "accountancy/SolutionLinks"
-    model = SolutionLink
+    row = SolutionLinkRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SolutionLink]]
 
 
-class TaskTypesAPI(_s.Gettable[TaskType], _s.Creatable[TaskType], _s.Updatable[TaskType], _s.Deletable[TaskType]):
-    """``accountancy/TaskTypes`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AccountancyTaskTypes"""
-
-    path = "accountancy/TaskTypes"
-    model = TaskType
-
-
-class AsyncTaskTypesAPI(
-    _a.AsyncGettable[TaskType], _a.AsyncCreatable[TaskType], _a.AsyncUpdatable[TaskType], _a.AsyncDeletable[TaskType]
+class TaskTypesAPI(
+    _b.Gettable[TaskTypeRow, "TaskType"],
+    _b.Creatable[TaskTypeRow, "TaskType"],
+    _b.Updatable[TaskTypeRow, "TaskType"],
+    _b.Deletable[TaskTypeRow, "TaskType"],
 ):
     """``accountancy/TaskTypes`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AccountancyTaskTypes"""
 
     path = "accountancy/TaskTypes"
-    model = TaskType
+    row = TaskTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TaskType]]
+
+
+class AsyncTaskTypesAPI(
+    _a.AsyncGettable[TaskTypeRow, "TaskType"],
+    _a.AsyncCreatable[TaskTypeRow, "TaskType"],
+    _a.AsyncUpdatable[TaskTypeRow, "TaskType"],
+    _a.AsyncDeletable[TaskTypeRow, "TaskType"],
+):
+    """``accountancy/TaskTypes`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AccountancyTaskTypes"""
+
+    path = "accountancy/TaskTypes"
+    row = TaskTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TaskType]]

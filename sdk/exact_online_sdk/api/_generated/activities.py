@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from ...models._generated.activities import CommunicationNote, Complaint, Event, ServiceRequest, Task
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.activities import (
+    CommunicationNoteRow,
+    ComplaintRow,
+    EventRow,
+    ServiceRequestRow,
+    TaskRow,
+)
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.activities import CommunicationNote, Complaint, Event, ServiceRequest, Task
 
 __all__ = [
     "AsyncCommunicationNotesAPI",
@@ -20,71 +31,100 @@ __all__ = [
 ]
 
 
-class CommunicationNotesAPI(_s.Gettable[CommunicationNote], _s.Creatable[CommunicationNote]):
+class CommunicationNotesAPI(
+    _b.Gettable[CommunicationNoteRow, "CommunicationNote"], _b.Creatable[CommunicationNoteRow, "CommunicationNote"]
+):
     """``activities/CommunicationNotes`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ActivitiesCommunicationNotes"""
 
     path = "activities/CommunicationNotes"
-    model = CommunicationNote
+    row = CommunicationNoteRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CommunicationNote]]
 
 
-class AsyncCommunicationNotesAPI(_a.AsyncGettable[CommunicationNote], _a.AsyncCreatable[CommunicationNote]):
+class AsyncCommunicationNotesAPI(
+    _a.AsyncGettable[CommunicationNoteRow, "CommunicationNote"],
+    _a.AsyncCreatable[CommunicationNoteRow, "CommunicationNote"],
+):
     """``activities/CommunicationNotes`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ActivitiesCommunicationNotes"""
 
     path = "activities/CommunicationNotes"
-    model = CommunicationNote
+    row = CommunicationNoteRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CommunicationNote]]
 
 
-class ComplaintsAPI(_s.Gettable[Complaint], _s.Creatable[Complaint]):
+class ComplaintsAPI(_b.Gettable[ComplaintRow, "Complaint"], _b.Creatable[ComplaintRow, "Complaint"]):
     """``activities/Complaints`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ActivitiesComplaints"""
 
     path = "activities/Complaints"
-    model = Complaint
+    row = ComplaintRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Complaint]]
 
 
-class AsyncComplaintsAPI(_a.AsyncGettable[Complaint], _a.AsyncCreatable[Complaint]):
+class AsyncComplaintsAPI(_a.AsyncGettable[ComplaintRow, "Complaint"], _a.AsyncCreatable[ComplaintRow, "Complaint"]):
     """``activities/Complaints`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ActivitiesComplaints"""
 
     path = "activities/Complaints"
-    model = Complaint
+    row = ComplaintRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Complaint]]
 
 
-class EventsAPI(_s.Gettable[Event], _s.Creatable[Event]):
+class EventsAPI(_b.Gettable[EventRow, "Event"], _b.Creatable[EventRow, "Event"]):
     """``activities/Events`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ActivitiesEvents"""
 
     path = "activities/Events"
-    model = Event
+    row = EventRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Event]]
 
 
-class AsyncEventsAPI(_a.AsyncGettable[Event], _a.AsyncCreatable[Event]):
+class AsyncEventsAPI(_a.AsyncGettable[EventRow, "Event"], _a.AsyncCreatable[EventRow, "Event"]):
     """``activities/Events`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ActivitiesEvents"""
 
     path = "activities/Events"
-    model = Event
+    row = EventRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Event]]
 
 
-class ServiceRequestsAPI(_s.Gettable[ServiceRequest], _s.Creatable[ServiceRequest]):
+class ServiceRequestsAPI(
+    _b.Gettable[ServiceRequestRow, "ServiceRequest"], _b.Creatable[ServiceRequestRow, "ServiceRequest"]
+):
     """``activities/ServiceRequests`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ActivitiesServiceRequests"""
 
     path = "activities/ServiceRequests"
-    model = ServiceRequest
+    row = ServiceRequestRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ServiceRequest]]
 
 
-class AsyncServiceRequestsAPI(_a.AsyncGettable[ServiceRequest], _a.AsyncCreatable[ServiceRequest]):
+class AsyncServiceRequestsAPI(
+    _a.AsyncGettable[ServiceRequestRow, "ServiceRequest"], _a.AsyncCreatable[ServiceRequestRow, "ServiceRequest"]
+):
     """``activities/ServiceRequests`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ActivitiesServiceRequests"""
 
     path = "activities/ServiceRequests"
-    model = ServiceRequest
+    row = ServiceRequestRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ServiceRequest]]
 
 
-class TasksAPI(_s.Gettable[Task], _s.Creatable[Task]):
+class TasksAPI(_b.Gettable[TaskRow, "Task"], _b.Creatable[TaskRow, "Task"]):
     """``activities/Tasks`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ActivitiesTasks"""
 
     path = "activities/Tasks"
-    model = Task
+    row = TaskRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Task]]
 
 
-class AsyncTasksAPI(_a.AsyncGettable[Task], _a.AsyncCreatable[Task]):
+class AsyncTasksAPI(_a.AsyncGettable[TaskRow, "Task"], _a.AsyncCreatable[TaskRow, "Task"]):
     """``activities/Tasks`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ActivitiesTasks"""
 
     path = "activities/Tasks"
-    model = Task
+    row = TaskRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Task]]

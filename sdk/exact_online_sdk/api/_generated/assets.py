@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from ...models._generated.assets import Asset, AssetGroup, DepreciationMethod
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.assets import AssetGroupRow, AssetRow, DepreciationMethodRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.assets import Asset, AssetGroup, DepreciationMethod
 
 __all__ = [
     "AssetGroupsAPI",
@@ -16,53 +21,65 @@ __all__ = [
 ]
 
 
-class AssetGroupsAPI(_s.Gettable[AssetGroup]):
+class AssetGroupsAPI(_b.Gettable[AssetGroupRow, "AssetGroup"]):
     """``assets/AssetGroups`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AssetsAssetGroups"""
 
     path = "assets/AssetGroups"
-    model = AssetGroup
+    row = AssetGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AssetGroup]]
 
 
-class AsyncAssetGroupsAPI(_a.AsyncGettable[AssetGroup]):
+class AsyncAssetGroupsAPI(_a.AsyncGettable[AssetGroupRow, "AssetGroup"]):
     """``assets/AssetGroups`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AssetsAssetGroups"""
 
     path = "assets/AssetGroups"
-    model = AssetGroup
+    row = AssetGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AssetGroup]]
 
 
-class AssetsAPI(_s.Gettable[Asset]):
+class AssetsAPI(_b.Gettable[AssetRow, "Asset"]):
     """``assets/Assets`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AssetsAssets"""
 
     path = "assets/Assets"
-    model = Asset
+    row = AssetRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Asset]]
 
 
-class AsyncAssetsAPI(_a.AsyncGettable[Asset]):
+class AsyncAssetsAPI(_a.AsyncGettable[AssetRow, "Asset"]):
     """``assets/Assets`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AssetsAssets"""
 
     path = "assets/Assets"
-    model = Asset
+    row = AssetRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Asset]]
 
 
 class DepreciationMethodsAPI(
-    _s.Gettable[DepreciationMethod],
-    _s.Creatable[DepreciationMethod],
-    _s.Updatable[DepreciationMethod],
-    _s.Deletable[DepreciationMethod],
+    _b.Gettable[DepreciationMethodRow, "DepreciationMethod"],
+    _b.Creatable[DepreciationMethodRow, "DepreciationMethod"],
+    _b.Updatable[DepreciationMethodRow, "DepreciationMethod"],
+    _b.Deletable[DepreciationMethodRow, "DepreciationMethod"],
 ):
     """``assets/DepreciationMethods`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AssetsDepreciationMethods"""
 
     path = "assets/DepreciationMethods"
-    model = DepreciationMethod
+    row = DepreciationMethodRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DepreciationMethod]]
 
 
 class AsyncDepreciationMethodsAPI(
-    _a.AsyncGettable[DepreciationMethod],
-    _a.AsyncCreatable[DepreciationMethod],
-    _a.AsyncUpdatable[DepreciationMethod],
-    _a.AsyncDeletable[DepreciationMethod],
+    _a.AsyncGettable[DepreciationMethodRow, "DepreciationMethod"],
+    _a.AsyncCreatable[DepreciationMethodRow, "DepreciationMethod"],
+    _a.AsyncUpdatable[DepreciationMethodRow, "DepreciationMethod"],
+    _a.AsyncDeletable[DepreciationMethodRow, "DepreciationMethod"],
 ):
     """``assets/DepreciationMethods`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=AssetsDepreciationMethods"""
 
     path = "assets/DepreciationMethods"
-    model = DepreciationMethod
+    row = DepreciationMethodRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DepreciationMethod]]

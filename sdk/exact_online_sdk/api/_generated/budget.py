@@ -2,36 +2,49 @@
 
 from __future__ import annotations
 
-from ...models._generated.budget import Budget, BudgetScenario
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.budget import BudgetRow, BudgetScenarioRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.budget import Budget, BudgetScenario
 
 __all__ = ["AsyncBudgetScenariosAPI", "AsyncBudgetsAPI", "BudgetScenariosAPI", "BudgetsAPI"]
 
 
-class BudgetScenariosAPI(_s.Gettable[BudgetScenario]):
+class BudgetScenariosAPI(_b.Gettable[BudgetScenarioRow, "BudgetScenario"]):
     """``budget/BudgetScenarios`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=BudgetBudgetScenarios"""
 
     path = "budget/BudgetScenarios"
-    model = BudgetScenario
+    row = BudgetScenarioRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BudgetScenario]]
 
 
-class AsyncBudgetScenariosAPI(_a.AsyncGettable[BudgetScenario]):
+class AsyncBudgetScenariosAPI(_a.AsyncGettable[BudgetScenarioRow, "BudgetScenario"]):
     """``budget/BudgetScenarios`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=BudgetBudgetScenarios"""
 
     path = "budget/BudgetScenarios"
-    model = BudgetScenario
+    row = BudgetScenarioRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BudgetScenario]]
 
 
-class BudgetsAPI(_s.Gettable[Budget]):
+class BudgetsAPI(_b.Gettable[BudgetRow, "Budget"]):
     """``budget/Budgets`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=BudgetBudgets"""
 
     path = "budget/Budgets"
-    model = Budget
+    row = BudgetRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Budget]]
 
 
-class AsyncBudgetsAPI(_a.AsyncGettable[Budget]):
+class AsyncBudgetsAPI(_a.AsyncGettable[BudgetRow, "Budget"]):
     """``budget/Budgets`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=BudgetBudgets"""
 
     path = "budget/Budgets"
-    model = Budget
+    row = BudgetRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Budget]]

@@ -2,36 +2,49 @@
 
 from __future__ import annotations
 
-from ...models._generated.bulk_cashflow import BulkPayment, BulkReceivable
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.bulk_cashflow import BulkPaymentRow, BulkReceivableRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.bulk_cashflow import BulkPayment, BulkReceivable
 
 __all__ = ["AsyncBulkPaymentsAPI", "AsyncBulkReceivablesAPI", "BulkPaymentsAPI", "BulkReceivablesAPI"]
 
 
-class BulkPaymentsAPI(_s.Readable[BulkPayment]):
+class BulkPaymentsAPI(_b.Readable[BulkPaymentRow, "BulkPayment"]):
     """``bulk/Cashflow/Payments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=BulkCashflowPayments"""
 
     path = "bulk/Cashflow/Payments"
-    model = BulkPayment
+    row = BulkPaymentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BulkPayment]]
 
 
-class AsyncBulkPaymentsAPI(_a.AsyncReadable[BulkPayment]):
+class AsyncBulkPaymentsAPI(_a.AsyncReadable[BulkPaymentRow, "BulkPayment"]):
     """``bulk/Cashflow/Payments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=BulkCashflowPayments"""
 
     path = "bulk/Cashflow/Payments"
-    model = BulkPayment
+    row = BulkPaymentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BulkPayment]]
 
 
-class BulkReceivablesAPI(_s.Readable[BulkReceivable]):
+class BulkReceivablesAPI(_b.Readable[BulkReceivableRow, "BulkReceivable"]):
     """``bulk/Cashflow/Receivables`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=BulkCashflowReceivables"""
 
     path = "bulk/Cashflow/Receivables"
-    model = BulkReceivable
+    row = BulkReceivableRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BulkReceivable]]
 
 
-class AsyncBulkReceivablesAPI(_a.AsyncReadable[BulkReceivable]):
+class AsyncBulkReceivablesAPI(_a.AsyncReadable[BulkReceivableRow, "BulkReceivable"]):
     """``bulk/Cashflow/Receivables`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=BulkCashflowReceivables"""
 
     path = "bulk/Cashflow/Receivables"
-    model = BulkReceivable
+    row = BulkReceivableRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BulkReceivable]]

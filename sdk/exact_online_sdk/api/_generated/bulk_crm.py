@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from ...models._generated.bulk_crm import BulkQuotationLine
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.bulk_crm import BulkQuotationLineRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.bulk_crm import BulkQuotationLine
 
 __all__ = ["AsyncBulkQuotationLinesAPI", "BulkQuotationLinesAPI"]
 
 
-class BulkQuotationLinesAPI(_s.Readable[BulkQuotationLine]):
+class BulkQuotationLinesAPI(_b.Readable[BulkQuotationLineRow, "BulkQuotationLine"]):
     """``bulk/CRM/QuotationLines`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=BulkCRMQuotationLines"""
 
     path = "bulk/CRM/QuotationLines"
-    model = BulkQuotationLine
+    row = BulkQuotationLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BulkQuotationLine]]
 
 
-class AsyncBulkQuotationLinesAPI(_a.AsyncReadable[BulkQuotationLine]):
+class AsyncBulkQuotationLinesAPI(_a.AsyncReadable[BulkQuotationLineRow, "BulkQuotationLine"]):
     """``bulk/CRM/QuotationLines`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=BulkCRMQuotationLines"""
 
     path = "bulk/CRM/QuotationLines"
-    model = BulkQuotationLine
+    row = BulkQuotationLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BulkQuotationLine]]

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from ...models._generated.bulk_project import BulkProjectWBS
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.bulk_project import BulkProjectWBSRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.bulk_project import BulkProjectWBS
 
 __all__ = ["AsyncBulkProjectWBSAPI", "BulkProjectWBSAPI"]
 
 
-class BulkProjectWBSAPI(_s.Readable[BulkProjectWBS]):
+class BulkProjectWBSAPI(_b.Readable[BulkProjectWBSRow, "BulkProjectWBS"]):
     """``bulk/Project/ProjectWBS`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=BulkProjectProjectWBS"""
 
     path = "bulk/Project/ProjectWBS"
-    model = BulkProjectWBS
+    row = BulkProjectWBSRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BulkProjectWBS]]
 
 
-class AsyncBulkProjectWBSAPI(_a.AsyncReadable[BulkProjectWBS]):
+class AsyncBulkProjectWBSAPI(_a.AsyncReadable[BulkProjectWBSRow, "BulkProjectWBS"]):
     """``bulk/Project/ProjectWBS`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=BulkProjectProjectWBS"""
 
     path = "bulk/Project/ProjectWBS"
-    model = BulkProjectWBS
+    row = BulkProjectWBSRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BulkProjectWBS]]

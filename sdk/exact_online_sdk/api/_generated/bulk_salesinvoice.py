@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from ...models._generated.bulk_salesinvoice import BulkSalesInvoiceLine
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.bulk_salesinvoice import BulkSalesInvoiceLineRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.bulk_salesinvoice import BulkSalesInvoiceLine
 
 __all__ = ["AsyncBulkSalesInvoiceLinesAPI", "BulkSalesInvoiceLinesAPI"]
 
 
-class BulkSalesInvoiceLinesAPI(_s.Readable[BulkSalesInvoiceLine]):
+class BulkSalesInvoiceLinesAPI(_b.Readable[BulkSalesInvoiceLineRow, "BulkSalesInvoiceLine"]):
     """``bulk/SalesInvoice/SalesInvoiceLines`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=BulkSalesInvoiceSalesInvoiceLines"""
 
     path = "bulk/SalesInvoice/SalesInvoiceLines"
-    model = BulkSalesInvoiceLine
+    row = BulkSalesInvoiceLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BulkSalesInvoiceLine]]
 
 
-class AsyncBulkSalesInvoiceLinesAPI(_a.AsyncReadable[BulkSalesInvoiceLine]):
+class AsyncBulkSalesInvoiceLinesAPI(_a.AsyncReadable[BulkSalesInvoiceLineRow, "BulkSalesInvoiceLine"]):
     """``bulk/SalesInvoice/SalesInvoiceLines`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=BulkSalesInvoiceSalesInvoiceLines"""
 
     path = "bulk/SalesInvoice/SalesInvoiceLines"
-    model = BulkSalesInvoiceLine
+    row = BulkSalesInvoiceLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BulkSalesInvoiceLine]]

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from ...models._generated.bulk_salesorder import BulkSalesOrderLine
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.bulk_salesorder import BulkSalesOrderLineRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.bulk_salesorder import BulkSalesOrderLine
 
 __all__ = ["AsyncBulkSalesOrderLinesAPI", "BulkSalesOrderLinesAPI"]
 
 
-class BulkSalesOrderLinesAPI(_s.Readable[BulkSalesOrderLine]):
+class BulkSalesOrderLinesAPI(_b.Readable[BulkSalesOrderLineRow, "BulkSalesOrderLine"]):
     """``bulk/SalesOrder/SalesOrderLines`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=BulkSalesOrderSalesOrderLines"""
 
     path = "bulk/SalesOrder/SalesOrderLines"
-    model = BulkSalesOrderLine
+    row = BulkSalesOrderLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BulkSalesOrderLine]]
 
 
-class AsyncBulkSalesOrderLinesAPI(_a.AsyncReadable[BulkSalesOrderLine]):
+class AsyncBulkSalesOrderLinesAPI(_a.AsyncReadable[BulkSalesOrderLineRow, "BulkSalesOrderLine"]):
     """``bulk/SalesOrder/SalesOrderLines`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=BulkSalesOrderSalesOrderLines"""
 
     path = "bulk/SalesOrder/SalesOrderLines"
-    model = BulkSalesOrderLine
+    row = BulkSalesOrderLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BulkSalesOrderLine]]

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from ...models._generated.cashflow import (
-    AllocationRule,
-    Bank,
-    DirectDebitMandate,
-    Payment,
-    PaymentCondition,
-    ProcessPayment,
-    Receivable,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.cashflow import (
+    AllocationRuleRow,
+    BankRow,
+    DirectDebitMandateRow,
+    PaymentConditionRow,
+    PaymentRow,
+    ProcessPaymentRow,
+    ReceivableRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.cashflow import (
+        AllocationRule,
+        Bank,
+        DirectDebitMandate,
+        Payment,
+        PaymentCondition,
+        ProcessPayment,
+        Receivable,
+    )
 
 __all__ = [
     "AllocationRuleAPI",
@@ -33,118 +46,153 @@ __all__ = [
 
 
 class AllocationRuleAPI(
-    _s.Gettable[AllocationRule],
-    _s.Creatable[AllocationRule],
-    _s.Updatable[AllocationRule],
-    _s.Deletable[AllocationRule],
+    _b.Gettable[AllocationRuleRow, "AllocationRule"],
+    _b.Creatable[AllocationRuleRow, "AllocationRule"],
+    _b.Updatable[AllocationRuleRow, "AllocationRule"],
+    _b.Deletable[AllocationRuleRow, "AllocationRule"],
 ):
     """``cashflow/AllocationRule`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CashflowAllocationRule"""
 
     path = "cashflow/AllocationRule"
-    model = AllocationRule
+    row = AllocationRuleRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AllocationRule]]
 
 
 class AsyncAllocationRuleAPI(
-    _a.AsyncGettable[AllocationRule],
-    _a.AsyncCreatable[AllocationRule],
-    _a.AsyncUpdatable[AllocationRule],
-    _a.AsyncDeletable[AllocationRule],
+    _a.AsyncGettable[AllocationRuleRow, "AllocationRule"],
+    _a.AsyncCreatable[AllocationRuleRow, "AllocationRule"],
+    _a.AsyncUpdatable[AllocationRuleRow, "AllocationRule"],
+    _a.AsyncDeletable[AllocationRuleRow, "AllocationRule"],
 ):
     """``cashflow/AllocationRule`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CashflowAllocationRule"""
 
     path = "cashflow/AllocationRule"
-    model = AllocationRule
+    row = AllocationRuleRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AllocationRule]]
 
 
-class BanksAPI(_s.Gettable[Bank]):
+class BanksAPI(_b.Gettable[BankRow, "Bank"]):
     """``cashflow/Banks`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CashflowBanks"""
 
     path = "cashflow/Banks"
-    model = Bank
+    row = BankRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Bank]]
 
 
-class AsyncBanksAPI(_a.AsyncGettable[Bank]):
+class AsyncBanksAPI(_a.AsyncGettable[BankRow, "Bank"]):
     """``cashflow/Banks`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CashflowBanks"""
 
     path = "cashflow/Banks"
-    model = Bank
+    row = BankRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Bank]]
 
 
 class DirectDebitMandatesAPI(
-    _s.Gettable[DirectDebitMandate],
-    _s.Creatable[DirectDebitMandate],
-    _s.Updatable[DirectDebitMandate],
-    _s.Deletable[DirectDebitMandate],
+    _b.Gettable[DirectDebitMandateRow, "DirectDebitMandate"],
+    _b.Creatable[DirectDebitMandateRow, "DirectDebitMandate"],
+    _b.Updatable[DirectDebitMandateRow, "DirectDebitMandate"],
+    _b.Deletable[DirectDebitMandateRow, "DirectDebitMandate"],
 ):
     """``cashflow/DirectDebitMandates`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CashflowDirectDebitMandates"""
 
     path = "cashflow/DirectDebitMandates"
-    model = DirectDebitMandate
+    row = DirectDebitMandateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DirectDebitMandate]]
 
 
 class AsyncDirectDebitMandatesAPI(
-    _a.AsyncGettable[DirectDebitMandate],
-    _a.AsyncCreatable[DirectDebitMandate],
-    _a.AsyncUpdatable[DirectDebitMandate],
-    _a.AsyncDeletable[DirectDebitMandate],
+    _a.AsyncGettable[DirectDebitMandateRow, "DirectDebitMandate"],
+    _a.AsyncCreatable[DirectDebitMandateRow, "DirectDebitMandate"],
+    _a.AsyncUpdatable[DirectDebitMandateRow, "DirectDebitMandate"],
+    _a.AsyncDeletable[DirectDebitMandateRow, "DirectDebitMandate"],
 ):
     """``cashflow/DirectDebitMandates`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CashflowDirectDebitMandates"""
 
     path = "cashflow/DirectDebitMandates"
-    model = DirectDebitMandate
+    row = DirectDebitMandateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DirectDebitMandate]]
 
 
-class PaymentConditionsAPI(_s.Gettable[PaymentCondition], _s.Creatable[PaymentCondition]):
+class PaymentConditionsAPI(
+    _b.Gettable[PaymentConditionRow, "PaymentCondition"], _b.Creatable[PaymentConditionRow, "PaymentCondition"]
+):
     """``cashflow/PaymentConditions`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CashflowPaymentConditions"""
 
     path = "cashflow/PaymentConditions"
-    model = PaymentCondition
+    row = PaymentConditionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PaymentCondition]]
 
 
-class AsyncPaymentConditionsAPI(_a.AsyncGettable[PaymentCondition], _a.AsyncCreatable[PaymentCondition]):
+class AsyncPaymentConditionsAPI(
+    _a.AsyncGettable[PaymentConditionRow, "PaymentCondition"],
+    _a.AsyncCreatable[PaymentConditionRow, "PaymentCondition"],
+):
     """``cashflow/PaymentConditions`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CashflowPaymentConditions"""
 
     path = "cashflow/PaymentConditions"
-    model = PaymentCondition
+    row = PaymentConditionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PaymentCondition]]
 
 
-class PaymentsAPI(_s.Gettable[Payment], _s.Updatable[Payment]):
+class PaymentsAPI(_b.Gettable[PaymentRow, "Payment"], _b.Updatable[PaymentRow, "Payment"]):
     """``cashflow/Payments`` (GET, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CashflowPayments"""
 
     path = "cashflow/Payments"
-    model = Payment
+    row = PaymentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Payment]]
 
 
-class AsyncPaymentsAPI(_a.AsyncGettable[Payment], _a.AsyncUpdatable[Payment]):
+class AsyncPaymentsAPI(_a.AsyncGettable[PaymentRow, "Payment"], _a.AsyncUpdatable[PaymentRow, "Payment"]):
     """``cashflow/Payments`` (GET, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CashflowPayments"""
 
     path = "cashflow/Payments"
-    model = Payment
+    row = PaymentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Payment]]
 
 
-class ProcessPaymentsAPI(_s.Creatable[ProcessPayment]):
+class ProcessPaymentsAPI(_b.Creatable[ProcessPaymentRow, "ProcessPayment"]):
     """``cashflow/ProcessPayments`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CashflowProcessPayments"""
 
     path = "cashflow/ProcessPayments"
-    model = ProcessPayment
+    row = ProcessPaymentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProcessPayment]]
 
 
-class AsyncProcessPaymentsAPI(_a.AsyncCreatable[ProcessPayment]):
+class AsyncProcessPaymentsAPI(_a.AsyncCreatable[ProcessPaymentRow, "ProcessPayment"]):
     """``cashflow/ProcessPayments`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CashflowProcessPayments"""
 
     path = "cashflow/ProcessPayments"
-    model = ProcessPayment
+    row = ProcessPaymentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProcessPayment]]
 
 
-class ReceivablesAPI(_s.Gettable[Receivable], _s.Updatable[Receivable]):
+class ReceivablesAPI(_b.Gettable[ReceivableRow, "Receivable"], _b.Updatable[ReceivableRow, "Receivable"]):
     """``cashflow/Receivables`` (GET, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CashflowReceivables"""
 
     path = "cashflow/Receivables"
-    model = Receivable
+    row = ReceivableRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Receivable]]
 
 
-class AsyncReceivablesAPI(_a.AsyncGettable[Receivable], _a.AsyncUpdatable[Receivable]):
+class AsyncReceivablesAPI(
+    _a.AsyncGettable[ReceivableRow, "Receivable"], _a.AsyncUpdatable[ReceivableRow, "Receivable"]
+):
     """``cashflow/Receivables`` (GET, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CashflowReceivables"""
 
     path = "cashflow/Receivables"
-    model = Receivable
+    row = ReceivableRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Receivable]]

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
-from ...models._generated.continuousmonitoring import (
-    IndicatorBalance,
-    IndicatorDeviatingAmountEntered,
-    IndicatorDifferenceByPeriod,
-    IndicatorDifferentVatCode,
-    IndicatorGLAccount,
-    IndicatorLiquidity,
-    IndicatorSignal,
-    IndicatorState,
-    IndicatorUsageOfJournal,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.continuousmonitoring import (
+    IndicatorBalanceRow,
+    IndicatorDeviatingAmountEnteredRow,
+    IndicatorDifferenceByPeriodRow,
+    IndicatorDifferentVatCodeRow,
+    IndicatorGLAccountRow,
+    IndicatorLiquidityRow,
+    IndicatorSignalRow,
+    IndicatorStateRow,
+    IndicatorUsageOfJournalRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.continuousmonitoring import (
+        IndicatorBalance,
+        IndicatorDeviatingAmountEntered,
+        IndicatorDifferenceByPeriod,
+        IndicatorDifferentVatCode,
+        IndicatorGLAccount,
+        IndicatorLiquidity,
+        IndicatorSignal,
+        IndicatorState,
+        IndicatorUsageOfJournal,
+    )
 
 __all__ = [
     "AsyncIndicatorBalancesAPI",
@@ -39,190 +54,230 @@ __all__ = [
 
 
 class IndicatorBalancesAPI(
-    _s.Gettable[IndicatorBalance],
-    _s.Creatable[IndicatorBalance],
-    _s.Updatable[IndicatorBalance],
-    _s.Deletable[IndicatorBalance],
+    _b.Gettable[IndicatorBalanceRow, "IndicatorBalance"],
+    _b.Creatable[IndicatorBalanceRow, "IndicatorBalance"],
+    _b.Updatable[IndicatorBalanceRow, "IndicatorBalance"],
+    _b.Deletable[IndicatorBalanceRow, "IndicatorBalance"],
 ):
     """``continuousmonitoring/IndicatorBalances`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorBalances"""
 
     path = "continuousmonitoring/IndicatorBalances"
-    model = IndicatorBalance
+    row = IndicatorBalanceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorBalance]]
 
 
 class AsyncIndicatorBalancesAPI(
-    _a.AsyncGettable[IndicatorBalance],
-    _a.AsyncCreatable[IndicatorBalance],
-    _a.AsyncUpdatable[IndicatorBalance],
-    _a.AsyncDeletable[IndicatorBalance],
+    _a.AsyncGettable[IndicatorBalanceRow, "IndicatorBalance"],
+    _a.AsyncCreatable[IndicatorBalanceRow, "IndicatorBalance"],
+    _a.AsyncUpdatable[IndicatorBalanceRow, "IndicatorBalance"],
+    _a.AsyncDeletable[IndicatorBalanceRow, "IndicatorBalance"],
 ):
     """``continuousmonitoring/IndicatorBalances`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorBalances"""
 
     path = "continuousmonitoring/IndicatorBalances"
-    model = IndicatorBalance
+    row = IndicatorBalanceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorBalance]]
 
 
 class IndicatorDeviatingAmountEnteredsAPI(
-    _s.Gettable[IndicatorDeviatingAmountEntered],
-    _s.Creatable[IndicatorDeviatingAmountEntered],
-    _s.Updatable[IndicatorDeviatingAmountEntered],
-    _s.Deletable[IndicatorDeviatingAmountEntered],
+    _b.Gettable[IndicatorDeviatingAmountEnteredRow, "IndicatorDeviatingAmountEntered"],
+    _b.Creatable[IndicatorDeviatingAmountEnteredRow, "IndicatorDeviatingAmountEntered"],
+    _b.Updatable[IndicatorDeviatingAmountEnteredRow, "IndicatorDeviatingAmountEntered"],
+    _b.Deletable[IndicatorDeviatingAmountEnteredRow, "IndicatorDeviatingAmountEntered"],
 ):
     """``continuousmonitoring/IndicatorDeviatingAmountEntereds`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorDeviatingAmountEntereds"""
 
     path = "continuousmonitoring/IndicatorDeviatingAmountEntereds"
-    model = IndicatorDeviatingAmountEntered
+    row = IndicatorDeviatingAmountEnteredRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorDeviatingAmountEntered]]
 
 
 class AsyncIndicatorDeviatingAmountEnteredsAPI(
-    _a.AsyncGettable[IndicatorDeviatingAmountEntered],
-    _a.AsyncCreatable[IndicatorDeviatingAmountEntered],
-    _a.AsyncUpdatable[IndicatorDeviatingAmountEntered],
-    _a.AsyncDeletable[IndicatorDeviatingAmountEntered],
+    _a.AsyncGettable[IndicatorDeviatingAmountEnteredRow, "IndicatorDeviatingAmountEntered"],
+    _a.AsyncCreatable[IndicatorDeviatingAmountEnteredRow, "IndicatorDeviatingAmountEntered"],
+    _a.AsyncUpdatable[IndicatorDeviatingAmountEnteredRow, "IndicatorDeviatingAmountEntered"],
+    _a.AsyncDeletable[IndicatorDeviatingAmountEnteredRow, "IndicatorDeviatingAmountEntered"],
 ):
     """``continuousmonitoring/IndicatorDeviatingAmountEntereds`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorDeviatingAmountEntereds"""
 
     path = "continuousmonitoring/IndicatorDeviatingAmountEntereds"
-    model = IndicatorDeviatingAmountEntered
+    row = IndicatorDeviatingAmountEnteredRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorDeviatingAmountEntered]]
 
 
 class IndicatorDifferenceByPeriodsAPI(
-    _s.Gettable[IndicatorDifferenceByPeriod],
-    _s.Creatable[IndicatorDifferenceByPeriod],
-    _s.Updatable[IndicatorDifferenceByPeriod],
-    _s.Deletable[IndicatorDifferenceByPeriod],
+    _b.Gettable[IndicatorDifferenceByPeriodRow, "IndicatorDifferenceByPeriod"],
+    _b.Creatable[IndicatorDifferenceByPeriodRow, "IndicatorDifferenceByPeriod"],
+    _b.Updatable[IndicatorDifferenceByPeriodRow, "IndicatorDifferenceByPeriod"],
+    _b.Deletable[IndicatorDifferenceByPeriodRow, "IndicatorDifferenceByPeriod"],
 ):
     """``continuousmonitoring/IndicatorDifferenceByPeriods`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorDifferenceByPeriods"""
 
     path = "continuousmonitoring/IndicatorDifferenceByPeriods"
-    model = IndicatorDifferenceByPeriod
+    row = IndicatorDifferenceByPeriodRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorDifferenceByPeriod]]
 
 
 class AsyncIndicatorDifferenceByPeriodsAPI(
-    _a.AsyncGettable[IndicatorDifferenceByPeriod],
-    _a.AsyncCreatable[IndicatorDifferenceByPeriod],
-    _a.AsyncUpdatable[IndicatorDifferenceByPeriod],
-    _a.AsyncDeletable[IndicatorDifferenceByPeriod],
+    _a.AsyncGettable[IndicatorDifferenceByPeriodRow, "IndicatorDifferenceByPeriod"],
+    _a.AsyncCreatable[IndicatorDifferenceByPeriodRow, "IndicatorDifferenceByPeriod"],
+    _a.AsyncUpdatable[IndicatorDifferenceByPeriodRow, "IndicatorDifferenceByPeriod"],
+    _a.AsyncDeletable[IndicatorDifferenceByPeriodRow, "IndicatorDifferenceByPeriod"],
 ):
     """``continuousmonitoring/IndicatorDifferenceByPeriods`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorDifferenceByPeriods"""
 
     path = "continuousmonitoring/IndicatorDifferenceByPeriods"
-    model = IndicatorDifferenceByPeriod
+    row = IndicatorDifferenceByPeriodRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorDifferenceByPeriod]]
 
 
 class IndicatorDifferentVatCodesAPI(
-    _s.Gettable[IndicatorDifferentVatCode],
-    _s.Creatable[IndicatorDifferentVatCode],
-    _s.Updatable[IndicatorDifferentVatCode],
-    _s.Deletable[IndicatorDifferentVatCode],
+    _b.Gettable[IndicatorDifferentVatCodeRow, "IndicatorDifferentVatCode"],
+    _b.Creatable[IndicatorDifferentVatCodeRow, "IndicatorDifferentVatCode"],
+    _b.Updatable[IndicatorDifferentVatCodeRow, "IndicatorDifferentVatCode"],
+    _b.Deletable[IndicatorDifferentVatCodeRow, "IndicatorDifferentVatCode"],
 ):
     """``continuousmonitoring/IndicatorDifferentVatCodes`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorDifferentVatCodes"""
 
     path = "continuousmonitoring/IndicatorDifferentVatCodes"
-    model = IndicatorDifferentVatCode
+    row = IndicatorDifferentVatCodeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorDifferentVatCode]]
 
 
 class AsyncIndicatorDifferentVatCodesAPI(
-    _a.AsyncGettable[IndicatorDifferentVatCode],
-    _a.AsyncCreatable[IndicatorDifferentVatCode],
-    _a.AsyncUpdatable[IndicatorDifferentVatCode],
-    _a.AsyncDeletable[IndicatorDifferentVatCode],
+    _a.AsyncGettable[IndicatorDifferentVatCodeRow, "IndicatorDifferentVatCode"],
+    _a.AsyncCreatable[IndicatorDifferentVatCodeRow, "IndicatorDifferentVatCode"],
+    _a.AsyncUpdatable[IndicatorDifferentVatCodeRow, "IndicatorDifferentVatCode"],
+    _a.AsyncDeletable[IndicatorDifferentVatCodeRow, "IndicatorDifferentVatCode"],
 ):
     """``continuousmonitoring/IndicatorDifferentVatCodes`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorDifferentVatCodes"""
 
     path = "continuousmonitoring/IndicatorDifferentVatCodes"
-    model = IndicatorDifferentVatCode
+    row = IndicatorDifferentVatCodeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorDifferentVatCode]]
 
 
 class IndicatorGLAccountsAPI(
-    _s.Gettable[IndicatorGLAccount], _s.Creatable[IndicatorGLAccount], _s.Deletable[IndicatorGLAccount]
+    _b.Gettable[IndicatorGLAccountRow, "IndicatorGLAccount"],
+    _b.Creatable[IndicatorGLAccountRow, "IndicatorGLAccount"],
+    _b.Deletable[IndicatorGLAccountRow, "IndicatorGLAccount"],
 ):
     """``continuousmonitoring/IndicatorGLAccounts`` (GET, POST, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorGLAccounts"""
 
     path = "continuousmonitoring/IndicatorGLAccounts"
-    model = IndicatorGLAccount
+    row = IndicatorGLAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorGLAccount]]
 
 
 class AsyncIndicatorGLAccountsAPI(
-    _a.AsyncGettable[IndicatorGLAccount], _a.AsyncCreatable[IndicatorGLAccount], _a.AsyncDeletable[IndicatorGLAccount]
+    _a.AsyncGettable[IndicatorGLAccountRow, "IndicatorGLAccount"],
+    _a.AsyncCreatable[IndicatorGLAccountRow, "IndicatorGLAccount"],
+    _a.AsyncDeletable[IndicatorGLAccountRow, "IndicatorGLAccount"],
 ):
     """``continuousmonitoring/IndicatorGLAccounts`` (GET, POST, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorGLAccounts"""
 
     path = "continuousmonitoring/IndicatorGLAccounts"
-    model = IndicatorGLAccount
+    row = IndicatorGLAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorGLAccount]]
 
 
 class IndicatorLiquiditiesAPI(
-    _s.Gettable[IndicatorLiquidity],
-    _s.Creatable[IndicatorLiquidity],
-    _s.Updatable[IndicatorLiquidity],
-    _s.Deletable[IndicatorLiquidity],
+    _b.Gettable[IndicatorLiquidityRow, "IndicatorLiquidity"],
+    _b.Creatable[IndicatorLiquidityRow, "IndicatorLiquidity"],
+    _b.Updatable[IndicatorLiquidityRow, "IndicatorLiquidity"],
+    _b.Deletable[IndicatorLiquidityRow, "IndicatorLiquidity"],
 ):
     """``continuousmonitoring/IndicatorLiquidities`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorLiquidities"""
 
     path = "continuousmonitoring/IndicatorLiquidities"
-    model = IndicatorLiquidity
+    row = IndicatorLiquidityRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorLiquidity]]
 
 
 class AsyncIndicatorLiquiditiesAPI(
-    _a.AsyncGettable[IndicatorLiquidity],
-    _a.AsyncCreatable[IndicatorLiquidity],
-    _a.AsyncUpdatable[IndicatorLiquidity],
-    _a.AsyncDeletable[IndicatorLiquidity],
+    _a.AsyncGettable[IndicatorLiquidityRow, "IndicatorLiquidity"],
+    _a.AsyncCreatable[IndicatorLiquidityRow, "IndicatorLiquidity"],
+    _a.AsyncUpdatable[IndicatorLiquidityRow, "IndicatorLiquidity"],
+    _a.AsyncDeletable[IndicatorLiquidityRow, "IndicatorLiquidity"],
 ):
     """``continuousmonitoring/IndicatorLiquidities`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorLiquidities"""
 
     path = "continuousmonitoring/IndicatorLiquidities"
-    model = IndicatorLiquidity
+    row = IndicatorLiquidityRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorLiquidity]]
 
 
-class IndicatorSignalsAPI(_s.Gettable[IndicatorSignal]):
+class IndicatorSignalsAPI(_b.Gettable[IndicatorSignalRow, "IndicatorSignal"]):
     """``continuousmonitoring/IndicatorSignals`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorSignals"""
 
     path = "continuousmonitoring/IndicatorSignals"
-    model = IndicatorSignal
+    row = IndicatorSignalRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorSignal]]
 
 
-class AsyncIndicatorSignalsAPI(_a.AsyncGettable[IndicatorSignal]):
+class AsyncIndicatorSignalsAPI(_a.AsyncGettable[IndicatorSignalRow, "IndicatorSignal"]):
     """``continuousmonitoring/IndicatorSignals`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorSignals"""
 
     path = "continuousmonitoring/IndicatorSignals"
-    model = IndicatorSignal
+    row = IndicatorSignalRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorSignal]]
 
 
-class IndicatorStatesAPI(_s.Gettable[IndicatorState]):
+class IndicatorStatesAPI(_b.Gettable[IndicatorStateRow, "IndicatorState"]):
     """``continuousmonitoring/IndicatorStates`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorStates"""
 
     path = "continuousmonitoring/IndicatorStates"
-    model = IndicatorState
+    row = IndicatorStateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorState]]
 
 
-class AsyncIndicatorStatesAPI(_a.AsyncGettable[IndicatorState]):
+class AsyncIndicatorStatesAPI(_a.AsyncGettable[IndicatorStateRow, "IndicatorState"]):
     """``continuousmonitoring/IndicatorStates`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorStates"""
 
     path = "continuousmonitoring/IndicatorStates"
-    model = IndicatorState
+    row = IndicatorStateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorState]]
 
 
 class IndicatorUsageOfJournalsAPI(
-    _s.Gettable[IndicatorUsageOfJournal],
-    _s.Creatable[IndicatorUsageOfJournal],
-    _s.Updatable[IndicatorUsageOfJournal],
-    _s.Deletable[IndicatorUsageOfJournal],
+    _b.Gettable[IndicatorUsageOfJournalRow, "IndicatorUsageOfJournal"],
+    _b.Creatable[IndicatorUsageOfJournalRow, "IndicatorUsageOfJournal"],
+    _b.Updatable[IndicatorUsageOfJournalRow, "IndicatorUsageOfJournal"],
+    _b.Deletable[IndicatorUsageOfJournalRow, "IndicatorUsageOfJournal"],
 ):
     """``continuousmonitoring/IndicatorUsageOfJournals`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorUsageOfJournals"""
 
     path = "continuousmonitoring/IndicatorUsageOfJournals"
-    model = IndicatorUsageOfJournal
+    row = IndicatorUsageOfJournalRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorUsageOfJournal]]
 
 
 class AsyncIndicatorUsageOfJournalsAPI(
-    _a.AsyncGettable[IndicatorUsageOfJournal],
-    _a.AsyncCreatable[IndicatorUsageOfJournal],
-    _a.AsyncUpdatable[IndicatorUsageOfJournal],
-    _a.AsyncDeletable[IndicatorUsageOfJournal],
+    _a.AsyncGettable[IndicatorUsageOfJournalRow, "IndicatorUsageOfJournal"],
+    _a.AsyncCreatable[IndicatorUsageOfJournalRow, "IndicatorUsageOfJournal"],
+    _a.AsyncUpdatable[IndicatorUsageOfJournalRow, "IndicatorUsageOfJournal"],
+    _a.AsyncDeletable[IndicatorUsageOfJournalRow, "IndicatorUsageOfJournal"],
 ):
     """``continuousmonitoring/IndicatorUsageOfJournals`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ContinuousMonitoringIndicatorUsageOfJournals"""
 
     path = "continuousmonitoring/IndicatorUsageOfJournals"
-    model = IndicatorUsageOfJournal
+    row = IndicatorUsageOfJournalRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[IndicatorUsageOfJournal]]

@@ -2,27 +2,50 @@
 
 from __future__ import annotations
 
-from ...models._generated.crm import (
-    AcceptQuotation,
-    Account,
-    AccountClass,
-    AccountClassification,
-    AccountClassificationName,
-    Address,
-    AddressState,
-    BankAccount,
-    Contact,
-    HostingOpportunity,
-    Opportunity,
-    PrintQuotation,
-    Quotation,
-    QuotationLine,
-    RejectQuotation,
-    ReopenQuotation,
-    ReviewQuotation,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.crm import (
+    AcceptQuotationRow,
+    AccountClassificationNameRow,
+    AccountClassificationRow,
+    AccountClassRow,
+    AccountRow,
+    AddressRow,
+    AddressStateRow,
+    BankAccountRow,
+    ContactRow,
+    HostingOpportunityRow,
+    OpportunityRow,
+    PrintQuotationRow,
+    QuotationLineRow,
+    QuotationRow,
+    RejectQuotationRow,
+    ReopenQuotationRow,
+    ReviewQuotationRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.crm import (
+        AcceptQuotation,
+        Account,
+        AccountClass,
+        AccountClassification,
+        AccountClassificationName,
+        Address,
+        AddressState,
+        BankAccount,
+        Contact,
+        HostingOpportunity,
+        Opportunity,
+        PrintQuotation,
+        Quotation,
+        QuotationLine,
+        RejectQuotation,
+        ReopenQuotation,
+        ReviewQuotation,
+    )
 
 __all__ = [
     "AcceptQuotationAPI",
@@ -62,281 +85,387 @@ __all__ = [
 ]
 
 
-class AcceptQuotationAPI(_s.Creatable[AcceptQuotation]):
+class AcceptQuotationAPI(_b.Creatable[AcceptQuotationRow, "AcceptQuotation"]):
     """``crm/AcceptQuotation`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMAcceptQuotation"""
 
     path = "crm/AcceptQuotation"
-    model = AcceptQuotation
+    row = AcceptQuotationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AcceptQuotation]]
 
 
-class AsyncAcceptQuotationAPI(_a.AsyncCreatable[AcceptQuotation]):
+class AsyncAcceptQuotationAPI(_a.AsyncCreatable[AcceptQuotationRow, "AcceptQuotation"]):
     """``crm/AcceptQuotation`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMAcceptQuotation"""
 
     path = "crm/AcceptQuotation"
-    model = AcceptQuotation
+    row = AcceptQuotationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AcceptQuotation]]
 
 
-class AccountClassesAPI(_s.Gettable[AccountClass]):
+class AccountClassesAPI(_b.Gettable[AccountClassRow, "AccountClass"]):
     """``crm/AccountClasses`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMAccountClasses"""
 
     path = "crm/AccountClasses"
-    model = AccountClass
+    row = AccountClassRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountClass]]
 
 
-class AsyncAccountClassesAPI(_a.AsyncGettable[AccountClass]):
+class AsyncAccountClassesAPI(_a.AsyncGettable[AccountClassRow, "AccountClass"]):
     """``crm/AccountClasses`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMAccountClasses"""
 
     path = "crm/AccountClasses"
-    model = AccountClass
+    row = AccountClassRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountClass]]
 
 
-class AccountClassificationNamesAPI(_s.Gettable[AccountClassificationName]):
+class AccountClassificationNamesAPI(_b.Gettable[AccountClassificationNameRow, "AccountClassificationName"]):
     """``crm/AccountClassificationNames`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMAccountClassificationNames"""
 
     path = "crm/AccountClassificationNames"
-    model = AccountClassificationName
+    row = AccountClassificationNameRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountClassificationName]]
 
 
-class AsyncAccountClassificationNamesAPI(_a.AsyncGettable[AccountClassificationName]):
+class AsyncAccountClassificationNamesAPI(_a.AsyncGettable[AccountClassificationNameRow, "AccountClassificationName"]):
     """``crm/AccountClassificationNames`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMAccountClassificationNames"""
 
     path = "crm/AccountClassificationNames"
-    model = AccountClassificationName
+    row = AccountClassificationNameRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountClassificationName]]
 
 
-class AccountClassificationsAPI(_s.Gettable[AccountClassification]):
+class AccountClassificationsAPI(_b.Gettable[AccountClassificationRow, "AccountClassification"]):
     """``crm/AccountClassifications`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMAccountClassifications"""
 
     path = "crm/AccountClassifications"
-    model = AccountClassification
+    row = AccountClassificationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountClassification]]
 
 
-class AsyncAccountClassificationsAPI(_a.AsyncGettable[AccountClassification]):
+class AsyncAccountClassificationsAPI(_a.AsyncGettable[AccountClassificationRow, "AccountClassification"]):
     """``crm/AccountClassifications`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMAccountClassifications"""
 
     path = "crm/AccountClassifications"
-    model = AccountClassification
+    row = AccountClassificationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountClassification]]
 
 
-class AccountsAPI(_s.Gettable[Account], _s.Creatable[Account], _s.Updatable[Account], _s.Deletable[Account]):
+class AccountsAPI(
+    _b.Gettable[AccountRow, "Account"],
+    _b.Creatable[AccountRow, "Account"],
+    _b.Updatable[AccountRow, "Account"],
+    _b.Deletable[AccountRow, "Account"],
+):
     """``crm/Accounts`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMAccounts"""
 
     path = "crm/Accounts"
-    model = Account
+    row = AccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Account]]
 
 
 class AsyncAccountsAPI(
-    _a.AsyncGettable[Account], _a.AsyncCreatable[Account], _a.AsyncUpdatable[Account], _a.AsyncDeletable[Account]
+    _a.AsyncGettable[AccountRow, "Account"],
+    _a.AsyncCreatable[AccountRow, "Account"],
+    _a.AsyncUpdatable[AccountRow, "Account"],
+    _a.AsyncDeletable[AccountRow, "Account"],
 ):
     """``crm/Accounts`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMAccounts"""
 
     path = "crm/Accounts"
-    model = Account
+    row = AccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Account]]
 
 
-class AddressStatesAPI(_s.Gettable[AddressState]):
+class AddressStatesAPI(_b.Gettable[AddressStateRow, "AddressState"]):
     """``crm/AddressStates`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMAddressStates"""
 
     path = "crm/AddressStates"
-    model = AddressState
+    row = AddressStateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AddressState]]
 
 
-class AsyncAddressStatesAPI(_a.AsyncGettable[AddressState]):
+class AsyncAddressStatesAPI(_a.AsyncGettable[AddressStateRow, "AddressState"]):
     """``crm/AddressStates`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMAddressStates"""
 
     path = "crm/AddressStates"
-    model = AddressState
+    row = AddressStateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AddressState]]
 
 
-class AddressesAPI(_s.Gettable[Address], _s.Creatable[Address], _s.Updatable[Address], _s.Deletable[Address]):
+class AddressesAPI(
+    _b.Gettable[AddressRow, "Address"],
+    _b.Creatable[AddressRow, "Address"],
+    _b.Updatable[AddressRow, "Address"],
+    _b.Deletable[AddressRow, "Address"],
+):
     """``crm/Addresses`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMAddresses"""
 
     path = "crm/Addresses"
-    model = Address
+    row = AddressRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Address]]
 
 
 class AsyncAddressesAPI(
-    _a.AsyncGettable[Address], _a.AsyncCreatable[Address], _a.AsyncUpdatable[Address], _a.AsyncDeletable[Address]
+    _a.AsyncGettable[AddressRow, "Address"],
+    _a.AsyncCreatable[AddressRow, "Address"],
+    _a.AsyncUpdatable[AddressRow, "Address"],
+    _a.AsyncDeletable[AddressRow, "Address"],
 ):
     """``crm/Addresses`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMAddresses"""
 
     path = "crm/Addresses"
-    model = Address
+    row = AddressRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Address]]
 
 
 class BankAccountsAPI(
-    _s.Gettable[BankAccount], _s.Creatable[BankAccount], _s.Updatable[BankAccount], _s.Deletable[BankAccount]
+    _b.Gettable[BankAccountRow, "BankAccount"],
+    _b.Creatable[BankAccountRow, "BankAccount"],
+    _b.Updatable[BankAccountRow, "BankAccount"],
+    _b.Deletable[BankAccountRow, "BankAccount"],
 ):
     """``crm/BankAccounts`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMBankAccounts"""
 
     path = "crm/BankAccounts"
-    model = BankAccount
+    row = BankAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BankAccount]]
 
 
 class AsyncBankAccountsAPI(
-    _a.AsyncGettable[BankAccount],
-    _a.AsyncCreatable[BankAccount],
-    _a.AsyncUpdatable[BankAccount],
-    _a.AsyncDeletable[BankAccount],
+    _a.AsyncGettable[BankAccountRow, "BankAccount"],
+    _a.AsyncCreatable[BankAccountRow, "BankAccount"],
+    _a.AsyncUpdatable[BankAccountRow, "BankAccount"],
+    _a.AsyncDeletable[BankAccountRow, "BankAccount"],
 ):
     """``crm/BankAccounts`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMBankAccounts"""
 
     path = "crm/BankAccounts"
-    model = BankAccount
+    row = BankAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BankAccount]]
 
 
-class ContactsAPI(_s.Gettable[Contact], _s.Creatable[Contact], _s.Updatable[Contact], _s.Deletable[Contact]):
+class ContactsAPI(
+    _b.Gettable[ContactRow, "Contact"],
+    _b.Creatable[ContactRow, "Contact"],
+    _b.Updatable[ContactRow, "Contact"],
+    _b.Deletable[ContactRow, "Contact"],
+):
     """``crm/Contacts`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMContacts"""
 
     path = "crm/Contacts"
-    model = Contact
+    row = ContactRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Contact]]
 
 
 class AsyncContactsAPI(
-    _a.AsyncGettable[Contact], _a.AsyncCreatable[Contact], _a.AsyncUpdatable[Contact], _a.AsyncDeletable[Contact]
+    _a.AsyncGettable[ContactRow, "Contact"],
+    _a.AsyncCreatable[ContactRow, "Contact"],
+    _a.AsyncUpdatable[ContactRow, "Contact"],
+    _a.AsyncDeletable[ContactRow, "Contact"],
 ):
     """``crm/Contacts`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMContacts"""
 
     path = "crm/Contacts"
-    model = Contact
+    row = ContactRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Contact]]
 
 
 class HostingOpportunitiesAPI(
-    _s.Gettable[HostingOpportunity],
-    _s.Creatable[HostingOpportunity],
-    _s.Updatable[HostingOpportunity],
-    _s.Deletable[HostingOpportunity],
+    _b.Gettable[HostingOpportunityRow, "HostingOpportunity"],
+    _b.Creatable[HostingOpportunityRow, "HostingOpportunity"],
+    _b.Updatable[HostingOpportunityRow, "HostingOpportunity"],
+    _b.Deletable[HostingOpportunityRow, "HostingOpportunity"],
 ):
     """``crm/HostingOpportunities`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMHostingOpportunities"""
 
     path = "crm/HostingOpportunities"
-    model = HostingOpportunity
+    row = HostingOpportunityRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HostingOpportunity]]
 
 
 class AsyncHostingOpportunitiesAPI(
-    _a.AsyncGettable[HostingOpportunity],
-    _a.AsyncCreatable[HostingOpportunity],
-    _a.AsyncUpdatable[HostingOpportunity],
-    _a.AsyncDeletable[HostingOpportunity],
+    _a.AsyncGettable[HostingOpportunityRow, "HostingOpportunity"],
+    _a.AsyncCreatable[HostingOpportunityRow, "HostingOpportunity"],
+    _a.AsyncUpdatable[HostingOpportunityRow, "HostingOpportunity"],
+    _a.AsyncDeletable[HostingOpportunityRow, "HostingOpportunity"],
 ):
     """``crm/HostingOpportunities`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMHostingOpportunities"""
 
     path = "crm/HostingOpportunities"
-    model = HostingOpportunity
+    row = HostingOpportunityRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HostingOpportunity]]
 
 
 class OpportunitiesAPI(
-    _s.Gettable[Opportunity], _s.Creatable[Opportunity], _s.Updatable[Opportunity], _s.Deletable[Opportunity]
+    _b.Gettable[OpportunityRow, "Opportunity"],
+    _b.Creatable[OpportunityRow, "Opportunity"],
+    _b.Updatable[OpportunityRow, "Opportunity"],
+    _b.Deletable[OpportunityRow, "Opportunity"],
 ):
     """``crm/Opportunities`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMOpportunities"""
 
     path = "crm/Opportunities"
-    model = Opportunity
+    row = OpportunityRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Opportunity]]
 
 
 class AsyncOpportunitiesAPI(
-    _a.AsyncGettable[Opportunity],
-    _a.AsyncCreatable[Opportunity],
-    _a.AsyncUpdatable[Opportunity],
-    _a.AsyncDeletable[Opportunity],
+    _a.AsyncGettable[OpportunityRow, "Opportunity"],
+    _a.AsyncCreatable[OpportunityRow, "Opportunity"],
+    _a.AsyncUpdatable[OpportunityRow, "Opportunity"],
+    _a.AsyncDeletable[OpportunityRow, "Opportunity"],
 ):
     """``crm/Opportunities`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMOpportunities"""
 
     path = "crm/Opportunities"
-    model = Opportunity
+    row = OpportunityRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Opportunity]]
 
 
-class PrintQuotationAPI(_s.Creatable[PrintQuotation]):
+class PrintQuotationAPI(_b.Creatable[PrintQuotationRow, "PrintQuotation"]):
     """``crm/PrintQuotation`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMPrintQuotation"""
 
     path = "crm/PrintQuotation"
-    model = PrintQuotation
+    row = PrintQuotationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PrintQuotation]]
 
 
-class AsyncPrintQuotationAPI(_a.AsyncCreatable[PrintQuotation]):
+class AsyncPrintQuotationAPI(_a.AsyncCreatable[PrintQuotationRow, "PrintQuotation"]):
     """``crm/PrintQuotation`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMPrintQuotation"""
 
     path = "crm/PrintQuotation"
-    model = PrintQuotation
+    row = PrintQuotationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PrintQuotation]]
 
 
 class QuotationLinesAPI(
-    _s.Gettable[QuotationLine], _s.Creatable[QuotationLine], _s.Updatable[QuotationLine], _s.Deletable[QuotationLine]
+    _b.Gettable[QuotationLineRow, "QuotationLine"],
+    _b.Creatable[QuotationLineRow, "QuotationLine"],
+    _b.Updatable[QuotationLineRow, "QuotationLine"],
+    _b.Deletable[QuotationLineRow, "QuotationLine"],
 ):
     """``crm/QuotationLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMQuotationLines"""
 
     path = "crm/QuotationLines"
-    model = QuotationLine
+    row = QuotationLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[QuotationLine]]
 
 
 class AsyncQuotationLinesAPI(
-    _a.AsyncGettable[QuotationLine],
-    _a.AsyncCreatable[QuotationLine],
-    _a.AsyncUpdatable[QuotationLine],
-    _a.AsyncDeletable[QuotationLine],
+    _a.AsyncGettable[QuotationLineRow, "QuotationLine"],
+    _a.AsyncCreatable[QuotationLineRow, "QuotationLine"],
+    _a.AsyncUpdatable[QuotationLineRow, "QuotationLine"],
+    _a.AsyncDeletable[QuotationLineRow, "QuotationLine"],
 ):
     """``crm/QuotationLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMQuotationLines"""
 
     path = "crm/QuotationLines"
-    model = QuotationLine
+    row = QuotationLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[QuotationLine]]
 
 
-class QuotationsAPI(_s.Gettable[Quotation], _s.Creatable[Quotation], _s.Updatable[Quotation], _s.Deletable[Quotation]):
-    """``crm/Quotations`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMQuotations"""
-
-    path = "crm/Quotations"
-    model = Quotation
-
-
-class AsyncQuotationsAPI(
-    _a.AsyncGettable[Quotation],
-    _a.AsyncCreatable[Quotation],
-    _a.AsyncUpdatable[Quotation],
-    _a.AsyncDeletable[Quotation],
+class QuotationsAPI(
+    _b.Gettable[QuotationRow, "Quotation"],
+    _b.Creatable[QuotationRow, "Quotation"],
+    _b.Updatable[QuotationRow, "Quotation"],
+    _b.Deletable[QuotationRow, "Quotation"],
 ):
     """``crm/Quotations`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMQuotations"""
 
     path = "crm/Quotations"
-    model = Quotation
+    row = QuotationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Quotation]]
 
 
-class RejectQuotationAPI(_s.Creatable[RejectQuotation]):
+class AsyncQuotationsAPI(
+    _a.AsyncGettable[QuotationRow, "Quotation"],
+    _a.AsyncCreatable[QuotationRow, "Quotation"],
+    _a.AsyncUpdatable[QuotationRow, "Quotation"],
+    _a.AsyncDeletable[QuotationRow, "Quotation"],
+):
+    """``crm/Quotations`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMQuotations"""
+
+    path = "crm/Quotations"
+    row = QuotationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Quotation]]
+
+
+class RejectQuotationAPI(_b.Creatable[RejectQuotationRow, "RejectQuotation"]):
     """``crm/RejectQuotation`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMRejectQuotation"""
 
     path = "crm/RejectQuotation"
-    model = RejectQuotation
+    row = RejectQuotationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RejectQuotation]]
 
 
-class AsyncRejectQuotationAPI(_a.AsyncCreatable[RejectQuotation]):
+class AsyncRejectQuotationAPI(_a.AsyncCreatable[RejectQuotationRow, "RejectQuotation"]):
     """``crm/RejectQuotation`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMRejectQuotation"""
 
     path = "crm/RejectQuotation"
-    model = RejectQuotation
+    row = RejectQuotationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RejectQuotation]]
 
 
-class ReopenQuotationAPI(_s.Creatable[ReopenQuotation]):
+class ReopenQuotationAPI(_b.Creatable[ReopenQuotationRow, "ReopenQuotation"]):
     """``crm/ReopenQuotation`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMReopenQuotation"""
 
     path = "crm/ReopenQuotation"
-    model = ReopenQuotation
+    row = ReopenQuotationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReopenQuotation]]
 
 
-class AsyncReopenQuotationAPI(_a.AsyncCreatable[ReopenQuotation]):
+class AsyncReopenQuotationAPI(_a.AsyncCreatable[ReopenQuotationRow, "ReopenQuotation"]):
     """``crm/ReopenQuotation`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMReopenQuotation"""
 
     path = "crm/ReopenQuotation"
-    model = ReopenQuotation
+    row = ReopenQuotationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReopenQuotation]]
 
 
-class ReviewQuotationAPI(_s.Creatable[ReviewQuotation]):
+class ReviewQuotationAPI(_b.Creatable[ReviewQuotationRow, "ReviewQuotation"]):
     """``crm/ReviewQuotation`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMReviewQuotation"""
 
     path = "crm/ReviewQuotation"
-    model = ReviewQuotation
+    row = ReviewQuotationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReviewQuotation]]
 
 
-class AsyncReviewQuotationAPI(_a.AsyncCreatable[ReviewQuotation]):
+class AsyncReviewQuotationAPI(_a.AsyncCreatable[ReviewQuotationRow, "ReviewQuotation"]):
     """``crm/ReviewQuotation`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=CRMReviewQuotation"""
 
     path = "crm/ReviewQuotation"
-    model = ReviewQuotation
+    row = ReviewQuotationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReviewQuotation]]

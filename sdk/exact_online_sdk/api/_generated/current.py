@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from ...models._generated.current import Me
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.current import MeRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.current import Me
 
 __all__ = ["AsyncMeAPI", "MeAPI"]
 
 
-class MeAPI(_s.Gettable[Me]):
+class MeAPI(_b.Gettable[MeRow, "Me"]):
     """``current/Me`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SystemSystemMe"""
 
     path = "current/Me"
-    model = Me
+    row = MeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Me]]
 
 
-class AsyncMeAPI(_a.AsyncGettable[Me]):
+class AsyncMeAPI(_a.AsyncGettable[MeRow, "Me"]):
     """``current/Me`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SystemSystemMe"""
 
     path = "current/Me"
-    model = Me
+    row = MeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Me]]

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from ...models._generated.documents import (
-    Document,
-    DocumentAttachment,
-    DocumentCategory,
-    DocumentFolder,
-    DocumentType,
-    DocumentTypeCategory,
-    DocumentTypeFolder,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.documents import (
+    DocumentAttachmentRow,
+    DocumentCategoryRow,
+    DocumentFolderRow,
+    DocumentRow,
+    DocumentTypeCategoryRow,
+    DocumentTypeFolderRow,
+    DocumentTypeRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.documents import (
+        Document,
+        DocumentAttachment,
+        DocumentCategory,
+        DocumentFolder,
+        DocumentType,
+        DocumentTypeCategory,
+        DocumentTypeFolder,
+    )
 
 __all__ = [
     "AsyncDocumentAttachmentsAPI",
@@ -33,124 +46,164 @@ __all__ = [
 
 
 class DocumentAttachmentsAPI(
-    _s.Gettable[DocumentAttachment], _s.Creatable[DocumentAttachment], _s.Deletable[DocumentAttachment]
+    _b.Gettable[DocumentAttachmentRow, "DocumentAttachment"],
+    _b.Creatable[DocumentAttachmentRow, "DocumentAttachment"],
+    _b.Deletable[DocumentAttachmentRow, "DocumentAttachment"],
 ):
     """``documents/DocumentAttachments`` (GET, POST, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=DocumentsDocumentAttachments"""
 
     path = "documents/DocumentAttachments"
-    model = DocumentAttachment
+    row = DocumentAttachmentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DocumentAttachment]]
 
 
 class AsyncDocumentAttachmentsAPI(
-    _a.AsyncGettable[DocumentAttachment], _a.AsyncCreatable[DocumentAttachment], _a.AsyncDeletable[DocumentAttachment]
+    _a.AsyncGettable[DocumentAttachmentRow, "DocumentAttachment"],
+    _a.AsyncCreatable[DocumentAttachmentRow, "DocumentAttachment"],
+    _a.AsyncDeletable[DocumentAttachmentRow, "DocumentAttachment"],
 ):
     """``documents/DocumentAttachments`` (GET, POST, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=DocumentsDocumentAttachments"""
 
     path = "documents/DocumentAttachments"
-    model = DocumentAttachment
+    row = DocumentAttachmentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DocumentAttachment]]
 
 
-class DocumentCategoriesAPI(_s.Gettable[DocumentCategory]):
+class DocumentCategoriesAPI(_b.Gettable[DocumentCategoryRow, "DocumentCategory"]):
     """``documents/DocumentCategories`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=DocumentsDocumentCategories"""
 
     path = "documents/DocumentCategories"
-    model = DocumentCategory
+    row = DocumentCategoryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DocumentCategory]]
 
 
-class AsyncDocumentCategoriesAPI(_a.AsyncGettable[DocumentCategory]):
+class AsyncDocumentCategoriesAPI(_a.AsyncGettable[DocumentCategoryRow, "DocumentCategory"]):
     """``documents/DocumentCategories`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=DocumentsDocumentCategories"""
 
     path = "documents/DocumentCategories"
-    model = DocumentCategory
+    row = DocumentCategoryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DocumentCategory]]
 
 
 class DocumentFoldersAPI(
-    _s.Gettable[DocumentFolder],
-    _s.Creatable[DocumentFolder],
-    _s.Updatable[DocumentFolder],
-    _s.Deletable[DocumentFolder],
+    _b.Gettable[DocumentFolderRow, "DocumentFolder"],
+    _b.Creatable[DocumentFolderRow, "DocumentFolder"],
+    _b.Updatable[DocumentFolderRow, "DocumentFolder"],
+    _b.Deletable[DocumentFolderRow, "DocumentFolder"],
 ):
     """``documents/DocumentFolders`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=DocumentsDocumentFolders"""
 
     path = "documents/DocumentFolders"
-    model = DocumentFolder
+    row = DocumentFolderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DocumentFolder]]
 
 
 class AsyncDocumentFoldersAPI(
-    _a.AsyncGettable[DocumentFolder],
-    _a.AsyncCreatable[DocumentFolder],
-    _a.AsyncUpdatable[DocumentFolder],
-    _a.AsyncDeletable[DocumentFolder],
+    _a.AsyncGettable[DocumentFolderRow, "DocumentFolder"],
+    _a.AsyncCreatable[DocumentFolderRow, "DocumentFolder"],
+    _a.AsyncUpdatable[DocumentFolderRow, "DocumentFolder"],
+    _a.AsyncDeletable[DocumentFolderRow, "DocumentFolder"],
 ):
     """``documents/DocumentFolders`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=DocumentsDocumentFolders"""
 
     path = "documents/DocumentFolders"
-    model = DocumentFolder
+    row = DocumentFolderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DocumentFolder]]
 
 
-class DocumentTypeCategoriesAPI(_s.Gettable[DocumentTypeCategory]):
+class DocumentTypeCategoriesAPI(_b.Gettable[DocumentTypeCategoryRow, "DocumentTypeCategory"]):
     """``documents/DocumentTypeCategories`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=DocumentsDocumentTypeCategories"""
 
     path = "documents/DocumentTypeCategories"
-    model = DocumentTypeCategory
+    row = DocumentTypeCategoryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DocumentTypeCategory]]
 
 
-class AsyncDocumentTypeCategoriesAPI(_a.AsyncGettable[DocumentTypeCategory]):
+class AsyncDocumentTypeCategoriesAPI(_a.AsyncGettable[DocumentTypeCategoryRow, "DocumentTypeCategory"]):
     """``documents/DocumentTypeCategories`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=DocumentsDocumentTypeCategories"""
 
     path = "documents/DocumentTypeCategories"
-    model = DocumentTypeCategory
+    row = DocumentTypeCategoryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DocumentTypeCategory]]
 
 
 class DocumentTypeFoldersAPI(
-    _s.Gettable[DocumentTypeFolder],
-    _s.Creatable[DocumentTypeFolder],
-    _s.Updatable[DocumentTypeFolder],
-    _s.Deletable[DocumentTypeFolder],
+    _b.Gettable[DocumentTypeFolderRow, "DocumentTypeFolder"],
+    _b.Creatable[DocumentTypeFolderRow, "DocumentTypeFolder"],
+    _b.Updatable[DocumentTypeFolderRow, "DocumentTypeFolder"],
+    _b.Deletable[DocumentTypeFolderRow, "DocumentTypeFolder"],
 ):
     """``documents/DocumentTypeFolders`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=DocumentsDocumentTypeFolders"""
 
     path = "documents/DocumentTypeFolders"
-    model = DocumentTypeFolder
+    row = DocumentTypeFolderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DocumentTypeFolder]]
 
 
 class AsyncDocumentTypeFoldersAPI(
-    _a.AsyncGettable[DocumentTypeFolder],
-    _a.AsyncCreatable[DocumentTypeFolder],
-    _a.AsyncUpdatable[DocumentTypeFolder],
-    _a.AsyncDeletable[DocumentTypeFolder],
+    _a.AsyncGettable[DocumentTypeFolderRow, "DocumentTypeFolder"],
+    _a.AsyncCreatable[DocumentTypeFolderRow, "DocumentTypeFolder"],
+    _a.AsyncUpdatable[DocumentTypeFolderRow, "DocumentTypeFolder"],
+    _a.AsyncDeletable[DocumentTypeFolderRow, "DocumentTypeFolder"],
 ):
     """``documents/DocumentTypeFolders`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=DocumentsDocumentTypeFolders"""
 
     path = "documents/DocumentTypeFolders"
-    model = DocumentTypeFolder
+    row = DocumentTypeFolderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DocumentTypeFolder]]
 
 
-class DocumentTypesAPI(_s.Gettable[DocumentType]):
+class DocumentTypesAPI(_b.Gettable[DocumentTypeRow, "DocumentType"]):
     """``documents/DocumentTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=DocumentsDocumentTypes"""
 
     path = "documents/DocumentTypes"
-    model = DocumentType
+    row = DocumentTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DocumentType]]
 
 
-class AsyncDocumentTypesAPI(_a.AsyncGettable[DocumentType]):
+class AsyncDocumentTypesAPI(_a.AsyncGettable[DocumentTypeRow, "DocumentType"]):
     """``documents/DocumentTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=DocumentsDocumentTypes"""
 
     path = "documents/DocumentTypes"
-    model = DocumentType
+    row = DocumentTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DocumentType]]
 
 
-class DocumentsAPI(_s.Gettable[Document], _s.Creatable[Document], _s.Updatable[Document], _s.Deletable[Document]):
-    """``documents/Documents`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=DocumentsDocuments"""
-
-    path = "documents/Documents"
-    model = Document
-
-
-class AsyncDocumentsAPI(
-    _a.AsyncGettable[Document], _a.AsyncCreatable[Document], _a.AsyncUpdatable[Document], _a.AsyncDeletable[Document]
+class DocumentsAPI(
+    _b.Gettable[DocumentRow, "Document"],
+    _b.Creatable[DocumentRow, "Document"],
+    _b.Updatable[DocumentRow, "Document"],
+    _b.Deletable[DocumentRow, "Document"],
 ):
     """``documents/Documents`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=DocumentsDocuments"""
 
     path = "documents/Documents"
-    model = Document
+    row = DocumentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Document]]
+
+
+class AsyncDocumentsAPI(
+    _a.AsyncGettable[DocumentRow, "Document"],
+    _a.AsyncCreatable[DocumentRow, "Document"],
+    _a.AsyncUpdatable[DocumentRow, "Document"],
+    _a.AsyncDeletable[DocumentRow, "Document"],
+):
+    """``documents/Documents`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=DocumentsDocuments"""
+
+    path = "documents/Documents"
+    row = DocumentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Document]]

@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
-from ...models._generated.financial import (
-    DeductibilityPercentage,
-    ExchangeRate,
-    FinancialPeriod,
-    GLAccount,
-    GLAccountClassificationMapping,
-    GLClassification,
-    GLScheme,
-    GLTransactionSource,
-    GLTransactionType,
-    Journal,
-    OfficialReturn,
-    ReportingBalance,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.financial import (
+    DeductibilityPercentageRow,
+    ExchangeRateRow,
+    FinancialPeriodRow,
+    GLAccountClassificationMappingRow,
+    GLAccountRow,
+    GLClassificationRow,
+    GLSchemeRow,
+    GLTransactionSourceRow,
+    GLTransactionTypeRow,
+    JournalRow,
+    OfficialReturnRow,
+    ReportingBalanceRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.financial import (
+        DeductibilityPercentage,
+        ExchangeRate,
+        FinancialPeriod,
+        GLAccount,
+        GLAccountClassificationMapping,
+        GLClassification,
+        GLScheme,
+        GLTransactionSource,
+        GLTransactionType,
+        Journal,
+        OfficialReturn,
+        ReportingBalance,
+    )
 
 __all__ = [
     "AsyncDeductibilityPercentagesAPI",
@@ -47,193 +65,261 @@ __all__ = [
 ]
 
 
-class DeductibilityPercentagesAPI(_s.Gettable[DeductibilityPercentage]):
+class DeductibilityPercentagesAPI(_b.Gettable[DeductibilityPercentageRow, "DeductibilityPercentage"]):
     """``financial/DeductibilityPercentages`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialDeductibilityPercentages"""
 
     path = "financial/DeductibilityPercentages"
-    model = DeductibilityPercentage
+    row = DeductibilityPercentageRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DeductibilityPercentage]]
 
 
-class AsyncDeductibilityPercentagesAPI(_a.AsyncGettable[DeductibilityPercentage]):
+class AsyncDeductibilityPercentagesAPI(_a.AsyncGettable[DeductibilityPercentageRow, "DeductibilityPercentage"]):
     """``financial/DeductibilityPercentages`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialDeductibilityPercentages"""
 
     path = "financial/DeductibilityPercentages"
-    model = DeductibilityPercentage
+    row = DeductibilityPercentageRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DeductibilityPercentage]]
 
 
 class ExchangeRatesAPI(
-    _s.Gettable[ExchangeRate], _s.Creatable[ExchangeRate], _s.Updatable[ExchangeRate], _s.Deletable[ExchangeRate]
+    _b.Gettable[ExchangeRateRow, "ExchangeRate"],
+    _b.Creatable[ExchangeRateRow, "ExchangeRate"],
+    _b.Updatable[ExchangeRateRow, "ExchangeRate"],
+    _b.Deletable[ExchangeRateRow, "ExchangeRate"],
 ):
     """``financial/ExchangeRates`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialExchangeRates"""
 
     path = "financial/ExchangeRates"
-    model = ExchangeRate
+    row = ExchangeRateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ExchangeRate]]
 
 
 class AsyncExchangeRatesAPI(
-    _a.AsyncGettable[ExchangeRate],
-    _a.AsyncCreatable[ExchangeRate],
-    _a.AsyncUpdatable[ExchangeRate],
-    _a.AsyncDeletable[ExchangeRate],
+    _a.AsyncGettable[ExchangeRateRow, "ExchangeRate"],
+    _a.AsyncCreatable[ExchangeRateRow, "ExchangeRate"],
+    _a.AsyncUpdatable[ExchangeRateRow, "ExchangeRate"],
+    _a.AsyncDeletable[ExchangeRateRow, "ExchangeRate"],
 ):
     """``financial/ExchangeRates`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialExchangeRates"""
 
     path = "financial/ExchangeRates"
-    model = ExchangeRate
+    row = ExchangeRateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ExchangeRate]]
 
 
-class FinancialPeriodsAPI(_s.Gettable[FinancialPeriod]):
+class FinancialPeriodsAPI(_b.Gettable[FinancialPeriodRow, "FinancialPeriod"]):
     """``financial/FinancialPeriods`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialFinancialPeriods"""
 
     path = "financial/FinancialPeriods"
-    model = FinancialPeriod
+    row = FinancialPeriodRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[FinancialPeriod]]
 
 
-class AsyncFinancialPeriodsAPI(_a.AsyncGettable[FinancialPeriod]):
+class AsyncFinancialPeriodsAPI(_a.AsyncGettable[FinancialPeriodRow, "FinancialPeriod"]):
     """``financial/FinancialPeriods`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialFinancialPeriods"""
 
     path = "financial/FinancialPeriods"
-    model = FinancialPeriod
+    row = FinancialPeriodRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[FinancialPeriod]]
 
 
 class GLAccountClassificationMappingsAPI(
-    _s.Gettable[GLAccountClassificationMapping],
-    _s.Creatable[GLAccountClassificationMapping],
-    _s.Updatable[GLAccountClassificationMapping],
-    _s.Deletable[GLAccountClassificationMapping],
+    _b.Gettable[GLAccountClassificationMappingRow, "GLAccountClassificationMapping"],
+    _b.Creatable[GLAccountClassificationMappingRow, "GLAccountClassificationMapping"],
+    _b.Updatable[GLAccountClassificationMappingRow, "GLAccountClassificationMapping"],
+    _b.Deletable[GLAccountClassificationMappingRow, "GLAccountClassificationMapping"],
 ):
     """``financial/GLAccountClassificationMappings`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialGLAccountClassificationMappings"""
 
     path = "financial/GLAccountClassificationMappings"
-    model = GLAccountClassificationMapping
+    row = GLAccountClassificationMappingRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GLAccountClassificationMapping]]
 
 
 class AsyncGLAccountClassificationMappingsAPI(
-    _a.AsyncGettable[GLAccountClassificationMapping],
-    _a.AsyncCreatable[GLAccountClassificationMapping],
-    _a.AsyncUpdatable[GLAccountClassificationMapping],
-    _a.AsyncDeletable[GLAccountClassificationMapping],
+    _a.AsyncGettable[GLAccountClassificationMappingRow, "GLAccountClassificationMapping"],
+    _a.AsyncCreatable[GLAccountClassificationMappingRow, "GLAccountClassificationMapping"],
+    _a.AsyncUpdatable[GLAccountClassificationMappingRow, "GLAccountClassificationMapping"],
+    _a.AsyncDeletable[GLAccountClassificationMappingRow, "GLAccountClassificationMapping"],
 ):
     """``financial/GLAccountClassificationMappings`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialGLAccountClassificationMappings"""
 
     path = "financial/GLAccountClassificationMappings"
-    model = GLAccountClassificationMapping
+    row = GLAccountClassificationMappingRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GLAccountClassificationMapping]]
 
 
-class GLAccountsAPI(_s.Gettable[GLAccount], _s.Creatable[GLAccount], _s.Updatable[GLAccount], _s.Deletable[GLAccount]):
+class GLAccountsAPI(
+    _b.Gettable[GLAccountRow, "GLAccount"],
+    _b.Creatable[GLAccountRow, "GLAccount"],
+    _b.Updatable[GLAccountRow, "GLAccount"],
+    _b.Deletable[GLAccountRow, "GLAccount"],
+):
     """``financial/GLAccounts`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialGLAccounts"""
 
     path = "financial/GLAccounts"
-    model = GLAccount
+    row = GLAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GLAccount]]
 
 
 class AsyncGLAccountsAPI(
-    _a.AsyncGettable[GLAccount],
-    _a.AsyncCreatable[GLAccount],
-    _a.AsyncUpdatable[GLAccount],
-    _a.AsyncDeletable[GLAccount],
+    _a.AsyncGettable[GLAccountRow, "GLAccount"],
+    _a.AsyncCreatable[GLAccountRow, "GLAccount"],
+    _a.AsyncUpdatable[GLAccountRow, "GLAccount"],
+    _a.AsyncDeletable[GLAccountRow, "GLAccount"],
 ):
     """``financial/GLAccounts`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialGLAccounts"""
 
     path = "financial/GLAccounts"
-    model = GLAccount
+    row = GLAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GLAccount]]
 
 
-class GLClassificationsAPI(_s.Gettable[GLClassification]):
+class GLClassificationsAPI(_b.Gettable[GLClassificationRow, "GLClassification"]):
     """``financial/GLClassifications`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialGLClassifications"""
 
     path = "financial/GLClassifications"
-    model = GLClassification
+    row = GLClassificationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GLClassification]]
 
 
-class AsyncGLClassificationsAPI(_a.AsyncGettable[GLClassification]):
+class AsyncGLClassificationsAPI(_a.AsyncGettable[GLClassificationRow, "GLClassification"]):
     """``financial/GLClassifications`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialGLClassifications"""
 
     path = "financial/GLClassifications"
-    model = GLClassification
+    row = GLClassificationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GLClassification]]
 
 
-class GLSchemesAPI(_s.Gettable[GLScheme]):
+class GLSchemesAPI(_b.Gettable[GLSchemeRow, "GLScheme"]):
     """``financial/GLSchemes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialGLSchemes"""
 
     path = "financial/GLSchemes"
-    model = GLScheme
+    row = GLSchemeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GLScheme]]
 
 
-class AsyncGLSchemesAPI(_a.AsyncGettable[GLScheme]):
+class AsyncGLSchemesAPI(_a.AsyncGettable[GLSchemeRow, "GLScheme"]):
     """``financial/GLSchemes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialGLSchemes"""
 
     path = "financial/GLSchemes"
-    model = GLScheme
+    row = GLSchemeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GLScheme]]
 
 
-class GLTransactionSourcesAPI(_s.Gettable[GLTransactionSource]):
+class GLTransactionSourcesAPI(_b.Gettable[GLTransactionSourceRow, "GLTransactionSource"]):
     """``financial/GLTransactionSources`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialGLTransactionSources"""
 
     path = "financial/GLTransactionSources"
-    model = GLTransactionSource
+    row = GLTransactionSourceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GLTransactionSource]]
 
 
-class AsyncGLTransactionSourcesAPI(_a.AsyncGettable[GLTransactionSource]):
+class AsyncGLTransactionSourcesAPI(_a.AsyncGettable[GLTransactionSourceRow, "GLTransactionSource"]):
     """``financial/GLTransactionSources`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialGLTransactionSources"""
 
     path = "financial/GLTransactionSources"
-    model = GLTransactionSource
+    row = GLTransactionSourceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GLTransactionSource]]
 
 
-class GLTransactionTypesAPI(_s.Gettable[GLTransactionType]):
+class GLTransactionTypesAPI(_b.Gettable[GLTransactionTypeRow, "GLTransactionType"]):
     """``financial/GLTransactionTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialGLTransactionTypes"""
 
     path = "financial/GLTransactionTypes"
-    model = GLTransactionType
+    row = GLTransactionTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GLTransactionType]]
 
 
-class AsyncGLTransactionTypesAPI(_a.AsyncGettable[GLTransactionType]):
+class AsyncGLTransactionTypesAPI(_a.AsyncGettable[GLTransactionTypeRow, "GLTransactionType"]):
     """``financial/GLTransactionTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialGLTransactionTypes"""
 
     path = "financial/GLTransactionTypes"
-    model = GLTransactionType
+    row = GLTransactionTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GLTransactionType]]
 
 
-class JournalsAPI(_s.Gettable[Journal], _s.Creatable[Journal], _s.Updatable[Journal], _s.Deletable[Journal]):
-    """``financial/Journals`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialJournals"""
-
-    path = "financial/Journals"
-    model = Journal
-
-
-class AsyncJournalsAPI(
-    _a.AsyncGettable[Journal], _a.AsyncCreatable[Journal], _a.AsyncUpdatable[Journal], _a.AsyncDeletable[Journal]
+class JournalsAPI(
+    _b.Gettable[JournalRow, "Journal"],
+    _b.Creatable[JournalRow, "Journal"],
+    _b.Updatable[JournalRow, "Journal"],
+    _b.Deletable[JournalRow, "Journal"],
 ):
     """``financial/Journals`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialJournals"""
 
     path = "financial/Journals"
-    model = Journal
+    row = JournalRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Journal]]
 
 
-class OfficialReturnsAPI(_s.Gettable[OfficialReturn], _s.Creatable[OfficialReturn]):
+class AsyncJournalsAPI(
+    _a.AsyncGettable[JournalRow, "Journal"],
+    _a.AsyncCreatable[JournalRow, "Journal"],
+    _a.AsyncUpdatable[JournalRow, "Journal"],
+    _a.AsyncDeletable[JournalRow, "Journal"],
+):
+    """``financial/Journals`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialJournals"""
+
+    path = "financial/Journals"
+    row = JournalRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Journal]]
+
+
+class OfficialReturnsAPI(
+    _b.Gettable[OfficialReturnRow, "OfficialReturn"], _b.Creatable[OfficialReturnRow, "OfficialReturn"]
+):
     """``financial/OfficialReturns`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialOfficialReturns"""
 
     path = "financial/OfficialReturns"
-    model = OfficialReturn
+    row = OfficialReturnRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[OfficialReturn]]
 
 
-class AsyncOfficialReturnsAPI(_a.AsyncGettable[OfficialReturn], _a.AsyncCreatable[OfficialReturn]):
+class AsyncOfficialReturnsAPI(
+    _a.AsyncGettable[OfficialReturnRow, "OfficialReturn"], _a.AsyncCreatable[OfficialReturnRow, "OfficialReturn"]
+):
     """``financial/OfficialReturns`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialOfficialReturns"""
 
     path = "financial/OfficialReturns"
-    model = OfficialReturn
+    row = OfficialReturnRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[OfficialReturn]]
 
 
-class ReportingBalanceAPI(_s.Gettable[ReportingBalance]):
+class ReportingBalanceAPI(_b.Gettable[ReportingBalanceRow, "ReportingBalance"]):
     """``financial/ReportingBalance`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialReportingBalance"""
 
     path = "financial/ReportingBalance"
-    model = ReportingBalance
+    row = ReportingBalanceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReportingBalance]]
 
 
-class AsyncReportingBalanceAPI(_a.AsyncGettable[ReportingBalance]):
+class AsyncReportingBalanceAPI(_a.AsyncGettable[ReportingBalanceRow, "ReportingBalance"]):
     """``financial/ReportingBalance`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialReportingBalance"""
 
     path = "financial/ReportingBalance"
-    model = ReportingBalance
+    row = ReportingBalanceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReportingBalance]]

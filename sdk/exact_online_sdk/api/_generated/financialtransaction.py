@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from ...models._generated.financialtransaction import (
-    BankEntry,
-    BankEntryLine,
-    CashEntry,
-    CashEntryLine,
-    TransactionLine,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.financialtransaction import (
+    BankEntryLineRow,
+    BankEntryRow,
+    CashEntryLineRow,
+    CashEntryRow,
+    TransactionLineRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.financialtransaction import (
+        BankEntry,
+        BankEntryLine,
+        CashEntry,
+        CashEntryLine,
+        TransactionLine,
+    )
 
 __all__ = [
     "AsyncBankEntriesAPI",
@@ -26,71 +37,99 @@ __all__ = [
 ]
 
 
-class BankEntriesAPI(_s.Gettable[BankEntry], _s.Creatable[BankEntry]):
+class BankEntriesAPI(_b.Gettable[BankEntryRow, "BankEntry"], _b.Creatable[BankEntryRow, "BankEntry"]):
     """``financialtransaction/BankEntries`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialTransactionBankEntries"""
 
     path = "financialtransaction/BankEntries"
-    model = BankEntry
+    row = BankEntryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BankEntry]]
 
 
-class AsyncBankEntriesAPI(_a.AsyncGettable[BankEntry], _a.AsyncCreatable[BankEntry]):
+class AsyncBankEntriesAPI(_a.AsyncGettable[BankEntryRow, "BankEntry"], _a.AsyncCreatable[BankEntryRow, "BankEntry"]):
     """``financialtransaction/BankEntries`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialTransactionBankEntries"""
 
     path = "financialtransaction/BankEntries"
-    model = BankEntry
+    row = BankEntryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BankEntry]]
 
 
-class BankEntryLinesAPI(_s.Gettable[BankEntryLine], _s.Creatable[BankEntryLine]):
+class BankEntryLinesAPI(
+    _b.Gettable[BankEntryLineRow, "BankEntryLine"], _b.Creatable[BankEntryLineRow, "BankEntryLine"]
+):
     """``financialtransaction/BankEntryLines`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialTransactionBankEntryLines"""
 
     path = "financialtransaction/BankEntryLines"
-    model = BankEntryLine
+    row = BankEntryLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BankEntryLine]]
 
 
-class AsyncBankEntryLinesAPI(_a.AsyncGettable[BankEntryLine], _a.AsyncCreatable[BankEntryLine]):
+class AsyncBankEntryLinesAPI(
+    _a.AsyncGettable[BankEntryLineRow, "BankEntryLine"], _a.AsyncCreatable[BankEntryLineRow, "BankEntryLine"]
+):
     """``financialtransaction/BankEntryLines`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialTransactionBankEntryLines"""
 
     path = "financialtransaction/BankEntryLines"
-    model = BankEntryLine
+    row = BankEntryLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BankEntryLine]]
 
 
-class CashEntriesAPI(_s.Gettable[CashEntry], _s.Creatable[CashEntry]):
+class CashEntriesAPI(_b.Gettable[CashEntryRow, "CashEntry"], _b.Creatable[CashEntryRow, "CashEntry"]):
     """``financialtransaction/CashEntries`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialTransactionCashEntries"""
 
     path = "financialtransaction/CashEntries"
-    model = CashEntry
+    row = CashEntryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CashEntry]]
 
 
-class AsyncCashEntriesAPI(_a.AsyncGettable[CashEntry], _a.AsyncCreatable[CashEntry]):
+class AsyncCashEntriesAPI(_a.AsyncGettable[CashEntryRow, "CashEntry"], _a.AsyncCreatable[CashEntryRow, "CashEntry"]):
     """``financialtransaction/CashEntries`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialTransactionCashEntries"""
 
     path = "financialtransaction/CashEntries"
-    model = CashEntry
+    row = CashEntryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CashEntry]]
 
 
-class CashEntryLinesAPI(_s.Gettable[CashEntryLine], _s.Creatable[CashEntryLine]):
+class CashEntryLinesAPI(
+    _b.Gettable[CashEntryLineRow, "CashEntryLine"], _b.Creatable[CashEntryLineRow, "CashEntryLine"]
+):
     """``financialtransaction/CashEntryLines`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialTransactionCashEntryLines"""
 
     path = "financialtransaction/CashEntryLines"
-    model = CashEntryLine
+    row = CashEntryLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CashEntryLine]]
 
 
-class AsyncCashEntryLinesAPI(_a.AsyncGettable[CashEntryLine], _a.AsyncCreatable[CashEntryLine]):
+class AsyncCashEntryLinesAPI(
+    _a.AsyncGettable[CashEntryLineRow, "CashEntryLine"], _a.AsyncCreatable[CashEntryLineRow, "CashEntryLine"]
+):
     """``financialtransaction/CashEntryLines`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialTransactionCashEntryLines"""
 
     path = "financialtransaction/CashEntryLines"
-    model = CashEntryLine
+    row = CashEntryLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CashEntryLine]]
 
 
-class TransactionLinesAPI(_s.Gettable[TransactionLine]):
+class TransactionLinesAPI(_b.Gettable[TransactionLineRow, "TransactionLine"]):
     """``financialtransaction/TransactionLines`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialTransactionTransactionLines"""
 
     path = "financialtransaction/TransactionLines"
-    model = TransactionLine
+    row = TransactionLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TransactionLine]]
 
 
-class AsyncTransactionLinesAPI(_a.AsyncGettable[TransactionLine]):
+class AsyncTransactionLinesAPI(_a.AsyncGettable[TransactionLineRow, "TransactionLine"]):
     """``financialtransaction/TransactionLines`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=FinancialTransactionTransactionLines"""
 
     path = "financialtransaction/TransactionLines"
-    model = TransactionLine
+    row = TransactionLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TransactionLine]]

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from ...models._generated.general import Currency
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.general import CurrencyRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.general import Currency
 
 __all__ = ["AsyncCurrenciesAPI", "CurrenciesAPI"]
 
 
-class CurrenciesAPI(_s.Gettable[Currency]):
+class CurrenciesAPI(_b.Gettable[CurrencyRow, "Currency"]):
     """``general/Currencies`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=GeneralCurrencies"""
 
     path = "general/Currencies"
-    model = Currency
+    row = CurrencyRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Currency]]
 
 
-class AsyncCurrenciesAPI(_a.AsyncGettable[Currency]):
+class AsyncCurrenciesAPI(_a.AsyncGettable[CurrencyRow, "Currency"]):
     """``general/Currencies`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=GeneralCurrencies"""
 
     path = "general/Currencies"
-    model = Currency
+    row = CurrencyRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Currency]]

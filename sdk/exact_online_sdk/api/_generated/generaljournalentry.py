@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from ...models._generated.generaljournalentry import GeneralJournalEntry, GeneralJournalEntryLine
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.generaljournalentry import GeneralJournalEntryLineRow, GeneralJournalEntryRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.generaljournalentry import GeneralJournalEntry, GeneralJournalEntryLine
 
 __all__ = [
     "AsyncGeneralJournalEntriesAPI",
@@ -15,36 +20,50 @@ __all__ = [
 
 
 class GeneralJournalEntriesAPI(
-    _s.Gettable[GeneralJournalEntry], _s.Creatable[GeneralJournalEntry], _s.Deletable[GeneralJournalEntry]
+    _b.Gettable[GeneralJournalEntryRow, "GeneralJournalEntry"],
+    _b.Creatable[GeneralJournalEntryRow, "GeneralJournalEntry"],
+    _b.Deletable[GeneralJournalEntryRow, "GeneralJournalEntry"],
 ):
     """``generaljournalentry/GeneralJournalEntries`` (GET, POST, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=GeneralJournalEntryGeneralJournalEntries"""
 
     path = "generaljournalentry/GeneralJournalEntries"
-    model = GeneralJournalEntry
+    row = GeneralJournalEntryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GeneralJournalEntry]]
 
 
 class AsyncGeneralJournalEntriesAPI(
-    _a.AsyncGettable[GeneralJournalEntry],
-    _a.AsyncCreatable[GeneralJournalEntry],
-    _a.AsyncDeletable[GeneralJournalEntry],
+    _a.AsyncGettable[GeneralJournalEntryRow, "GeneralJournalEntry"],
+    _a.AsyncCreatable[GeneralJournalEntryRow, "GeneralJournalEntry"],
+    _a.AsyncDeletable[GeneralJournalEntryRow, "GeneralJournalEntry"],
 ):
     """``generaljournalentry/GeneralJournalEntries`` (GET, POST, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=GeneralJournalEntryGeneralJournalEntries"""
 
     path = "generaljournalentry/GeneralJournalEntries"
-    model = GeneralJournalEntry
+    row = GeneralJournalEntryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GeneralJournalEntry]]
 
 
-class GeneralJournalEntryLinesAPI(_s.Gettable[GeneralJournalEntryLine], _s.Creatable[GeneralJournalEntryLine]):
-    """``generaljournalentry/GeneralJournalEntryLines`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=GeneralJournalEntryGeneralJournalEntryLines"""
-
-    path = "generaljournalentry/GeneralJournalEntryLines"
-    model = GeneralJournalEntryLine
-
-
-class AsyncGeneralJournalEntryLinesAPI(
-    _a.AsyncGettable[GeneralJournalEntryLine], _a.AsyncCreatable[GeneralJournalEntryLine]
+class GeneralJournalEntryLinesAPI(
+    _b.Gettable[GeneralJournalEntryLineRow, "GeneralJournalEntryLine"],
+    _b.Creatable[GeneralJournalEntryLineRow, "GeneralJournalEntryLine"],
 ):
     """``generaljournalentry/GeneralJournalEntryLines`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=GeneralJournalEntryGeneralJournalEntryLines"""
 
     path = "generaljournalentry/GeneralJournalEntryLines"
-    model = GeneralJournalEntryLine
+    row = GeneralJournalEntryLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GeneralJournalEntryLine]]
+
+
+class AsyncGeneralJournalEntryLinesAPI(
+    _a.AsyncGettable[GeneralJournalEntryLineRow, "GeneralJournalEntryLine"],
+    _a.AsyncCreatable[GeneralJournalEntryLineRow, "GeneralJournalEntryLine"],
+):
+    """``generaljournalentry/GeneralJournalEntryLines`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=GeneralJournalEntryGeneralJournalEntryLines"""
+
+    path = "generaljournalentry/GeneralJournalEntryLines"
+    row = GeneralJournalEntryLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GeneralJournalEntryLine]]

@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
-from ...models._generated.hrm import (
-    AbsenceRegistration,
-    AbsenceRegistrationTransaction,
-    Costcenter,
-    Costunit,
-    Department,
-    DivisionClass,
-    DivisionClassName,
-    DivisionClassValue,
-    JobGroup,
-    JobTitle,
-    LeaveBuildUpRegistration,
-    LeaveRegistration,
-    Schedule,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.hrm import (
+    AbsenceRegistrationRow,
+    AbsenceRegistrationTransactionRow,
+    CostcenterRow,
+    CostunitRow,
+    DepartmentRow,
+    DivisionClassNameRow,
+    DivisionClassRow,
+    DivisionClassValueRow,
+    JobGroupRow,
+    JobTitleRow,
+    LeaveBuildUpRegistrationRow,
+    LeaveRegistrationRow,
+    ScheduleRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.hrm import (
+        AbsenceRegistration,
+        AbsenceRegistrationTransaction,
+        Costcenter,
+        Costunit,
+        Department,
+        DivisionClass,
+        DivisionClassName,
+        DivisionClassValue,
+        JobGroup,
+        JobTitle,
+        LeaveBuildUpRegistration,
+        LeaveRegistration,
+        Schedule,
+    )
 
 __all__ = [
     "AbsenceRegistrationTransactionsAPI",
@@ -50,192 +69,259 @@ __all__ = [
 ]
 
 
-class AbsenceRegistrationTransactionsAPI(_s.Gettable[AbsenceRegistrationTransaction]):
+class AbsenceRegistrationTransactionsAPI(
+    _b.Gettable[AbsenceRegistrationTransactionRow, "AbsenceRegistrationTransaction"]
+):
     """``hrm/AbsenceRegistrationTransactions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMAbsenceRegistrationTransactions"""
 
     path = "hrm/AbsenceRegistrationTransactions"
-    model = AbsenceRegistrationTransaction
+    row = AbsenceRegistrationTransactionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AbsenceRegistrationTransaction]]
 
 
-class AsyncAbsenceRegistrationTransactionsAPI(_a.AsyncGettable[AbsenceRegistrationTransaction]):
+class AsyncAbsenceRegistrationTransactionsAPI(
+    _a.AsyncGettable[AbsenceRegistrationTransactionRow, "AbsenceRegistrationTransaction"]
+):
     """``hrm/AbsenceRegistrationTransactions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMAbsenceRegistrationTransactions"""
 
     path = "hrm/AbsenceRegistrationTransactions"
-    model = AbsenceRegistrationTransaction
+    row = AbsenceRegistrationTransactionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AbsenceRegistrationTransaction]]
 
 
-class AbsenceRegistrationsAPI(_s.Gettable[AbsenceRegistration]):
+class AbsenceRegistrationsAPI(_b.Gettable[AbsenceRegistrationRow, "AbsenceRegistration"]):
     """``hrm/AbsenceRegistrations`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMAbsenceRegistrations"""
 
     path = "hrm/AbsenceRegistrations"
-    model = AbsenceRegistration
+    row = AbsenceRegistrationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AbsenceRegistration]]
 
 
-class AsyncAbsenceRegistrationsAPI(_a.AsyncGettable[AbsenceRegistration]):
+class AsyncAbsenceRegistrationsAPI(_a.AsyncGettable[AbsenceRegistrationRow, "AbsenceRegistration"]):
     """``hrm/AbsenceRegistrations`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMAbsenceRegistrations"""
 
     path = "hrm/AbsenceRegistrations"
-    model = AbsenceRegistration
+    row = AbsenceRegistrationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AbsenceRegistration]]
 
 
 class CostcentersAPI(
-    _s.Gettable[Costcenter], _s.Creatable[Costcenter], _s.Updatable[Costcenter], _s.Deletable[Costcenter]
+    _b.Gettable[CostcenterRow, "Costcenter"],
+    _b.Creatable[CostcenterRow, "Costcenter"],
+    _b.Updatable[CostcenterRow, "Costcenter"],
+    _b.Deletable[CostcenterRow, "Costcenter"],
 ):
     """``hrm/Costcenters`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMCostcenters"""
 
     path = "hrm/Costcenters"
-    model = Costcenter
+    row = CostcenterRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Costcenter]]
 
 
 class AsyncCostcentersAPI(
-    _a.AsyncGettable[Costcenter],
-    _a.AsyncCreatable[Costcenter],
-    _a.AsyncUpdatable[Costcenter],
-    _a.AsyncDeletable[Costcenter],
+    _a.AsyncGettable[CostcenterRow, "Costcenter"],
+    _a.AsyncCreatable[CostcenterRow, "Costcenter"],
+    _a.AsyncUpdatable[CostcenterRow, "Costcenter"],
+    _a.AsyncDeletable[CostcenterRow, "Costcenter"],
 ):
     """``hrm/Costcenters`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMCostcenters"""
 
     path = "hrm/Costcenters"
-    model = Costcenter
+    row = CostcenterRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Costcenter]]
 
 
-class CostunitsAPI(_s.Gettable[Costunit], _s.Creatable[Costunit], _s.Updatable[Costunit], _s.Deletable[Costunit]):
-    """``hrm/Costunits`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMCostunits"""
-
-    path = "hrm/Costunits"
-    model = Costunit
-
-
-class AsyncCostunitsAPI(
-    _a.AsyncGettable[Costunit], _a.AsyncCreatable[Costunit], _a.AsyncUpdatable[Costunit], _a.AsyncDeletable[Costunit]
+class CostunitsAPI(
+    _b.Gettable[CostunitRow, "Costunit"],
+    _b.Creatable[CostunitRow, "Costunit"],
+    _b.Updatable[CostunitRow, "Costunit"],
+    _b.Deletable[CostunitRow, "Costunit"],
 ):
     """``hrm/Costunits`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMCostunits"""
 
     path = "hrm/Costunits"
-    model = Costunit
+    row = CostunitRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Costunit]]
 
 
-class DepartmentsAPI(_s.Gettable[Department]):
+class AsyncCostunitsAPI(
+    _a.AsyncGettable[CostunitRow, "Costunit"],
+    _a.AsyncCreatable[CostunitRow, "Costunit"],
+    _a.AsyncUpdatable[CostunitRow, "Costunit"],
+    _a.AsyncDeletable[CostunitRow, "Costunit"],
+):
+    """``hrm/Costunits`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMCostunits"""
+
+    path = "hrm/Costunits"
+    row = CostunitRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Costunit]]
+
+
+class DepartmentsAPI(_b.Gettable[DepartmentRow, "Department"]):
     """``hrm/Departments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMDepartments"""
 
     path = "hrm/Departments"
-    model = Department
+    row = DepartmentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Department]]
 
 
-class AsyncDepartmentsAPI(_a.AsyncGettable[Department]):
+class AsyncDepartmentsAPI(_a.AsyncGettable[DepartmentRow, "Department"]):
     """``hrm/Departments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMDepartments"""
 
     path = "hrm/Departments"
-    model = Department
+    row = DepartmentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Department]]
 
 
-class DivisionClassNamesAPI(_s.Gettable[DivisionClassName]):
+class DivisionClassNamesAPI(_b.Gettable[DivisionClassNameRow, "DivisionClassName"]):
     """``hrm/DivisionClassNames`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMDivisionClassNames"""
 
     path = "hrm/DivisionClassNames"
-    model = DivisionClassName
+    row = DivisionClassNameRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DivisionClassName]]
 
 
-class AsyncDivisionClassNamesAPI(_a.AsyncGettable[DivisionClassName]):
+class AsyncDivisionClassNamesAPI(_a.AsyncGettable[DivisionClassNameRow, "DivisionClassName"]):
     """``hrm/DivisionClassNames`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMDivisionClassNames"""
 
     path = "hrm/DivisionClassNames"
-    model = DivisionClassName
+    row = DivisionClassNameRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DivisionClassName]]
 
 
-class DivisionClassValuesAPI(_s.Gettable[DivisionClassValue]):
+class DivisionClassValuesAPI(_b.Gettable[DivisionClassValueRow, "DivisionClassValue"]):
     """``hrm/DivisionClassValues`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMDivisionClassValues"""
 
     path = "hrm/DivisionClassValues"
-    model = DivisionClassValue
+    row = DivisionClassValueRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DivisionClassValue]]
 
 
-class AsyncDivisionClassValuesAPI(_a.AsyncGettable[DivisionClassValue]):
+class AsyncDivisionClassValuesAPI(_a.AsyncGettable[DivisionClassValueRow, "DivisionClassValue"]):
     """``hrm/DivisionClassValues`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMDivisionClassValues"""
 
     path = "hrm/DivisionClassValues"
-    model = DivisionClassValue
+    row = DivisionClassValueRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DivisionClassValue]]
 
 
-class DivisionClassesAPI(_s.Gettable[DivisionClass]):
+class DivisionClassesAPI(_b.Gettable[DivisionClassRow, "DivisionClass"]):
     """``hrm/DivisionClasses`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMDivisionClasses"""
 
     path = "hrm/DivisionClasses"
-    model = DivisionClass
+    row = DivisionClassRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DivisionClass]]
 
 
-class AsyncDivisionClassesAPI(_a.AsyncGettable[DivisionClass]):
+class AsyncDivisionClassesAPI(_a.AsyncGettable[DivisionClassRow, "DivisionClass"]):
     """``hrm/DivisionClasses`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMDivisionClasses"""
 
     path = "hrm/DivisionClasses"
-    model = DivisionClass
+    row = DivisionClassRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DivisionClass]]
 
 
-class JobGroupsAPI(_s.Gettable[JobGroup]):
+class JobGroupsAPI(_b.Gettable[JobGroupRow, "JobGroup"]):
     """``hrm/JobGroups`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMJobGroups"""
 
     path = "hrm/JobGroups"
-    model = JobGroup
+    row = JobGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[JobGroup]]
 
 
-class AsyncJobGroupsAPI(_a.AsyncGettable[JobGroup]):
+class AsyncJobGroupsAPI(_a.AsyncGettable[JobGroupRow, "JobGroup"]):
     """``hrm/JobGroups`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMJobGroups"""
 
     path = "hrm/JobGroups"
-    model = JobGroup
+    row = JobGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[JobGroup]]
 
 
-class JobTitlesAPI(_s.Gettable[JobTitle]):
+class JobTitlesAPI(_b.Gettable[JobTitleRow, "JobTitle"]):
     """``hrm/JobTitles`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMJobTitles"""
 
     path = "hrm/JobTitles"
-    model = JobTitle
+    row = JobTitleRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[JobTitle]]
 
 
-class AsyncJobTitlesAPI(_a.AsyncGettable[JobTitle]):
+class AsyncJobTitlesAPI(_a.AsyncGettable[JobTitleRow, "JobTitle"]):
     """``hrm/JobTitles`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMJobTitles"""
 
     path = "hrm/JobTitles"
-    model = JobTitle
+    row = JobTitleRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[JobTitle]]
 
 
-class LeaveBuildUpRegistrationsAPI(_s.Gettable[LeaveBuildUpRegistration]):
+class LeaveBuildUpRegistrationsAPI(_b.Gettable[LeaveBuildUpRegistrationRow, "LeaveBuildUpRegistration"]):
     """``hrm/LeaveBuildUpRegistrations`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMLeaveBuildUpRegistrations"""
 
     path = "hrm/LeaveBuildUpRegistrations"
-    model = LeaveBuildUpRegistration
+    row = LeaveBuildUpRegistrationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[LeaveBuildUpRegistration]]
 
 
-class AsyncLeaveBuildUpRegistrationsAPI(_a.AsyncGettable[LeaveBuildUpRegistration]):
+class AsyncLeaveBuildUpRegistrationsAPI(_a.AsyncGettable[LeaveBuildUpRegistrationRow, "LeaveBuildUpRegistration"]):
     """``hrm/LeaveBuildUpRegistrations`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMLeaveBuildUpRegistrations"""
 
     path = "hrm/LeaveBuildUpRegistrations"
-    model = LeaveBuildUpRegistration
+    row = LeaveBuildUpRegistrationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[LeaveBuildUpRegistration]]
 
 
-class LeaveRegistrationsAPI(_s.Gettable[LeaveRegistration]):
+class LeaveRegistrationsAPI(_b.Gettable[LeaveRegistrationRow, "LeaveRegistration"]):
     """``hrm/LeaveRegistrations`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMLeaveRegistrations"""
 
     path = "hrm/LeaveRegistrations"
-    model = LeaveRegistration
+    row = LeaveRegistrationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[LeaveRegistration]]
 
 
-class AsyncLeaveRegistrationsAPI(_a.AsyncGettable[LeaveRegistration]):
+class AsyncLeaveRegistrationsAPI(_a.AsyncGettable[LeaveRegistrationRow, "LeaveRegistration"]):
     """``hrm/LeaveRegistrations`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMLeaveRegistrations"""
 
     path = "hrm/LeaveRegistrations"
-    model = LeaveRegistration
+    row = LeaveRegistrationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[LeaveRegistration]]
 
 
-class SchedulesAPI(_s.Gettable[Schedule]):
+class SchedulesAPI(_b.Gettable[ScheduleRow, "Schedule"]):
     """``hrm/Schedules`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMSchedules"""
 
     path = "hrm/Schedules"
-    model = Schedule
+    row = ScheduleRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Schedule]]
 
 
-class AsyncSchedulesAPI(_a.AsyncGettable[Schedule]):
+class AsyncSchedulesAPI(_a.AsyncGettable[ScheduleRow, "Schedule"]):
     """``hrm/Schedules`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=HRMSchedules"""
 
     path = "hrm/Schedules"
-    model = Schedule
+    row = ScheduleRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Schedule]]

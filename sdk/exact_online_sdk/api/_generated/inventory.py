@@ -2,26 +2,48 @@
 
 from __future__ import annotations
 
-from ...models._generated.inventory import (
-    AssemblyOrder,
-    BatchNumber,
-    ItemWarehouse,
-    ItemWarehousePlanningDetail,
-    ItemWarehouseStorageLocation,
-    ProcessStockCount,
-    ProcessWarehouseTransfer,
-    SerialNumber,
-    StockBatchNumber,
-    StockCount,
-    StockCountLine,
-    StockSerialNumber,
-    StorageLocation,
-    Warehouse,
-    WarehouseTransfer,
-    WarehouseTransferLine,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.inventory import (
+    AssemblyOrderRow,
+    BatchNumberRow,
+    ItemWarehousePlanningDetailRow,
+    ItemWarehouseRow,
+    ItemWarehouseStorageLocationRow,
+    ProcessStockCountRow,
+    ProcessWarehouseTransferRow,
+    SerialNumberRow,
+    StockBatchNumberRow,
+    StockCountLineRow,
+    StockCountRow,
+    StockSerialNumberRow,
+    StorageLocationRow,
+    WarehouseRow,
+    WarehouseTransferLineRow,
+    WarehouseTransferRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.inventory import (
+        AssemblyOrder,
+        BatchNumber,
+        ItemWarehouse,
+        ItemWarehousePlanningDetail,
+        ItemWarehouseStorageLocation,
+        ProcessStockCount,
+        ProcessWarehouseTransfer,
+        SerialNumber,
+        StockBatchNumber,
+        StockCount,
+        StockCountLine,
+        StockSerialNumber,
+        StorageLocation,
+        Warehouse,
+        WarehouseTransfer,
+        WarehouseTransferLine,
+    )
 
 __all__ = [
     "AssemblyOrdersAPI",
@@ -59,288 +81,371 @@ __all__ = [
 ]
 
 
-class AssemblyOrdersAPI(_s.Gettable[AssemblyOrder]):
+class AssemblyOrdersAPI(_b.Gettable[AssemblyOrderRow, "AssemblyOrder"]):
     """``inventory/AssemblyOrders`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryAssemblyOrders"""
 
     path = "inventory/AssemblyOrders"
-    model = AssemblyOrder
+    row = AssemblyOrderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AssemblyOrder]]
 
 
-class AsyncAssemblyOrdersAPI(_a.AsyncGettable[AssemblyOrder]):
+class AsyncAssemblyOrdersAPI(_a.AsyncGettable[AssemblyOrderRow, "AssemblyOrder"]):
     """``inventory/AssemblyOrders`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryAssemblyOrders"""
 
     path = "inventory/AssemblyOrders"
-    model = AssemblyOrder
+    row = AssemblyOrderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AssemblyOrder]]
 
 
-class BatchNumbersAPI(_s.Gettable[BatchNumber]):
+class BatchNumbersAPI(_b.Gettable[BatchNumberRow, "BatchNumber"]):
     """``inventory/BatchNumbers`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryBatchNumbers"""
 
     path = "inventory/BatchNumbers"
-    model = BatchNumber
+    row = BatchNumberRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BatchNumber]]
 
 
-class AsyncBatchNumbersAPI(_a.AsyncGettable[BatchNumber]):
+class AsyncBatchNumbersAPI(_a.AsyncGettable[BatchNumberRow, "BatchNumber"]):
     """``inventory/BatchNumbers`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryBatchNumbers"""
 
     path = "inventory/BatchNumbers"
-    model = BatchNumber
+    row = BatchNumberRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BatchNumber]]
 
 
-class ItemWarehousePlanningDetailsAPI(_s.Gettable[ItemWarehousePlanningDetail]):
+class ItemWarehousePlanningDetailsAPI(_b.Gettable[ItemWarehousePlanningDetailRow, "ItemWarehousePlanningDetail"]):
     """``inventory/ItemWarehousePlanningDetails`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryItemWarehousePlanningDetails"""
 
     path = "inventory/ItemWarehousePlanningDetails"
-    model = ItemWarehousePlanningDetail
+    row = ItemWarehousePlanningDetailRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemWarehousePlanningDetail]]
 
 
-class AsyncItemWarehousePlanningDetailsAPI(_a.AsyncGettable[ItemWarehousePlanningDetail]):
+class AsyncItemWarehousePlanningDetailsAPI(
+    _a.AsyncGettable[ItemWarehousePlanningDetailRow, "ItemWarehousePlanningDetail"]
+):
     """``inventory/ItemWarehousePlanningDetails`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryItemWarehousePlanningDetails"""
 
     path = "inventory/ItemWarehousePlanningDetails"
-    model = ItemWarehousePlanningDetail
+    row = ItemWarehousePlanningDetailRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemWarehousePlanningDetail]]
 
 
-class ItemWarehouseStorageLocationsAPI(_s.Gettable[ItemWarehouseStorageLocation]):
+class ItemWarehouseStorageLocationsAPI(_b.Gettable[ItemWarehouseStorageLocationRow, "ItemWarehouseStorageLocation"]):
     """``inventory/ItemWarehouseStorageLocations`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryItemWarehouseStorageLocations"""
 
     path = "inventory/ItemWarehouseStorageLocations"
-    model = ItemWarehouseStorageLocation
+    row = ItemWarehouseStorageLocationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemWarehouseStorageLocation]]
 
 
-class AsyncItemWarehouseStorageLocationsAPI(_a.AsyncGettable[ItemWarehouseStorageLocation]):
+class AsyncItemWarehouseStorageLocationsAPI(
+    _a.AsyncGettable[ItemWarehouseStorageLocationRow, "ItemWarehouseStorageLocation"]
+):
     """``inventory/ItemWarehouseStorageLocations`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryItemWarehouseStorageLocations"""
 
     path = "inventory/ItemWarehouseStorageLocations"
-    model = ItemWarehouseStorageLocation
+    row = ItemWarehouseStorageLocationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemWarehouseStorageLocation]]
 
 
 class ItemWarehousesAPI(
-    _s.Gettable[ItemWarehouse], _s.Creatable[ItemWarehouse], _s.Updatable[ItemWarehouse], _s.Deletable[ItemWarehouse]
+    _b.Gettable[ItemWarehouseRow, "ItemWarehouse"],
+    _b.Creatable[ItemWarehouseRow, "ItemWarehouse"],
+    _b.Updatable[ItemWarehouseRow, "ItemWarehouse"],
+    _b.Deletable[ItemWarehouseRow, "ItemWarehouse"],
 ):
     """``inventory/ItemWarehouses`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryItemWarehouses"""
 
     path = "inventory/ItemWarehouses"
-    model = ItemWarehouse
+    row = ItemWarehouseRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemWarehouse]]
 
 
 class AsyncItemWarehousesAPI(
-    _a.AsyncGettable[ItemWarehouse],
-    _a.AsyncCreatable[ItemWarehouse],
-    _a.AsyncUpdatable[ItemWarehouse],
-    _a.AsyncDeletable[ItemWarehouse],
+    _a.AsyncGettable[ItemWarehouseRow, "ItemWarehouse"],
+    _a.AsyncCreatable[ItemWarehouseRow, "ItemWarehouse"],
+    _a.AsyncUpdatable[ItemWarehouseRow, "ItemWarehouse"],
+    _a.AsyncDeletable[ItemWarehouseRow, "ItemWarehouse"],
 ):
     """``inventory/ItemWarehouses`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryItemWarehouses"""
 
     path = "inventory/ItemWarehouses"
-    model = ItemWarehouse
+    row = ItemWarehouseRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemWarehouse]]
 
 
-class ProcessStockCountAPI(_s.Creatable[ProcessStockCount]):
+class ProcessStockCountAPI(_b.Creatable[ProcessStockCountRow, "ProcessStockCount"]):
     """``inventory/ProcessStockCount`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryProcessStockCount"""
 
     path = "inventory/ProcessStockCount"
-    model = ProcessStockCount
+    row = ProcessStockCountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProcessStockCount]]
 
 
-class AsyncProcessStockCountAPI(_a.AsyncCreatable[ProcessStockCount]):
+class AsyncProcessStockCountAPI(_a.AsyncCreatable[ProcessStockCountRow, "ProcessStockCount"]):
     """``inventory/ProcessStockCount`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryProcessStockCount"""
 
     path = "inventory/ProcessStockCount"
-    model = ProcessStockCount
+    row = ProcessStockCountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProcessStockCount]]
 
 
-class ProcessWarehouseTransferAPI(_s.Creatable[ProcessWarehouseTransfer]):
+class ProcessWarehouseTransferAPI(_b.Creatable[ProcessWarehouseTransferRow, "ProcessWarehouseTransfer"]):
     """``inventory/ProcessWarehouseTransfer`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryProcessWarehouseTransfer"""
 
     path = "inventory/ProcessWarehouseTransfer"
-    model = ProcessWarehouseTransfer
+    row = ProcessWarehouseTransferRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProcessWarehouseTransfer]]
 
 
-class AsyncProcessWarehouseTransferAPI(_a.AsyncCreatable[ProcessWarehouseTransfer]):
+class AsyncProcessWarehouseTransferAPI(_a.AsyncCreatable[ProcessWarehouseTransferRow, "ProcessWarehouseTransfer"]):
     """``inventory/ProcessWarehouseTransfer`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryProcessWarehouseTransfer"""
 
     path = "inventory/ProcessWarehouseTransfer"
-    model = ProcessWarehouseTransfer
+    row = ProcessWarehouseTransferRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProcessWarehouseTransfer]]
 
 
-class SerialNumbersAPI(_s.Gettable[SerialNumber]):
+class SerialNumbersAPI(_b.Gettable[SerialNumberRow, "SerialNumber"]):
     """``inventory/SerialNumbers`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventorySerialNumbers"""
 
     path = "inventory/SerialNumbers"
-    model = SerialNumber
+    row = SerialNumberRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SerialNumber]]
 
 
-class AsyncSerialNumbersAPI(_a.AsyncGettable[SerialNumber]):
+class AsyncSerialNumbersAPI(_a.AsyncGettable[SerialNumberRow, "SerialNumber"]):
     """``inventory/SerialNumbers`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventorySerialNumbers"""
 
     path = "inventory/SerialNumbers"
-    model = SerialNumber
+    row = SerialNumberRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SerialNumber]]
 
 
 class StockBatchNumbersAPI(
-    _s.Gettable[StockBatchNumber],
-    _s.Creatable[StockBatchNumber],
-    _s.Updatable[StockBatchNumber],
-    _s.Deletable[StockBatchNumber],
+    _b.Gettable[StockBatchNumberRow, "StockBatchNumber"],
+    _b.Creatable[StockBatchNumberRow, "StockBatchNumber"],
+    _b.Updatable[StockBatchNumberRow, "StockBatchNumber"],
+    _b.Deletable[StockBatchNumberRow, "StockBatchNumber"],
 ):
     """``inventory/StockBatchNumbers`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryStockBatchNumbers"""
 
     path = "inventory/StockBatchNumbers"
-    model = StockBatchNumber
+    row = StockBatchNumberRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StockBatchNumber]]
 
 
 class AsyncStockBatchNumbersAPI(
-    _a.AsyncGettable[StockBatchNumber],
-    _a.AsyncCreatable[StockBatchNumber],
-    _a.AsyncUpdatable[StockBatchNumber],
-    _a.AsyncDeletable[StockBatchNumber],
+    _a.AsyncGettable[StockBatchNumberRow, "StockBatchNumber"],
+    _a.AsyncCreatable[StockBatchNumberRow, "StockBatchNumber"],
+    _a.AsyncUpdatable[StockBatchNumberRow, "StockBatchNumber"],
+    _a.AsyncDeletable[StockBatchNumberRow, "StockBatchNumber"],
 ):
     """``inventory/StockBatchNumbers`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryStockBatchNumbers"""
 
     path = "inventory/StockBatchNumbers"
-    model = StockBatchNumber
+    row = StockBatchNumberRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StockBatchNumber]]
 
 
 class StockCountLinesAPI(
-    _s.Gettable[StockCountLine],
-    _s.Creatable[StockCountLine],
-    _s.Updatable[StockCountLine],
-    _s.Deletable[StockCountLine],
+    _b.Gettable[StockCountLineRow, "StockCountLine"],
+    _b.Creatable[StockCountLineRow, "StockCountLine"],
+    _b.Updatable[StockCountLineRow, "StockCountLine"],
+    _b.Deletable[StockCountLineRow, "StockCountLine"],
 ):
     """``inventory/StockCountLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryStockCountLines"""
 
     path = "inventory/StockCountLines"
-    model = StockCountLine
+    row = StockCountLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StockCountLine]]
 
 
 class AsyncStockCountLinesAPI(
-    _a.AsyncGettable[StockCountLine],
-    _a.AsyncCreatable[StockCountLine],
-    _a.AsyncUpdatable[StockCountLine],
-    _a.AsyncDeletable[StockCountLine],
+    _a.AsyncGettable[StockCountLineRow, "StockCountLine"],
+    _a.AsyncCreatable[StockCountLineRow, "StockCountLine"],
+    _a.AsyncUpdatable[StockCountLineRow, "StockCountLine"],
+    _a.AsyncDeletable[StockCountLineRow, "StockCountLine"],
 ):
     """``inventory/StockCountLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryStockCountLines"""
 
     path = "inventory/StockCountLines"
-    model = StockCountLine
+    row = StockCountLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StockCountLine]]
 
 
 class StockCountsAPI(
-    _s.Gettable[StockCount], _s.Creatable[StockCount], _s.Updatable[StockCount], _s.Deletable[StockCount]
+    _b.Gettable[StockCountRow, "StockCount"],
+    _b.Creatable[StockCountRow, "StockCount"],
+    _b.Updatable[StockCountRow, "StockCount"],
+    _b.Deletable[StockCountRow, "StockCount"],
 ):
     """``inventory/StockCounts`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryStockCounts"""
 
     path = "inventory/StockCounts"
-    model = StockCount
+    row = StockCountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StockCount]]
 
 
 class AsyncStockCountsAPI(
-    _a.AsyncGettable[StockCount],
-    _a.AsyncCreatable[StockCount],
-    _a.AsyncUpdatable[StockCount],
-    _a.AsyncDeletable[StockCount],
+    _a.AsyncGettable[StockCountRow, "StockCount"],
+    _a.AsyncCreatable[StockCountRow, "StockCount"],
+    _a.AsyncUpdatable[StockCountRow, "StockCount"],
+    _a.AsyncDeletable[StockCountRow, "StockCount"],
 ):
     """``inventory/StockCounts`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryStockCounts"""
 
     path = "inventory/StockCounts"
-    model = StockCount
+    row = StockCountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StockCount]]
 
 
 class StockSerialNumbersAPI(
-    _s.Gettable[StockSerialNumber], _s.Creatable[StockSerialNumber], _s.Deletable[StockSerialNumber]
+    _b.Gettable[StockSerialNumberRow, "StockSerialNumber"],
+    _b.Creatable[StockSerialNumberRow, "StockSerialNumber"],
+    _b.Deletable[StockSerialNumberRow, "StockSerialNumber"],
 ):
     """``inventory/StockSerialNumbers`` (GET, POST, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryStockSerialNumbers"""
 
     path = "inventory/StockSerialNumbers"
-    model = StockSerialNumber
+    row = StockSerialNumberRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StockSerialNumber]]
 
 
 class AsyncStockSerialNumbersAPI(
-    _a.AsyncGettable[StockSerialNumber], _a.AsyncCreatable[StockSerialNumber], _a.AsyncDeletable[StockSerialNumber]
+    _a.AsyncGettable[StockSerialNumberRow, "StockSerialNumber"],
+    _a.AsyncCreatable[StockSerialNumberRow, "StockSerialNumber"],
+    _a.AsyncDeletable[StockSerialNumberRow, "StockSerialNumber"],
 ):
     """``inventory/StockSerialNumbers`` (GET, POST, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryStockSerialNumbers"""
 
     path = "inventory/StockSerialNumbers"
-    model = StockSerialNumber
+    row = StockSerialNumberRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StockSerialNumber]]
 
 
-class StorageLocationsAPI(_s.Gettable[StorageLocation]):
+class StorageLocationsAPI(_b.Gettable[StorageLocationRow, "StorageLocation"]):
     """``inventory/StorageLocations`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryStorageLocations"""
 
     path = "inventory/StorageLocations"
-    model = StorageLocation
+    row = StorageLocationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StorageLocation]]
 
 
-class AsyncStorageLocationsAPI(_a.AsyncGettable[StorageLocation]):
+class AsyncStorageLocationsAPI(_a.AsyncGettable[StorageLocationRow, "StorageLocation"]):
     """``inventory/StorageLocations`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryStorageLocations"""
 
     path = "inventory/StorageLocations"
-    model = StorageLocation
+    row = StorageLocationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StorageLocation]]
 
 
 class WarehouseTransferLinesAPI(
-    _s.Gettable[WarehouseTransferLine],
-    _s.Creatable[WarehouseTransferLine],
-    _s.Updatable[WarehouseTransferLine],
-    _s.Deletable[WarehouseTransferLine],
+    _b.Gettable[WarehouseTransferLineRow, "WarehouseTransferLine"],
+    _b.Creatable[WarehouseTransferLineRow, "WarehouseTransferLine"],
+    _b.Updatable[WarehouseTransferLineRow, "WarehouseTransferLine"],
+    _b.Deletable[WarehouseTransferLineRow, "WarehouseTransferLine"],
 ):
     """``inventory/WarehouseTransferLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryWarehouseTransferLines"""
 
     path = "inventory/WarehouseTransferLines"
-    model = WarehouseTransferLine
+    row = WarehouseTransferLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[WarehouseTransferLine]]
 
 
 class AsyncWarehouseTransferLinesAPI(
-    _a.AsyncGettable[WarehouseTransferLine],
-    _a.AsyncCreatable[WarehouseTransferLine],
-    _a.AsyncUpdatable[WarehouseTransferLine],
-    _a.AsyncDeletable[WarehouseTransferLine],
+    _a.AsyncGettable[WarehouseTransferLineRow, "WarehouseTransferLine"],
+    _a.AsyncCreatable[WarehouseTransferLineRow, "WarehouseTransferLine"],
+    _a.AsyncUpdatable[WarehouseTransferLineRow, "WarehouseTransferLine"],
+    _a.AsyncDeletable[WarehouseTransferLineRow, "WarehouseTransferLine"],
 ):
     """``inventory/WarehouseTransferLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryWarehouseTransferLines"""
 
     path = "inventory/WarehouseTransferLines"
-    model = WarehouseTransferLine
+    row = WarehouseTransferLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[WarehouseTransferLine]]
 
 
 class WarehouseTransfersAPI(
-    _s.Gettable[WarehouseTransfer],
-    _s.Creatable[WarehouseTransfer],
-    _s.Updatable[WarehouseTransfer],
-    _s.Deletable[WarehouseTransfer],
+    _b.Gettable[WarehouseTransferRow, "WarehouseTransfer"],
+    _b.Creatable[WarehouseTransferRow, "WarehouseTransfer"],
+    _b.Updatable[WarehouseTransferRow, "WarehouseTransfer"],
+    _b.Deletable[WarehouseTransferRow, "WarehouseTransfer"],
 ):
     """``inventory/WarehouseTransfers`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryWarehouseTransfers"""
 
     path = "inventory/WarehouseTransfers"
-    model = WarehouseTransfer
+    row = WarehouseTransferRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[WarehouseTransfer]]
 
 
 class AsyncWarehouseTransfersAPI(
-    _a.AsyncGettable[WarehouseTransfer],
-    _a.AsyncCreatable[WarehouseTransfer],
-    _a.AsyncUpdatable[WarehouseTransfer],
-    _a.AsyncDeletable[WarehouseTransfer],
+    _a.AsyncGettable[WarehouseTransferRow, "WarehouseTransfer"],
+    _a.AsyncCreatable[WarehouseTransferRow, "WarehouseTransfer"],
+    _a.AsyncUpdatable[WarehouseTransferRow, "WarehouseTransfer"],
+    _a.AsyncDeletable[WarehouseTransferRow, "WarehouseTransfer"],
 ):
     """``inventory/WarehouseTransfers`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryWarehouseTransfers"""
 
     path = "inventory/WarehouseTransfers"
-    model = WarehouseTransfer
+    row = WarehouseTransferRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[WarehouseTransfer]]
 
 
-class WarehousesAPI(_s.Gettable[Warehouse], _s.Creatable[Warehouse], _s.Updatable[Warehouse], _s.Deletable[Warehouse]):
-    """``inventory/Warehouses`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryWarehouses"""
-
-    path = "inventory/Warehouses"
-    model = Warehouse
-
-
-class AsyncWarehousesAPI(
-    _a.AsyncGettable[Warehouse],
-    _a.AsyncCreatable[Warehouse],
-    _a.AsyncUpdatable[Warehouse],
-    _a.AsyncDeletable[Warehouse],
+class WarehousesAPI(
+    _b.Gettable[WarehouseRow, "Warehouse"],
+    _b.Creatable[WarehouseRow, "Warehouse"],
+    _b.Updatable[WarehouseRow, "Warehouse"],
+    _b.Deletable[WarehouseRow, "Warehouse"],
 ):
     """``inventory/Warehouses`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryWarehouses"""
 
     path = "inventory/Warehouses"
-    model = Warehouse
+    row = WarehouseRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Warehouse]]
+
+
+class AsyncWarehousesAPI(
+    _a.AsyncGettable[WarehouseRow, "Warehouse"],
+    _a.AsyncCreatable[WarehouseRow, "Warehouse"],
+    _a.AsyncUpdatable[WarehouseRow, "Warehouse"],
+    _a.AsyncDeletable[WarehouseRow, "Warehouse"],
+):
+    """``inventory/Warehouses`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=InventoryWarehouses"""
+
+    path = "inventory/Warehouses"
+    row = WarehouseRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Warehouse]]

@@ -2,24 +2,44 @@
 
 from __future__ import annotations
 
-from ...models._generated.logistics import (
-    CustomerItem,
-    Incoterm,
-    Item,
-    ItemAssortment,
-    ItemAssortmentProperty,
-    ItemChargeRelation,
-    ItemGroup,
-    ItemVersion,
-    ReasonCode,
-    ReasonCodesLinkType,
-    SalesItemPrice,
-    SelectionCode,
-    SupplierItem,
-    Unit,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.logistics import (
+    CustomerItemRow,
+    IncotermRow,
+    ItemAssortmentPropertyRow,
+    ItemAssortmentRow,
+    ItemChargeRelationRow,
+    ItemGroupRow,
+    ItemRow,
+    ItemVersionRow,
+    ReasonCodeRow,
+    ReasonCodesLinkTypeRow,
+    SalesItemPriceRow,
+    SelectionCodeRow,
+    SupplierItemRow,
+    UnitRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.logistics import (
+        CustomerItem,
+        Incoterm,
+        Item,
+        ItemAssortment,
+        ItemAssortmentProperty,
+        ItemChargeRelation,
+        ItemGroup,
+        ItemVersion,
+        ReasonCode,
+        ReasonCodesLinkType,
+        SalesItemPrice,
+        SelectionCode,
+        SupplierItem,
+        Unit,
+    )
 
 __all__ = [
     "AsyncCustomerItemsAPI",
@@ -53,214 +73,283 @@ __all__ = [
 ]
 
 
-class CustomerItemsAPI(_s.Gettable[CustomerItem]):
+class CustomerItemsAPI(_b.Gettable[CustomerItemRow, "CustomerItem"]):
     """``logistics/CustomerItems`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsCustomerItems"""
 
     path = "logistics/CustomerItems"
-    model = CustomerItem
+    row = CustomerItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CustomerItem]]
 
 
-class AsyncCustomerItemsAPI(_a.AsyncGettable[CustomerItem]):
+class AsyncCustomerItemsAPI(_a.AsyncGettable[CustomerItemRow, "CustomerItem"]):
     """``logistics/CustomerItems`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsCustomerItems"""
 
     path = "logistics/CustomerItems"
-    model = CustomerItem
+    row = CustomerItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CustomerItem]]
 
 
-class IncotermsAPI(_s.Gettable[Incoterm]):
+class IncotermsAPI(_b.Gettable[IncotermRow, "Incoterm"]):
     """``logistics/Incoterms`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsIncoterms"""
 
     path = "logistics/Incoterms"
-    model = Incoterm
+    row = IncotermRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Incoterm]]
 
 
-class AsyncIncotermsAPI(_a.AsyncGettable[Incoterm]):
+class AsyncIncotermsAPI(_a.AsyncGettable[IncotermRow, "Incoterm"]):
     """``logistics/Incoterms`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsIncoterms"""
 
     path = "logistics/Incoterms"
-    model = Incoterm
+    row = IncotermRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Incoterm]]
 
 
-class ItemAssortmentAPI(_s.Gettable[ItemAssortment]):
+class ItemAssortmentAPI(_b.Gettable[ItemAssortmentRow, "ItemAssortment"]):
     """``logistics/ItemAssortment`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsItemAssortment"""
 
     path = "logistics/ItemAssortment"
-    model = ItemAssortment
+    row = ItemAssortmentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemAssortment]]
 
 
-class AsyncItemAssortmentAPI(_a.AsyncGettable[ItemAssortment]):
+class AsyncItemAssortmentAPI(_a.AsyncGettable[ItemAssortmentRow, "ItemAssortment"]):
     """``logistics/ItemAssortment`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsItemAssortment"""
 
     path = "logistics/ItemAssortment"
-    model = ItemAssortment
+    row = ItemAssortmentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemAssortment]]
 
 
-class ItemAssortmentPropertyAPI(_s.Gettable[ItemAssortmentProperty]):
+class ItemAssortmentPropertyAPI(_b.Gettable[ItemAssortmentPropertyRow, "ItemAssortmentProperty"]):
     """``logistics/ItemAssortmentProperty`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsItemAssortmentProperty"""
 
     path = "logistics/ItemAssortmentProperty"
-    model = ItemAssortmentProperty
+    row = ItemAssortmentPropertyRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemAssortmentProperty]]
 
 
-class AsyncItemAssortmentPropertyAPI(_a.AsyncGettable[ItemAssortmentProperty]):
+class AsyncItemAssortmentPropertyAPI(_a.AsyncGettable[ItemAssortmentPropertyRow, "ItemAssortmentProperty"]):
     """``logistics/ItemAssortmentProperty`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsItemAssortmentProperty"""
 
     path = "logistics/ItemAssortmentProperty"
-    model = ItemAssortmentProperty
+    row = ItemAssortmentPropertyRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemAssortmentProperty]]
 
 
-class ItemChargeRelationAPI(_s.Gettable[ItemChargeRelation]):
+class ItemChargeRelationAPI(_b.Gettable[ItemChargeRelationRow, "ItemChargeRelation"]):
     """``logistics/ItemChargeRelation`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsItemChargeRelation"""
 
     path = "logistics/ItemChargeRelation"
-    model = ItemChargeRelation
+    row = ItemChargeRelationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemChargeRelation]]
 
 
-class AsyncItemChargeRelationAPI(_a.AsyncGettable[ItemChargeRelation]):
+class AsyncItemChargeRelationAPI(_a.AsyncGettable[ItemChargeRelationRow, "ItemChargeRelation"]):
     """``logistics/ItemChargeRelation`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsItemChargeRelation"""
 
     path = "logistics/ItemChargeRelation"
-    model = ItemChargeRelation
+    row = ItemChargeRelationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemChargeRelation]]
 
 
-class ItemGroupsAPI(_s.Gettable[ItemGroup]):
+class ItemGroupsAPI(_b.Gettable[ItemGroupRow, "ItemGroup"]):
     """``logistics/ItemGroups`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsItemGroups"""
 
     path = "logistics/ItemGroups"
-    model = ItemGroup
+    row = ItemGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemGroup]]
 
 
-class AsyncItemGroupsAPI(_a.AsyncGettable[ItemGroup]):
+class AsyncItemGroupsAPI(_a.AsyncGettable[ItemGroupRow, "ItemGroup"]):
     """``logistics/ItemGroups`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsItemGroups"""
 
     path = "logistics/ItemGroups"
-    model = ItemGroup
+    row = ItemGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemGroup]]
 
 
-class ItemVersionsAPI(_s.Gettable[ItemVersion]):
+class ItemVersionsAPI(_b.Gettable[ItemVersionRow, "ItemVersion"]):
     """``logistics/ItemVersions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsItemVersions"""
 
     path = "logistics/ItemVersions"
-    model = ItemVersion
+    row = ItemVersionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemVersion]]
 
 
-class AsyncItemVersionsAPI(_a.AsyncGettable[ItemVersion]):
+class AsyncItemVersionsAPI(_a.AsyncGettable[ItemVersionRow, "ItemVersion"]):
     """``logistics/ItemVersions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsItemVersions"""
 
     path = "logistics/ItemVersions"
-    model = ItemVersion
+    row = ItemVersionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemVersion]]
 
 
-class ItemsAPI(_s.Gettable[Item], _s.Creatable[Item], _s.Updatable[Item], _s.Deletable[Item]):
+class ItemsAPI(
+    _b.Gettable[ItemRow, "Item"],
+    _b.Creatable[ItemRow, "Item"],
+    _b.Updatable[ItemRow, "Item"],
+    _b.Deletable[ItemRow, "Item"],
+):
     """``logistics/Items`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsItems"""
 
     path = "logistics/Items"
-    model = Item
+    row = ItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Item]]
 
 
-class AsyncItemsAPI(_a.AsyncGettable[Item], _a.AsyncCreatable[Item], _a.AsyncUpdatable[Item], _a.AsyncDeletable[Item]):
+class AsyncItemsAPI(
+    _a.AsyncGettable[ItemRow, "Item"],
+    _a.AsyncCreatable[ItemRow, "Item"],
+    _a.AsyncUpdatable[ItemRow, "Item"],
+    _a.AsyncDeletable[ItemRow, "Item"],
+):
     """``logistics/Items`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsItems"""
 
     path = "logistics/Items"
-    model = Item
+    row = ItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Item]]
 
 
-class ReasonCodesAPI(_s.Gettable[ReasonCode]):
+class ReasonCodesAPI(_b.Gettable[ReasonCodeRow, "ReasonCode"]):
     """``logistics/ReasonCodes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsReasonCodes"""
 
     path = "logistics/ReasonCodes"
-    model = ReasonCode
+    row = ReasonCodeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReasonCode]]
 
 
-class AsyncReasonCodesAPI(_a.AsyncGettable[ReasonCode]):
+class AsyncReasonCodesAPI(_a.AsyncGettable[ReasonCodeRow, "ReasonCode"]):
     """``logistics/ReasonCodes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsReasonCodes"""
 
     path = "logistics/ReasonCodes"
-    model = ReasonCode
+    row = ReasonCodeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReasonCode]]
 
 
-class ReasonCodesLinkTypesAPI(_s.Gettable[ReasonCodesLinkType]):
+class ReasonCodesLinkTypesAPI(_b.Gettable[ReasonCodesLinkTypeRow, "ReasonCodesLinkType"]):
     """``logistics/ReasonCodesLinkTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsReasonCodesLinkTypes"""
 
     path = "logistics/ReasonCodesLinkTypes"
-    model = ReasonCodesLinkType
+    row = ReasonCodesLinkTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReasonCodesLinkType]]
 
 
-class AsyncReasonCodesLinkTypesAPI(_a.AsyncGettable[ReasonCodesLinkType]):
+class AsyncReasonCodesLinkTypesAPI(_a.AsyncGettable[ReasonCodesLinkTypeRow, "ReasonCodesLinkType"]):
     """``logistics/ReasonCodesLinkTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsReasonCodesLinkTypes"""
 
     path = "logistics/ReasonCodesLinkTypes"
-    model = ReasonCodesLinkType
+    row = ReasonCodesLinkTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReasonCodesLinkType]]
 
 
 class SalesItemPricesAPI(
-    _s.Gettable[SalesItemPrice],
-    _s.Creatable[SalesItemPrice],
-    _s.Updatable[SalesItemPrice],
-    _s.Deletable[SalesItemPrice],
+    _b.Gettable[SalesItemPriceRow, "SalesItemPrice"],
+    _b.Creatable[SalesItemPriceRow, "SalesItemPrice"],
+    _b.Updatable[SalesItemPriceRow, "SalesItemPrice"],
+    _b.Deletable[SalesItemPriceRow, "SalesItemPrice"],
 ):
     """``logistics/SalesItemPrices`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsSalesItemPrices"""
 
     path = "logistics/SalesItemPrices"
-    model = SalesItemPrice
+    row = SalesItemPriceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesItemPrice]]
 
 
 class AsyncSalesItemPricesAPI(
-    _a.AsyncGettable[SalesItemPrice],
-    _a.AsyncCreatable[SalesItemPrice],
-    _a.AsyncUpdatable[SalesItemPrice],
-    _a.AsyncDeletable[SalesItemPrice],
+    _a.AsyncGettable[SalesItemPriceRow, "SalesItemPrice"],
+    _a.AsyncCreatable[SalesItemPriceRow, "SalesItemPrice"],
+    _a.AsyncUpdatable[SalesItemPriceRow, "SalesItemPrice"],
+    _a.AsyncDeletable[SalesItemPriceRow, "SalesItemPrice"],
 ):
     """``logistics/SalesItemPrices`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsSalesItemPrices"""
 
     path = "logistics/SalesItemPrices"
-    model = SalesItemPrice
+    row = SalesItemPriceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesItemPrice]]
 
 
-class SelectionCodesAPI(_s.Gettable[SelectionCode]):
+class SelectionCodesAPI(_b.Gettable[SelectionCodeRow, "SelectionCode"]):
     """``logistics/SelectionCodes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsSelectionCodes"""
 
     path = "logistics/SelectionCodes"
-    model = SelectionCode
+    row = SelectionCodeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SelectionCode]]
 
 
-class AsyncSelectionCodesAPI(_a.AsyncGettable[SelectionCode]):
+class AsyncSelectionCodesAPI(_a.AsyncGettable[SelectionCodeRow, "SelectionCode"]):
     """``logistics/SelectionCodes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsSelectionCodes"""
 
     path = "logistics/SelectionCodes"
-    model = SelectionCode
+    row = SelectionCodeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SelectionCode]]
 
 
 class SupplierItemAPI(
-    _s.Gettable[SupplierItem], _s.Creatable[SupplierItem], _s.Updatable[SupplierItem], _s.Deletable[SupplierItem]
+    _b.Gettable[SupplierItemRow, "SupplierItem"],
+    _b.Creatable[SupplierItemRow, "SupplierItem"],
+    _b.Updatable[SupplierItemRow, "SupplierItem"],
+    _b.Deletable[SupplierItemRow, "SupplierItem"],
 ):
     """``logistics/SupplierItem`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsSupplierItem"""
 
     path = "logistics/SupplierItem"
-    model = SupplierItem
+    row = SupplierItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SupplierItem]]
 
 
 class AsyncSupplierItemAPI(
-    _a.AsyncGettable[SupplierItem],
-    _a.AsyncCreatable[SupplierItem],
-    _a.AsyncUpdatable[SupplierItem],
-    _a.AsyncDeletable[SupplierItem],
+    _a.AsyncGettable[SupplierItemRow, "SupplierItem"],
+    _a.AsyncCreatable[SupplierItemRow, "SupplierItem"],
+    _a.AsyncUpdatable[SupplierItemRow, "SupplierItem"],
+    _a.AsyncDeletable[SupplierItemRow, "SupplierItem"],
 ):
     """``logistics/SupplierItem`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsSupplierItem"""
 
     path = "logistics/SupplierItem"
-    model = SupplierItem
+    row = SupplierItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SupplierItem]]
 
 
-class UnitsAPI(_s.Gettable[Unit]):
+class UnitsAPI(_b.Gettable[UnitRow, "Unit"]):
     """``logistics/Units`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsUnits"""
 
     path = "logistics/Units"
-    model = Unit
+    row = UnitRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Unit]]
 
 
-class AsyncUnitsAPI(_a.AsyncGettable[Unit]):
+class AsyncUnitsAPI(_a.AsyncGettable[UnitRow, "Unit"]):
     """``logistics/Units`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=LogisticsUnits"""
 
     path = "logistics/Units"
-    model = Unit
+    row = UnitRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Unit]]

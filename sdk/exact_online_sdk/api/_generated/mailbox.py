@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from ...models._generated.mailbox import Mailbox, MailMessageAttachment, MailMessagesSent
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.mailbox import MailboxRow, MailMessageAttachmentRow, MailMessagesSentRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.mailbox import Mailbox, MailMessageAttachment, MailMessagesSent
 
 __all__ = [
     "AsyncMailMessageAttachmentsAPI",
@@ -16,45 +21,76 @@ __all__ = [
 ]
 
 
-class MailMessageAttachmentsAPI(_s.Gettable[MailMessageAttachment], _s.Creatable[MailMessageAttachment]):
+class MailMessageAttachmentsAPI(
+    _b.Gettable[MailMessageAttachmentRow, "MailMessageAttachment"],
+    _b.Creatable[MailMessageAttachmentRow, "MailMessageAttachment"],
+):
     """``mailbox/MailMessageAttachments`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=MailboxMailMessageAttachments"""
 
     path = "mailbox/MailMessageAttachments"
-    model = MailMessageAttachment
+    row = MailMessageAttachmentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[MailMessageAttachment]]
 
 
-class AsyncMailMessageAttachmentsAPI(_a.AsyncGettable[MailMessageAttachment], _a.AsyncCreatable[MailMessageAttachment]):
+class AsyncMailMessageAttachmentsAPI(
+    _a.AsyncGettable[MailMessageAttachmentRow, "MailMessageAttachment"],
+    _a.AsyncCreatable[MailMessageAttachmentRow, "MailMessageAttachment"],
+):
     """``mailbox/MailMessageAttachments`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=MailboxMailMessageAttachments"""
 
     path = "mailbox/MailMessageAttachments"
-    model = MailMessageAttachment
+    row = MailMessageAttachmentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[MailMessageAttachment]]
 
 
-class MailMessagesSentAPI(_s.Gettable[MailMessagesSent], _s.Creatable[MailMessagesSent]):
+class MailMessagesSentAPI(
+    _b.Gettable[MailMessagesSentRow, "MailMessagesSent"], _b.Creatable[MailMessagesSentRow, "MailMessagesSent"]
+):
     """``mailbox/MailMessagesSent`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=MailboxMailMessagesSent"""
 
     path = "mailbox/MailMessagesSent"
-    model = MailMessagesSent
+    row = MailMessagesSentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[MailMessagesSent]]
 
 
-class AsyncMailMessagesSentAPI(_a.AsyncGettable[MailMessagesSent], _a.AsyncCreatable[MailMessagesSent]):
+class AsyncMailMessagesSentAPI(
+    _a.AsyncGettable[MailMessagesSentRow, "MailMessagesSent"],
+    _a.AsyncCreatable[MailMessagesSentRow, "MailMessagesSent"],
+):
     """``mailbox/MailMessagesSent`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=MailboxMailMessagesSent"""
 
     path = "mailbox/MailMessagesSent"
-    model = MailMessagesSent
+    row = MailMessagesSentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[MailMessagesSent]]
 
 
-class MailboxesAPI(_s.Gettable[Mailbox], _s.Creatable[Mailbox], _s.Updatable[Mailbox], _s.Deletable[Mailbox]):
-    """``mailbox/Mailboxes`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=MailboxMailboxes"""
-
-    path = "mailbox/Mailboxes"
-    model = Mailbox
-
-
-class AsyncMailboxesAPI(
-    _a.AsyncGettable[Mailbox], _a.AsyncCreatable[Mailbox], _a.AsyncUpdatable[Mailbox], _a.AsyncDeletable[Mailbox]
+class MailboxesAPI(
+    _b.Gettable[MailboxRow, "Mailbox"],
+    _b.Creatable[MailboxRow, "Mailbox"],
+    _b.Updatable[MailboxRow, "Mailbox"],
+    _b.Deletable[MailboxRow, "Mailbox"],
 ):
     """``mailbox/Mailboxes`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=MailboxMailboxes"""
 
     path = "mailbox/Mailboxes"
-    model = Mailbox
+    row = MailboxRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Mailbox]]
+
+
+class AsyncMailboxesAPI(
+    _a.AsyncGettable[MailboxRow, "Mailbox"],
+    _a.AsyncCreatable[MailboxRow, "Mailbox"],
+    _a.AsyncUpdatable[MailboxRow, "Mailbox"],
+    _a.AsyncDeletable[MailboxRow, "Mailbox"],
+):
+    """``mailbox/Mailboxes`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=MailboxMailboxes"""
+
+    path = "mailbox/Mailboxes"
+    row = MailboxRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Mailbox]]

@@ -2,33 +2,62 @@
 
 from __future__ import annotations
 
-from ...models._generated.manufacturing import (
-    BillOfMaterialMaterial,
-    BillOfMaterialVersion,
-    ByProductReceipt,
-    ByProductReversal,
-    ManufacturingSetting,
-    MaterialIssue,
-    MaterialReversal,
-    Operation,
-    OperationResource,
-    ProductionArea,
-    ShopOrder,
-    ShopOrderMaterialPlan,
-    ShopOrderMaterialPlanDetail,
-    ShopOrderPriority,
-    ShopOrderReceipt,
-    ShopOrderReversal,
-    ShopOrderRoutingStepPlan,
-    StageForDeliveryReceipt,
-    StageForDeliveryReversal,
-    SubOrderReceipt,
-    SubOrderReversal,
-    TimedTimeTransaction,
-    Workcenter,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.manufacturing import (
+    BillOfMaterialMaterialRow,
+    BillOfMaterialVersionRow,
+    ByProductReceiptRow,
+    ByProductReversalRow,
+    ManufacturingSettingRow,
+    MaterialIssueRow,
+    MaterialReversalRow,
+    OperationResourceRow,
+    OperationRow,
+    ProductionAreaRow,
+    ShopOrderMaterialPlanDetailRow,
+    ShopOrderMaterialPlanRow,
+    ShopOrderPriorityRow,
+    ShopOrderReceiptRow,
+    ShopOrderReversalRow,
+    ShopOrderRoutingStepPlanRow,
+    ShopOrderRow,
+    StageForDeliveryReceiptRow,
+    StageForDeliveryReversalRow,
+    SubOrderReceiptRow,
+    SubOrderReversalRow,
+    TimedTimeTransactionRow,
+    WorkcenterRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.manufacturing import (
+        BillOfMaterialMaterial,
+        BillOfMaterialVersion,
+        ByProductReceipt,
+        ByProductReversal,
+        ManufacturingSetting,
+        MaterialIssue,
+        MaterialReversal,
+        Operation,
+        OperationResource,
+        ProductionArea,
+        ShopOrder,
+        ShopOrderMaterialPlan,
+        ShopOrderMaterialPlanDetail,
+        ShopOrderPriority,
+        ShopOrderReceipt,
+        ShopOrderReversal,
+        ShopOrderRoutingStepPlan,
+        StageForDeliveryReceipt,
+        StageForDeliveryReversal,
+        SubOrderReceipt,
+        SubOrderReversal,
+        TimedTimeTransaction,
+        Workcenter,
+    )
 
 __all__ = [
     "AsyncBillOfMaterialMaterialsAPI",
@@ -81,413 +110,571 @@ __all__ = [
 
 
 class BillOfMaterialMaterialsAPI(
-    _s.Gettable[BillOfMaterialMaterial],
-    _s.Creatable[BillOfMaterialMaterial],
-    _s.Updatable[BillOfMaterialMaterial],
-    _s.Deletable[BillOfMaterialMaterial],
+    _b.Gettable[BillOfMaterialMaterialRow, "BillOfMaterialMaterial"],
+    _b.Creatable[BillOfMaterialMaterialRow, "BillOfMaterialMaterial"],
+    _b.Updatable[BillOfMaterialMaterialRow, "BillOfMaterialMaterial"],
+    _b.Deletable[BillOfMaterialMaterialRow, "BillOfMaterialMaterial"],
 ):
     """``manufacturing/BillOfMaterialMaterials`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingBillOfMaterialMaterials"""
 
     path = "manufacturing/BillOfMaterialMaterials"
-    model = BillOfMaterialMaterial
+    row = BillOfMaterialMaterialRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BillOfMaterialMaterial]]
 
 
 class AsyncBillOfMaterialMaterialsAPI(
-    _a.AsyncGettable[BillOfMaterialMaterial],
-    _a.AsyncCreatable[BillOfMaterialMaterial],
-    _a.AsyncUpdatable[BillOfMaterialMaterial],
-    _a.AsyncDeletable[BillOfMaterialMaterial],
+    _a.AsyncGettable[BillOfMaterialMaterialRow, "BillOfMaterialMaterial"],
+    _a.AsyncCreatable[BillOfMaterialMaterialRow, "BillOfMaterialMaterial"],
+    _a.AsyncUpdatable[BillOfMaterialMaterialRow, "BillOfMaterialMaterial"],
+    _a.AsyncDeletable[BillOfMaterialMaterialRow, "BillOfMaterialMaterial"],
 ):
     """``manufacturing/BillOfMaterialMaterials`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingBillOfMaterialMaterials"""
 
     path = "manufacturing/BillOfMaterialMaterials"
-    model = BillOfMaterialMaterial
+    row = BillOfMaterialMaterialRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BillOfMaterialMaterial]]
 
 
 class BillOfMaterialVersionsAPI(
-    _s.Gettable[BillOfMaterialVersion],
-    _s.Creatable[BillOfMaterialVersion],
-    _s.Updatable[BillOfMaterialVersion],
-    _s.Deletable[BillOfMaterialVersion],
+    _b.Gettable[BillOfMaterialVersionRow, "BillOfMaterialVersion"],
+    _b.Creatable[BillOfMaterialVersionRow, "BillOfMaterialVersion"],
+    _b.Updatable[BillOfMaterialVersionRow, "BillOfMaterialVersion"],
+    _b.Deletable[BillOfMaterialVersionRow, "BillOfMaterialVersion"],
 ):
     """``manufacturing/BillOfMaterialVersions`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingBillOfMaterialVersions"""
 
     path = "manufacturing/BillOfMaterialVersions"
-    model = BillOfMaterialVersion
+    row = BillOfMaterialVersionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BillOfMaterialVersion]]
 
 
 class AsyncBillOfMaterialVersionsAPI(
-    _a.AsyncGettable[BillOfMaterialVersion],
-    _a.AsyncCreatable[BillOfMaterialVersion],
-    _a.AsyncUpdatable[BillOfMaterialVersion],
-    _a.AsyncDeletable[BillOfMaterialVersion],
+    _a.AsyncGettable[BillOfMaterialVersionRow, "BillOfMaterialVersion"],
+    _a.AsyncCreatable[BillOfMaterialVersionRow, "BillOfMaterialVersion"],
+    _a.AsyncUpdatable[BillOfMaterialVersionRow, "BillOfMaterialVersion"],
+    _a.AsyncDeletable[BillOfMaterialVersionRow, "BillOfMaterialVersion"],
 ):
     """``manufacturing/BillOfMaterialVersions`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingBillOfMaterialVersions"""
 
     path = "manufacturing/BillOfMaterialVersions"
-    model = BillOfMaterialVersion
+    row = BillOfMaterialVersionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[BillOfMaterialVersion]]
 
 
-class ByProductReceiptsAPI(_s.Gettable[ByProductReceipt], _s.Creatable[ByProductReceipt]):
+class ByProductReceiptsAPI(
+    _b.Gettable[ByProductReceiptRow, "ByProductReceipt"], _b.Creatable[ByProductReceiptRow, "ByProductReceipt"]
+):
     """``manufacturing/ByProductReceipts`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingByProductReceipts"""
 
     path = "manufacturing/ByProductReceipts"
-    model = ByProductReceipt
+    row = ByProductReceiptRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ByProductReceipt]]
 
 
-class AsyncByProductReceiptsAPI(_a.AsyncGettable[ByProductReceipt], _a.AsyncCreatable[ByProductReceipt]):
+class AsyncByProductReceiptsAPI(
+    _a.AsyncGettable[ByProductReceiptRow, "ByProductReceipt"],
+    _a.AsyncCreatable[ByProductReceiptRow, "ByProductReceipt"],
+):
     """``manufacturing/ByProductReceipts`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingByProductReceipts"""
 
     path = "manufacturing/ByProductReceipts"
-    model = ByProductReceipt
+    row = ByProductReceiptRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ByProductReceipt]]
 
 
-class ByProductReversalsAPI(_s.Gettable[ByProductReversal], _s.Creatable[ByProductReversal]):
+class ByProductReversalsAPI(
+    _b.Gettable[ByProductReversalRow, "ByProductReversal"], _b.Creatable[ByProductReversalRow, "ByProductReversal"]
+):
     """``manufacturing/ByProductReversals`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingByProductReversals"""
 
     path = "manufacturing/ByProductReversals"
-    model = ByProductReversal
+    row = ByProductReversalRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ByProductReversal]]
 
 
-class AsyncByProductReversalsAPI(_a.AsyncGettable[ByProductReversal], _a.AsyncCreatable[ByProductReversal]):
+class AsyncByProductReversalsAPI(
+    _a.AsyncGettable[ByProductReversalRow, "ByProductReversal"],
+    _a.AsyncCreatable[ByProductReversalRow, "ByProductReversal"],
+):
     """``manufacturing/ByProductReversals`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingByProductReversals"""
 
     path = "manufacturing/ByProductReversals"
-    model = ByProductReversal
+    row = ByProductReversalRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ByProductReversal]]
 
 
-class ManufacturingSettingsAPI(_s.Gettable[ManufacturingSetting]):
+class ManufacturingSettingsAPI(_b.Gettable[ManufacturingSettingRow, "ManufacturingSetting"]):
     """``manufacturing/ManufacturingSettings`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingManufacturingSettings"""
 
     path = "manufacturing/ManufacturingSettings"
-    model = ManufacturingSetting
+    row = ManufacturingSettingRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ManufacturingSetting]]
 
 
-class AsyncManufacturingSettingsAPI(_a.AsyncGettable[ManufacturingSetting]):
+class AsyncManufacturingSettingsAPI(_a.AsyncGettable[ManufacturingSettingRow, "ManufacturingSetting"]):
     """``manufacturing/ManufacturingSettings`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingManufacturingSettings"""
 
     path = "manufacturing/ManufacturingSettings"
-    model = ManufacturingSetting
+    row = ManufacturingSettingRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ManufacturingSetting]]
 
 
-class MaterialIssuesAPI(_s.Gettable[MaterialIssue], _s.Creatable[MaterialIssue]):
+class MaterialIssuesAPI(
+    _b.Gettable[MaterialIssueRow, "MaterialIssue"], _b.Creatable[MaterialIssueRow, "MaterialIssue"]
+):
     """``manufacturing/MaterialIssues`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingMaterialIssues"""
 
     path = "manufacturing/MaterialIssues"
-    model = MaterialIssue
+    row = MaterialIssueRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[MaterialIssue]]
 
 
-class AsyncMaterialIssuesAPI(_a.AsyncGettable[MaterialIssue], _a.AsyncCreatable[MaterialIssue]):
+class AsyncMaterialIssuesAPI(
+    _a.AsyncGettable[MaterialIssueRow, "MaterialIssue"], _a.AsyncCreatable[MaterialIssueRow, "MaterialIssue"]
+):
     """``manufacturing/MaterialIssues`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingMaterialIssues"""
 
     path = "manufacturing/MaterialIssues"
-    model = MaterialIssue
+    row = MaterialIssueRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[MaterialIssue]]
 
 
-class MaterialReversalsAPI(_s.Gettable[MaterialReversal], _s.Creatable[MaterialReversal]):
+class MaterialReversalsAPI(
+    _b.Gettable[MaterialReversalRow, "MaterialReversal"], _b.Creatable[MaterialReversalRow, "MaterialReversal"]
+):
     """``manufacturing/MaterialReversals`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingMaterialReversals"""
 
     path = "manufacturing/MaterialReversals"
-    model = MaterialReversal
+    row = MaterialReversalRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[MaterialReversal]]
 
 
-class AsyncMaterialReversalsAPI(_a.AsyncGettable[MaterialReversal], _a.AsyncCreatable[MaterialReversal]):
+class AsyncMaterialReversalsAPI(
+    _a.AsyncGettable[MaterialReversalRow, "MaterialReversal"],
+    _a.AsyncCreatable[MaterialReversalRow, "MaterialReversal"],
+):
     """``manufacturing/MaterialReversals`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingMaterialReversals"""
 
     path = "manufacturing/MaterialReversals"
-    model = MaterialReversal
+    row = MaterialReversalRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[MaterialReversal]]
 
 
 class OperationResourcesAPI(
-    _s.Gettable[OperationResource],
-    _s.Creatable[OperationResource],
-    _s.Updatable[OperationResource],
-    _s.Deletable[OperationResource],
+    _b.Gettable[OperationResourceRow, "OperationResource"],
+    _b.Creatable[OperationResourceRow, "OperationResource"],
+    _b.Updatable[OperationResourceRow, "OperationResource"],
+    _b.Deletable[OperationResourceRow, "OperationResource"],
 ):
     """``manufacturing/OperationResources`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingOperationResources"""
 
     path = "manufacturing/OperationResources"
-    model = OperationResource
+    row = OperationResourceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[OperationResource]]
 
 
 class AsyncOperationResourcesAPI(
-    _a.AsyncGettable[OperationResource],
-    _a.AsyncCreatable[OperationResource],
-    _a.AsyncUpdatable[OperationResource],
-    _a.AsyncDeletable[OperationResource],
+    _a.AsyncGettable[OperationResourceRow, "OperationResource"],
+    _a.AsyncCreatable[OperationResourceRow, "OperationResource"],
+    _a.AsyncUpdatable[OperationResourceRow, "OperationResource"],
+    _a.AsyncDeletable[OperationResourceRow, "OperationResource"],
 ):
     """``manufacturing/OperationResources`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingOperationResources"""
 
     path = "manufacturing/OperationResources"
-    model = OperationResource
+    row = OperationResourceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[OperationResource]]
 
 
-class OperationsAPI(_s.Gettable[Operation], _s.Creatable[Operation], _s.Updatable[Operation], _s.Deletable[Operation]):
+class OperationsAPI(
+    _b.Gettable[OperationRow, "Operation"],
+    _b.Creatable[OperationRow, "Operation"],
+    _b.Updatable[OperationRow, "Operation"],
+    _b.Deletable[OperationRow, "Operation"],
+):
     """``manufacturing/Operations`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingOperations"""
 
     path = "manufacturing/Operations"
-    model = Operation
+    row = OperationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Operation]]
 
 
 class AsyncOperationsAPI(
-    _a.AsyncGettable[Operation],
-    _a.AsyncCreatable[Operation],
-    _a.AsyncUpdatable[Operation],
-    _a.AsyncDeletable[Operation],
+    _a.AsyncGettable[OperationRow, "Operation"],
+    _a.AsyncCreatable[OperationRow, "Operation"],
+    _a.AsyncUpdatable[OperationRow, "Operation"],
+    _a.AsyncDeletable[OperationRow, "Operation"],
 ):
     """``manufacturing/Operations`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingOperations"""
 
     path = "manufacturing/Operations"
-    model = Operation
+    row = OperationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Operation]]
 
 
 class ProductionAreasAPI(
-    _s.Gettable[ProductionArea],
-    _s.Creatable[ProductionArea],
-    _s.Updatable[ProductionArea],
-    _s.Deletable[ProductionArea],
+    _b.Gettable[ProductionAreaRow, "ProductionArea"],
+    _b.Creatable[ProductionAreaRow, "ProductionArea"],
+    _b.Updatable[ProductionAreaRow, "ProductionArea"],
+    _b.Deletable[ProductionAreaRow, "ProductionArea"],
 ):
     """``manufacturing/ProductionAreas`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingProductionAreas"""
 
     path = "manufacturing/ProductionAreas"
-    model = ProductionArea
+    row = ProductionAreaRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProductionArea]]
 
 
 class AsyncProductionAreasAPI(
-    _a.AsyncGettable[ProductionArea],
-    _a.AsyncCreatable[ProductionArea],
-    _a.AsyncUpdatable[ProductionArea],
-    _a.AsyncDeletable[ProductionArea],
+    _a.AsyncGettable[ProductionAreaRow, "ProductionArea"],
+    _a.AsyncCreatable[ProductionAreaRow, "ProductionArea"],
+    _a.AsyncUpdatable[ProductionAreaRow, "ProductionArea"],
+    _a.AsyncDeletable[ProductionAreaRow, "ProductionArea"],
 ):
     """``manufacturing/ProductionAreas`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingProductionAreas"""
 
     path = "manufacturing/ProductionAreas"
-    model = ProductionArea
+    row = ProductionAreaRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProductionArea]]
 
 
-class ShopOrderMaterialPlanDetailsAPI(_s.Gettable[ShopOrderMaterialPlanDetail]):
+class ShopOrderMaterialPlanDetailsAPI(_b.Gettable[ShopOrderMaterialPlanDetailRow, "ShopOrderMaterialPlanDetail"]):
     """``manufacturing/ShopOrderMaterialPlanDetails`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingShopOrderMaterialPlanDetails"""
 
     path = "manufacturing/ShopOrderMaterialPlanDetails"
-    model = ShopOrderMaterialPlanDetail
+    row = ShopOrderMaterialPlanDetailRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShopOrderMaterialPlanDetail]]
 
 
-class AsyncShopOrderMaterialPlanDetailsAPI(_a.AsyncGettable[ShopOrderMaterialPlanDetail]):
+class AsyncShopOrderMaterialPlanDetailsAPI(
+    _a.AsyncGettable[ShopOrderMaterialPlanDetailRow, "ShopOrderMaterialPlanDetail"]
+):
     """``manufacturing/ShopOrderMaterialPlanDetails`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingShopOrderMaterialPlanDetails"""
 
     path = "manufacturing/ShopOrderMaterialPlanDetails"
-    model = ShopOrderMaterialPlanDetail
+    row = ShopOrderMaterialPlanDetailRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShopOrderMaterialPlanDetail]]
 
 
 class ShopOrderMaterialPlansAPI(
-    _s.Gettable[ShopOrderMaterialPlan],
-    _s.Creatable[ShopOrderMaterialPlan],
-    _s.Updatable[ShopOrderMaterialPlan],
-    _s.Deletable[ShopOrderMaterialPlan],
+    _b.Gettable[ShopOrderMaterialPlanRow, "ShopOrderMaterialPlan"],
+    _b.Creatable[ShopOrderMaterialPlanRow, "ShopOrderMaterialPlan"],
+    _b.Updatable[ShopOrderMaterialPlanRow, "ShopOrderMaterialPlan"],
+    _b.Deletable[ShopOrderMaterialPlanRow, "ShopOrderMaterialPlan"],
 ):
     """``manufacturing/ShopOrderMaterialPlans`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingShopOrderMaterialPlans"""
 
     path = "manufacturing/ShopOrderMaterialPlans"
-    model = ShopOrderMaterialPlan
+    row = ShopOrderMaterialPlanRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShopOrderMaterialPlan]]
 
 
 class AsyncShopOrderMaterialPlansAPI(
-    _a.AsyncGettable[ShopOrderMaterialPlan],
-    _a.AsyncCreatable[ShopOrderMaterialPlan],
-    _a.AsyncUpdatable[ShopOrderMaterialPlan],
-    _a.AsyncDeletable[ShopOrderMaterialPlan],
+    _a.AsyncGettable[ShopOrderMaterialPlanRow, "ShopOrderMaterialPlan"],
+    _a.AsyncCreatable[ShopOrderMaterialPlanRow, "ShopOrderMaterialPlan"],
+    _a.AsyncUpdatable[ShopOrderMaterialPlanRow, "ShopOrderMaterialPlan"],
+    _a.AsyncDeletable[ShopOrderMaterialPlanRow, "ShopOrderMaterialPlan"],
 ):
     """``manufacturing/ShopOrderMaterialPlans`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingShopOrderMaterialPlans"""
 
     path = "manufacturing/ShopOrderMaterialPlans"
-    model = ShopOrderMaterialPlan
+    row = ShopOrderMaterialPlanRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShopOrderMaterialPlan]]
 
 
-class ShopOrderPrioritiesAPI(_s.Gettable[ShopOrderPriority], _s.Updatable[ShopOrderPriority]):
+class ShopOrderPrioritiesAPI(
+    _b.Gettable[ShopOrderPriorityRow, "ShopOrderPriority"], _b.Updatable[ShopOrderPriorityRow, "ShopOrderPriority"]
+):
     """``manufacturing/ShopOrderPriorities`` (GET, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingShopOrderPriorities"""
 
     path = "manufacturing/ShopOrderPriorities"
-    model = ShopOrderPriority
+    row = ShopOrderPriorityRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShopOrderPriority]]
 
 
-class AsyncShopOrderPrioritiesAPI(_a.AsyncGettable[ShopOrderPriority], _a.AsyncUpdatable[ShopOrderPriority]):
+class AsyncShopOrderPrioritiesAPI(
+    _a.AsyncGettable[ShopOrderPriorityRow, "ShopOrderPriority"],
+    _a.AsyncUpdatable[ShopOrderPriorityRow, "ShopOrderPriority"],
+):
     """``manufacturing/ShopOrderPriorities`` (GET, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingShopOrderPriorities"""
 
     path = "manufacturing/ShopOrderPriorities"
-    model = ShopOrderPriority
+    row = ShopOrderPriorityRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShopOrderPriority]]
 
 
-class ShopOrderReceiptsAPI(_s.Gettable[ShopOrderReceipt], _s.Creatable[ShopOrderReceipt]):
+class ShopOrderReceiptsAPI(
+    _b.Gettable[ShopOrderReceiptRow, "ShopOrderReceipt"], _b.Creatable[ShopOrderReceiptRow, "ShopOrderReceipt"]
+):
     """``manufacturing/ShopOrderReceipts`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingShopOrderReceipts"""
 
     path = "manufacturing/ShopOrderReceipts"
-    model = ShopOrderReceipt
+    row = ShopOrderReceiptRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShopOrderReceipt]]
 
 
-class AsyncShopOrderReceiptsAPI(_a.AsyncGettable[ShopOrderReceipt], _a.AsyncCreatable[ShopOrderReceipt]):
+class AsyncShopOrderReceiptsAPI(
+    _a.AsyncGettable[ShopOrderReceiptRow, "ShopOrderReceipt"],
+    _a.AsyncCreatable[ShopOrderReceiptRow, "ShopOrderReceipt"],
+):
     """``manufacturing/ShopOrderReceipts`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingShopOrderReceipts"""
 
     path = "manufacturing/ShopOrderReceipts"
-    model = ShopOrderReceipt
+    row = ShopOrderReceiptRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShopOrderReceipt]]
 
 
-class ShopOrderReversalsAPI(_s.Gettable[ShopOrderReversal], _s.Creatable[ShopOrderReversal]):
+class ShopOrderReversalsAPI(
+    _b.Gettable[ShopOrderReversalRow, "ShopOrderReversal"], _b.Creatable[ShopOrderReversalRow, "ShopOrderReversal"]
+):
     """``manufacturing/ShopOrderReversals`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingShopOrderReversals"""
 
     path = "manufacturing/ShopOrderReversals"
-    model = ShopOrderReversal
+    row = ShopOrderReversalRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShopOrderReversal]]
 
 
-class AsyncShopOrderReversalsAPI(_a.AsyncGettable[ShopOrderReversal], _a.AsyncCreatable[ShopOrderReversal]):
+class AsyncShopOrderReversalsAPI(
+    _a.AsyncGettable[ShopOrderReversalRow, "ShopOrderReversal"],
+    _a.AsyncCreatable[ShopOrderReversalRow, "ShopOrderReversal"],
+):
     """``manufacturing/ShopOrderReversals`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingShopOrderReversals"""
 
     path = "manufacturing/ShopOrderReversals"
-    model = ShopOrderReversal
+    row = ShopOrderReversalRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShopOrderReversal]]
 
 
 class ShopOrderRoutingStepPlansAPI(
-    _s.Gettable[ShopOrderRoutingStepPlan],
-    _s.Creatable[ShopOrderRoutingStepPlan],
-    _s.Updatable[ShopOrderRoutingStepPlan],
-    _s.Deletable[ShopOrderRoutingStepPlan],
+    _b.Gettable[ShopOrderRoutingStepPlanRow, "ShopOrderRoutingStepPlan"],
+    _b.Creatable[ShopOrderRoutingStepPlanRow, "ShopOrderRoutingStepPlan"],
+    _b.Updatable[ShopOrderRoutingStepPlanRow, "ShopOrderRoutingStepPlan"],
+    _b.Deletable[ShopOrderRoutingStepPlanRow, "ShopOrderRoutingStepPlan"],
 ):
     """``manufacturing/ShopOrderRoutingStepPlans`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingShopOrderRoutingStepPlans"""
 
     path = "manufacturing/ShopOrderRoutingStepPlans"
-    model = ShopOrderRoutingStepPlan
+    row = ShopOrderRoutingStepPlanRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShopOrderRoutingStepPlan]]
 
 
 class AsyncShopOrderRoutingStepPlansAPI(
-    _a.AsyncGettable[ShopOrderRoutingStepPlan],
-    _a.AsyncCreatable[ShopOrderRoutingStepPlan],
-    _a.AsyncUpdatable[ShopOrderRoutingStepPlan],
-    _a.AsyncDeletable[ShopOrderRoutingStepPlan],
+    _a.AsyncGettable[ShopOrderRoutingStepPlanRow, "ShopOrderRoutingStepPlan"],
+    _a.AsyncCreatable[ShopOrderRoutingStepPlanRow, "ShopOrderRoutingStepPlan"],
+    _a.AsyncUpdatable[ShopOrderRoutingStepPlanRow, "ShopOrderRoutingStepPlan"],
+    _a.AsyncDeletable[ShopOrderRoutingStepPlanRow, "ShopOrderRoutingStepPlan"],
 ):
     """``manufacturing/ShopOrderRoutingStepPlans`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingShopOrderRoutingStepPlans"""
 
     path = "manufacturing/ShopOrderRoutingStepPlans"
-    model = ShopOrderRoutingStepPlan
+    row = ShopOrderRoutingStepPlanRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShopOrderRoutingStepPlan]]
 
 
-class ShopOrdersAPI(_s.Gettable[ShopOrder], _s.Creatable[ShopOrder], _s.Updatable[ShopOrder], _s.Deletable[ShopOrder]):
+class ShopOrdersAPI(
+    _b.Gettable[ShopOrderRow, "ShopOrder"],
+    _b.Creatable[ShopOrderRow, "ShopOrder"],
+    _b.Updatable[ShopOrderRow, "ShopOrder"],
+    _b.Deletable[ShopOrderRow, "ShopOrder"],
+):
     """``manufacturing/ShopOrders`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingShopOrders"""
 
     path = "manufacturing/ShopOrders"
-    model = ShopOrder
+    row = ShopOrderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShopOrder]]
 
 
 class AsyncShopOrdersAPI(
-    _a.AsyncGettable[ShopOrder],
-    _a.AsyncCreatable[ShopOrder],
-    _a.AsyncUpdatable[ShopOrder],
-    _a.AsyncDeletable[ShopOrder],
+    _a.AsyncGettable[ShopOrderRow, "ShopOrder"],
+    _a.AsyncCreatable[ShopOrderRow, "ShopOrder"],
+    _a.AsyncUpdatable[ShopOrderRow, "ShopOrder"],
+    _a.AsyncDeletable[ShopOrderRow, "ShopOrder"],
 ):
     """``manufacturing/ShopOrders`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingShopOrders"""
 
     path = "manufacturing/ShopOrders"
-    model = ShopOrder
+    row = ShopOrderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShopOrder]]
 
 
-class StageForDeliveryReceiptsAPI(_s.Gettable[StageForDeliveryReceipt], _s.Creatable[StageForDeliveryReceipt]):
+class StageForDeliveryReceiptsAPI(
+    _b.Gettable[StageForDeliveryReceiptRow, "StageForDeliveryReceipt"],
+    _b.Creatable[StageForDeliveryReceiptRow, "StageForDeliveryReceipt"],
+):
     """``manufacturing/StageForDeliveryReceipts`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingStageForDeliveryReceipts"""
 
     path = "manufacturing/StageForDeliveryReceipts"
-    model = StageForDeliveryReceipt
+    row = StageForDeliveryReceiptRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StageForDeliveryReceipt]]
 
 
 class AsyncStageForDeliveryReceiptsAPI(
-    _a.AsyncGettable[StageForDeliveryReceipt], _a.AsyncCreatable[StageForDeliveryReceipt]
+    _a.AsyncGettable[StageForDeliveryReceiptRow, "StageForDeliveryReceipt"],
+    _a.AsyncCreatable[StageForDeliveryReceiptRow, "StageForDeliveryReceipt"],
 ):
     """``manufacturing/StageForDeliveryReceipts`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingStageForDeliveryReceipts"""
 
     path = "manufacturing/StageForDeliveryReceipts"
-    model = StageForDeliveryReceipt
+    row = StageForDeliveryReceiptRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StageForDeliveryReceipt]]
 
 
-class StageForDeliveryReversalsAPI(_s.Gettable[StageForDeliveryReversal], _s.Creatable[StageForDeliveryReversal]):
+class StageForDeliveryReversalsAPI(
+    _b.Gettable[StageForDeliveryReversalRow, "StageForDeliveryReversal"],
+    _b.Creatable[StageForDeliveryReversalRow, "StageForDeliveryReversal"],
+):
     """``manufacturing/StageForDeliveryReversals`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingStageForDeliveryReversals"""
 
     path = "manufacturing/StageForDeliveryReversals"
-    model = StageForDeliveryReversal
+    row = StageForDeliveryReversalRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StageForDeliveryReversal]]
 
 
 class AsyncStageForDeliveryReversalsAPI(
-    _a.AsyncGettable[StageForDeliveryReversal], _a.AsyncCreatable[StageForDeliveryReversal]
+    _a.AsyncGettable[StageForDeliveryReversalRow, "StageForDeliveryReversal"],
+    _a.AsyncCreatable[StageForDeliveryReversalRow, "StageForDeliveryReversal"],
 ):
     """``manufacturing/StageForDeliveryReversals`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingStageForDeliveryReversals"""
 
     path = "manufacturing/StageForDeliveryReversals"
-    model = StageForDeliveryReversal
+    row = StageForDeliveryReversalRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StageForDeliveryReversal]]
 
 
-class SubOrderReceiptsAPI(_s.Gettable[SubOrderReceipt], _s.Creatable[SubOrderReceipt]):
+class SubOrderReceiptsAPI(
+    _b.Gettable[SubOrderReceiptRow, "SubOrderReceipt"], _b.Creatable[SubOrderReceiptRow, "SubOrderReceipt"]
+):
     """``manufacturing/SubOrderReceipts`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingSubOrderReceipts"""
 
     path = "manufacturing/SubOrderReceipts"
-    model = SubOrderReceipt
+    row = SubOrderReceiptRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SubOrderReceipt]]
 
 
-class AsyncSubOrderReceiptsAPI(_a.AsyncGettable[SubOrderReceipt], _a.AsyncCreatable[SubOrderReceipt]):
+class AsyncSubOrderReceiptsAPI(
+    _a.AsyncGettable[SubOrderReceiptRow, "SubOrderReceipt"], _a.AsyncCreatable[SubOrderReceiptRow, "SubOrderReceipt"]
+):
     """``manufacturing/SubOrderReceipts`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingSubOrderReceipts"""
 
     path = "manufacturing/SubOrderReceipts"
-    model = SubOrderReceipt
+    row = SubOrderReceiptRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SubOrderReceipt]]
 
 
-class SubOrderReversalsAPI(_s.Gettable[SubOrderReversal], _s.Creatable[SubOrderReversal]):
+class SubOrderReversalsAPI(
+    _b.Gettable[SubOrderReversalRow, "SubOrderReversal"], _b.Creatable[SubOrderReversalRow, "SubOrderReversal"]
+):
     """``manufacturing/SubOrderReversals`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingSubOrderReversals"""
 
     path = "manufacturing/SubOrderReversals"
-    model = SubOrderReversal
+    row = SubOrderReversalRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SubOrderReversal]]
 
 
-class AsyncSubOrderReversalsAPI(_a.AsyncGettable[SubOrderReversal], _a.AsyncCreatable[SubOrderReversal]):
+class AsyncSubOrderReversalsAPI(
+    _a.AsyncGettable[SubOrderReversalRow, "SubOrderReversal"],
+    _a.AsyncCreatable[SubOrderReversalRow, "SubOrderReversal"],
+):
     """``manufacturing/SubOrderReversals`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingSubOrderReversals"""
 
     path = "manufacturing/SubOrderReversals"
-    model = SubOrderReversal
+    row = SubOrderReversalRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SubOrderReversal]]
 
 
 class TimedTimeTransactionsAPI(
-    _s.Gettable[TimedTimeTransaction],
-    _s.Creatable[TimedTimeTransaction],
-    _s.Updatable[TimedTimeTransaction],
-    _s.Deletable[TimedTimeTransaction],
+    _b.Gettable[TimedTimeTransactionRow, "TimedTimeTransaction"],
+    _b.Creatable[TimedTimeTransactionRow, "TimedTimeTransaction"],
+    _b.Updatable[TimedTimeTransactionRow, "TimedTimeTransaction"],
+    _b.Deletable[TimedTimeTransactionRow, "TimedTimeTransaction"],
 ):
     """``manufacturing/TimedTimeTransactions`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingTimedTimeTransactions"""
 
     path = "manufacturing/TimedTimeTransactions"
-    model = TimedTimeTransaction
+    row = TimedTimeTransactionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimedTimeTransaction]]
 
 
 class AsyncTimedTimeTransactionsAPI(
-    _a.AsyncGettable[TimedTimeTransaction],
-    _a.AsyncCreatable[TimedTimeTransaction],
-    _a.AsyncUpdatable[TimedTimeTransaction],
-    _a.AsyncDeletable[TimedTimeTransaction],
+    _a.AsyncGettable[TimedTimeTransactionRow, "TimedTimeTransaction"],
+    _a.AsyncCreatable[TimedTimeTransactionRow, "TimedTimeTransaction"],
+    _a.AsyncUpdatable[TimedTimeTransactionRow, "TimedTimeTransaction"],
+    _a.AsyncDeletable[TimedTimeTransactionRow, "TimedTimeTransaction"],
 ):
     """``manufacturing/TimedTimeTransactions`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingTimedTimeTransactions"""
 
     path = "manufacturing/TimedTimeTransactions"
-    model = TimedTimeTransaction
+    row = TimedTimeTransactionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimedTimeTransaction]]
 
 
 class WorkcentersAPI(
-    _s.Gettable[Workcenter], _s.Creatable[Workcenter], _s.Updatable[Workcenter], _s.Deletable[Workcenter]
+    _b.Gettable[WorkcenterRow, "Workcenter"],
+    _b.Creatable[WorkcenterRow, "Workcenter"],
+    _b.Updatable[WorkcenterRow, "Workcenter"],
+    _b.Deletable[WorkcenterRow, "Workcenter"],
 ):
     """``manufacturing/Workcenters`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingWorkcenters"""
 
     path = "manufacturing/Workcenters"
-    model = Workcenter
+    row = WorkcenterRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Workcenter]]
 
 
 class AsyncWorkcentersAPI(
-    _a.AsyncGettable[Workcenter],
-    _a.AsyncCreatable[Workcenter],
-    _a.AsyncUpdatable[Workcenter],
-    _a.AsyncDeletable[Workcenter],
+    _a.AsyncGettable[WorkcenterRow, "Workcenter"],
+    _a.AsyncCreatable[WorkcenterRow, "Workcenter"],
+    _a.AsyncUpdatable[WorkcenterRow, "Workcenter"],
+    _a.AsyncDeletable[WorkcenterRow, "Workcenter"],
 ):
     """``manufacturing/Workcenters`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ManufacturingWorkcenters"""
 
     path = "manufacturing/Workcenters"
-    model = Workcenter
+    row = WorkcenterRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Workcenter]]

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from ...models._generated.openingbalance import (
-    CurrentYearAfterEntry,
-    CurrentYearProcessed,
-    PreviousYearAfterEntry,
-    PreviousYearProcessed,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.openingbalance import (
+    CurrentYearAfterEntryRow,
+    CurrentYearProcessedRow,
+    PreviousYearAfterEntryRow,
+    PreviousYearProcessedRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.openingbalance import (
+        CurrentYearAfterEntry,
+        CurrentYearProcessed,
+        PreviousYearAfterEntry,
+        PreviousYearProcessed,
+    )
 
 __all__ = [
     "AsyncCurrentYearAfterEntryAPI",
@@ -23,57 +33,73 @@ __all__ = [
 ]
 
 
-class CurrentYearAfterEntryAPI(_s.Gettable[CurrentYearAfterEntry]):
+class CurrentYearAfterEntryAPI(_b.Gettable[CurrentYearAfterEntryRow, "CurrentYearAfterEntry"]):
     """``openingbalance/CurrentYear/AfterEntry`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=OpeningBalanceCurrentYearAfterEntry"""
 
     path = "openingbalance/CurrentYear/AfterEntry"
-    model = CurrentYearAfterEntry
+    row = CurrentYearAfterEntryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CurrentYearAfterEntry]]
 
 
-class AsyncCurrentYearAfterEntryAPI(_a.AsyncGettable[CurrentYearAfterEntry]):
+class AsyncCurrentYearAfterEntryAPI(_a.AsyncGettable[CurrentYearAfterEntryRow, "CurrentYearAfterEntry"]):
     """``openingbalance/CurrentYear/AfterEntry`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=OpeningBalanceCurrentYearAfterEntry"""
 
     path = "openingbalance/CurrentYear/AfterEntry"
-    model = CurrentYearAfterEntry
+    row = CurrentYearAfterEntryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CurrentYearAfterEntry]]
 
 
-class CurrentYearProcessedAPI(_s.Gettable[CurrentYearProcessed]):
+class CurrentYearProcessedAPI(_b.Gettable[CurrentYearProcessedRow, "CurrentYearProcessed"]):
     """``openingbalance/CurrentYear/Processed`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=OpeningBalanceCurrentYearProcessed"""
 
     path = "openingbalance/CurrentYear/Processed"
-    model = CurrentYearProcessed
+    row = CurrentYearProcessedRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CurrentYearProcessed]]
 
 
-class AsyncCurrentYearProcessedAPI(_a.AsyncGettable[CurrentYearProcessed]):
+class AsyncCurrentYearProcessedAPI(_a.AsyncGettable[CurrentYearProcessedRow, "CurrentYearProcessed"]):
     """``openingbalance/CurrentYear/Processed`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=OpeningBalanceCurrentYearProcessed"""
 
     path = "openingbalance/CurrentYear/Processed"
-    model = CurrentYearProcessed
+    row = CurrentYearProcessedRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CurrentYearProcessed]]
 
 
-class PreviousYearAfterEntryAPI(_s.Gettable[PreviousYearAfterEntry]):
+class PreviousYearAfterEntryAPI(_b.Gettable[PreviousYearAfterEntryRow, "PreviousYearAfterEntry"]):
     """``openingbalance/PreviousYear/AfterEntry`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=OpeningBalancePreviousYearAfterEntry"""
 
     path = "openingbalance/PreviousYear/AfterEntry"
-    model = PreviousYearAfterEntry
+    row = PreviousYearAfterEntryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PreviousYearAfterEntry]]
 
 
-class AsyncPreviousYearAfterEntryAPI(_a.AsyncGettable[PreviousYearAfterEntry]):
+class AsyncPreviousYearAfterEntryAPI(_a.AsyncGettable[PreviousYearAfterEntryRow, "PreviousYearAfterEntry"]):
     """``openingbalance/PreviousYear/AfterEntry`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=OpeningBalancePreviousYearAfterEntry"""
 
     path = "openingbalance/PreviousYear/AfterEntry"
-    model = PreviousYearAfterEntry
+    row = PreviousYearAfterEntryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PreviousYearAfterEntry]]
 
 
-class PreviousYearProcessedAPI(_s.Gettable[PreviousYearProcessed]):
+class PreviousYearProcessedAPI(_b.Gettable[PreviousYearProcessedRow, "PreviousYearProcessed"]):
     """``openingbalance/PreviousYear/Processed`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=OpeningBalancePreviousYearProcessed"""
 
     path = "openingbalance/PreviousYear/Processed"
-    model = PreviousYearProcessed
+    row = PreviousYearProcessedRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PreviousYearProcessed]]
 
 
-class AsyncPreviousYearProcessedAPI(_a.AsyncGettable[PreviousYearProcessed]):
+class AsyncPreviousYearProcessedAPI(_a.AsyncGettable[PreviousYearProcessedRow, "PreviousYearProcessed"]):
     """``openingbalance/PreviousYear/Processed`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=OpeningBalancePreviousYearProcessed"""
 
     path = "openingbalance/PreviousYear/Processed"
-    model = PreviousYearProcessed
+    row = PreviousYearProcessedRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PreviousYearProcessed]]

@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
-from ...models._generated.payroll import (
-    ActiveEmployment,
-    Employee,
-    Employment,
-    EmploymentConditionGroup,
-    EmploymentContract,
-    EmploymentContractFlexPhase,
-    EmploymentEndReason,
-    EmploymentOrganization,
-    EmploymentSalary,
-    EmploymentTaxAuthoritiesGeneral,
-    PayrollComponent,
-    PayrollTransactionsByPayrollYear,
-    TaxEmploymentEndFlexCode,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.payroll import (
+    ActiveEmploymentRow,
+    EmployeeRow,
+    EmploymentConditionGroupRow,
+    EmploymentContractFlexPhaseRow,
+    EmploymentContractRow,
+    EmploymentEndReasonRow,
+    EmploymentOrganizationRow,
+    EmploymentRow,
+    EmploymentSalaryRow,
+    EmploymentTaxAuthoritiesGeneralRow,
+    PayrollComponentRow,
+    PayrollTransactionsByPayrollYearRow,
+    TaxEmploymentEndFlexCodeRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.payroll import (
+        ActiveEmployment,
+        Employee,
+        Employment,
+        EmploymentConditionGroup,
+        EmploymentContract,
+        EmploymentContractFlexPhase,
+        EmploymentEndReason,
+        EmploymentOrganization,
+        EmploymentSalary,
+        EmploymentTaxAuthoritiesGeneral,
+        PayrollComponent,
+        PayrollTransactionsByPayrollYear,
+        TaxEmploymentEndFlexCode,
+    )
 
 __all__ = [
     "ActiveEmploymentsAPI",
@@ -50,183 +69,245 @@ __all__ = [
 ]
 
 
-class ActiveEmploymentsAPI(_s.Gettable[ActiveEmployment]):
+class ActiveEmploymentsAPI(_b.Gettable[ActiveEmploymentRow, "ActiveEmployment"]):
     """``payroll/ActiveEmployments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollActiveEmployments"""
 
     path = "payroll/ActiveEmployments"
-    model = ActiveEmployment
+    row = ActiveEmploymentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ActiveEmployment]]
 
 
-class AsyncActiveEmploymentsAPI(_a.AsyncGettable[ActiveEmployment]):
+class AsyncActiveEmploymentsAPI(_a.AsyncGettable[ActiveEmploymentRow, "ActiveEmployment"]):
     """``payroll/ActiveEmployments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollActiveEmployments"""
 
     path = "payroll/ActiveEmployments"
-    model = ActiveEmployment
+    row = ActiveEmploymentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ActiveEmployment]]
 
 
-class EmployeesAPI(_s.Gettable[Employee]):
+class EmployeesAPI(_b.Gettable[EmployeeRow, "Employee"]):
     """``payroll/Employees`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmployees"""
 
     path = "payroll/Employees"
-    model = Employee
+    row = EmployeeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Employee]]
 
 
-class AsyncEmployeesAPI(_a.AsyncGettable[Employee]):
+class AsyncEmployeesAPI(_a.AsyncGettable[EmployeeRow, "Employee"]):
     """``payroll/Employees`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmployees"""
 
     path = "payroll/Employees"
-    model = Employee
+    row = EmployeeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Employee]]
 
 
-class EmploymentConditionGroupsAPI(_s.Gettable[EmploymentConditionGroup]):
+class EmploymentConditionGroupsAPI(_b.Gettable[EmploymentConditionGroupRow, "EmploymentConditionGroup"]):
     """``payroll/EmploymentConditionGroups`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmploymentConditionGroups"""
 
     path = "payroll/EmploymentConditionGroups"
-    model = EmploymentConditionGroup
+    row = EmploymentConditionGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentConditionGroup]]
 
 
-class AsyncEmploymentConditionGroupsAPI(_a.AsyncGettable[EmploymentConditionGroup]):
+class AsyncEmploymentConditionGroupsAPI(_a.AsyncGettable[EmploymentConditionGroupRow, "EmploymentConditionGroup"]):
     """``payroll/EmploymentConditionGroups`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmploymentConditionGroups"""
 
     path = "payroll/EmploymentConditionGroups"
-    model = EmploymentConditionGroup
+    row = EmploymentConditionGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentConditionGroup]]
 
 
-class EmploymentContractFlexPhasesAPI(_s.Gettable[EmploymentContractFlexPhase]):
+class EmploymentContractFlexPhasesAPI(_b.Gettable[EmploymentContractFlexPhaseRow, "EmploymentContractFlexPhase"]):
     """``payroll/EmploymentContractFlexPhases`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmploymentContractFlexPhases"""
 
     path = "payroll/EmploymentContractFlexPhases"
-    model = EmploymentContractFlexPhase
+    row = EmploymentContractFlexPhaseRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentContractFlexPhase]]
 
 
-class AsyncEmploymentContractFlexPhasesAPI(_a.AsyncGettable[EmploymentContractFlexPhase]):
+class AsyncEmploymentContractFlexPhasesAPI(
+    _a.AsyncGettable[EmploymentContractFlexPhaseRow, "EmploymentContractFlexPhase"]
+):
     """``payroll/EmploymentContractFlexPhases`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmploymentContractFlexPhases"""
 
     path = "payroll/EmploymentContractFlexPhases"
-    model = EmploymentContractFlexPhase
+    row = EmploymentContractFlexPhaseRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentContractFlexPhase]]
 
 
-class EmploymentContractsAPI(_s.Gettable[EmploymentContract]):
+class EmploymentContractsAPI(_b.Gettable[EmploymentContractRow, "EmploymentContract"]):
     """``payroll/EmploymentContracts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmploymentContracts"""
 
     path = "payroll/EmploymentContracts"
-    model = EmploymentContract
+    row = EmploymentContractRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentContract]]
 
 
-class AsyncEmploymentContractsAPI(_a.AsyncGettable[EmploymentContract]):
+class AsyncEmploymentContractsAPI(_a.AsyncGettable[EmploymentContractRow, "EmploymentContract"]):
     """``payroll/EmploymentContracts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmploymentContracts"""
 
     path = "payroll/EmploymentContracts"
-    model = EmploymentContract
+    row = EmploymentContractRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentContract]]
 
 
-class EmploymentEndReasonsAPI(_s.Gettable[EmploymentEndReason]):
+class EmploymentEndReasonsAPI(_b.Gettable[EmploymentEndReasonRow, "EmploymentEndReason"]):
     """``payroll/EmploymentEndReasons`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmploymentEndReasons"""
 
     path = "payroll/EmploymentEndReasons"
-    model = EmploymentEndReason
+    row = EmploymentEndReasonRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentEndReason]]
 
 
-class AsyncEmploymentEndReasonsAPI(_a.AsyncGettable[EmploymentEndReason]):
+class AsyncEmploymentEndReasonsAPI(_a.AsyncGettable[EmploymentEndReasonRow, "EmploymentEndReason"]):
     """``payroll/EmploymentEndReasons`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmploymentEndReasons"""
 
     path = "payroll/EmploymentEndReasons"
-    model = EmploymentEndReason
+    row = EmploymentEndReasonRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentEndReason]]
 
 
-class EmploymentOrganizationsAPI(_s.Gettable[EmploymentOrganization]):
+class EmploymentOrganizationsAPI(_b.Gettable[EmploymentOrganizationRow, "EmploymentOrganization"]):
     """``payroll/EmploymentOrganizations`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmploymentOrganizations"""
 
     path = "payroll/EmploymentOrganizations"
-    model = EmploymentOrganization
+    row = EmploymentOrganizationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentOrganization]]
 
 
-class AsyncEmploymentOrganizationsAPI(_a.AsyncGettable[EmploymentOrganization]):
+class AsyncEmploymentOrganizationsAPI(_a.AsyncGettable[EmploymentOrganizationRow, "EmploymentOrganization"]):
     """``payroll/EmploymentOrganizations`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmploymentOrganizations"""
 
     path = "payroll/EmploymentOrganizations"
-    model = EmploymentOrganization
+    row = EmploymentOrganizationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentOrganization]]
 
 
-class EmploymentSalariesAPI(_s.Gettable[EmploymentSalary]):
+class EmploymentSalariesAPI(_b.Gettable[EmploymentSalaryRow, "EmploymentSalary"]):
     """``payroll/EmploymentSalaries`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmploymentSalaries"""
 
     path = "payroll/EmploymentSalaries"
-    model = EmploymentSalary
+    row = EmploymentSalaryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentSalary]]
 
 
-class AsyncEmploymentSalariesAPI(_a.AsyncGettable[EmploymentSalary]):
+class AsyncEmploymentSalariesAPI(_a.AsyncGettable[EmploymentSalaryRow, "EmploymentSalary"]):
     """``payroll/EmploymentSalaries`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmploymentSalaries"""
 
     path = "payroll/EmploymentSalaries"
-    model = EmploymentSalary
+    row = EmploymentSalaryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentSalary]]
 
 
-class EmploymentTaxAuthoritiesGeneralAPI(_s.Gettable[EmploymentTaxAuthoritiesGeneral]):
+class EmploymentTaxAuthoritiesGeneralAPI(
+    _b.Gettable[EmploymentTaxAuthoritiesGeneralRow, "EmploymentTaxAuthoritiesGeneral"]
+):
     """``payroll/EmploymentTaxAuthoritiesGeneral`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmploymentTaxAuthoritiesGeneral"""
 
     path = "payroll/EmploymentTaxAuthoritiesGeneral"
-    model = EmploymentTaxAuthoritiesGeneral
+    row = EmploymentTaxAuthoritiesGeneralRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentTaxAuthoritiesGeneral]]
 
 
-class AsyncEmploymentTaxAuthoritiesGeneralAPI(_a.AsyncGettable[EmploymentTaxAuthoritiesGeneral]):
+class AsyncEmploymentTaxAuthoritiesGeneralAPI(
+    _a.AsyncGettable[EmploymentTaxAuthoritiesGeneralRow, "EmploymentTaxAuthoritiesGeneral"]
+):
     """``payroll/EmploymentTaxAuthoritiesGeneral`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmploymentTaxAuthoritiesGeneral"""
 
     path = "payroll/EmploymentTaxAuthoritiesGeneral"
-    model = EmploymentTaxAuthoritiesGeneral
+    row = EmploymentTaxAuthoritiesGeneralRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentTaxAuthoritiesGeneral]]
 
 
-class EmploymentsAPI(_s.Gettable[Employment]):
+class EmploymentsAPI(_b.Gettable[EmploymentRow, "Employment"]):
     """``payroll/Employments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmployments"""
 
     path = "payroll/Employments"
-    model = Employment
+    row = EmploymentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Employment]]
 
 
-class AsyncEmploymentsAPI(_a.AsyncGettable[Employment]):
+class AsyncEmploymentsAPI(_a.AsyncGettable[EmploymentRow, "Employment"]):
     """``payroll/Employments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollEmployments"""
 
     path = "payroll/Employments"
-    model = Employment
+    row = EmploymentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Employment]]
 
 
-class PayrollComponentsAPI(_s.Gettable[PayrollComponent]):
+class PayrollComponentsAPI(_b.Gettable[PayrollComponentRow, "PayrollComponent"]):
     """``payroll/PayrollComponents`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollPayrollComponents"""
 
     path = "payroll/PayrollComponents"
-    model = PayrollComponent
+    row = PayrollComponentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PayrollComponent]]
 
 
-class AsyncPayrollComponentsAPI(_a.AsyncGettable[PayrollComponent]):
+class AsyncPayrollComponentsAPI(_a.AsyncGettable[PayrollComponentRow, "PayrollComponent"]):
     """``payroll/PayrollComponents`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollPayrollComponents"""
 
     path = "payroll/PayrollComponents"
-    model = PayrollComponent
+    row = PayrollComponentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PayrollComponent]]
 
 
-class PayrollTransactionsByPayrollYearAPI(_s.Gettable[PayrollTransactionsByPayrollYear]):
+class PayrollTransactionsByPayrollYearAPI(
+    _b.Gettable[PayrollTransactionsByPayrollYearRow, "PayrollTransactionsByPayrollYear"]
+):
     """``payroll/PayrollTransactionsByPayrollYear`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollPayrollTransactionsByPayrollYear"""
 
     path = "payroll/PayrollTransactionsByPayrollYear"
-    model = PayrollTransactionsByPayrollYear
+    row = PayrollTransactionsByPayrollYearRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PayrollTransactionsByPayrollYear]]
 
 
-class AsyncPayrollTransactionsByPayrollYearAPI(_a.AsyncGettable[PayrollTransactionsByPayrollYear]):
+class AsyncPayrollTransactionsByPayrollYearAPI(
+    _a.AsyncGettable[PayrollTransactionsByPayrollYearRow, "PayrollTransactionsByPayrollYear"]
+):
     """``payroll/PayrollTransactionsByPayrollYear`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollPayrollTransactionsByPayrollYear"""
 
     path = "payroll/PayrollTransactionsByPayrollYear"
-    model = PayrollTransactionsByPayrollYear
+    row = PayrollTransactionsByPayrollYearRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PayrollTransactionsByPayrollYear]]
 
 
-class TaxEmploymentEndFlexCodesAPI(_s.Gettable[TaxEmploymentEndFlexCode]):
+class TaxEmploymentEndFlexCodesAPI(_b.Gettable[TaxEmploymentEndFlexCodeRow, "TaxEmploymentEndFlexCode"]):
     """``payroll/TaxEmploymentEndFlexCodes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollTaxEmploymentEndFlexCodes"""
 
     path = "payroll/TaxEmploymentEndFlexCodes"
-    model = TaxEmploymentEndFlexCode
+    row = TaxEmploymentEndFlexCodeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TaxEmploymentEndFlexCode]]
 
 
-class AsyncTaxEmploymentEndFlexCodesAPI(_a.AsyncGettable[TaxEmploymentEndFlexCode]):
+class AsyncTaxEmploymentEndFlexCodesAPI(_a.AsyncGettable[TaxEmploymentEndFlexCodeRow, "TaxEmploymentEndFlexCode"]):
     """``payroll/TaxEmploymentEndFlexCodes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PayrollTaxEmploymentEndFlexCodes"""
 
     path = "payroll/TaxEmploymentEndFlexCodes"
-    model = TaxEmploymentEndFlexCode
+    row = TaxEmploymentEndFlexCodeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TaxEmploymentEndFlexCode]]

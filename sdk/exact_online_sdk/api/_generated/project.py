@@ -2,30 +2,56 @@
 
 from __future__ import annotations
 
-from ...models._generated.project import (
-    CostTransaction,
-    EmployeeRestrictionItem,
-    EmploymentInternalRate,
-    InvoiceTerm,
-    Project,
-    ProjectAccountMutation,
-    ProjectBudgetType,
-    ProjectClassification,
-    ProjectHourBudget,
-    ProjectPlanning,
-    ProjectPlanningRecurring,
-    ProjectRestrictionEmployee,
-    ProjectRestrictionEmployeeItem,
-    ProjectRestrictionItem,
-    ProjectRestrictionRebilling,
-    TimeCorrection,
-    TimeTransaction,
-    WBSActivity,
-    WBSDeliverable,
-    WBSExpense,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.project import (
+    CostTransactionRow,
+    EmployeeRestrictionItemRow,
+    EmploymentInternalRateRow,
+    InvoiceTermRow,
+    ProjectAccountMutationRow,
+    ProjectBudgetTypeRow,
+    ProjectClassificationRow,
+    ProjectHourBudgetRow,
+    ProjectPlanningRecurringRow,
+    ProjectPlanningRow,
+    ProjectRestrictionEmployeeItemRow,
+    ProjectRestrictionEmployeeRow,
+    ProjectRestrictionItemRow,
+    ProjectRestrictionRebillingRow,
+    ProjectRow,
+    TimeCorrectionRow,
+    TimeTransactionRow,
+    WBSActivityRow,
+    WBSDeliverableRow,
+    WBSExpenseRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.project import (
+        CostTransaction,
+        EmployeeRestrictionItem,
+        EmploymentInternalRate,
+        InvoiceTerm,
+        Project,
+        ProjectAccountMutation,
+        ProjectBudgetType,
+        ProjectClassification,
+        ProjectHourBudget,
+        ProjectPlanning,
+        ProjectPlanningRecurring,
+        ProjectRestrictionEmployee,
+        ProjectRestrictionEmployeeItem,
+        ProjectRestrictionItem,
+        ProjectRestrictionRebilling,
+        TimeCorrection,
+        TimeTransaction,
+        WBSActivity,
+        WBSDeliverable,
+        WBSExpense,
+    )
 
 __all__ = [
     "AsyncCostTransactionsAPI",
@@ -72,443 +98,540 @@ __all__ = [
 
 
 class CostTransactionsAPI(
-    _s.Gettable[CostTransaction],
-    _s.Creatable[CostTransaction],
-    _s.Updatable[CostTransaction],
-    _s.Deletable[CostTransaction],
+    _b.Gettable[CostTransactionRow, "CostTransaction"],
+    _b.Creatable[CostTransactionRow, "CostTransaction"],
+    _b.Updatable[CostTransactionRow, "CostTransaction"],
+    _b.Deletable[CostTransactionRow, "CostTransaction"],
 ):
     """``project/CostTransactions`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectCostTransactions"""
 
     path = "project/CostTransactions"
-    model = CostTransaction
+    row = CostTransactionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostTransaction]]
 
 
 class AsyncCostTransactionsAPI(
-    _a.AsyncGettable[CostTransaction],
-    _a.AsyncCreatable[CostTransaction],
-    _a.AsyncUpdatable[CostTransaction],
-    _a.AsyncDeletable[CostTransaction],
+    _a.AsyncGettable[CostTransactionRow, "CostTransaction"],
+    _a.AsyncCreatable[CostTransactionRow, "CostTransaction"],
+    _a.AsyncUpdatable[CostTransactionRow, "CostTransaction"],
+    _a.AsyncDeletable[CostTransactionRow, "CostTransaction"],
 ):
     """``project/CostTransactions`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectCostTransactions"""
 
     path = "project/CostTransactions"
-    model = CostTransaction
+    row = CostTransactionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostTransaction]]
 
 
 class EmployeeRestrictionItemsAPI(
-    _s.Gettable[EmployeeRestrictionItem],
-    _s.Creatable[EmployeeRestrictionItem],
-    _s.Updatable[EmployeeRestrictionItem],
-    _s.Deletable[EmployeeRestrictionItem],
+    _b.Gettable[EmployeeRestrictionItemRow, "EmployeeRestrictionItem"],
+    _b.Creatable[EmployeeRestrictionItemRow, "EmployeeRestrictionItem"],
+    _b.Updatable[EmployeeRestrictionItemRow, "EmployeeRestrictionItem"],
+    _b.Deletable[EmployeeRestrictionItemRow, "EmployeeRestrictionItem"],
 ):
     """``project/EmployeeRestrictionItems`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectEmployeeRestrictionItems"""
 
     path = "project/EmployeeRestrictionItems"
-    model = EmployeeRestrictionItem
+    row = EmployeeRestrictionItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmployeeRestrictionItem]]
 
 
 class AsyncEmployeeRestrictionItemsAPI(
-    _a.AsyncGettable[EmployeeRestrictionItem],
-    _a.AsyncCreatable[EmployeeRestrictionItem],
-    _a.AsyncUpdatable[EmployeeRestrictionItem],
-    _a.AsyncDeletable[EmployeeRestrictionItem],
+    _a.AsyncGettable[EmployeeRestrictionItemRow, "EmployeeRestrictionItem"],
+    _a.AsyncCreatable[EmployeeRestrictionItemRow, "EmployeeRestrictionItem"],
+    _a.AsyncUpdatable[EmployeeRestrictionItemRow, "EmployeeRestrictionItem"],
+    _a.AsyncDeletable[EmployeeRestrictionItemRow, "EmployeeRestrictionItem"],
 ):
     """``project/EmployeeRestrictionItems`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectEmployeeRestrictionItems"""
 
     path = "project/EmployeeRestrictionItems"
-    model = EmployeeRestrictionItem
+    row = EmployeeRestrictionItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmployeeRestrictionItem]]
 
 
-class EmploymentInternalRatesAPI(_s.Gettable[EmploymentInternalRate]):
+class EmploymentInternalRatesAPI(_b.Gettable[EmploymentInternalRateRow, "EmploymentInternalRate"]):
     """``project/EmploymentInternalRates`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectEmploymentInternalRates"""
 
     path = "project/EmploymentInternalRates"
-    model = EmploymentInternalRate
+    row = EmploymentInternalRateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentInternalRate]]
 
 
-class AsyncEmploymentInternalRatesAPI(_a.AsyncGettable[EmploymentInternalRate]):
+class AsyncEmploymentInternalRatesAPI(_a.AsyncGettable[EmploymentInternalRateRow, "EmploymentInternalRate"]):
     """``project/EmploymentInternalRates`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectEmploymentInternalRates"""
 
     path = "project/EmploymentInternalRates"
-    model = EmploymentInternalRate
+    row = EmploymentInternalRateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentInternalRate]]
 
 
 class InvoiceTermsAPI(
-    _s.Gettable[InvoiceTerm], _s.Creatable[InvoiceTerm], _s.Updatable[InvoiceTerm], _s.Deletable[InvoiceTerm]
+    _b.Gettable[InvoiceTermRow, "InvoiceTerm"],
+    _b.Creatable[InvoiceTermRow, "InvoiceTerm"],
+    _b.Updatable[InvoiceTermRow, "InvoiceTerm"],
+    _b.Deletable[InvoiceTermRow, "InvoiceTerm"],
 ):
     """``project/InvoiceTerms`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectInvoiceTerms"""
 
     path = "project/InvoiceTerms"
-    model = InvoiceTerm
+    row = InvoiceTermRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[InvoiceTerm]]
 
 
 class AsyncInvoiceTermsAPI(
-    _a.AsyncGettable[InvoiceTerm],
-    _a.AsyncCreatable[InvoiceTerm],
-    _a.AsyncUpdatable[InvoiceTerm],
-    _a.AsyncDeletable[InvoiceTerm],
+    _a.AsyncGettable[InvoiceTermRow, "InvoiceTerm"],
+    _a.AsyncCreatable[InvoiceTermRow, "InvoiceTerm"],
+    _a.AsyncUpdatable[InvoiceTermRow, "InvoiceTerm"],
+    _a.AsyncDeletable[InvoiceTermRow, "InvoiceTerm"],
 ):
     """``project/InvoiceTerms`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectInvoiceTerms"""
 
     path = "project/InvoiceTerms"
-    model = InvoiceTerm
+    row = InvoiceTermRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[InvoiceTerm]]
 
 
 class ProjectAccountMutationsAPI(
-    _s.Gettable[ProjectAccountMutation],
-    _s.Creatable[ProjectAccountMutation],
-    _s.Updatable[ProjectAccountMutation],
-    _s.Deletable[ProjectAccountMutation],
+    _b.Gettable[ProjectAccountMutationRow, "ProjectAccountMutation"],
+    _b.Creatable[ProjectAccountMutationRow, "ProjectAccountMutation"],
+    _b.Updatable[ProjectAccountMutationRow, "ProjectAccountMutation"],
+    _b.Deletable[ProjectAccountMutationRow, "ProjectAccountMutation"],
 ):
     """``project/ProjectAccountMutations`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectAccountMutations"""
 
     path = "project/ProjectAccountMutations"
-    model = ProjectAccountMutation
+    row = ProjectAccountMutationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectAccountMutation]]
 
 
 class AsyncProjectAccountMutationsAPI(
-    _a.AsyncGettable[ProjectAccountMutation],
-    _a.AsyncCreatable[ProjectAccountMutation],
-    _a.AsyncUpdatable[ProjectAccountMutation],
-    _a.AsyncDeletable[ProjectAccountMutation],
+    _a.AsyncGettable[ProjectAccountMutationRow, "ProjectAccountMutation"],
+    _a.AsyncCreatable[ProjectAccountMutationRow, "ProjectAccountMutation"],
+    _a.AsyncUpdatable[ProjectAccountMutationRow, "ProjectAccountMutation"],
+    _a.AsyncDeletable[ProjectAccountMutationRow, "ProjectAccountMutation"],
 ):
     """``project/ProjectAccountMutations`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectAccountMutations"""
 
     path = "project/ProjectAccountMutations"
-    model = ProjectAccountMutation
+    row = ProjectAccountMutationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectAccountMutation]]
 
 
-class ProjectBudgetTypesAPI(_s.Gettable[ProjectBudgetType]):
+class ProjectBudgetTypesAPI(_b.Gettable[ProjectBudgetTypeRow, "ProjectBudgetType"]):
     """``project/ProjectBudgetTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectBudgetTypes"""
 
     path = "project/ProjectBudgetTypes"
-    model = ProjectBudgetType
+    row = ProjectBudgetTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectBudgetType]]
 
 
-class AsyncProjectBudgetTypesAPI(_a.AsyncGettable[ProjectBudgetType]):
+class AsyncProjectBudgetTypesAPI(_a.AsyncGettable[ProjectBudgetTypeRow, "ProjectBudgetType"]):
     """``project/ProjectBudgetTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectBudgetTypes"""
 
     path = "project/ProjectBudgetTypes"
-    model = ProjectBudgetType
+    row = ProjectBudgetTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectBudgetType]]
 
 
 class ProjectClassificationsAPI(
-    _s.Gettable[ProjectClassification],
-    _s.Creatable[ProjectClassification],
-    _s.Updatable[ProjectClassification],
-    _s.Deletable[ProjectClassification],
+    _b.Gettable[ProjectClassificationRow, "ProjectClassification"],
+    _b.Creatable[ProjectClassificationRow, "ProjectClassification"],
+    _b.Updatable[ProjectClassificationRow, "ProjectClassification"],
+    _b.Deletable[ProjectClassificationRow, "ProjectClassification"],
 ):
     """``project/ProjectClassifications`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectClassifications"""
 
     path = "project/ProjectClassifications"
-    model = ProjectClassification
+    row = ProjectClassificationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectClassification]]
 
 
 class AsyncProjectClassificationsAPI(
-    _a.AsyncGettable[ProjectClassification],
-    _a.AsyncCreatable[ProjectClassification],
-    _a.AsyncUpdatable[ProjectClassification],
-    _a.AsyncDeletable[ProjectClassification],
+    _a.AsyncGettable[ProjectClassificationRow, "ProjectClassification"],
+    _a.AsyncCreatable[ProjectClassificationRow, "ProjectClassification"],
+    _a.AsyncUpdatable[ProjectClassificationRow, "ProjectClassification"],
+    _a.AsyncDeletable[ProjectClassificationRow, "ProjectClassification"],
 ):
     """``project/ProjectClassifications`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectClassifications"""
 
     path = "project/ProjectClassifications"
-    model = ProjectClassification
+    row = ProjectClassificationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectClassification]]
 
 
 class ProjectHourBudgetsAPI(
-    _s.Gettable[ProjectHourBudget],
-    _s.Creatable[ProjectHourBudget],
-    _s.Updatable[ProjectHourBudget],
-    _s.Deletable[ProjectHourBudget],
+    _b.Gettable[ProjectHourBudgetRow, "ProjectHourBudget"],
+    _b.Creatable[ProjectHourBudgetRow, "ProjectHourBudget"],
+    _b.Updatable[ProjectHourBudgetRow, "ProjectHourBudget"],
+    _b.Deletable[ProjectHourBudgetRow, "ProjectHourBudget"],
 ):
     """``project/ProjectHourBudgets`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectHourBudgets"""
 
     path = "project/ProjectHourBudgets"
-    model = ProjectHourBudget
+    row = ProjectHourBudgetRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectHourBudget]]
 
 
 class AsyncProjectHourBudgetsAPI(
-    _a.AsyncGettable[ProjectHourBudget],
-    _a.AsyncCreatable[ProjectHourBudget],
-    _a.AsyncUpdatable[ProjectHourBudget],
-    _a.AsyncDeletable[ProjectHourBudget],
+    _a.AsyncGettable[ProjectHourBudgetRow, "ProjectHourBudget"],
+    _a.AsyncCreatable[ProjectHourBudgetRow, "ProjectHourBudget"],
+    _a.AsyncUpdatable[ProjectHourBudgetRow, "ProjectHourBudget"],
+    _a.AsyncDeletable[ProjectHourBudgetRow, "ProjectHourBudget"],
 ):
     """``project/ProjectHourBudgets`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectHourBudgets"""
 
     path = "project/ProjectHourBudgets"
-    model = ProjectHourBudget
+    row = ProjectHourBudgetRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectHourBudget]]
 
 
 class ProjectPlanningAPI(
-    _s.Gettable[ProjectPlanning],
-    _s.Creatable[ProjectPlanning],
-    _s.Updatable[ProjectPlanning],
-    _s.Deletable[ProjectPlanning],
+    _b.Gettable[ProjectPlanningRow, "ProjectPlanning"],
+    _b.Creatable[ProjectPlanningRow, "ProjectPlanning"],
+    _b.Updatable[ProjectPlanningRow, "ProjectPlanning"],
+    _b.Deletable[ProjectPlanningRow, "ProjectPlanning"],
 ):
     """``project/ProjectPlanning`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectPlanning"""
 
     path = "project/ProjectPlanning"
-    model = ProjectPlanning
+    row = ProjectPlanningRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectPlanning]]
 
 
 class AsyncProjectPlanningAPI(
-    _a.AsyncGettable[ProjectPlanning],
-    _a.AsyncCreatable[ProjectPlanning],
-    _a.AsyncUpdatable[ProjectPlanning],
-    _a.AsyncDeletable[ProjectPlanning],
+    _a.AsyncGettable[ProjectPlanningRow, "ProjectPlanning"],
+    _a.AsyncCreatable[ProjectPlanningRow, "ProjectPlanning"],
+    _a.AsyncUpdatable[ProjectPlanningRow, "ProjectPlanning"],
+    _a.AsyncDeletable[ProjectPlanningRow, "ProjectPlanning"],
 ):
     """``project/ProjectPlanning`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectPlanning"""
 
     path = "project/ProjectPlanning"
-    model = ProjectPlanning
+    row = ProjectPlanningRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectPlanning]]
 
 
 class ProjectPlanningRecurringAPI(
-    _s.Gettable[ProjectPlanningRecurring],
-    _s.Creatable[ProjectPlanningRecurring],
-    _s.Updatable[ProjectPlanningRecurring],
-    _s.Deletable[ProjectPlanningRecurring],
+    _b.Gettable[ProjectPlanningRecurringRow, "ProjectPlanningRecurring"],
+    _b.Creatable[ProjectPlanningRecurringRow, "ProjectPlanningRecurring"],
+    _b.Updatable[ProjectPlanningRecurringRow, "ProjectPlanningRecurring"],
+    _b.Deletable[ProjectPlanningRecurringRow, "ProjectPlanningRecurring"],
 ):
     """``project/ProjectPlanningRecurring`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectPlanningRecurring"""
 
     path = "project/ProjectPlanningRecurring"
-    model = ProjectPlanningRecurring
+    row = ProjectPlanningRecurringRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectPlanningRecurring]]
 
 
 class AsyncProjectPlanningRecurringAPI(
-    _a.AsyncGettable[ProjectPlanningRecurring],
-    _a.AsyncCreatable[ProjectPlanningRecurring],
-    _a.AsyncUpdatable[ProjectPlanningRecurring],
-    _a.AsyncDeletable[ProjectPlanningRecurring],
+    _a.AsyncGettable[ProjectPlanningRecurringRow, "ProjectPlanningRecurring"],
+    _a.AsyncCreatable[ProjectPlanningRecurringRow, "ProjectPlanningRecurring"],
+    _a.AsyncUpdatable[ProjectPlanningRecurringRow, "ProjectPlanningRecurring"],
+    _a.AsyncDeletable[ProjectPlanningRecurringRow, "ProjectPlanningRecurring"],
 ):
     """``project/ProjectPlanningRecurring`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectPlanningRecurring"""
 
     path = "project/ProjectPlanningRecurring"
-    model = ProjectPlanningRecurring
+    row = ProjectPlanningRecurringRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectPlanningRecurring]]
 
 
 class ProjectRestrictionEmployeeItemsAPI(
-    _s.Gettable[ProjectRestrictionEmployeeItem],
-    _s.Creatable[ProjectRestrictionEmployeeItem],
-    _s.Updatable[ProjectRestrictionEmployeeItem],
-    _s.Deletable[ProjectRestrictionEmployeeItem],
+    _b.Gettable[ProjectRestrictionEmployeeItemRow, "ProjectRestrictionEmployeeItem"],
+    _b.Creatable[ProjectRestrictionEmployeeItemRow, "ProjectRestrictionEmployeeItem"],
+    _b.Updatable[ProjectRestrictionEmployeeItemRow, "ProjectRestrictionEmployeeItem"],
+    _b.Deletable[ProjectRestrictionEmployeeItemRow, "ProjectRestrictionEmployeeItem"],
 ):
     """``project/ProjectRestrictionEmployeeItems`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectRestrictionEmployeeItems"""
 
     path = "project/ProjectRestrictionEmployeeItems"
-    model = ProjectRestrictionEmployeeItem
+    row = ProjectRestrictionEmployeeItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectRestrictionEmployeeItem]]
 
 
 class AsyncProjectRestrictionEmployeeItemsAPI(
-    _a.AsyncGettable[ProjectRestrictionEmployeeItem],
-    _a.AsyncCreatable[ProjectRestrictionEmployeeItem],
-    _a.AsyncUpdatable[ProjectRestrictionEmployeeItem],
-    _a.AsyncDeletable[ProjectRestrictionEmployeeItem],
+    _a.AsyncGettable[ProjectRestrictionEmployeeItemRow, "ProjectRestrictionEmployeeItem"],
+    _a.AsyncCreatable[ProjectRestrictionEmployeeItemRow, "ProjectRestrictionEmployeeItem"],
+    _a.AsyncUpdatable[ProjectRestrictionEmployeeItemRow, "ProjectRestrictionEmployeeItem"],
+    _a.AsyncDeletable[ProjectRestrictionEmployeeItemRow, "ProjectRestrictionEmployeeItem"],
 ):
     """``project/ProjectRestrictionEmployeeItems`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectRestrictionEmployeeItems"""
 
     path = "project/ProjectRestrictionEmployeeItems"
-    model = ProjectRestrictionEmployeeItem
+    row = ProjectRestrictionEmployeeItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectRestrictionEmployeeItem]]
 
 
 class ProjectRestrictionEmployeesAPI(
-    _s.Gettable[ProjectRestrictionEmployee],
-    _s.Creatable[ProjectRestrictionEmployee],
-    _s.Updatable[ProjectRestrictionEmployee],
-    _s.Deletable[ProjectRestrictionEmployee],
+    _b.Gettable[ProjectRestrictionEmployeeRow, "ProjectRestrictionEmployee"],
+    _b.Creatable[ProjectRestrictionEmployeeRow, "ProjectRestrictionEmployee"],
+    _b.Updatable[ProjectRestrictionEmployeeRow, "ProjectRestrictionEmployee"],
+    _b.Deletable[ProjectRestrictionEmployeeRow, "ProjectRestrictionEmployee"],
 ):
     """``project/ProjectRestrictionEmployees`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectRestrictionEmployees"""
 
     path = "project/ProjectRestrictionEmployees"
-    model = ProjectRestrictionEmployee
+    row = ProjectRestrictionEmployeeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectRestrictionEmployee]]
 
 
 class AsyncProjectRestrictionEmployeesAPI(
-    _a.AsyncGettable[ProjectRestrictionEmployee],
-    _a.AsyncCreatable[ProjectRestrictionEmployee],
-    _a.AsyncUpdatable[ProjectRestrictionEmployee],
-    _a.AsyncDeletable[ProjectRestrictionEmployee],
+    _a.AsyncGettable[ProjectRestrictionEmployeeRow, "ProjectRestrictionEmployee"],
+    _a.AsyncCreatable[ProjectRestrictionEmployeeRow, "ProjectRestrictionEmployee"],
+    _a.AsyncUpdatable[ProjectRestrictionEmployeeRow, "ProjectRestrictionEmployee"],
+    _a.AsyncDeletable[ProjectRestrictionEmployeeRow, "ProjectRestrictionEmployee"],
 ):
     """``project/ProjectRestrictionEmployees`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectRestrictionEmployees"""
 
     path = "project/ProjectRestrictionEmployees"
-    model = ProjectRestrictionEmployee
+    row = ProjectRestrictionEmployeeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectRestrictionEmployee]]
 
 
 class ProjectRestrictionItemsAPI(
-    _s.Gettable[ProjectRestrictionItem],
-    _s.Creatable[ProjectRestrictionItem],
-    _s.Updatable[ProjectRestrictionItem],
-    _s.Deletable[ProjectRestrictionItem],
+    _b.Gettable[ProjectRestrictionItemRow, "ProjectRestrictionItem"],
+    _b.Creatable[ProjectRestrictionItemRow, "ProjectRestrictionItem"],
+    _b.Updatable[ProjectRestrictionItemRow, "ProjectRestrictionItem"],
+    _b.Deletable[ProjectRestrictionItemRow, "ProjectRestrictionItem"],
 ):
     """``project/ProjectRestrictionItems`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectRestrictionItems"""
 
     path = "project/ProjectRestrictionItems"
-    model = ProjectRestrictionItem
+    row = ProjectRestrictionItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectRestrictionItem]]
 
 
 class AsyncProjectRestrictionItemsAPI(
-    _a.AsyncGettable[ProjectRestrictionItem],
-    _a.AsyncCreatable[ProjectRestrictionItem],
-    _a.AsyncUpdatable[ProjectRestrictionItem],
-    _a.AsyncDeletable[ProjectRestrictionItem],
+    _a.AsyncGettable[ProjectRestrictionItemRow, "ProjectRestrictionItem"],
+    _a.AsyncCreatable[ProjectRestrictionItemRow, "ProjectRestrictionItem"],
+    _a.AsyncUpdatable[ProjectRestrictionItemRow, "ProjectRestrictionItem"],
+    _a.AsyncDeletable[ProjectRestrictionItemRow, "ProjectRestrictionItem"],
 ):
     """``project/ProjectRestrictionItems`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectRestrictionItems"""
 
     path = "project/ProjectRestrictionItems"
-    model = ProjectRestrictionItem
+    row = ProjectRestrictionItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectRestrictionItem]]
 
 
 class ProjectRestrictionRebillingsAPI(
-    _s.Gettable[ProjectRestrictionRebilling],
-    _s.Creatable[ProjectRestrictionRebilling],
-    _s.Updatable[ProjectRestrictionRebilling],
-    _s.Deletable[ProjectRestrictionRebilling],
+    _b.Gettable[ProjectRestrictionRebillingRow, "ProjectRestrictionRebilling"],
+    _b.Creatable[ProjectRestrictionRebillingRow, "ProjectRestrictionRebilling"],
+    _b.Updatable[ProjectRestrictionRebillingRow, "ProjectRestrictionRebilling"],
+    _b.Deletable[ProjectRestrictionRebillingRow, "ProjectRestrictionRebilling"],
 ):
     """``project/ProjectRestrictionRebillings`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectRestrictionRebillings"""
 
     path = "project/ProjectRestrictionRebillings"
-    model = ProjectRestrictionRebilling
+    row = ProjectRestrictionRebillingRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectRestrictionRebilling]]
 
 
 class AsyncProjectRestrictionRebillingsAPI(
-    _a.AsyncGettable[ProjectRestrictionRebilling],
-    _a.AsyncCreatable[ProjectRestrictionRebilling],
-    _a.AsyncUpdatable[ProjectRestrictionRebilling],
-    _a.AsyncDeletable[ProjectRestrictionRebilling],
+    _a.AsyncGettable[ProjectRestrictionRebillingRow, "ProjectRestrictionRebilling"],
+    _a.AsyncCreatable[ProjectRestrictionRebillingRow, "ProjectRestrictionRebilling"],
+    _a.AsyncUpdatable[ProjectRestrictionRebillingRow, "ProjectRestrictionRebilling"],
+    _a.AsyncDeletable[ProjectRestrictionRebillingRow, "ProjectRestrictionRebilling"],
 ):
     """``project/ProjectRestrictionRebillings`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjectRestrictionRebillings"""
 
     path = "project/ProjectRestrictionRebillings"
-    model = ProjectRestrictionRebilling
+    row = ProjectRestrictionRebillingRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectRestrictionRebilling]]
 
 
-class ProjectsAPI(_s.Gettable[Project], _s.Creatable[Project], _s.Updatable[Project], _s.Deletable[Project]):
+class ProjectsAPI(
+    _b.Gettable[ProjectRow, "Project"],
+    _b.Creatable[ProjectRow, "Project"],
+    _b.Updatable[ProjectRow, "Project"],
+    _b.Deletable[ProjectRow, "Project"],
+):
     """``project/Projects`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjects"""
 
     path = "project/Projects"
-    model = Project
+    row = ProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Project]]
 
 
 class AsyncProjectsAPI(
-    _a.AsyncGettable[Project], _a.AsyncCreatable[Project], _a.AsyncUpdatable[Project], _a.AsyncDeletable[Project]
+    _a.AsyncGettable[ProjectRow, "Project"],
+    _a.AsyncCreatable[ProjectRow, "Project"],
+    _a.AsyncUpdatable[ProjectRow, "Project"],
+    _a.AsyncDeletable[ProjectRow, "Project"],
 ):
     """``project/Projects`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectProjects"""
 
     path = "project/Projects"
-    model = Project
+    row = ProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Project]]
 
 
 class TimeCorrectionsAPI(
-    _s.Gettable[TimeCorrection],
-    _s.Creatable[TimeCorrection],
-    _s.Updatable[TimeCorrection],
-    _s.Deletable[TimeCorrection],
+    _b.Gettable[TimeCorrectionRow, "TimeCorrection"],
+    _b.Creatable[TimeCorrectionRow, "TimeCorrection"],
+    _b.Updatable[TimeCorrectionRow, "TimeCorrection"],
+    _b.Deletable[TimeCorrectionRow, "TimeCorrection"],
 ):
     """``project/TimeCorrections`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectTimeCorrections"""
 
     path = "project/TimeCorrections"
-    model = TimeCorrection
+    row = TimeCorrectionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeCorrection]]
 
 
 class AsyncTimeCorrectionsAPI(
-    _a.AsyncGettable[TimeCorrection],
-    _a.AsyncCreatable[TimeCorrection],
-    _a.AsyncUpdatable[TimeCorrection],
-    _a.AsyncDeletable[TimeCorrection],
+    _a.AsyncGettable[TimeCorrectionRow, "TimeCorrection"],
+    _a.AsyncCreatable[TimeCorrectionRow, "TimeCorrection"],
+    _a.AsyncUpdatable[TimeCorrectionRow, "TimeCorrection"],
+    _a.AsyncDeletable[TimeCorrectionRow, "TimeCorrection"],
 ):
     """``project/TimeCorrections`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectTimeCorrections"""
 
     path = "project/TimeCorrections"
-    model = TimeCorrection
+    row = TimeCorrectionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeCorrection]]
 
 
 class TimeTransactionsAPI(
-    _s.Gettable[TimeTransaction],
-    _s.Creatable[TimeTransaction],
-    _s.Updatable[TimeTransaction],
-    _s.Deletable[TimeTransaction],
+    _b.Gettable[TimeTransactionRow, "TimeTransaction"],
+    _b.Creatable[TimeTransactionRow, "TimeTransaction"],
+    _b.Updatable[TimeTransactionRow, "TimeTransaction"],
+    _b.Deletable[TimeTransactionRow, "TimeTransaction"],
 ):
     """``project/TimeTransactions`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectTimeTransactions"""
 
     path = "project/TimeTransactions"
-    model = TimeTransaction
+    row = TimeTransactionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeTransaction]]
 
 
 class AsyncTimeTransactionsAPI(
-    _a.AsyncGettable[TimeTransaction],
-    _a.AsyncCreatable[TimeTransaction],
-    _a.AsyncUpdatable[TimeTransaction],
-    _a.AsyncDeletable[TimeTransaction],
+    _a.AsyncGettable[TimeTransactionRow, "TimeTransaction"],
+    _a.AsyncCreatable[TimeTransactionRow, "TimeTransaction"],
+    _a.AsyncUpdatable[TimeTransactionRow, "TimeTransaction"],
+    _a.AsyncDeletable[TimeTransactionRow, "TimeTransaction"],
 ):
     """``project/TimeTransactions`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectTimeTransactions"""
 
     path = "project/TimeTransactions"
-    model = TimeTransaction
+    row = TimeTransactionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeTransaction]]
 
 
 class WBSActivitiesAPI(
-    _s.Gettable[WBSActivity], _s.Creatable[WBSActivity], _s.Updatable[WBSActivity], _s.Deletable[WBSActivity]
+    _b.Gettable[WBSActivityRow, "WBSActivity"],
+    _b.Creatable[WBSActivityRow, "WBSActivity"],
+    _b.Updatable[WBSActivityRow, "WBSActivity"],
+    _b.Deletable[WBSActivityRow, "WBSActivity"],
 ):
     """``project/WBSActivities`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectWBSActivities"""
 
     path = "project/WBSActivities"
-    model = WBSActivity
+    row = WBSActivityRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[WBSActivity]]
 
 
 class AsyncWBSActivitiesAPI(
-    _a.AsyncGettable[WBSActivity],
-    _a.AsyncCreatable[WBSActivity],
-    _a.AsyncUpdatable[WBSActivity],
-    _a.AsyncDeletable[WBSActivity],
+    _a.AsyncGettable[WBSActivityRow, "WBSActivity"],
+    _a.AsyncCreatable[WBSActivityRow, "WBSActivity"],
+    _a.AsyncUpdatable[WBSActivityRow, "WBSActivity"],
+    _a.AsyncDeletable[WBSActivityRow, "WBSActivity"],
 ):
     """``project/WBSActivities`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectWBSActivities"""
 
     path = "project/WBSActivities"
-    model = WBSActivity
+    row = WBSActivityRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[WBSActivity]]
 
 
 class WBSDeliverablesAPI(
-    _s.Gettable[WBSDeliverable],
-    _s.Creatable[WBSDeliverable],
-    _s.Updatable[WBSDeliverable],
-    _s.Deletable[WBSDeliverable],
+    _b.Gettable[WBSDeliverableRow, "WBSDeliverable"],
+    _b.Creatable[WBSDeliverableRow, "WBSDeliverable"],
+    _b.Updatable[WBSDeliverableRow, "WBSDeliverable"],
+    _b.Deletable[WBSDeliverableRow, "WBSDeliverable"],
 ):
     """``project/WBSDeliverables`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectWBSDeliverables"""
 
     path = "project/WBSDeliverables"
-    model = WBSDeliverable
+    row = WBSDeliverableRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[WBSDeliverable]]
 
 
 class AsyncWBSDeliverablesAPI(
-    _a.AsyncGettable[WBSDeliverable],
-    _a.AsyncCreatable[WBSDeliverable],
-    _a.AsyncUpdatable[WBSDeliverable],
-    _a.AsyncDeletable[WBSDeliverable],
+    _a.AsyncGettable[WBSDeliverableRow, "WBSDeliverable"],
+    _a.AsyncCreatable[WBSDeliverableRow, "WBSDeliverable"],
+    _a.AsyncUpdatable[WBSDeliverableRow, "WBSDeliverable"],
+    _a.AsyncDeletable[WBSDeliverableRow, "WBSDeliverable"],
 ):
     """``project/WBSDeliverables`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectWBSDeliverables"""
 
     path = "project/WBSDeliverables"
-    model = WBSDeliverable
+    row = WBSDeliverableRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[WBSDeliverable]]
 
 
 class WBSExpensesAPI(
-    _s.Gettable[WBSExpense], _s.Creatable[WBSExpense], _s.Updatable[WBSExpense], _s.Deletable[WBSExpense]
+    _b.Gettable[WBSExpenseRow, "WBSExpense"],
+    _b.Creatable[WBSExpenseRow, "WBSExpense"],
+    _b.Updatable[WBSExpenseRow, "WBSExpense"],
+    _b.Deletable[WBSExpenseRow, "WBSExpense"],
 ):
     """``project/WBSExpenses`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectWBSExpenses"""
 
     path = "project/WBSExpenses"
-    model = WBSExpense
+    row = WBSExpenseRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[WBSExpense]]
 
 
 class AsyncWBSExpensesAPI(
-    _a.AsyncGettable[WBSExpense],
-    _a.AsyncCreatable[WBSExpense],
-    _a.AsyncUpdatable[WBSExpense],
-    _a.AsyncDeletable[WBSExpense],
+    _a.AsyncGettable[WBSExpenseRow, "WBSExpense"],
+    _a.AsyncCreatable[WBSExpenseRow, "WBSExpense"],
+    _a.AsyncUpdatable[WBSExpenseRow, "WBSExpense"],
+    _a.AsyncDeletable[WBSExpenseRow, "WBSExpense"],
 ):
     """``project/WBSExpenses`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ProjectWBSExpenses"""
 
     path = "project/WBSExpenses"
-    model = WBSExpense
+    row = WBSExpenseRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[WBSExpense]]

@@ -2,46 +2,65 @@
 
 from __future__ import annotations
 
-from ...models._generated.purchase import PurchaseInvoice, PurchaseInvoiceLine
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.purchase import PurchaseInvoiceLineRow, PurchaseInvoiceRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.purchase import PurchaseInvoice, PurchaseInvoiceLine
 
 __all__ = ["AsyncPurchaseInvoiceLinesAPI", "AsyncPurchaseInvoicesAPI", "PurchaseInvoiceLinesAPI", "PurchaseInvoicesAPI"]
 
 
-class PurchaseInvoiceLinesAPI(_s.Gettable[PurchaseInvoiceLine], _s.Creatable[PurchaseInvoiceLine]):
+class PurchaseInvoiceLinesAPI(
+    _b.Gettable[PurchaseInvoiceLineRow, "PurchaseInvoiceLine"],
+    _b.Creatable[PurchaseInvoiceLineRow, "PurchaseInvoiceLine"],
+):
     """``purchase/PurchaseInvoiceLines`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchasePurchaseInvoiceLines"""
 
     path = "purchase/PurchaseInvoiceLines"
-    model = PurchaseInvoiceLine
+    row = PurchaseInvoiceLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PurchaseInvoiceLine]]
 
 
-class AsyncPurchaseInvoiceLinesAPI(_a.AsyncGettable[PurchaseInvoiceLine], _a.AsyncCreatable[PurchaseInvoiceLine]):
+class AsyncPurchaseInvoiceLinesAPI(
+    _a.AsyncGettable[PurchaseInvoiceLineRow, "PurchaseInvoiceLine"],
+    _a.AsyncCreatable[PurchaseInvoiceLineRow, "PurchaseInvoiceLine"],
+):
     """``purchase/PurchaseInvoiceLines`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchasePurchaseInvoiceLines"""
 
     path = "purchase/PurchaseInvoiceLines"
-    model = PurchaseInvoiceLine
+    row = PurchaseInvoiceLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PurchaseInvoiceLine]]
 
 
 class PurchaseInvoicesAPI(
-    _s.Gettable[PurchaseInvoice],
-    _s.Creatable[PurchaseInvoice],
-    _s.Updatable[PurchaseInvoice],
-    _s.Deletable[PurchaseInvoice],
+    _b.Gettable[PurchaseInvoiceRow, "PurchaseInvoice"],
+    _b.Creatable[PurchaseInvoiceRow, "PurchaseInvoice"],
+    _b.Updatable[PurchaseInvoiceRow, "PurchaseInvoice"],
+    _b.Deletable[PurchaseInvoiceRow, "PurchaseInvoice"],
 ):
     """``purchase/PurchaseInvoices`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchasePurchaseInvoices"""
 
     path = "purchase/PurchaseInvoices"
-    model = PurchaseInvoice
+    row = PurchaseInvoiceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PurchaseInvoice]]
 
 
 class AsyncPurchaseInvoicesAPI(
-    _a.AsyncGettable[PurchaseInvoice],
-    _a.AsyncCreatable[PurchaseInvoice],
-    _a.AsyncUpdatable[PurchaseInvoice],
-    _a.AsyncDeletable[PurchaseInvoice],
+    _a.AsyncGettable[PurchaseInvoiceRow, "PurchaseInvoice"],
+    _a.AsyncCreatable[PurchaseInvoiceRow, "PurchaseInvoice"],
+    _a.AsyncUpdatable[PurchaseInvoiceRow, "PurchaseInvoice"],
+    _a.AsyncDeletable[PurchaseInvoiceRow, "PurchaseInvoice"],
 ):
     """``purchase/PurchaseInvoices`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchasePurchaseInvoices"""
 
     path = "purchase/PurchaseInvoices"
-    model = PurchaseInvoice
+    row = PurchaseInvoiceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PurchaseInvoice]]

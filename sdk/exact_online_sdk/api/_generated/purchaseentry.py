@@ -2,53 +2,69 @@
 
 from __future__ import annotations
 
-from ...models._generated.purchaseentry import PurchaseEntry, PurchaseEntryLine
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.purchaseentry import PurchaseEntryLineRow, PurchaseEntryRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.purchaseentry import PurchaseEntry, PurchaseEntryLine
 
 __all__ = ["AsyncPurchaseEntriesAPI", "AsyncPurchaseEntryLinesAPI", "PurchaseEntriesAPI", "PurchaseEntryLinesAPI"]
 
 
 class PurchaseEntriesAPI(
-    _s.Gettable[PurchaseEntry], _s.Creatable[PurchaseEntry], _s.Updatable[PurchaseEntry], _s.Deletable[PurchaseEntry]
+    _b.Gettable[PurchaseEntryRow, "PurchaseEntry"],
+    _b.Creatable[PurchaseEntryRow, "PurchaseEntry"],
+    _b.Updatable[PurchaseEntryRow, "PurchaseEntry"],
+    _b.Deletable[PurchaseEntryRow, "PurchaseEntry"],
 ):
     """``purchaseentry/PurchaseEntries`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchaseEntryPurchaseEntries"""
 
     path = "purchaseentry/PurchaseEntries"
-    model = PurchaseEntry
+    row = PurchaseEntryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PurchaseEntry]]
 
 
 class AsyncPurchaseEntriesAPI(
-    _a.AsyncGettable[PurchaseEntry],
-    _a.AsyncCreatable[PurchaseEntry],
-    _a.AsyncUpdatable[PurchaseEntry],
-    _a.AsyncDeletable[PurchaseEntry],
+    _a.AsyncGettable[PurchaseEntryRow, "PurchaseEntry"],
+    _a.AsyncCreatable[PurchaseEntryRow, "PurchaseEntry"],
+    _a.AsyncUpdatable[PurchaseEntryRow, "PurchaseEntry"],
+    _a.AsyncDeletable[PurchaseEntryRow, "PurchaseEntry"],
 ):
     """``purchaseentry/PurchaseEntries`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchaseEntryPurchaseEntries"""
 
     path = "purchaseentry/PurchaseEntries"
-    model = PurchaseEntry
+    row = PurchaseEntryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PurchaseEntry]]
 
 
 class PurchaseEntryLinesAPI(
-    _s.Gettable[PurchaseEntryLine],
-    _s.Creatable[PurchaseEntryLine],
-    _s.Updatable[PurchaseEntryLine],
-    _s.Deletable[PurchaseEntryLine],
+    _b.Gettable[PurchaseEntryLineRow, "PurchaseEntryLine"],
+    _b.Creatable[PurchaseEntryLineRow, "PurchaseEntryLine"],
+    _b.Updatable[PurchaseEntryLineRow, "PurchaseEntryLine"],
+    _b.Deletable[PurchaseEntryLineRow, "PurchaseEntryLine"],
 ):
     """``purchaseentry/PurchaseEntryLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchaseEntryPurchaseEntryLines"""
 
     path = "purchaseentry/PurchaseEntryLines"
-    model = PurchaseEntryLine
+    row = PurchaseEntryLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PurchaseEntryLine]]
 
 
 class AsyncPurchaseEntryLinesAPI(
-    _a.AsyncGettable[PurchaseEntryLine],
-    _a.AsyncCreatable[PurchaseEntryLine],
-    _a.AsyncUpdatable[PurchaseEntryLine],
-    _a.AsyncDeletable[PurchaseEntryLine],
+    _a.AsyncGettable[PurchaseEntryLineRow, "PurchaseEntryLine"],
+    _a.AsyncCreatable[PurchaseEntryLineRow, "PurchaseEntryLine"],
+    _a.AsyncUpdatable[PurchaseEntryLineRow, "PurchaseEntryLine"],
+    _a.AsyncDeletable[PurchaseEntryLineRow, "PurchaseEntryLine"],
 ):
     """``purchaseentry/PurchaseEntryLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchaseEntryPurchaseEntryLines"""
 
     path = "purchaseentry/PurchaseEntryLines"
-    model = PurchaseEntryLine
+    row = PurchaseEntryLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PurchaseEntryLine]]

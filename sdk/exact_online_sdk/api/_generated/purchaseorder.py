@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from ...models._generated.purchaseorder import (
-    GoodsReceipt,
-    GoodsReceiptLine,
-    PurchaseOrder,
-    PurchaseOrderLine,
-    PurchaseReturn,
-    PurchaseReturnLine,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.purchaseorder import (
+    GoodsReceiptLineRow,
+    GoodsReceiptRow,
+    PurchaseOrderLineRow,
+    PurchaseOrderRow,
+    PurchaseReturnLineRow,
+    PurchaseReturnRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.purchaseorder import (
+        GoodsReceipt,
+        GoodsReceiptLine,
+        PurchaseOrder,
+        PurchaseOrderLine,
+        PurchaseReturn,
+        PurchaseReturnLine,
+    )
 
 __all__ = [
     "AsyncGoodsReceiptLinesAPI",
@@ -29,99 +41,154 @@ __all__ = [
 ]
 
 
-class GoodsReceiptLinesAPI(_s.Gettable[GoodsReceiptLine], _s.Creatable[GoodsReceiptLine]):
+class GoodsReceiptLinesAPI(
+    _b.Gettable[GoodsReceiptLineRow, "GoodsReceiptLine"], _b.Creatable[GoodsReceiptLineRow, "GoodsReceiptLine"]
+):
     """``purchaseorder/GoodsReceiptLines`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchaseOrderGoodsReceiptLines"""
 
     path = "purchaseorder/GoodsReceiptLines"
-    model = GoodsReceiptLine
+    row = GoodsReceiptLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GoodsReceiptLine]]
 
 
-class AsyncGoodsReceiptLinesAPI(_a.AsyncGettable[GoodsReceiptLine], _a.AsyncCreatable[GoodsReceiptLine]):
+class AsyncGoodsReceiptLinesAPI(
+    _a.AsyncGettable[GoodsReceiptLineRow, "GoodsReceiptLine"],
+    _a.AsyncCreatable[GoodsReceiptLineRow, "GoodsReceiptLine"],
+):
     """``purchaseorder/GoodsReceiptLines`` (GET, POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchaseOrderGoodsReceiptLines"""
 
     path = "purchaseorder/GoodsReceiptLines"
-    model = GoodsReceiptLine
+    row = GoodsReceiptLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GoodsReceiptLine]]
 
 
-class GoodsReceiptsAPI(_s.Gettable[GoodsReceipt], _s.Creatable[GoodsReceipt], _s.Updatable[GoodsReceipt]):
+class GoodsReceiptsAPI(
+    _b.Gettable[GoodsReceiptRow, "GoodsReceipt"],
+    _b.Creatable[GoodsReceiptRow, "GoodsReceipt"],
+    _b.Updatable[GoodsReceiptRow, "GoodsReceipt"],
+):
     """``purchaseorder/GoodsReceipts`` (GET, POST, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchaseOrderGoodsReceipts"""
 
     path = "purchaseorder/GoodsReceipts"
-    model = GoodsReceipt
+    row = GoodsReceiptRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GoodsReceipt]]
 
 
 class AsyncGoodsReceiptsAPI(
-    _a.AsyncGettable[GoodsReceipt], _a.AsyncCreatable[GoodsReceipt], _a.AsyncUpdatable[GoodsReceipt]
+    _a.AsyncGettable[GoodsReceiptRow, "GoodsReceipt"],
+    _a.AsyncCreatable[GoodsReceiptRow, "GoodsReceipt"],
+    _a.AsyncUpdatable[GoodsReceiptRow, "GoodsReceipt"],
 ):
     """``purchaseorder/GoodsReceipts`` (GET, POST, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchaseOrderGoodsReceipts"""
 
     path = "purchaseorder/GoodsReceipts"
-    model = GoodsReceipt
+    row = GoodsReceiptRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GoodsReceipt]]
 
 
 class PurchaseOrderLinesAPI(
-    _s.Gettable[PurchaseOrderLine], _s.Creatable[PurchaseOrderLine], _s.Deletable[PurchaseOrderLine]
+    _b.Gettable[PurchaseOrderLineRow, "PurchaseOrderLine"],
+    _b.Creatable[PurchaseOrderLineRow, "PurchaseOrderLine"],
+    _b.Deletable[PurchaseOrderLineRow, "PurchaseOrderLine"],
 ):
     """``purchaseorder/PurchaseOrderLines`` (GET, POST, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchaseOrderPurchaseOrderLines"""
 
     path = "purchaseorder/PurchaseOrderLines"
-    model = PurchaseOrderLine
+    row = PurchaseOrderLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PurchaseOrderLine]]
 
 
 class AsyncPurchaseOrderLinesAPI(
-    _a.AsyncGettable[PurchaseOrderLine], _a.AsyncCreatable[PurchaseOrderLine], _a.AsyncDeletable[PurchaseOrderLine]
+    _a.AsyncGettable[PurchaseOrderLineRow, "PurchaseOrderLine"],
+    _a.AsyncCreatable[PurchaseOrderLineRow, "PurchaseOrderLine"],
+    _a.AsyncDeletable[PurchaseOrderLineRow, "PurchaseOrderLine"],
 ):
     """``purchaseorder/PurchaseOrderLines`` (GET, POST, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchaseOrderPurchaseOrderLines"""
 
     path = "purchaseorder/PurchaseOrderLines"
-    model = PurchaseOrderLine
+    row = PurchaseOrderLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PurchaseOrderLine]]
 
 
-class PurchaseOrdersAPI(_s.Gettable[PurchaseOrder], _s.Creatable[PurchaseOrder], _s.Deletable[PurchaseOrder]):
+class PurchaseOrdersAPI(
+    _b.Gettable[PurchaseOrderRow, "PurchaseOrder"],
+    _b.Creatable[PurchaseOrderRow, "PurchaseOrder"],
+    _b.Deletable[PurchaseOrderRow, "PurchaseOrder"],
+):
     """``purchaseorder/PurchaseOrders`` (GET, POST, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchaseOrderPurchaseOrders"""
 
     path = "purchaseorder/PurchaseOrders"
-    model = PurchaseOrder
+    row = PurchaseOrderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PurchaseOrder]]
 
 
 class AsyncPurchaseOrdersAPI(
-    _a.AsyncGettable[PurchaseOrder], _a.AsyncCreatable[PurchaseOrder], _a.AsyncDeletable[PurchaseOrder]
+    _a.AsyncGettable[PurchaseOrderRow, "PurchaseOrder"],
+    _a.AsyncCreatable[PurchaseOrderRow, "PurchaseOrder"],
+    _a.AsyncDeletable[PurchaseOrderRow, "PurchaseOrder"],
 ):
     """``purchaseorder/PurchaseOrders`` (GET, POST, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchaseOrderPurchaseOrders"""
 
     path = "purchaseorder/PurchaseOrders"
-    model = PurchaseOrder
+    row = PurchaseOrderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PurchaseOrder]]
 
 
 class PurchaseReturnLinesAPI(
-    _s.Gettable[PurchaseReturnLine], _s.Creatable[PurchaseReturnLine], _s.Updatable[PurchaseReturnLine]
+    _b.Gettable[PurchaseReturnLineRow, "PurchaseReturnLine"],
+    _b.Creatable[PurchaseReturnLineRow, "PurchaseReturnLine"],
+    _b.Updatable[PurchaseReturnLineRow, "PurchaseReturnLine"],
 ):
     """``purchaseorder/PurchaseReturnLines`` (GET, POST, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchaseOrderPurchaseReturnLines"""
 
     path = "purchaseorder/PurchaseReturnLines"
-    model = PurchaseReturnLine
+    row = PurchaseReturnLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PurchaseReturnLine]]
 
 
 class AsyncPurchaseReturnLinesAPI(
-    _a.AsyncGettable[PurchaseReturnLine], _a.AsyncCreatable[PurchaseReturnLine], _a.AsyncUpdatable[PurchaseReturnLine]
+    _a.AsyncGettable[PurchaseReturnLineRow, "PurchaseReturnLine"],
+    _a.AsyncCreatable[PurchaseReturnLineRow, "PurchaseReturnLine"],
+    _a.AsyncUpdatable[PurchaseReturnLineRow, "PurchaseReturnLine"],
 ):
     """``purchaseorder/PurchaseReturnLines`` (GET, POST, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchaseOrderPurchaseReturnLines"""
 
     path = "purchaseorder/PurchaseReturnLines"
-    model = PurchaseReturnLine
+    row = PurchaseReturnLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PurchaseReturnLine]]
 
 
-class PurchaseReturnsAPI(_s.Gettable[PurchaseReturn], _s.Creatable[PurchaseReturn], _s.Updatable[PurchaseReturn]):
-    """``purchaseorder/PurchaseReturns`` (GET, POST, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchaseOrderPurchaseReturns"""
-
-    path = "purchaseorder/PurchaseReturns"
-    model = PurchaseReturn
-
-
-class AsyncPurchaseReturnsAPI(
-    _a.AsyncGettable[PurchaseReturn], _a.AsyncCreatable[PurchaseReturn], _a.AsyncUpdatable[PurchaseReturn]
+class PurchaseReturnsAPI(
+    _b.Gettable[PurchaseReturnRow, "PurchaseReturn"],
+    _b.Creatable[PurchaseReturnRow, "PurchaseReturn"],
+    _b.Updatable[PurchaseReturnRow, "PurchaseReturn"],
 ):
     """``purchaseorder/PurchaseReturns`` (GET, POST, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchaseOrderPurchaseReturns"""
 
     path = "purchaseorder/PurchaseReturns"
-    model = PurchaseReturn
+    row = PurchaseReturnRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PurchaseReturn]]
+
+
+class AsyncPurchaseReturnsAPI(
+    _a.AsyncGettable[PurchaseReturnRow, "PurchaseReturn"],
+    _a.AsyncCreatable[PurchaseReturnRow, "PurchaseReturn"],
+    _a.AsyncUpdatable[PurchaseReturnRow, "PurchaseReturn"],
+):
+    """``purchaseorder/PurchaseReturns`` (GET, POST, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=PurchaseOrderPurchaseReturns"""
+
+    path = "purchaseorder/PurchaseReturns"
+    row = PurchaseReturnRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PurchaseReturn]]

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from ...models._generated.read_crm import (
-    AccountDocument,
-    AccountDocumentFolder,
-    DefaultAddressForAccount,
-    DocumentsAttachment,
-    OpportunityContact,
-    OpportunityDocument,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.read_crm import (
+    AccountDocumentFolderRow,
+    AccountDocumentRow,
+    DefaultAddressForAccountRow,
+    DocumentsAttachmentRow,
+    OpportunityContactRow,
+    OpportunityDocumentRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.read_crm import (
+        AccountDocument,
+        AccountDocumentFolder,
+        DefaultAddressForAccount,
+        DocumentsAttachment,
+        OpportunityContact,
+        OpportunityDocument,
+    )
 
 __all__ = [
     "AccountDocumentFoldersAPI",
@@ -29,85 +41,109 @@ __all__ = [
 ]
 
 
-class AccountDocumentFoldersAPI(_s.Gettable[AccountDocumentFolder]):
+class AccountDocumentFoldersAPI(_b.Gettable[AccountDocumentFolderRow, "AccountDocumentFolder"]):
     """``read/crm/AccountDocumentFolders`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadCRMAccountDocumentFolders"""
 
     path = "read/crm/AccountDocumentFolders"
-    model = AccountDocumentFolder
+    row = AccountDocumentFolderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountDocumentFolder]]
 
 
-class AsyncAccountDocumentFoldersAPI(_a.AsyncGettable[AccountDocumentFolder]):
+class AsyncAccountDocumentFoldersAPI(_a.AsyncGettable[AccountDocumentFolderRow, "AccountDocumentFolder"]):
     """``read/crm/AccountDocumentFolders`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadCRMAccountDocumentFolders"""
 
     path = "read/crm/AccountDocumentFolders"
-    model = AccountDocumentFolder
+    row = AccountDocumentFolderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountDocumentFolder]]
 
 
-class AccountDocumentsAPI(_s.Gettable[AccountDocument]):
+class AccountDocumentsAPI(_b.Gettable[AccountDocumentRow, "AccountDocument"]):
     """``read/crm/AccountDocuments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadCRMAccountDocuments"""
 
     path = "read/crm/AccountDocuments"
-    model = AccountDocument
+    row = AccountDocumentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountDocument]]
 
 
-class AsyncAccountDocumentsAPI(_a.AsyncGettable[AccountDocument]):
+class AsyncAccountDocumentsAPI(_a.AsyncGettable[AccountDocumentRow, "AccountDocument"]):
     """``read/crm/AccountDocuments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadCRMAccountDocuments"""
 
     path = "read/crm/AccountDocuments"
-    model = AccountDocument
+    row = AccountDocumentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountDocument]]
 
 
-class DefaultAddressForAccountAPI(_s.Gettable[DefaultAddressForAccount]):
+class DefaultAddressForAccountAPI(_b.Gettable[DefaultAddressForAccountRow, "DefaultAddressForAccount"]):
     """``read/crm/DefaultAddressForAccount`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadCRMDefaultAddressForAccount"""
 
     path = "read/crm/DefaultAddressForAccount"
-    model = DefaultAddressForAccount
+    row = DefaultAddressForAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DefaultAddressForAccount]]
 
 
-class AsyncDefaultAddressForAccountAPI(_a.AsyncGettable[DefaultAddressForAccount]):
+class AsyncDefaultAddressForAccountAPI(_a.AsyncGettable[DefaultAddressForAccountRow, "DefaultAddressForAccount"]):
     """``read/crm/DefaultAddressForAccount`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadCRMDefaultAddressForAccount"""
 
     path = "read/crm/DefaultAddressForAccount"
-    model = DefaultAddressForAccount
+    row = DefaultAddressForAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DefaultAddressForAccount]]
 
 
-class DocumentsAttachmentsAPI(_s.Gettable[DocumentsAttachment]):
+class DocumentsAttachmentsAPI(_b.Gettable[DocumentsAttachmentRow, "DocumentsAttachment"]):
     """``read/crm/DocumentsAttachments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadCRMDocumentsAttachments"""
 
     path = "read/crm/DocumentsAttachments"
-    model = DocumentsAttachment
+    row = DocumentsAttachmentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DocumentsAttachment]]
 
 
-class AsyncDocumentsAttachmentsAPI(_a.AsyncGettable[DocumentsAttachment]):
+class AsyncDocumentsAttachmentsAPI(_a.AsyncGettable[DocumentsAttachmentRow, "DocumentsAttachment"]):
     """``read/crm/DocumentsAttachments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadCRMDocumentsAttachments"""
 
     path = "read/crm/DocumentsAttachments"
-    model = DocumentsAttachment
+    row = DocumentsAttachmentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DocumentsAttachment]]
 
 
-class OpportunityContactsAPI(_s.Gettable[OpportunityContact]):
+class OpportunityContactsAPI(_b.Gettable[OpportunityContactRow, "OpportunityContact"]):
     """``read/crm/OpportunityContacts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadCRMOpportunityContacts"""
 
     path = "read/crm/OpportunityContacts"
-    model = OpportunityContact
+    row = OpportunityContactRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[OpportunityContact]]
 
 
-class AsyncOpportunityContactsAPI(_a.AsyncGettable[OpportunityContact]):
+class AsyncOpportunityContactsAPI(_a.AsyncGettable[OpportunityContactRow, "OpportunityContact"]):
     """``read/crm/OpportunityContacts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadCRMOpportunityContacts"""
 
     path = "read/crm/OpportunityContacts"
-    model = OpportunityContact
+    row = OpportunityContactRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[OpportunityContact]]
 
 
-class OpportunityDocumentsAPI(_s.Gettable[OpportunityDocument]):
+class OpportunityDocumentsAPI(_b.Gettable[OpportunityDocumentRow, "OpportunityDocument"]):
     """``read/crm/OpportunityDocuments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadCRMOpportunityDocuments"""
 
     path = "read/crm/OpportunityDocuments"
-    model = OpportunityDocument
+    row = OpportunityDocumentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[OpportunityDocument]]
 
 
-class AsyncOpportunityDocumentsAPI(_a.AsyncGettable[OpportunityDocument]):
+class AsyncOpportunityDocumentsAPI(_a.AsyncGettable[OpportunityDocumentRow, "OpportunityDocument"]):
     """``read/crm/OpportunityDocuments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadCRMOpportunityDocuments"""
 
     path = "read/crm/OpportunityDocuments"
-    model = OpportunityDocument
+    row = OpportunityDocumentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[OpportunityDocument]]

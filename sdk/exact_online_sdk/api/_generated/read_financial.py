@@ -2,33 +2,62 @@
 
 from __future__ import annotations
 
-from ...models._generated.read_financial import (
-    AgingOverview,
-    AgingOverviewByAccount,
-    AgingPayablesList,
-    AgingPayablesListByAgeGroup,
-    AgingReceivablesList,
-    AgingReceivablesListByAgeGroup,
-    JournalStatusByFinancialPeriod,
-    JournalStatusList,
-    OutstandingInvoicesOverview,
-    PayablesList,
-    PayablesListByAccount,
-    PayablesListByAccountAndAgeGroup,
-    PayablesListByAgeGroup,
-    ProfitLossOverview,
-    ReceivablesList,
-    ReceivablesListByAccount,
-    ReceivablesListByAccountAndAgeGroup,
-    ReceivablesListByAgeGroup,
-    ReportingBalanceByClassification,
-    Return,
-    RevenueList,
-    RevenueListByYear,
-    RevenueListByYearAndStatus,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.read_financial import (
+    AgingOverviewByAccountRow,
+    AgingOverviewRow,
+    AgingPayablesListByAgeGroupRow,
+    AgingPayablesListRow,
+    AgingReceivablesListByAgeGroupRow,
+    AgingReceivablesListRow,
+    JournalStatusByFinancialPeriodRow,
+    JournalStatusListRow,
+    OutstandingInvoicesOverviewRow,
+    PayablesListByAccountAndAgeGroupRow,
+    PayablesListByAccountRow,
+    PayablesListByAgeGroupRow,
+    PayablesListRow,
+    ProfitLossOverviewRow,
+    ReceivablesListByAccountAndAgeGroupRow,
+    ReceivablesListByAccountRow,
+    ReceivablesListByAgeGroupRow,
+    ReceivablesListRow,
+    ReportingBalanceByClassificationRow,
+    ReturnRow,
+    RevenueListByYearAndStatusRow,
+    RevenueListByYearRow,
+    RevenueListRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.read_financial import (
+        AgingOverview,
+        AgingOverviewByAccount,
+        AgingPayablesList,
+        AgingPayablesListByAgeGroup,
+        AgingReceivablesList,
+        AgingReceivablesListByAgeGroup,
+        JournalStatusByFinancialPeriod,
+        JournalStatusList,
+        OutstandingInvoicesOverview,
+        PayablesList,
+        PayablesListByAccount,
+        PayablesListByAccountAndAgeGroup,
+        PayablesListByAgeGroup,
+        ProfitLossOverview,
+        ReceivablesList,
+        ReceivablesListByAccount,
+        ReceivablesListByAccountAndAgeGroup,
+        ReceivablesListByAgeGroup,
+        ReportingBalanceByClassification,
+        Return,
+        RevenueList,
+        RevenueListByYear,
+        RevenueListByYearAndStatus,
+    )
 
 __all__ = [
     "AgingOverviewAPI",
@@ -80,323 +109,439 @@ __all__ = [
 ]
 
 
-class AgingOverviewAPI(_s.Gettable[AgingOverview]):
+class AgingOverviewAPI(_b.Gettable[AgingOverviewRow, "AgingOverview"]):
     """``read/financial/AgingOverview`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialAgingOverview"""
 
     path = "read/financial/AgingOverview"
-    model = AgingOverview
+    row = AgingOverviewRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AgingOverview]]
 
 
-class AsyncAgingOverviewAPI(_a.AsyncGettable[AgingOverview]):
+class AsyncAgingOverviewAPI(_a.AsyncGettable[AgingOverviewRow, "AgingOverview"]):
     """``read/financial/AgingOverview`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialAgingOverview"""
 
     path = "read/financial/AgingOverview"
-    model = AgingOverview
+    row = AgingOverviewRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AgingOverview]]
 
 
-class AgingOverviewByAccountAPI(_s.Gettable[AgingOverviewByAccount]):
+class AgingOverviewByAccountAPI(_b.Gettable[AgingOverviewByAccountRow, "AgingOverviewByAccount"]):
     """``read/financial/AgingOverviewByAccount`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialAgingOverviewByAccount"""
 
     path = "read/financial/AgingOverviewByAccount"
-    model = AgingOverviewByAccount
+    row = AgingOverviewByAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AgingOverviewByAccount]]
 
 
-class AsyncAgingOverviewByAccountAPI(_a.AsyncGettable[AgingOverviewByAccount]):
+class AsyncAgingOverviewByAccountAPI(_a.AsyncGettable[AgingOverviewByAccountRow, "AgingOverviewByAccount"]):
     """``read/financial/AgingOverviewByAccount`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialAgingOverviewByAccount"""
 
     path = "read/financial/AgingOverviewByAccount"
-    model = AgingOverviewByAccount
+    row = AgingOverviewByAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AgingOverviewByAccount]]
 
 
-class AgingPayablesListAPI(_s.Gettable[AgingPayablesList]):
+class AgingPayablesListAPI(_b.Gettable[AgingPayablesListRow, "AgingPayablesList"]):
     """``read/financial/AgingPayablesList`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialAgingPayablesList"""
 
     path = "read/financial/AgingPayablesList"
-    model = AgingPayablesList
+    row = AgingPayablesListRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AgingPayablesList]]
 
 
-class AsyncAgingPayablesListAPI(_a.AsyncGettable[AgingPayablesList]):
+class AsyncAgingPayablesListAPI(_a.AsyncGettable[AgingPayablesListRow, "AgingPayablesList"]):
     """``read/financial/AgingPayablesList`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialAgingPayablesList"""
 
     path = "read/financial/AgingPayablesList"
-    model = AgingPayablesList
+    row = AgingPayablesListRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AgingPayablesList]]
 
 
-class AgingPayablesListByAgeGroupAPI(_s.Gettable[AgingPayablesListByAgeGroup]):
+class AgingPayablesListByAgeGroupAPI(_b.Gettable[AgingPayablesListByAgeGroupRow, "AgingPayablesListByAgeGroup"]):
     """``read/financial/AgingPayablesListByAgeGroup`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialAgingPayablesListByAgeGroup"""
 
     path = "read/financial/AgingPayablesListByAgeGroup"
-    model = AgingPayablesListByAgeGroup
+    row = AgingPayablesListByAgeGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AgingPayablesListByAgeGroup]]
 
 
-class AsyncAgingPayablesListByAgeGroupAPI(_a.AsyncGettable[AgingPayablesListByAgeGroup]):
+class AsyncAgingPayablesListByAgeGroupAPI(
+    _a.AsyncGettable[AgingPayablesListByAgeGroupRow, "AgingPayablesListByAgeGroup"]
+):
     """``read/financial/AgingPayablesListByAgeGroup`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialAgingPayablesListByAgeGroup"""
 
     path = "read/financial/AgingPayablesListByAgeGroup"
-    model = AgingPayablesListByAgeGroup
+    row = AgingPayablesListByAgeGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AgingPayablesListByAgeGroup]]
 
 
-class AgingReceivablesListAPI(_s.Gettable[AgingReceivablesList]):
+class AgingReceivablesListAPI(_b.Gettable[AgingReceivablesListRow, "AgingReceivablesList"]):
     """``read/financial/AgingReceivablesList`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialAgingReceivablesList"""
 
     path = "read/financial/AgingReceivablesList"
-    model = AgingReceivablesList
+    row = AgingReceivablesListRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AgingReceivablesList]]
 
 
-class AsyncAgingReceivablesListAPI(_a.AsyncGettable[AgingReceivablesList]):
+class AsyncAgingReceivablesListAPI(_a.AsyncGettable[AgingReceivablesListRow, "AgingReceivablesList"]):
     """``read/financial/AgingReceivablesList`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialAgingReceivablesList"""
 
     path = "read/financial/AgingReceivablesList"
-    model = AgingReceivablesList
+    row = AgingReceivablesListRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AgingReceivablesList]]
 
 
-class AgingReceivablesListByAgeGroupAPI(_s.Gettable[AgingReceivablesListByAgeGroup]):
+class AgingReceivablesListByAgeGroupAPI(
+    _b.Gettable[AgingReceivablesListByAgeGroupRow, "AgingReceivablesListByAgeGroup"]
+):
     """``read/financial/AgingReceivablesListByAgeGroup`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialAgingReceivablesListByAgeGroup"""
 
     path = "read/financial/AgingReceivablesListByAgeGroup"
-    model = AgingReceivablesListByAgeGroup
+    row = AgingReceivablesListByAgeGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AgingReceivablesListByAgeGroup]]
 
 
-class AsyncAgingReceivablesListByAgeGroupAPI(_a.AsyncGettable[AgingReceivablesListByAgeGroup]):
+class AsyncAgingReceivablesListByAgeGroupAPI(
+    _a.AsyncGettable[AgingReceivablesListByAgeGroupRow, "AgingReceivablesListByAgeGroup"]
+):
     """``read/financial/AgingReceivablesListByAgeGroup`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialAgingReceivablesListByAgeGroup"""
 
     path = "read/financial/AgingReceivablesListByAgeGroup"
-    model = AgingReceivablesListByAgeGroup
+    row = AgingReceivablesListByAgeGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AgingReceivablesListByAgeGroup]]
 
 
-class JournalStatusByFinancialPeriodAPI(_s.Gettable[JournalStatusByFinancialPeriod]):
+class JournalStatusByFinancialPeriodAPI(
+    _b.Gettable[JournalStatusByFinancialPeriodRow, "JournalStatusByFinancialPeriod"]
+):
     """``read/financial/JournalStatusByFinancialPeriod`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialJournalStatusByFinancialPeriod"""
 
     path = "read/financial/JournalStatusByFinancialPeriod"
-    model = JournalStatusByFinancialPeriod
+    row = JournalStatusByFinancialPeriodRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[JournalStatusByFinancialPeriod]]
 
 
-class AsyncJournalStatusByFinancialPeriodAPI(_a.AsyncGettable[JournalStatusByFinancialPeriod]):
+class AsyncJournalStatusByFinancialPeriodAPI(
+    _a.AsyncGettable[JournalStatusByFinancialPeriodRow, "JournalStatusByFinancialPeriod"]
+):
     """``read/financial/JournalStatusByFinancialPeriod`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialJournalStatusByFinancialPeriod"""
 
     path = "read/financial/JournalStatusByFinancialPeriod"
-    model = JournalStatusByFinancialPeriod
+    row = JournalStatusByFinancialPeriodRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[JournalStatusByFinancialPeriod]]
 
 
-class JournalStatusListAPI(_s.Gettable[JournalStatusList]):
+class JournalStatusListAPI(_b.Gettable[JournalStatusListRow, "JournalStatusList"]):
     """``read/financial/JournalStatusList`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialJournalStatusList"""
 
     path = "read/financial/JournalStatusList"
-    model = JournalStatusList
+    row = JournalStatusListRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[JournalStatusList]]
 
 
-class AsyncJournalStatusListAPI(_a.AsyncGettable[JournalStatusList]):
+class AsyncJournalStatusListAPI(_a.AsyncGettable[JournalStatusListRow, "JournalStatusList"]):
     """``read/financial/JournalStatusList`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialJournalStatusList"""
 
     path = "read/financial/JournalStatusList"
-    model = JournalStatusList
+    row = JournalStatusListRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[JournalStatusList]]
 
 
-class OutstandingInvoicesOverviewAPI(_s.Gettable[OutstandingInvoicesOverview]):
+class OutstandingInvoicesOverviewAPI(_b.Gettable[OutstandingInvoicesOverviewRow, "OutstandingInvoicesOverview"]):
     """``read/financial/OutstandingInvoicesOverview`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialOutstandingInvoicesOverview"""
 
     path = "read/financial/OutstandingInvoicesOverview"
-    model = OutstandingInvoicesOverview
+    row = OutstandingInvoicesOverviewRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[OutstandingInvoicesOverview]]
 
 
-class AsyncOutstandingInvoicesOverviewAPI(_a.AsyncGettable[OutstandingInvoicesOverview]):
+class AsyncOutstandingInvoicesOverviewAPI(
+    _a.AsyncGettable[OutstandingInvoicesOverviewRow, "OutstandingInvoicesOverview"]
+):
     """``read/financial/OutstandingInvoicesOverview`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialOutstandingInvoicesOverview"""
 
     path = "read/financial/OutstandingInvoicesOverview"
-    model = OutstandingInvoicesOverview
+    row = OutstandingInvoicesOverviewRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[OutstandingInvoicesOverview]]
 
 
-class PayablesListAPI(_s.Gettable[PayablesList]):
+class PayablesListAPI(_b.Gettable[PayablesListRow, "PayablesList"]):
     """``read/financial/PayablesList`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialPayablesList"""
 
     path = "read/financial/PayablesList"
-    model = PayablesList
+    row = PayablesListRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PayablesList]]
 
 
-class AsyncPayablesListAPI(_a.AsyncGettable[PayablesList]):
+class AsyncPayablesListAPI(_a.AsyncGettable[PayablesListRow, "PayablesList"]):
     """``read/financial/PayablesList`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialPayablesList"""
 
     path = "read/financial/PayablesList"
-    model = PayablesList
+    row = PayablesListRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PayablesList]]
 
 
-class PayablesListByAccountAPI(_s.Gettable[PayablesListByAccount]):
+class PayablesListByAccountAPI(_b.Gettable[PayablesListByAccountRow, "PayablesListByAccount"]):
     """``read/financial/PayablesListByAccount`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialPayablesListByAccount"""
 
     path = "read/financial/PayablesListByAccount"
-    model = PayablesListByAccount
+    row = PayablesListByAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PayablesListByAccount]]
 
 
-class AsyncPayablesListByAccountAPI(_a.AsyncGettable[PayablesListByAccount]):
+class AsyncPayablesListByAccountAPI(_a.AsyncGettable[PayablesListByAccountRow, "PayablesListByAccount"]):
     """``read/financial/PayablesListByAccount`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialPayablesListByAccount"""
 
     path = "read/financial/PayablesListByAccount"
-    model = PayablesListByAccount
+    row = PayablesListByAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PayablesListByAccount]]
 
 
-class PayablesListByAccountAndAgeGroupAPI(_s.Gettable[PayablesListByAccountAndAgeGroup]):
+class PayablesListByAccountAndAgeGroupAPI(
+    _b.Gettable[PayablesListByAccountAndAgeGroupRow, "PayablesListByAccountAndAgeGroup"]
+):
     """``read/financial/PayablesListByAccountAndAgeGroup`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialPayablesListByAccountAndAgeGroup"""
 
     path = "read/financial/PayablesListByAccountAndAgeGroup"
-    model = PayablesListByAccountAndAgeGroup
+    row = PayablesListByAccountAndAgeGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PayablesListByAccountAndAgeGroup]]
 
 
-class AsyncPayablesListByAccountAndAgeGroupAPI(_a.AsyncGettable[PayablesListByAccountAndAgeGroup]):
+class AsyncPayablesListByAccountAndAgeGroupAPI(
+    _a.AsyncGettable[PayablesListByAccountAndAgeGroupRow, "PayablesListByAccountAndAgeGroup"]
+):
     """``read/financial/PayablesListByAccountAndAgeGroup`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialPayablesListByAccountAndAgeGroup"""
 
     path = "read/financial/PayablesListByAccountAndAgeGroup"
-    model = PayablesListByAccountAndAgeGroup
+    row = PayablesListByAccountAndAgeGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PayablesListByAccountAndAgeGroup]]
 
 
-class PayablesListByAgeGroupAPI(_s.Gettable[PayablesListByAgeGroup]):
+class PayablesListByAgeGroupAPI(_b.Gettable[PayablesListByAgeGroupRow, "PayablesListByAgeGroup"]):
     """``read/financial/PayablesListByAgeGroup`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialPayablesListByAgeGroup"""
 
     path = "read/financial/PayablesListByAgeGroup"
-    model = PayablesListByAgeGroup
+    row = PayablesListByAgeGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PayablesListByAgeGroup]]
 
 
-class AsyncPayablesListByAgeGroupAPI(_a.AsyncGettable[PayablesListByAgeGroup]):
+class AsyncPayablesListByAgeGroupAPI(_a.AsyncGettable[PayablesListByAgeGroupRow, "PayablesListByAgeGroup"]):
     """``read/financial/PayablesListByAgeGroup`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialPayablesListByAgeGroup"""
 
     path = "read/financial/PayablesListByAgeGroup"
-    model = PayablesListByAgeGroup
+    row = PayablesListByAgeGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PayablesListByAgeGroup]]
 
 
-class ProfitLossOverviewAPI(_s.Gettable[ProfitLossOverview]):
+class ProfitLossOverviewAPI(_b.Gettable[ProfitLossOverviewRow, "ProfitLossOverview"]):
     """``read/financial/ProfitLossOverview`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialProfitLossOverview"""
 
     path = "read/financial/ProfitLossOverview"
-    model = ProfitLossOverview
+    row = ProfitLossOverviewRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProfitLossOverview]]
 
 
-class AsyncProfitLossOverviewAPI(_a.AsyncGettable[ProfitLossOverview]):
+class AsyncProfitLossOverviewAPI(_a.AsyncGettable[ProfitLossOverviewRow, "ProfitLossOverview"]):
     """``read/financial/ProfitLossOverview`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialProfitLossOverview"""
 
     path = "read/financial/ProfitLossOverview"
-    model = ProfitLossOverview
+    row = ProfitLossOverviewRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProfitLossOverview]]
 
 
-class ReceivablesListAPI(_s.Gettable[ReceivablesList]):
+class ReceivablesListAPI(_b.Gettable[ReceivablesListRow, "ReceivablesList"]):
     """``read/financial/ReceivablesList`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialReceivablesList"""
 
     path = "read/financial/ReceivablesList"
-    model = ReceivablesList
+    row = ReceivablesListRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReceivablesList]]
 
 
-class AsyncReceivablesListAPI(_a.AsyncGettable[ReceivablesList]):
+class AsyncReceivablesListAPI(_a.AsyncGettable[ReceivablesListRow, "ReceivablesList"]):
     """``read/financial/ReceivablesList`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialReceivablesList"""
 
     path = "read/financial/ReceivablesList"
-    model = ReceivablesList
+    row = ReceivablesListRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReceivablesList]]
 
 
-class ReceivablesListByAccountAPI(_s.Gettable[ReceivablesListByAccount]):
+class ReceivablesListByAccountAPI(_b.Gettable[ReceivablesListByAccountRow, "ReceivablesListByAccount"]):
     """``read/financial/ReceivablesListByAccount`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialReceivablesListByAccount"""
 
     path = "read/financial/ReceivablesListByAccount"
-    model = ReceivablesListByAccount
+    row = ReceivablesListByAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReceivablesListByAccount]]
 
 
-class AsyncReceivablesListByAccountAPI(_a.AsyncGettable[ReceivablesListByAccount]):
+class AsyncReceivablesListByAccountAPI(_a.AsyncGettable[ReceivablesListByAccountRow, "ReceivablesListByAccount"]):
     """``read/financial/ReceivablesListByAccount`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialReceivablesListByAccount"""
 
     path = "read/financial/ReceivablesListByAccount"
-    model = ReceivablesListByAccount
+    row = ReceivablesListByAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReceivablesListByAccount]]
 
 
-class ReceivablesListByAccountAndAgeGroupAPI(_s.Gettable[ReceivablesListByAccountAndAgeGroup]):
+class ReceivablesListByAccountAndAgeGroupAPI(
+    _b.Gettable[ReceivablesListByAccountAndAgeGroupRow, "ReceivablesListByAccountAndAgeGroup"]
+):
     """``read/financial/ReceivablesListByAccountAndAgeGroup`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialReceivablesListByAccountAndAgeGroup"""
 
     path = "read/financial/ReceivablesListByAccountAndAgeGroup"
-    model = ReceivablesListByAccountAndAgeGroup
+    row = ReceivablesListByAccountAndAgeGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReceivablesListByAccountAndAgeGroup]]
 
 
-class AsyncReceivablesListByAccountAndAgeGroupAPI(_a.AsyncGettable[ReceivablesListByAccountAndAgeGroup]):
+class AsyncReceivablesListByAccountAndAgeGroupAPI(
+    _a.AsyncGettable[ReceivablesListByAccountAndAgeGroupRow, "ReceivablesListByAccountAndAgeGroup"]
+):
     """``read/financial/ReceivablesListByAccountAndAgeGroup`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialReceivablesListByAccountAndAgeGroup"""
 
     path = "read/financial/ReceivablesListByAccountAndAgeGroup"
-    model = ReceivablesListByAccountAndAgeGroup
+    row = ReceivablesListByAccountAndAgeGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReceivablesListByAccountAndAgeGroup]]
 
 
-class ReceivablesListByAgeGroupAPI(_s.Gettable[ReceivablesListByAgeGroup]):
+class ReceivablesListByAgeGroupAPI(_b.Gettable[ReceivablesListByAgeGroupRow, "ReceivablesListByAgeGroup"]):
     """``read/financial/ReceivablesListByAgeGroup`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialReceivablesListByAgeGroup"""
 
     path = "read/financial/ReceivablesListByAgeGroup"
-    model = ReceivablesListByAgeGroup
+    row = ReceivablesListByAgeGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReceivablesListByAgeGroup]]
 
 
-class AsyncReceivablesListByAgeGroupAPI(_a.AsyncGettable[ReceivablesListByAgeGroup]):
+class AsyncReceivablesListByAgeGroupAPI(_a.AsyncGettable[ReceivablesListByAgeGroupRow, "ReceivablesListByAgeGroup"]):
     """``read/financial/ReceivablesListByAgeGroup`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialReceivablesListByAgeGroup"""
 
     path = "read/financial/ReceivablesListByAgeGroup"
-    model = ReceivablesListByAgeGroup
+    row = ReceivablesListByAgeGroupRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReceivablesListByAgeGroup]]
 
 
-class ReportingBalanceByClassificationAPI(_s.Gettable[ReportingBalanceByClassification]):
+class ReportingBalanceByClassificationAPI(
+    _b.Gettable[ReportingBalanceByClassificationRow, "ReportingBalanceByClassification"]
+):
     """``read/financial/ReportingBalanceByClassification`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialReportingBalanceByClassification"""
 
     path = "read/financial/ReportingBalanceByClassification"
-    model = ReportingBalanceByClassification
+    row = ReportingBalanceByClassificationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReportingBalanceByClassification]]
 
 
-class AsyncReportingBalanceByClassificationAPI(_a.AsyncGettable[ReportingBalanceByClassification]):
+class AsyncReportingBalanceByClassificationAPI(
+    _a.AsyncGettable[ReportingBalanceByClassificationRow, "ReportingBalanceByClassification"]
+):
     """``read/financial/ReportingBalanceByClassification`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialReportingBalanceByClassification"""
 
     path = "read/financial/ReportingBalanceByClassification"
-    model = ReportingBalanceByClassification
+    row = ReportingBalanceByClassificationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReportingBalanceByClassification]]
 
 
-class ReturnsAPI(_s.Gettable[Return]):
+class ReturnsAPI(_b.Gettable[ReturnRow, "Return"]):
     """``read/financial/Returns`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialReturns"""
 
     path = "read/financial/Returns"
-    model = Return
+    row = ReturnRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Return]]
 
 
-class AsyncReturnsAPI(_a.AsyncGettable[Return]):
+class AsyncReturnsAPI(_a.AsyncGettable[ReturnRow, "Return"]):
     """``read/financial/Returns`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialReturns"""
 
     path = "read/financial/Returns"
-    model = Return
+    row = ReturnRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Return]]
 
 
-class RevenueListAPI(_s.Gettable[RevenueList]):
+class RevenueListAPI(_b.Gettable[RevenueListRow, "RevenueList"]):
     """``read/financial/RevenueList`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialRevenueList"""
 
     path = "read/financial/RevenueList"
-    model = RevenueList
+    row = RevenueListRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RevenueList]]
 
 
-class AsyncRevenueListAPI(_a.AsyncGettable[RevenueList]):
+class AsyncRevenueListAPI(_a.AsyncGettable[RevenueListRow, "RevenueList"]):
     """``read/financial/RevenueList`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialRevenueList"""
 
     path = "read/financial/RevenueList"
-    model = RevenueList
+    row = RevenueListRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RevenueList]]
 
 
-class RevenueListByYearAPI(_s.Gettable[RevenueListByYear]):
+class RevenueListByYearAPI(_b.Gettable[RevenueListByYearRow, "RevenueListByYear"]):
     """``read/financial/RevenueListByYear`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialRevenueListByYear"""
 
     path = "read/financial/RevenueListByYear"
-    model = RevenueListByYear
+    row = RevenueListByYearRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RevenueListByYear]]
 
 
-class AsyncRevenueListByYearAPI(_a.AsyncGettable[RevenueListByYear]):
+class AsyncRevenueListByYearAPI(_a.AsyncGettable[RevenueListByYearRow, "RevenueListByYear"]):
     """``read/financial/RevenueListByYear`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialRevenueListByYear"""
 
     path = "read/financial/RevenueListByYear"
-    model = RevenueListByYear
+    row = RevenueListByYearRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RevenueListByYear]]
 
 
-class RevenueListByYearAndStatusAPI(_s.Gettable[RevenueListByYearAndStatus]):
+class RevenueListByYearAndStatusAPI(_b.Gettable[RevenueListByYearAndStatusRow, "RevenueListByYearAndStatus"]):
     """``read/financial/RevenueListByYearAndStatus`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialRevenueListByYearAndStatus"""
 
     path = "read/financial/RevenueListByYearAndStatus"
-    model = RevenueListByYearAndStatus
+    row = RevenueListByYearAndStatusRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RevenueListByYearAndStatus]]
 
 
-class AsyncRevenueListByYearAndStatusAPI(_a.AsyncGettable[RevenueListByYearAndStatus]):
+class AsyncRevenueListByYearAndStatusAPI(_a.AsyncGettable[RevenueListByYearAndStatusRow, "RevenueListByYearAndStatus"]):
     """``read/financial/RevenueListByYearAndStatus`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadFinancialRevenueListByYearAndStatus"""
 
     path = "read/financial/RevenueListByYearAndStatus"
-    model = RevenueListByYearAndStatus
+    row = RevenueListByYearAndStatusRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RevenueListByYearAndStatus]]

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from ...models._generated.read_logistics import (
-    AccountItem,
-    ItemDetailsByID,
-    ItemExtraField,
-    ReadSalesItemPrice,
-    StockPosition,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.read_logistics import (
+    AccountItemRow,
+    ItemDetailsByIDRow,
+    ItemExtraFieldRow,
+    ReadSalesItemPriceRow,
+    StockPositionRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.read_logistics import (
+        AccountItem,
+        ItemDetailsByID,
+        ItemExtraField,
+        ReadSalesItemPrice,
+        StockPosition,
+    )
 
 __all__ = [
     "AccountItemsAPI",
@@ -26,71 +37,91 @@ __all__ = [
 ]
 
 
-class AccountItemsAPI(_s.Gettable[AccountItem]):
+class AccountItemsAPI(_b.Gettable[AccountItemRow, "AccountItem"]):
     """``read/logistics/AccountItems`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadLogisticsAccountItems"""
 
     path = "read/logistics/AccountItems"
-    model = AccountItem
+    row = AccountItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountItem]]
 
 
-class AsyncAccountItemsAPI(_a.AsyncGettable[AccountItem]):
+class AsyncAccountItemsAPI(_a.AsyncGettable[AccountItemRow, "AccountItem"]):
     """``read/logistics/AccountItems`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadLogisticsAccountItems"""
 
     path = "read/logistics/AccountItems"
-    model = AccountItem
+    row = AccountItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountItem]]
 
 
-class ItemDetailsByIDAPI(_s.Gettable[ItemDetailsByID]):
+class ItemDetailsByIDAPI(_b.Gettable[ItemDetailsByIDRow, "ItemDetailsByID"]):
     """``read/logistics/ItemDetailsByID`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadLogisticsItemDetailsByID"""
 
     path = "read/logistics/ItemDetailsByID"
-    model = ItemDetailsByID
+    row = ItemDetailsByIDRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemDetailsByID]]
 
 
-class AsyncItemDetailsByIDAPI(_a.AsyncGettable[ItemDetailsByID]):
+class AsyncItemDetailsByIDAPI(_a.AsyncGettable[ItemDetailsByIDRow, "ItemDetailsByID"]):
     """``read/logistics/ItemDetailsByID`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadLogisticsItemDetailsByID"""
 
     path = "read/logistics/ItemDetailsByID"
-    model = ItemDetailsByID
+    row = ItemDetailsByIDRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemDetailsByID]]
 
 
-class ItemExtraFieldAPI(_s.Readable[ItemExtraField]):
+class ItemExtraFieldAPI(_b.Readable[ItemExtraFieldRow, "ItemExtraField"]):
     """``read/logistics/ItemExtraField`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadLogisticsItemExtraField"""
 
     path = "read/logistics/ItemExtraField"
-    model = ItemExtraField
+    row = ItemExtraFieldRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemExtraField]]
 
 
-class AsyncItemExtraFieldAPI(_a.AsyncReadable[ItemExtraField]):
+class AsyncItemExtraFieldAPI(_a.AsyncReadable[ItemExtraFieldRow, "ItemExtraField"]):
     """``read/logistics/ItemExtraField`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadLogisticsItemExtraField"""
 
     path = "read/logistics/ItemExtraField"
-    model = ItemExtraField
+    row = ItemExtraFieldRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ItemExtraField]]
 
 
-class ReadSalesItemPriceAPI(_s.Readable[ReadSalesItemPrice]):
+class ReadSalesItemPriceAPI(_b.Readable[ReadSalesItemPriceRow, "ReadSalesItemPrice"]):
     """``read/logistics/SalesItemPrice`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadLogisticsSalesItemPrice"""
 
     path = "read/logistics/SalesItemPrice"
-    model = ReadSalesItemPrice
+    row = ReadSalesItemPriceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReadSalesItemPrice]]
 
 
-class AsyncReadSalesItemPriceAPI(_a.AsyncReadable[ReadSalesItemPrice]):
+class AsyncReadSalesItemPriceAPI(_a.AsyncReadable[ReadSalesItemPriceRow, "ReadSalesItemPrice"]):
     """``read/logistics/SalesItemPrice`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadLogisticsSalesItemPrice"""
 
     path = "read/logistics/SalesItemPrice"
-    model = ReadSalesItemPrice
+    row = ReadSalesItemPriceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ReadSalesItemPrice]]
 
 
-class StockPositionAPI(_s.Readable[StockPosition]):
+class StockPositionAPI(_b.Readable[StockPositionRow, "StockPosition"]):
     """``read/logistics/StockPosition`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadLogisticsStockPosition"""
 
     path = "read/logistics/StockPosition"
-    model = StockPosition
+    row = StockPositionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StockPosition]]
 
 
-class AsyncStockPositionAPI(_a.AsyncReadable[StockPosition]):
+class AsyncStockPositionAPI(_a.AsyncReadable[StockPositionRow, "StockPosition"]):
     """``read/logistics/StockPosition`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadLogisticsStockPosition"""
 
     path = "read/logistics/StockPosition"
-    model = StockPosition
+    row = StockPositionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StockPosition]]

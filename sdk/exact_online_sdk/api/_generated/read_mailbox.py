@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from ...models._generated.read_mailbox import DefaultMailbox, PreferredMailbox, PreferredMailboxForOperation
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.read_mailbox import (
+    DefaultMailboxRow,
+    PreferredMailboxForOperationRow,
+    PreferredMailboxRow,
+)
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.read_mailbox import DefaultMailbox, PreferredMailbox, PreferredMailboxForOperation
 
 __all__ = [
     "AsyncDefaultMailboxAPI",
@@ -16,43 +25,57 @@ __all__ = [
 ]
 
 
-class DefaultMailboxAPI(_s.Gettable[DefaultMailbox]):
+class DefaultMailboxAPI(_b.Gettable[DefaultMailboxRow, "DefaultMailbox"]):
     """``read/mailbox/DefaultMailbox`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadMailboxDefaultMailbox"""
 
     path = "read/mailbox/DefaultMailbox"
-    model = DefaultMailbox
+    row = DefaultMailboxRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DefaultMailbox]]
 
 
-class AsyncDefaultMailboxAPI(_a.AsyncGettable[DefaultMailbox]):
+class AsyncDefaultMailboxAPI(_a.AsyncGettable[DefaultMailboxRow, "DefaultMailbox"]):
     """``read/mailbox/DefaultMailbox`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadMailboxDefaultMailbox"""
 
     path = "read/mailbox/DefaultMailbox"
-    model = DefaultMailbox
+    row = DefaultMailboxRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DefaultMailbox]]
 
 
-class PreferredMailboxAPI(_s.Gettable[PreferredMailbox]):
+class PreferredMailboxAPI(_b.Gettable[PreferredMailboxRow, "PreferredMailbox"]):
     """``read/mailbox/PreferredMailbox`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadMailboxPreferredMailbox"""
 
     path = "read/mailbox/PreferredMailbox"
-    model = PreferredMailbox
+    row = PreferredMailboxRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PreferredMailbox]]
 
 
-class AsyncPreferredMailboxAPI(_a.AsyncGettable[PreferredMailbox]):
+class AsyncPreferredMailboxAPI(_a.AsyncGettable[PreferredMailboxRow, "PreferredMailbox"]):
     """``read/mailbox/PreferredMailbox`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadMailboxPreferredMailbox"""
 
     path = "read/mailbox/PreferredMailbox"
-    model = PreferredMailbox
+    row = PreferredMailboxRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PreferredMailbox]]
 
 
-class PreferredMailboxForOperationAPI(_s.Gettable[PreferredMailboxForOperation]):
+class PreferredMailboxForOperationAPI(_b.Gettable[PreferredMailboxForOperationRow, "PreferredMailboxForOperation"]):
     """``read/mailbox/PreferredMailboxForOperation`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadMailboxPreferredMailboxForOperation"""
 
     path = "read/mailbox/PreferredMailboxForOperation"
-    model = PreferredMailboxForOperation
+    row = PreferredMailboxForOperationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PreferredMailboxForOperation]]
 
 
-class AsyncPreferredMailboxForOperationAPI(_a.AsyncGettable[PreferredMailboxForOperation]):
+class AsyncPreferredMailboxForOperationAPI(
+    _a.AsyncGettable[PreferredMailboxForOperationRow, "PreferredMailboxForOperation"]
+):
     """``read/mailbox/PreferredMailboxForOperation`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadMailboxPreferredMailboxForOperation"""
 
     path = "read/mailbox/PreferredMailboxForOperation"
-    model = PreferredMailboxForOperation
+    row = PreferredMailboxForOperationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PreferredMailboxForOperation]]

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from ...models._generated.read_manufacturing import (
-    RecentTimeTransaction,
-    ShopOrderRoutingStepPlansAvailableToWork,
-    StartedTimedTimeTransaction,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.read_manufacturing import (
+    RecentTimeTransactionRow,
+    ShopOrderRoutingStepPlansAvailableToWorkRow,
+    StartedTimedTimeTransactionRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.read_manufacturing import (
+        RecentTimeTransaction,
+        ShopOrderRoutingStepPlansAvailableToWork,
+        StartedTimedTimeTransaction,
+    )
 
 __all__ = [
     "AsyncRecentTimeTransactionsAPI",
@@ -20,43 +29,61 @@ __all__ = [
 ]
 
 
-class RecentTimeTransactionsAPI(_s.Gettable[RecentTimeTransaction]):
+class RecentTimeTransactionsAPI(_b.Gettable[RecentTimeTransactionRow, "RecentTimeTransaction"]):
     """``read/manufacturing/RecentTimeTransactions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadManufacturingRecentTimeTransactions"""
 
     path = "read/manufacturing/RecentTimeTransactions"
-    model = RecentTimeTransaction
+    row = RecentTimeTransactionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RecentTimeTransaction]]
 
 
-class AsyncRecentTimeTransactionsAPI(_a.AsyncGettable[RecentTimeTransaction]):
+class AsyncRecentTimeTransactionsAPI(_a.AsyncGettable[RecentTimeTransactionRow, "RecentTimeTransaction"]):
     """``read/manufacturing/RecentTimeTransactions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadManufacturingRecentTimeTransactions"""
 
     path = "read/manufacturing/RecentTimeTransactions"
-    model = RecentTimeTransaction
+    row = RecentTimeTransactionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RecentTimeTransaction]]
 
 
-class ShopOrderRoutingStepPlansAvailableToWorkAPI(_s.Gettable[ShopOrderRoutingStepPlansAvailableToWork]):
+class ShopOrderRoutingStepPlansAvailableToWorkAPI(
+    _b.Gettable[ShopOrderRoutingStepPlansAvailableToWorkRow, "ShopOrderRoutingStepPlansAvailableToWork"]
+):
     """``read/manufacturing/ShopOrderRoutingStepPlansAvailableToWork`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadManufacturingShopOrderRoutingStepPlansAvailableToWork"""
 
     path = "read/manufacturing/ShopOrderRoutingStepPlansAvailableToWork"
-    model = ShopOrderRoutingStepPlansAvailableToWork
+    row = ShopOrderRoutingStepPlansAvailableToWorkRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShopOrderRoutingStepPlansAvailableToWork]]
 
 
-class AsyncShopOrderRoutingStepPlansAvailableToWorkAPI(_a.AsyncGettable[ShopOrderRoutingStepPlansAvailableToWork]):
+class AsyncShopOrderRoutingStepPlansAvailableToWorkAPI(
+    _a.AsyncGettable[ShopOrderRoutingStepPlansAvailableToWorkRow, "ShopOrderRoutingStepPlansAvailableToWork"]
+):
     """``read/manufacturing/ShopOrderRoutingStepPlansAvailableToWork`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadManufacturingShopOrderRoutingStepPlansAvailableToWork"""
 
     path = "read/manufacturing/ShopOrderRoutingStepPlansAvailableToWork"
-    model = ShopOrderRoutingStepPlansAvailableToWork
+    row = ShopOrderRoutingStepPlansAvailableToWorkRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShopOrderRoutingStepPlansAvailableToWork]]
 
 
-class StartedTimedTimeTransactionsAPI(_s.Gettable[StartedTimedTimeTransaction]):
+class StartedTimedTimeTransactionsAPI(_b.Gettable[StartedTimedTimeTransactionRow, "StartedTimedTimeTransaction"]):
     """``read/manufacturing/StartedTimedTimeTransactions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadManufacturingStartedTimedTimeTransactions"""
 
     path = "read/manufacturing/StartedTimedTimeTransactions"
-    model = StartedTimedTimeTransaction
+    row = StartedTimedTimeTransactionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StartedTimedTimeTransaction]]
 
 
-class AsyncStartedTimedTimeTransactionsAPI(_a.AsyncGettable[StartedTimedTimeTransaction]):
+class AsyncStartedTimedTimeTransactionsAPI(
+    _a.AsyncGettable[StartedTimedTimeTransactionRow, "StartedTimedTimeTransaction"]
+):
     """``read/manufacturing/StartedTimedTimeTransactions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadManufacturingStartedTimedTimeTransactions"""
 
     path = "read/manufacturing/StartedTimedTimeTransactions"
-    model = StartedTimedTimeTransaction
+    row = StartedTimedTimeTransactionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[StartedTimedTimeTransaction]]

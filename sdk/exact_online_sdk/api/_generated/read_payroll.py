@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from ...models._generated.read_payroll import EmploymentContractFlexPhasesOnFocusDate, EmploymentEndReasonsOnFocusDate
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.read_payroll import (
+    EmploymentContractFlexPhasesOnFocusDateRow,
+    EmploymentEndReasonsOnFocusDateRow,
+)
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.read_payroll import (
+        EmploymentContractFlexPhasesOnFocusDate,
+        EmploymentEndReasonsOnFocusDate,
+    )
 
 __all__ = [
     "AsyncEmploymentContractFlexPhasesOnFocusDateAPI",
@@ -14,29 +25,45 @@ __all__ = [
 ]
 
 
-class EmploymentContractFlexPhasesOnFocusDateAPI(_s.Readable[EmploymentContractFlexPhasesOnFocusDate]):
+class EmploymentContractFlexPhasesOnFocusDateAPI(
+    _b.Readable[EmploymentContractFlexPhasesOnFocusDateRow, "EmploymentContractFlexPhasesOnFocusDate"]
+):
     """``read/payroll/EmploymentContractFlexPhasesOnFocusDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadPayrollEmploymentContractFlexPhasesOnFocusDate"""
 
     path = "read/payroll/EmploymentContractFlexPhasesOnFocusDate"
-    model = EmploymentContractFlexPhasesOnFocusDate
+    row = EmploymentContractFlexPhasesOnFocusDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentContractFlexPhasesOnFocusDate]]
 
 
-class AsyncEmploymentContractFlexPhasesOnFocusDateAPI(_a.AsyncReadable[EmploymentContractFlexPhasesOnFocusDate]):
+class AsyncEmploymentContractFlexPhasesOnFocusDateAPI(
+    _a.AsyncReadable[EmploymentContractFlexPhasesOnFocusDateRow, "EmploymentContractFlexPhasesOnFocusDate"]
+):
     """``read/payroll/EmploymentContractFlexPhasesOnFocusDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadPayrollEmploymentContractFlexPhasesOnFocusDate"""
 
     path = "read/payroll/EmploymentContractFlexPhasesOnFocusDate"
-    model = EmploymentContractFlexPhasesOnFocusDate
+    row = EmploymentContractFlexPhasesOnFocusDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentContractFlexPhasesOnFocusDate]]
 
 
-class EmploymentEndReasonsOnFocusDateAPI(_s.Readable[EmploymentEndReasonsOnFocusDate]):
+class EmploymentEndReasonsOnFocusDateAPI(
+    _b.Readable[EmploymentEndReasonsOnFocusDateRow, "EmploymentEndReasonsOnFocusDate"]
+):
     """``read/payroll/EmploymentEndReasonsOnFocusDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadPayrollEmploymentEndReasonsOnFocusDate"""
 
     path = "read/payroll/EmploymentEndReasonsOnFocusDate"
-    model = EmploymentEndReasonsOnFocusDate
+    row = EmploymentEndReasonsOnFocusDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentEndReasonsOnFocusDate]]
 
 
-class AsyncEmploymentEndReasonsOnFocusDateAPI(_a.AsyncReadable[EmploymentEndReasonsOnFocusDate]):
+class AsyncEmploymentEndReasonsOnFocusDateAPI(
+    _a.AsyncReadable[EmploymentEndReasonsOnFocusDateRow, "EmploymentEndReasonsOnFocusDate"]
+):
     """``read/payroll/EmploymentEndReasonsOnFocusDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadPayrollEmploymentEndReasonsOnFocusDate"""
 
     path = "read/payroll/EmploymentEndReasonsOnFocusDate"
-    model = EmploymentEndReasonsOnFocusDate
+    row = EmploymentEndReasonsOnFocusDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[EmploymentEndReasonsOnFocusDate]]

@@ -2,59 +2,114 @@
 
 from __future__ import annotations
 
-from ...models._generated.read_project import (
-    CostEntryExpensesByProject,
-    CostEntryRecentAccount,
-    CostEntryRecentAccountsByProject,
-    CostEntryRecentCostType,
-    CostEntryRecentCostTypesByProject,
-    CostEntryRecentExpensesByProject,
-    CostEntryRecentProject,
-    CostsByDate,
-    CostsById,
-    CostType,
-    CostTypesByDate,
-    CostTypesByProjectAndDate,
-    HourCostType,
-    HourEntryActivitiesByProject,
-    HourEntryRecentAccount,
-    HourEntryRecentAccountsByProject,
-    HourEntryRecentActivitiesByProject,
-    HourEntryRecentHourType,
-    HourEntryRecentHourTypesByProject,
-    HourEntryRecentProject,
-    HoursByDate,
-    HoursById,
-    HourType,
-    HourTypesByDate,
-    HourTypesByProjectAndDate,
-    ProjectWBSByProject,
-    ProjectWBSByProjectAndWBS,
-    RecentCost,
-    RecentCostsByNumberOfWeek,
-    RecentHour,
-    RecentHoursByNumberOfWeek,
-    TimeAndBillingAccountDetail,
-    TimeAndBillingAccountDetailsByID,
-    TimeAndBillingActivitiesAndExpense,
-    TimeAndBillingEntryAccount,
-    TimeAndBillingEntryAccountsByDate,
-    TimeAndBillingEntryAccountsByProjectAndDate,
-    TimeAndBillingEntryProject,
-    TimeAndBillingEntryProjectsByAccountAndDate,
-    TimeAndBillingEntryProjectsByDate,
-    TimeAndBillingEntryRecentAccount,
-    TimeAndBillingEntryRecentActivitiesAndExpense,
-    TimeAndBillingEntryRecentHourCostType,
-    TimeAndBillingEntryRecentProject,
-    TimeAndBillingItemDetail,
-    TimeAndBillingItemDetailsByID,
-    TimeAndBillingProjectDetail,
-    TimeAndBillingProjectDetailsByID,
-    TimeAndBillingRecentProject,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.read_project import (
+    CostEntryExpensesByProjectRow,
+    CostEntryRecentAccountRow,
+    CostEntryRecentAccountsByProjectRow,
+    CostEntryRecentCostTypeRow,
+    CostEntryRecentCostTypesByProjectRow,
+    CostEntryRecentExpensesByProjectRow,
+    CostEntryRecentProjectRow,
+    CostsByDateRow,
+    CostsByIdRow,
+    CostTypeRow,
+    CostTypesByDateRow,
+    CostTypesByProjectAndDateRow,
+    HourCostTypeRow,
+    HourEntryActivitiesByProjectRow,
+    HourEntryRecentAccountRow,
+    HourEntryRecentAccountsByProjectRow,
+    HourEntryRecentActivitiesByProjectRow,
+    HourEntryRecentHourTypeRow,
+    HourEntryRecentHourTypesByProjectRow,
+    HourEntryRecentProjectRow,
+    HoursByDateRow,
+    HoursByIdRow,
+    HourTypeRow,
+    HourTypesByDateRow,
+    HourTypesByProjectAndDateRow,
+    ProjectWBSByProjectAndWBSRow,
+    ProjectWBSByProjectRow,
+    RecentCostRow,
+    RecentCostsByNumberOfWeekRow,
+    RecentHourRow,
+    RecentHoursByNumberOfWeekRow,
+    TimeAndBillingAccountDetailRow,
+    TimeAndBillingAccountDetailsByIDRow,
+    TimeAndBillingActivitiesAndExpenseRow,
+    TimeAndBillingEntryAccountRow,
+    TimeAndBillingEntryAccountsByDateRow,
+    TimeAndBillingEntryAccountsByProjectAndDateRow,
+    TimeAndBillingEntryProjectRow,
+    TimeAndBillingEntryProjectsByAccountAndDateRow,
+    TimeAndBillingEntryProjectsByDateRow,
+    TimeAndBillingEntryRecentAccountRow,
+    TimeAndBillingEntryRecentActivitiesAndExpenseRow,
+    TimeAndBillingEntryRecentHourCostTypeRow,
+    TimeAndBillingEntryRecentProjectRow,
+    TimeAndBillingItemDetailRow,
+    TimeAndBillingItemDetailsByIDRow,
+    TimeAndBillingProjectDetailRow,
+    TimeAndBillingProjectDetailsByIDRow,
+    TimeAndBillingRecentProjectRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.read_project import (
+        CostEntryExpensesByProject,
+        CostEntryRecentAccount,
+        CostEntryRecentAccountsByProject,
+        CostEntryRecentCostType,
+        CostEntryRecentCostTypesByProject,
+        CostEntryRecentExpensesByProject,
+        CostEntryRecentProject,
+        CostsByDate,
+        CostsById,
+        CostType,
+        CostTypesByDate,
+        CostTypesByProjectAndDate,
+        HourCostType,
+        HourEntryActivitiesByProject,
+        HourEntryRecentAccount,
+        HourEntryRecentAccountsByProject,
+        HourEntryRecentActivitiesByProject,
+        HourEntryRecentHourType,
+        HourEntryRecentHourTypesByProject,
+        HourEntryRecentProject,
+        HoursByDate,
+        HoursById,
+        HourType,
+        HourTypesByDate,
+        HourTypesByProjectAndDate,
+        ProjectWBSByProject,
+        ProjectWBSByProjectAndWBS,
+        RecentCost,
+        RecentCostsByNumberOfWeek,
+        RecentHour,
+        RecentHoursByNumberOfWeek,
+        TimeAndBillingAccountDetail,
+        TimeAndBillingAccountDetailsByID,
+        TimeAndBillingActivitiesAndExpense,
+        TimeAndBillingEntryAccount,
+        TimeAndBillingEntryAccountsByDate,
+        TimeAndBillingEntryAccountsByProjectAndDate,
+        TimeAndBillingEntryProject,
+        TimeAndBillingEntryProjectsByAccountAndDate,
+        TimeAndBillingEntryProjectsByDate,
+        TimeAndBillingEntryRecentAccount,
+        TimeAndBillingEntryRecentActivitiesAndExpense,
+        TimeAndBillingEntryRecentHourCostType,
+        TimeAndBillingEntryRecentProject,
+        TimeAndBillingItemDetail,
+        TimeAndBillingItemDetailsByID,
+        TimeAndBillingProjectDetail,
+        TimeAndBillingProjectDetailsByID,
+        TimeAndBillingRecentProject,
+    )
 
 __all__ = [
     "AsyncCostEntryExpensesByProjectAPI",
@@ -158,693 +213,965 @@ __all__ = [
 ]
 
 
-class CostEntryExpensesByProjectAPI(_s.Gettable[CostEntryExpensesByProject]):
+class CostEntryExpensesByProjectAPI(_b.Gettable[CostEntryExpensesByProjectRow, "CostEntryExpensesByProject"]):
     """``read/project/CostEntryExpensesByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostEntryExpensesByProject"""
 
     path = "read/project/CostEntryExpensesByProject"
-    model = CostEntryExpensesByProject
+    row = CostEntryExpensesByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostEntryExpensesByProject]]
 
 
-class AsyncCostEntryExpensesByProjectAPI(_a.AsyncGettable[CostEntryExpensesByProject]):
+class AsyncCostEntryExpensesByProjectAPI(_a.AsyncGettable[CostEntryExpensesByProjectRow, "CostEntryExpensesByProject"]):
     """``read/project/CostEntryExpensesByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostEntryExpensesByProject"""
 
     path = "read/project/CostEntryExpensesByProject"
-    model = CostEntryExpensesByProject
+    row = CostEntryExpensesByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostEntryExpensesByProject]]
 
 
-class CostEntryRecentAccountsAPI(_s.Gettable[CostEntryRecentAccount]):
+class CostEntryRecentAccountsAPI(_b.Gettable[CostEntryRecentAccountRow, "CostEntryRecentAccount"]):
     """``read/project/CostEntryRecentAccounts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostEntryRecentAccounts"""
 
     path = "read/project/CostEntryRecentAccounts"
-    model = CostEntryRecentAccount
+    row = CostEntryRecentAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostEntryRecentAccount]]
 
 
-class AsyncCostEntryRecentAccountsAPI(_a.AsyncGettable[CostEntryRecentAccount]):
+class AsyncCostEntryRecentAccountsAPI(_a.AsyncGettable[CostEntryRecentAccountRow, "CostEntryRecentAccount"]):
     """``read/project/CostEntryRecentAccounts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostEntryRecentAccounts"""
 
     path = "read/project/CostEntryRecentAccounts"
-    model = CostEntryRecentAccount
+    row = CostEntryRecentAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostEntryRecentAccount]]
 
 
-class CostEntryRecentAccountsByProjectAPI(_s.Gettable[CostEntryRecentAccountsByProject]):
+class CostEntryRecentAccountsByProjectAPI(
+    _b.Gettable[CostEntryRecentAccountsByProjectRow, "CostEntryRecentAccountsByProject"]
+):
     """``read/project/CostEntryRecentAccountsByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostEntryRecentAccountsByProject"""
 
     path = "read/project/CostEntryRecentAccountsByProject"
-    model = CostEntryRecentAccountsByProject
+    row = CostEntryRecentAccountsByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostEntryRecentAccountsByProject]]
 
 
-class AsyncCostEntryRecentAccountsByProjectAPI(_a.AsyncGettable[CostEntryRecentAccountsByProject]):
+class AsyncCostEntryRecentAccountsByProjectAPI(
+    _a.AsyncGettable[CostEntryRecentAccountsByProjectRow, "CostEntryRecentAccountsByProject"]
+):
     """``read/project/CostEntryRecentAccountsByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostEntryRecentAccountsByProject"""
 
     path = "read/project/CostEntryRecentAccountsByProject"
-    model = CostEntryRecentAccountsByProject
+    row = CostEntryRecentAccountsByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostEntryRecentAccountsByProject]]
 
 
-class CostEntryRecentCostTypesAPI(_s.Gettable[CostEntryRecentCostType]):
+class CostEntryRecentCostTypesAPI(_b.Gettable[CostEntryRecentCostTypeRow, "CostEntryRecentCostType"]):
     """``read/project/CostEntryRecentCostTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostEntryRecentCostTypes"""
 
     path = "read/project/CostEntryRecentCostTypes"
-    model = CostEntryRecentCostType
+    row = CostEntryRecentCostTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostEntryRecentCostType]]
 
 
-class AsyncCostEntryRecentCostTypesAPI(_a.AsyncGettable[CostEntryRecentCostType]):
+class AsyncCostEntryRecentCostTypesAPI(_a.AsyncGettable[CostEntryRecentCostTypeRow, "CostEntryRecentCostType"]):
     """``read/project/CostEntryRecentCostTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostEntryRecentCostTypes"""
 
     path = "read/project/CostEntryRecentCostTypes"
-    model = CostEntryRecentCostType
+    row = CostEntryRecentCostTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostEntryRecentCostType]]
 
 
-class CostEntryRecentCostTypesByProjectAPI(_s.Gettable[CostEntryRecentCostTypesByProject]):
+class CostEntryRecentCostTypesByProjectAPI(
+    _b.Gettable[CostEntryRecentCostTypesByProjectRow, "CostEntryRecentCostTypesByProject"]
+):
     """``read/project/CostEntryRecentCostTypesByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostEntryRecentCostTypesByProject"""
 
     path = "read/project/CostEntryRecentCostTypesByProject"
-    model = CostEntryRecentCostTypesByProject
+    row = CostEntryRecentCostTypesByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostEntryRecentCostTypesByProject]]
 
 
-class AsyncCostEntryRecentCostTypesByProjectAPI(_a.AsyncGettable[CostEntryRecentCostTypesByProject]):
+class AsyncCostEntryRecentCostTypesByProjectAPI(
+    _a.AsyncGettable[CostEntryRecentCostTypesByProjectRow, "CostEntryRecentCostTypesByProject"]
+):
     """``read/project/CostEntryRecentCostTypesByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostEntryRecentCostTypesByProject"""
 
     path = "read/project/CostEntryRecentCostTypesByProject"
-    model = CostEntryRecentCostTypesByProject
+    row = CostEntryRecentCostTypesByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostEntryRecentCostTypesByProject]]
 
 
-class CostEntryRecentExpensesByProjectAPI(_s.Gettable[CostEntryRecentExpensesByProject]):
+class CostEntryRecentExpensesByProjectAPI(
+    _b.Gettable[CostEntryRecentExpensesByProjectRow, "CostEntryRecentExpensesByProject"]
+):
     """``read/project/CostEntryRecentExpensesByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostEntryRecentExpensesByProject"""
 
     path = "read/project/CostEntryRecentExpensesByProject"
-    model = CostEntryRecentExpensesByProject
+    row = CostEntryRecentExpensesByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostEntryRecentExpensesByProject]]
 
 
-class AsyncCostEntryRecentExpensesByProjectAPI(_a.AsyncGettable[CostEntryRecentExpensesByProject]):
+class AsyncCostEntryRecentExpensesByProjectAPI(
+    _a.AsyncGettable[CostEntryRecentExpensesByProjectRow, "CostEntryRecentExpensesByProject"]
+):
     """``read/project/CostEntryRecentExpensesByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostEntryRecentExpensesByProject"""
 
     path = "read/project/CostEntryRecentExpensesByProject"
-    model = CostEntryRecentExpensesByProject
+    row = CostEntryRecentExpensesByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostEntryRecentExpensesByProject]]
 
 
-class CostEntryRecentProjectsAPI(_s.Gettable[CostEntryRecentProject]):
+class CostEntryRecentProjectsAPI(_b.Gettable[CostEntryRecentProjectRow, "CostEntryRecentProject"]):
     """``read/project/CostEntryRecentProjects`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostEntryRecentProjects"""
 
     path = "read/project/CostEntryRecentProjects"
-    model = CostEntryRecentProject
+    row = CostEntryRecentProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostEntryRecentProject]]
 
 
-class AsyncCostEntryRecentProjectsAPI(_a.AsyncGettable[CostEntryRecentProject]):
+class AsyncCostEntryRecentProjectsAPI(_a.AsyncGettable[CostEntryRecentProjectRow, "CostEntryRecentProject"]):
     """``read/project/CostEntryRecentProjects`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostEntryRecentProjects"""
 
     path = "read/project/CostEntryRecentProjects"
-    model = CostEntryRecentProject
+    row = CostEntryRecentProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostEntryRecentProject]]
 
 
-class CostTypesAPI(_s.Gettable[CostType]):
+class CostTypesAPI(_b.Gettable[CostTypeRow, "CostType"]):
     """``read/project/CostTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostTypes"""
 
     path = "read/project/CostTypes"
-    model = CostType
+    row = CostTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostType]]
 
 
-class AsyncCostTypesAPI(_a.AsyncGettable[CostType]):
+class AsyncCostTypesAPI(_a.AsyncGettable[CostTypeRow, "CostType"]):
     """``read/project/CostTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostTypes"""
 
     path = "read/project/CostTypes"
-    model = CostType
+    row = CostTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostType]]
 
 
-class CostTypesByDateAPI(_s.Gettable[CostTypesByDate]):
+class CostTypesByDateAPI(_b.Gettable[CostTypesByDateRow, "CostTypesByDate"]):
     """``read/project/CostTypesByDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostTypesByDate"""
 
     path = "read/project/CostTypesByDate"
-    model = CostTypesByDate
+    row = CostTypesByDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostTypesByDate]]
 
 
-class AsyncCostTypesByDateAPI(_a.AsyncGettable[CostTypesByDate]):
+class AsyncCostTypesByDateAPI(_a.AsyncGettable[CostTypesByDateRow, "CostTypesByDate"]):
     """``read/project/CostTypesByDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostTypesByDate"""
 
     path = "read/project/CostTypesByDate"
-    model = CostTypesByDate
+    row = CostTypesByDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostTypesByDate]]
 
 
-class CostTypesByProjectAndDateAPI(_s.Gettable[CostTypesByProjectAndDate]):
+class CostTypesByProjectAndDateAPI(_b.Gettable[CostTypesByProjectAndDateRow, "CostTypesByProjectAndDate"]):
     """``read/project/CostTypesByProjectAndDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostTypesByProjectAndDate"""
 
     path = "read/project/CostTypesByProjectAndDate"
-    model = CostTypesByProjectAndDate
+    row = CostTypesByProjectAndDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostTypesByProjectAndDate]]
 
 
-class AsyncCostTypesByProjectAndDateAPI(_a.AsyncGettable[CostTypesByProjectAndDate]):
+class AsyncCostTypesByProjectAndDateAPI(_a.AsyncGettable[CostTypesByProjectAndDateRow, "CostTypesByProjectAndDate"]):
     """``read/project/CostTypesByProjectAndDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostTypesByProjectAndDate"""
 
     path = "read/project/CostTypesByProjectAndDate"
-    model = CostTypesByProjectAndDate
+    row = CostTypesByProjectAndDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostTypesByProjectAndDate]]
 
 
-class CostsByDateAPI(_s.Gettable[CostsByDate]):
+class CostsByDateAPI(_b.Gettable[CostsByDateRow, "CostsByDate"]):
     """``read/project/CostsByDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostsByDate"""
 
     path = "read/project/CostsByDate"
-    model = CostsByDate
+    row = CostsByDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostsByDate]]
 
 
-class AsyncCostsByDateAPI(_a.AsyncGettable[CostsByDate]):
+class AsyncCostsByDateAPI(_a.AsyncGettable[CostsByDateRow, "CostsByDate"]):
     """``read/project/CostsByDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostsByDate"""
 
     path = "read/project/CostsByDate"
-    model = CostsByDate
+    row = CostsByDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostsByDate]]
 
 
-class CostsByIdAPI(_s.Gettable[CostsById]):
+class CostsByIdAPI(_b.Gettable[CostsByIdRow, "CostsById"]):
     """``read/project/CostsById`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostsById"""
 
     path = "read/project/CostsById"
-    model = CostsById
+    row = CostsByIdRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostsById]]
 
 
-class AsyncCostsByIdAPI(_a.AsyncGettable[CostsById]):
+class AsyncCostsByIdAPI(_a.AsyncGettable[CostsByIdRow, "CostsById"]):
     """``read/project/CostsById`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectCostsById"""
 
     path = "read/project/CostsById"
-    model = CostsById
+    row = CostsByIdRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[CostsById]]
 
 
-class HourCostTypesAPI(_s.Gettable[HourCostType]):
+class HourCostTypesAPI(_b.Gettable[HourCostTypeRow, "HourCostType"]):
     """``read/project/HourCostTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourCostTypes"""
 
     path = "read/project/HourCostTypes"
-    model = HourCostType
+    row = HourCostTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourCostType]]
 
 
-class AsyncHourCostTypesAPI(_a.AsyncGettable[HourCostType]):
+class AsyncHourCostTypesAPI(_a.AsyncGettable[HourCostTypeRow, "HourCostType"]):
     """``read/project/HourCostTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourCostTypes"""
 
     path = "read/project/HourCostTypes"
-    model = HourCostType
+    row = HourCostTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourCostType]]
 
 
-class HourEntryActivitiesByProjectAPI(_s.Gettable[HourEntryActivitiesByProject]):
+class HourEntryActivitiesByProjectAPI(_b.Gettable[HourEntryActivitiesByProjectRow, "HourEntryActivitiesByProject"]):
     """``read/project/HourEntryActivitiesByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourEntryActivitiesByProject"""
 
     path = "read/project/HourEntryActivitiesByProject"
-    model = HourEntryActivitiesByProject
+    row = HourEntryActivitiesByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourEntryActivitiesByProject]]
 
 
-class AsyncHourEntryActivitiesByProjectAPI(_a.AsyncGettable[HourEntryActivitiesByProject]):
+class AsyncHourEntryActivitiesByProjectAPI(
+    _a.AsyncGettable[HourEntryActivitiesByProjectRow, "HourEntryActivitiesByProject"]
+):
     """``read/project/HourEntryActivitiesByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourEntryActivitiesByProject"""
 
     path = "read/project/HourEntryActivitiesByProject"
-    model = HourEntryActivitiesByProject
+    row = HourEntryActivitiesByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourEntryActivitiesByProject]]
 
 
-class HourEntryRecentAccountsAPI(_s.Gettable[HourEntryRecentAccount]):
+class HourEntryRecentAccountsAPI(_b.Gettable[HourEntryRecentAccountRow, "HourEntryRecentAccount"]):
     """``read/project/HourEntryRecentAccounts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourEntryRecentAccounts"""
 
     path = "read/project/HourEntryRecentAccounts"
-    model = HourEntryRecentAccount
+    row = HourEntryRecentAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourEntryRecentAccount]]
 
 
-class AsyncHourEntryRecentAccountsAPI(_a.AsyncGettable[HourEntryRecentAccount]):
+class AsyncHourEntryRecentAccountsAPI(_a.AsyncGettable[HourEntryRecentAccountRow, "HourEntryRecentAccount"]):
     """``read/project/HourEntryRecentAccounts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourEntryRecentAccounts"""
 
     path = "read/project/HourEntryRecentAccounts"
-    model = HourEntryRecentAccount
+    row = HourEntryRecentAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourEntryRecentAccount]]
 
 
-class HourEntryRecentAccountsByProjectAPI(_s.Gettable[HourEntryRecentAccountsByProject]):
+class HourEntryRecentAccountsByProjectAPI(
+    _b.Gettable[HourEntryRecentAccountsByProjectRow, "HourEntryRecentAccountsByProject"]
+):
     """``read/project/HourEntryRecentAccountsByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourEntryRecentAccountsByProject"""
 
     path = "read/project/HourEntryRecentAccountsByProject"
-    model = HourEntryRecentAccountsByProject
+    row = HourEntryRecentAccountsByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourEntryRecentAccountsByProject]]
 
 
-class AsyncHourEntryRecentAccountsByProjectAPI(_a.AsyncGettable[HourEntryRecentAccountsByProject]):
+class AsyncHourEntryRecentAccountsByProjectAPI(
+    _a.AsyncGettable[HourEntryRecentAccountsByProjectRow, "HourEntryRecentAccountsByProject"]
+):
     """``read/project/HourEntryRecentAccountsByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourEntryRecentAccountsByProject"""
 
     path = "read/project/HourEntryRecentAccountsByProject"
-    model = HourEntryRecentAccountsByProject
+    row = HourEntryRecentAccountsByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourEntryRecentAccountsByProject]]
 
 
-class HourEntryRecentActivitiesByProjectAPI(_s.Gettable[HourEntryRecentActivitiesByProject]):
+class HourEntryRecentActivitiesByProjectAPI(
+    _b.Gettable[HourEntryRecentActivitiesByProjectRow, "HourEntryRecentActivitiesByProject"]
+):
     """``read/project/HourEntryRecentActivitiesByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourEntryRecentActivitiesByProject"""
 
     path = "read/project/HourEntryRecentActivitiesByProject"
-    model = HourEntryRecentActivitiesByProject
+    row = HourEntryRecentActivitiesByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourEntryRecentActivitiesByProject]]
 
 
-class AsyncHourEntryRecentActivitiesByProjectAPI(_a.AsyncGettable[HourEntryRecentActivitiesByProject]):
+class AsyncHourEntryRecentActivitiesByProjectAPI(
+    _a.AsyncGettable[HourEntryRecentActivitiesByProjectRow, "HourEntryRecentActivitiesByProject"]
+):
     """``read/project/HourEntryRecentActivitiesByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourEntryRecentActivitiesByProject"""
 
     path = "read/project/HourEntryRecentActivitiesByProject"
-    model = HourEntryRecentActivitiesByProject
+    row = HourEntryRecentActivitiesByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourEntryRecentActivitiesByProject]]
 
 
-class HourEntryRecentHourTypesAPI(_s.Gettable[HourEntryRecentHourType]):
+class HourEntryRecentHourTypesAPI(_b.Gettable[HourEntryRecentHourTypeRow, "HourEntryRecentHourType"]):
     """``read/project/HourEntryRecentHourTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourEntryRecentHourTypes"""
 
     path = "read/project/HourEntryRecentHourTypes"
-    model = HourEntryRecentHourType
+    row = HourEntryRecentHourTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourEntryRecentHourType]]
 
 
-class AsyncHourEntryRecentHourTypesAPI(_a.AsyncGettable[HourEntryRecentHourType]):
+class AsyncHourEntryRecentHourTypesAPI(_a.AsyncGettable[HourEntryRecentHourTypeRow, "HourEntryRecentHourType"]):
     """``read/project/HourEntryRecentHourTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourEntryRecentHourTypes"""
 
     path = "read/project/HourEntryRecentHourTypes"
-    model = HourEntryRecentHourType
+    row = HourEntryRecentHourTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourEntryRecentHourType]]
 
 
-class HourEntryRecentHourTypesByProjectAPI(_s.Gettable[HourEntryRecentHourTypesByProject]):
+class HourEntryRecentHourTypesByProjectAPI(
+    _b.Gettable[HourEntryRecentHourTypesByProjectRow, "HourEntryRecentHourTypesByProject"]
+):
     """``read/project/HourEntryRecentHourTypesByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourEntryRecentHourTypesByProject"""
 
     path = "read/project/HourEntryRecentHourTypesByProject"
-    model = HourEntryRecentHourTypesByProject
+    row = HourEntryRecentHourTypesByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourEntryRecentHourTypesByProject]]
 
 
-class AsyncHourEntryRecentHourTypesByProjectAPI(_a.AsyncGettable[HourEntryRecentHourTypesByProject]):
+class AsyncHourEntryRecentHourTypesByProjectAPI(
+    _a.AsyncGettable[HourEntryRecentHourTypesByProjectRow, "HourEntryRecentHourTypesByProject"]
+):
     """``read/project/HourEntryRecentHourTypesByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourEntryRecentHourTypesByProject"""
 
     path = "read/project/HourEntryRecentHourTypesByProject"
-    model = HourEntryRecentHourTypesByProject
+    row = HourEntryRecentHourTypesByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourEntryRecentHourTypesByProject]]
 
 
-class HourEntryRecentProjectsAPI(_s.Gettable[HourEntryRecentProject]):
+class HourEntryRecentProjectsAPI(_b.Gettable[HourEntryRecentProjectRow, "HourEntryRecentProject"]):
     """``read/project/HourEntryRecentProjects`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourEntryRecentProjects"""
 
     path = "read/project/HourEntryRecentProjects"
-    model = HourEntryRecentProject
+    row = HourEntryRecentProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourEntryRecentProject]]
 
 
-class AsyncHourEntryRecentProjectsAPI(_a.AsyncGettable[HourEntryRecentProject]):
+class AsyncHourEntryRecentProjectsAPI(_a.AsyncGettable[HourEntryRecentProjectRow, "HourEntryRecentProject"]):
     """``read/project/HourEntryRecentProjects`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourEntryRecentProjects"""
 
     path = "read/project/HourEntryRecentProjects"
-    model = HourEntryRecentProject
+    row = HourEntryRecentProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourEntryRecentProject]]
 
 
-class HourTypesAPI(_s.Gettable[HourType]):
+class HourTypesAPI(_b.Gettable[HourTypeRow, "HourType"]):
     """``read/project/HourTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourTypes"""
 
     path = "read/project/HourTypes"
-    model = HourType
+    row = HourTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourType]]
 
 
-class AsyncHourTypesAPI(_a.AsyncGettable[HourType]):
+class AsyncHourTypesAPI(_a.AsyncGettable[HourTypeRow, "HourType"]):
     """``read/project/HourTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourTypes"""
 
     path = "read/project/HourTypes"
-    model = HourType
+    row = HourTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourType]]
 
 
-class HourTypesByDateAPI(_s.Gettable[HourTypesByDate]):
+class HourTypesByDateAPI(_b.Gettable[HourTypesByDateRow, "HourTypesByDate"]):
     """``read/project/HourTypesByDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourTypesByDate"""
 
     path = "read/project/HourTypesByDate"
-    model = HourTypesByDate
+    row = HourTypesByDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourTypesByDate]]
 
 
-class AsyncHourTypesByDateAPI(_a.AsyncGettable[HourTypesByDate]):
+class AsyncHourTypesByDateAPI(_a.AsyncGettable[HourTypesByDateRow, "HourTypesByDate"]):
     """``read/project/HourTypesByDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourTypesByDate"""
 
     path = "read/project/HourTypesByDate"
-    model = HourTypesByDate
+    row = HourTypesByDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourTypesByDate]]
 
 
-class HourTypesByProjectAndDateAPI(_s.Gettable[HourTypesByProjectAndDate]):
+class HourTypesByProjectAndDateAPI(_b.Gettable[HourTypesByProjectAndDateRow, "HourTypesByProjectAndDate"]):
     """``read/project/HourTypesByProjectAndDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourTypesByProjectAndDate"""
 
     path = "read/project/HourTypesByProjectAndDate"
-    model = HourTypesByProjectAndDate
+    row = HourTypesByProjectAndDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourTypesByProjectAndDate]]
 
 
-class AsyncHourTypesByProjectAndDateAPI(_a.AsyncGettable[HourTypesByProjectAndDate]):
+class AsyncHourTypesByProjectAndDateAPI(_a.AsyncGettable[HourTypesByProjectAndDateRow, "HourTypesByProjectAndDate"]):
     """``read/project/HourTypesByProjectAndDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHourTypesByProjectAndDate"""
 
     path = "read/project/HourTypesByProjectAndDate"
-    model = HourTypesByProjectAndDate
+    row = HourTypesByProjectAndDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HourTypesByProjectAndDate]]
 
 
-class HoursByDateAPI(_s.Gettable[HoursByDate]):
+class HoursByDateAPI(_b.Gettable[HoursByDateRow, "HoursByDate"]):
     """``read/project/HoursByDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHoursByDate"""
 
     path = "read/project/HoursByDate"
-    model = HoursByDate
+    row = HoursByDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HoursByDate]]
 
 
-class AsyncHoursByDateAPI(_a.AsyncGettable[HoursByDate]):
+class AsyncHoursByDateAPI(_a.AsyncGettable[HoursByDateRow, "HoursByDate"]):
     """``read/project/HoursByDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHoursByDate"""
 
     path = "read/project/HoursByDate"
-    model = HoursByDate
+    row = HoursByDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HoursByDate]]
 
 
-class HoursByIdAPI(_s.Gettable[HoursById]):
+class HoursByIdAPI(_b.Gettable[HoursByIdRow, "HoursById"]):
     """``read/project/HoursById`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHoursById"""
 
     path = "read/project/HoursById"
-    model = HoursById
+    row = HoursByIdRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HoursById]]
 
 
-class AsyncHoursByIdAPI(_a.AsyncGettable[HoursById]):
+class AsyncHoursByIdAPI(_a.AsyncGettable[HoursByIdRow, "HoursById"]):
     """``read/project/HoursById`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectHoursById"""
 
     path = "read/project/HoursById"
-    model = HoursById
+    row = HoursByIdRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[HoursById]]
 
 
-class ProjectWBSByProjectAPI(_s.Gettable[ProjectWBSByProject]):
+class ProjectWBSByProjectAPI(_b.Gettable[ProjectWBSByProjectRow, "ProjectWBSByProject"]):
     """``read/project/ProjectWBSByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectProjectWBSByProject"""
 
     path = "read/project/ProjectWBSByProject"
-    model = ProjectWBSByProject
+    row = ProjectWBSByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectWBSByProject]]
 
 
-class AsyncProjectWBSByProjectAPI(_a.AsyncGettable[ProjectWBSByProject]):
+class AsyncProjectWBSByProjectAPI(_a.AsyncGettable[ProjectWBSByProjectRow, "ProjectWBSByProject"]):
     """``read/project/ProjectWBSByProject`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectProjectWBSByProject"""
 
     path = "read/project/ProjectWBSByProject"
-    model = ProjectWBSByProject
+    row = ProjectWBSByProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectWBSByProject]]
 
 
-class ProjectWBSByProjectAndWBSAPI(_s.Gettable[ProjectWBSByProjectAndWBS]):
+class ProjectWBSByProjectAndWBSAPI(_b.Gettable[ProjectWBSByProjectAndWBSRow, "ProjectWBSByProjectAndWBS"]):
     """``read/project/ProjectWBSByProjectAndWBS`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectProjectWBSByProjectAndWBS"""
 
     path = "read/project/ProjectWBSByProjectAndWBS"
-    model = ProjectWBSByProjectAndWBS
+    row = ProjectWBSByProjectAndWBSRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectWBSByProjectAndWBS]]
 
 
-class AsyncProjectWBSByProjectAndWBSAPI(_a.AsyncGettable[ProjectWBSByProjectAndWBS]):
+class AsyncProjectWBSByProjectAndWBSAPI(_a.AsyncGettable[ProjectWBSByProjectAndWBSRow, "ProjectWBSByProjectAndWBS"]):
     """``read/project/ProjectWBSByProjectAndWBS`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectProjectWBSByProjectAndWBS"""
 
     path = "read/project/ProjectWBSByProjectAndWBS"
-    model = ProjectWBSByProjectAndWBS
+    row = ProjectWBSByProjectAndWBSRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ProjectWBSByProjectAndWBS]]
 
 
-class RecentCostsAPI(_s.Gettable[RecentCost]):
+class RecentCostsAPI(_b.Gettable[RecentCostRow, "RecentCost"]):
     """``read/project/RecentCosts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectRecentCosts"""
 
     path = "read/project/RecentCosts"
-    model = RecentCost
+    row = RecentCostRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RecentCost]]
 
 
-class AsyncRecentCostsAPI(_a.AsyncGettable[RecentCost]):
+class AsyncRecentCostsAPI(_a.AsyncGettable[RecentCostRow, "RecentCost"]):
     """``read/project/RecentCosts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectRecentCosts"""
 
     path = "read/project/RecentCosts"
-    model = RecentCost
+    row = RecentCostRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RecentCost]]
 
 
-class RecentCostsByNumberOfWeeksAPI(_s.Gettable[RecentCostsByNumberOfWeek]):
+class RecentCostsByNumberOfWeeksAPI(_b.Gettable[RecentCostsByNumberOfWeekRow, "RecentCostsByNumberOfWeek"]):
     """``read/project/RecentCostsByNumberOfWeeks`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectRecentCostsByNumberOfWeeks"""
 
     path = "read/project/RecentCostsByNumberOfWeeks"
-    model = RecentCostsByNumberOfWeek
+    row = RecentCostsByNumberOfWeekRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RecentCostsByNumberOfWeek]]
 
 
-class AsyncRecentCostsByNumberOfWeeksAPI(_a.AsyncGettable[RecentCostsByNumberOfWeek]):
+class AsyncRecentCostsByNumberOfWeeksAPI(_a.AsyncGettable[RecentCostsByNumberOfWeekRow, "RecentCostsByNumberOfWeek"]):
     """``read/project/RecentCostsByNumberOfWeeks`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectRecentCostsByNumberOfWeeks"""
 
     path = "read/project/RecentCostsByNumberOfWeeks"
-    model = RecentCostsByNumberOfWeek
+    row = RecentCostsByNumberOfWeekRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RecentCostsByNumberOfWeek]]
 
 
-class RecentHoursAPI(_s.Gettable[RecentHour]):
+class RecentHoursAPI(_b.Gettable[RecentHourRow, "RecentHour"]):
     """``read/project/RecentHours`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectRecentHours"""
 
     path = "read/project/RecentHours"
-    model = RecentHour
+    row = RecentHourRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RecentHour]]
 
 
-class AsyncRecentHoursAPI(_a.AsyncGettable[RecentHour]):
+class AsyncRecentHoursAPI(_a.AsyncGettable[RecentHourRow, "RecentHour"]):
     """``read/project/RecentHours`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectRecentHours"""
 
     path = "read/project/RecentHours"
-    model = RecentHour
+    row = RecentHourRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RecentHour]]
 
 
-class RecentHoursByNumberOfWeeksAPI(_s.Gettable[RecentHoursByNumberOfWeek]):
+class RecentHoursByNumberOfWeeksAPI(_b.Gettable[RecentHoursByNumberOfWeekRow, "RecentHoursByNumberOfWeek"]):
     """``read/project/RecentHoursByNumberOfWeeks`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectRecentHoursByNumberOfWeeks"""
 
     path = "read/project/RecentHoursByNumberOfWeeks"
-    model = RecentHoursByNumberOfWeek
+    row = RecentHoursByNumberOfWeekRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RecentHoursByNumberOfWeek]]
 
 
-class AsyncRecentHoursByNumberOfWeeksAPI(_a.AsyncGettable[RecentHoursByNumberOfWeek]):
+class AsyncRecentHoursByNumberOfWeeksAPI(_a.AsyncGettable[RecentHoursByNumberOfWeekRow, "RecentHoursByNumberOfWeek"]):
     """``read/project/RecentHoursByNumberOfWeeks`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectRecentHoursByNumberOfWeeks"""
 
     path = "read/project/RecentHoursByNumberOfWeeks"
-    model = RecentHoursByNumberOfWeek
+    row = RecentHoursByNumberOfWeekRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RecentHoursByNumberOfWeek]]
 
 
-class TimeAndBillingAccountDetailsAPI(_s.Gettable[TimeAndBillingAccountDetail]):
+class TimeAndBillingAccountDetailsAPI(_b.Gettable[TimeAndBillingAccountDetailRow, "TimeAndBillingAccountDetail"]):
     """``read/project/TimeAndBillingAccountDetails`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingAccountDetails"""
 
     path = "read/project/TimeAndBillingAccountDetails"
-    model = TimeAndBillingAccountDetail
+    row = TimeAndBillingAccountDetailRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingAccountDetail]]
 
 
-class AsyncTimeAndBillingAccountDetailsAPI(_a.AsyncGettable[TimeAndBillingAccountDetail]):
+class AsyncTimeAndBillingAccountDetailsAPI(
+    _a.AsyncGettable[TimeAndBillingAccountDetailRow, "TimeAndBillingAccountDetail"]
+):
     """``read/project/TimeAndBillingAccountDetails`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingAccountDetails"""
 
     path = "read/project/TimeAndBillingAccountDetails"
-    model = TimeAndBillingAccountDetail
+    row = TimeAndBillingAccountDetailRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingAccountDetail]]
 
 
-class TimeAndBillingAccountDetailsByIDAPI(_s.Gettable[TimeAndBillingAccountDetailsByID]):
+class TimeAndBillingAccountDetailsByIDAPI(
+    _b.Gettable[TimeAndBillingAccountDetailsByIDRow, "TimeAndBillingAccountDetailsByID"]
+):
     """``read/project/TimeAndBillingAccountDetailsByID`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingAccountDetailsByID"""
 
     path = "read/project/TimeAndBillingAccountDetailsByID"
-    model = TimeAndBillingAccountDetailsByID
+    row = TimeAndBillingAccountDetailsByIDRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingAccountDetailsByID]]
 
 
-class AsyncTimeAndBillingAccountDetailsByIDAPI(_a.AsyncGettable[TimeAndBillingAccountDetailsByID]):
+class AsyncTimeAndBillingAccountDetailsByIDAPI(
+    _a.AsyncGettable[TimeAndBillingAccountDetailsByIDRow, "TimeAndBillingAccountDetailsByID"]
+):
     """``read/project/TimeAndBillingAccountDetailsByID`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingAccountDetailsByID"""
 
     path = "read/project/TimeAndBillingAccountDetailsByID"
-    model = TimeAndBillingAccountDetailsByID
+    row = TimeAndBillingAccountDetailsByIDRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingAccountDetailsByID]]
 
 
-class TimeAndBillingActivitiesAndExpensesAPI(_s.Gettable[TimeAndBillingActivitiesAndExpense]):
+class TimeAndBillingActivitiesAndExpensesAPI(
+    _b.Gettable[TimeAndBillingActivitiesAndExpenseRow, "TimeAndBillingActivitiesAndExpense"]
+):
     """``read/project/TimeAndBillingActivitiesAndExpenses`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingActivitiesAndExpenses"""
 
     path = "read/project/TimeAndBillingActivitiesAndExpenses"
-    model = TimeAndBillingActivitiesAndExpense
+    row = TimeAndBillingActivitiesAndExpenseRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingActivitiesAndExpense]]
 
 
-class AsyncTimeAndBillingActivitiesAndExpensesAPI(_a.AsyncGettable[TimeAndBillingActivitiesAndExpense]):
+class AsyncTimeAndBillingActivitiesAndExpensesAPI(
+    _a.AsyncGettable[TimeAndBillingActivitiesAndExpenseRow, "TimeAndBillingActivitiesAndExpense"]
+):
     """``read/project/TimeAndBillingActivitiesAndExpenses`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingActivitiesAndExpenses"""
 
     path = "read/project/TimeAndBillingActivitiesAndExpenses"
-    model = TimeAndBillingActivitiesAndExpense
+    row = TimeAndBillingActivitiesAndExpenseRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingActivitiesAndExpense]]
 
 
-class TimeAndBillingEntryAccountsAPI(_s.Gettable[TimeAndBillingEntryAccount]):
+class TimeAndBillingEntryAccountsAPI(_b.Gettable[TimeAndBillingEntryAccountRow, "TimeAndBillingEntryAccount"]):
     """``read/project/TimeAndBillingEntryAccounts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryAccounts"""
 
     path = "read/project/TimeAndBillingEntryAccounts"
-    model = TimeAndBillingEntryAccount
+    row = TimeAndBillingEntryAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryAccount]]
 
 
-class AsyncTimeAndBillingEntryAccountsAPI(_a.AsyncGettable[TimeAndBillingEntryAccount]):
+class AsyncTimeAndBillingEntryAccountsAPI(
+    _a.AsyncGettable[TimeAndBillingEntryAccountRow, "TimeAndBillingEntryAccount"]
+):
     """``read/project/TimeAndBillingEntryAccounts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryAccounts"""
 
     path = "read/project/TimeAndBillingEntryAccounts"
-    model = TimeAndBillingEntryAccount
+    row = TimeAndBillingEntryAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryAccount]]
 
 
-class TimeAndBillingEntryAccountsByDateAPI(_s.Gettable[TimeAndBillingEntryAccountsByDate]):
+class TimeAndBillingEntryAccountsByDateAPI(
+    _b.Gettable[TimeAndBillingEntryAccountsByDateRow, "TimeAndBillingEntryAccountsByDate"]
+):
     """``read/project/TimeAndBillingEntryAccountsByDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryAccountsByDate"""
 
     path = "read/project/TimeAndBillingEntryAccountsByDate"
-    model = TimeAndBillingEntryAccountsByDate
+    row = TimeAndBillingEntryAccountsByDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryAccountsByDate]]
 
 
-class AsyncTimeAndBillingEntryAccountsByDateAPI(_a.AsyncGettable[TimeAndBillingEntryAccountsByDate]):
+class AsyncTimeAndBillingEntryAccountsByDateAPI(
+    _a.AsyncGettable[TimeAndBillingEntryAccountsByDateRow, "TimeAndBillingEntryAccountsByDate"]
+):
     """``read/project/TimeAndBillingEntryAccountsByDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryAccountsByDate"""
 
     path = "read/project/TimeAndBillingEntryAccountsByDate"
-    model = TimeAndBillingEntryAccountsByDate
+    row = TimeAndBillingEntryAccountsByDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryAccountsByDate]]
 
 
-class TimeAndBillingEntryAccountsByProjectAndDateAPI(_s.Gettable[TimeAndBillingEntryAccountsByProjectAndDate]):
+class TimeAndBillingEntryAccountsByProjectAndDateAPI(
+    _b.Gettable[TimeAndBillingEntryAccountsByProjectAndDateRow, "TimeAndBillingEntryAccountsByProjectAndDate"]
+):
     """``read/project/TimeAndBillingEntryAccountsByProjectAndDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryAccountsByProjectAndDate"""
 
     path = "read/project/TimeAndBillingEntryAccountsByProjectAndDate"
-    model = TimeAndBillingEntryAccountsByProjectAndDate
+    row = TimeAndBillingEntryAccountsByProjectAndDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryAccountsByProjectAndDate]]
 
 
 class AsyncTimeAndBillingEntryAccountsByProjectAndDateAPI(
-    _a.AsyncGettable[TimeAndBillingEntryAccountsByProjectAndDate]
+    _a.AsyncGettable[TimeAndBillingEntryAccountsByProjectAndDateRow, "TimeAndBillingEntryAccountsByProjectAndDate"]
 ):
     """``read/project/TimeAndBillingEntryAccountsByProjectAndDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryAccountsByProjectAndDate"""
 
     path = "read/project/TimeAndBillingEntryAccountsByProjectAndDate"
-    model = TimeAndBillingEntryAccountsByProjectAndDate
+    row = TimeAndBillingEntryAccountsByProjectAndDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryAccountsByProjectAndDate]]
 
 
-class TimeAndBillingEntryProjectsAPI(_s.Gettable[TimeAndBillingEntryProject]):
+class TimeAndBillingEntryProjectsAPI(_b.Gettable[TimeAndBillingEntryProjectRow, "TimeAndBillingEntryProject"]):
     """``read/project/TimeAndBillingEntryProjects`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryProjects"""
 
     path = "read/project/TimeAndBillingEntryProjects"
-    model = TimeAndBillingEntryProject
+    row = TimeAndBillingEntryProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryProject]]
 
 
-class AsyncTimeAndBillingEntryProjectsAPI(_a.AsyncGettable[TimeAndBillingEntryProject]):
+class AsyncTimeAndBillingEntryProjectsAPI(
+    _a.AsyncGettable[TimeAndBillingEntryProjectRow, "TimeAndBillingEntryProject"]
+):
     """``read/project/TimeAndBillingEntryProjects`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryProjects"""
 
     path = "read/project/TimeAndBillingEntryProjects"
-    model = TimeAndBillingEntryProject
+    row = TimeAndBillingEntryProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryProject]]
 
 
-class TimeAndBillingEntryProjectsByAccountAndDateAPI(_s.Gettable[TimeAndBillingEntryProjectsByAccountAndDate]):
+class TimeAndBillingEntryProjectsByAccountAndDateAPI(
+    _b.Gettable[TimeAndBillingEntryProjectsByAccountAndDateRow, "TimeAndBillingEntryProjectsByAccountAndDate"]
+):
     """``read/project/TimeAndBillingEntryProjectsByAccountAndDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryProjectsByAccountAndDate"""
 
     path = "read/project/TimeAndBillingEntryProjectsByAccountAndDate"
-    model = TimeAndBillingEntryProjectsByAccountAndDate
+    row = TimeAndBillingEntryProjectsByAccountAndDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryProjectsByAccountAndDate]]
 
 
 class AsyncTimeAndBillingEntryProjectsByAccountAndDateAPI(
-    _a.AsyncGettable[TimeAndBillingEntryProjectsByAccountAndDate]
+    _a.AsyncGettable[TimeAndBillingEntryProjectsByAccountAndDateRow, "TimeAndBillingEntryProjectsByAccountAndDate"]
 ):
     """``read/project/TimeAndBillingEntryProjectsByAccountAndDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryProjectsByAccountAndDate"""
 
     path = "read/project/TimeAndBillingEntryProjectsByAccountAndDate"
-    model = TimeAndBillingEntryProjectsByAccountAndDate
+    row = TimeAndBillingEntryProjectsByAccountAndDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryProjectsByAccountAndDate]]
 
 
-class TimeAndBillingEntryProjectsByDateAPI(_s.Gettable[TimeAndBillingEntryProjectsByDate]):
+class TimeAndBillingEntryProjectsByDateAPI(
+    _b.Gettable[TimeAndBillingEntryProjectsByDateRow, "TimeAndBillingEntryProjectsByDate"]
+):
     """``read/project/TimeAndBillingEntryProjectsByDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryProjectsByDate"""
 
     path = "read/project/TimeAndBillingEntryProjectsByDate"
-    model = TimeAndBillingEntryProjectsByDate
+    row = TimeAndBillingEntryProjectsByDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryProjectsByDate]]
 
 
-class AsyncTimeAndBillingEntryProjectsByDateAPI(_a.AsyncGettable[TimeAndBillingEntryProjectsByDate]):
+class AsyncTimeAndBillingEntryProjectsByDateAPI(
+    _a.AsyncGettable[TimeAndBillingEntryProjectsByDateRow, "TimeAndBillingEntryProjectsByDate"]
+):
     """``read/project/TimeAndBillingEntryProjectsByDate`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryProjectsByDate"""
 
     path = "read/project/TimeAndBillingEntryProjectsByDate"
-    model = TimeAndBillingEntryProjectsByDate
+    row = TimeAndBillingEntryProjectsByDateRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryProjectsByDate]]
 
 
-class TimeAndBillingEntryRecentAccountsAPI(_s.Gettable[TimeAndBillingEntryRecentAccount]):
+class TimeAndBillingEntryRecentAccountsAPI(
+    _b.Gettable[TimeAndBillingEntryRecentAccountRow, "TimeAndBillingEntryRecentAccount"]
+):
     """``read/project/TimeAndBillingEntryRecentAccounts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryRecentAccounts"""
 
     path = "read/project/TimeAndBillingEntryRecentAccounts"
-    model = TimeAndBillingEntryRecentAccount
+    row = TimeAndBillingEntryRecentAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryRecentAccount]]
 
 
-class AsyncTimeAndBillingEntryRecentAccountsAPI(_a.AsyncGettable[TimeAndBillingEntryRecentAccount]):
+class AsyncTimeAndBillingEntryRecentAccountsAPI(
+    _a.AsyncGettable[TimeAndBillingEntryRecentAccountRow, "TimeAndBillingEntryRecentAccount"]
+):
     """``read/project/TimeAndBillingEntryRecentAccounts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryRecentAccounts"""
 
     path = "read/project/TimeAndBillingEntryRecentAccounts"
-    model = TimeAndBillingEntryRecentAccount
+    row = TimeAndBillingEntryRecentAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryRecentAccount]]
 
 
-class TimeAndBillingEntryRecentActivitiesAndExpensesAPI(_s.Gettable[TimeAndBillingEntryRecentActivitiesAndExpense]):
-    """``read/project/TimeAndBillingEntryRecentActivitiesAndExpenses`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryRecentActivitiesAndExpenses"""
-
-    path = "read/project/TimeAndBillingEntryRecentActivitiesAndExpenses"
-    model = TimeAndBillingEntryRecentActivitiesAndExpense
-
-
-class AsyncTimeAndBillingEntryRecentActivitiesAndExpensesAPI(
-    _a.AsyncGettable[TimeAndBillingEntryRecentActivitiesAndExpense]
+class TimeAndBillingEntryRecentActivitiesAndExpensesAPI(
+    _b.Gettable[TimeAndBillingEntryRecentActivitiesAndExpenseRow, "TimeAndBillingEntryRecentActivitiesAndExpense"]
 ):
     """``read/project/TimeAndBillingEntryRecentActivitiesAndExpenses`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryRecentActivitiesAndExpenses"""
 
     path = "read/project/TimeAndBillingEntryRecentActivitiesAndExpenses"
-    model = TimeAndBillingEntryRecentActivitiesAndExpense
+    row = TimeAndBillingEntryRecentActivitiesAndExpenseRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryRecentActivitiesAndExpense]]
 
 
-class TimeAndBillingEntryRecentHourCostTypesAPI(_s.Gettable[TimeAndBillingEntryRecentHourCostType]):
+class AsyncTimeAndBillingEntryRecentActivitiesAndExpensesAPI(
+    _a.AsyncGettable[TimeAndBillingEntryRecentActivitiesAndExpenseRow, "TimeAndBillingEntryRecentActivitiesAndExpense"]
+):
+    """``read/project/TimeAndBillingEntryRecentActivitiesAndExpenses`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryRecentActivitiesAndExpenses"""
+
+    path = "read/project/TimeAndBillingEntryRecentActivitiesAndExpenses"
+    row = TimeAndBillingEntryRecentActivitiesAndExpenseRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryRecentActivitiesAndExpense]]
+
+
+class TimeAndBillingEntryRecentHourCostTypesAPI(
+    _b.Gettable[TimeAndBillingEntryRecentHourCostTypeRow, "TimeAndBillingEntryRecentHourCostType"]
+):
     """``read/project/TimeAndBillingEntryRecentHourCostTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryRecentHourCostTypes"""
 
     path = "read/project/TimeAndBillingEntryRecentHourCostTypes"
-    model = TimeAndBillingEntryRecentHourCostType
+    row = TimeAndBillingEntryRecentHourCostTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryRecentHourCostType]]
 
 
-class AsyncTimeAndBillingEntryRecentHourCostTypesAPI(_a.AsyncGettable[TimeAndBillingEntryRecentHourCostType]):
+class AsyncTimeAndBillingEntryRecentHourCostTypesAPI(
+    _a.AsyncGettable[TimeAndBillingEntryRecentHourCostTypeRow, "TimeAndBillingEntryRecentHourCostType"]
+):
     """``read/project/TimeAndBillingEntryRecentHourCostTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryRecentHourCostTypes"""
 
     path = "read/project/TimeAndBillingEntryRecentHourCostTypes"
-    model = TimeAndBillingEntryRecentHourCostType
+    row = TimeAndBillingEntryRecentHourCostTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryRecentHourCostType]]
 
 
-class TimeAndBillingEntryRecentProjectsAPI(_s.Gettable[TimeAndBillingEntryRecentProject]):
+class TimeAndBillingEntryRecentProjectsAPI(
+    _b.Gettable[TimeAndBillingEntryRecentProjectRow, "TimeAndBillingEntryRecentProject"]
+):
     """``read/project/TimeAndBillingEntryRecentProjects`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryRecentProjects"""
 
     path = "read/project/TimeAndBillingEntryRecentProjects"
-    model = TimeAndBillingEntryRecentProject
+    row = TimeAndBillingEntryRecentProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryRecentProject]]
 
 
-class AsyncTimeAndBillingEntryRecentProjectsAPI(_a.AsyncGettable[TimeAndBillingEntryRecentProject]):
+class AsyncTimeAndBillingEntryRecentProjectsAPI(
+    _a.AsyncGettable[TimeAndBillingEntryRecentProjectRow, "TimeAndBillingEntryRecentProject"]
+):
     """``read/project/TimeAndBillingEntryRecentProjects`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingEntryRecentProjects"""
 
     path = "read/project/TimeAndBillingEntryRecentProjects"
-    model = TimeAndBillingEntryRecentProject
+    row = TimeAndBillingEntryRecentProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingEntryRecentProject]]
 
 
-class TimeAndBillingItemDetailsAPI(_s.Gettable[TimeAndBillingItemDetail]):
+class TimeAndBillingItemDetailsAPI(_b.Gettable[TimeAndBillingItemDetailRow, "TimeAndBillingItemDetail"]):
     """``read/project/TimeAndBillingItemDetails`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingItemDetails"""
 
     path = "read/project/TimeAndBillingItemDetails"
-    model = TimeAndBillingItemDetail
+    row = TimeAndBillingItemDetailRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingItemDetail]]
 
 
-class AsyncTimeAndBillingItemDetailsAPI(_a.AsyncGettable[TimeAndBillingItemDetail]):
+class AsyncTimeAndBillingItemDetailsAPI(_a.AsyncGettable[TimeAndBillingItemDetailRow, "TimeAndBillingItemDetail"]):
     """``read/project/TimeAndBillingItemDetails`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingItemDetails"""
 
     path = "read/project/TimeAndBillingItemDetails"
-    model = TimeAndBillingItemDetail
+    row = TimeAndBillingItemDetailRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingItemDetail]]
 
 
-class TimeAndBillingItemDetailsByIDAPI(_s.Gettable[TimeAndBillingItemDetailsByID]):
+class TimeAndBillingItemDetailsByIDAPI(_b.Gettable[TimeAndBillingItemDetailsByIDRow, "TimeAndBillingItemDetailsByID"]):
     """``read/project/TimeAndBillingItemDetailsByID`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingItemDetailsByID"""
 
     path = "read/project/TimeAndBillingItemDetailsByID"
-    model = TimeAndBillingItemDetailsByID
+    row = TimeAndBillingItemDetailsByIDRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingItemDetailsByID]]
 
 
-class AsyncTimeAndBillingItemDetailsByIDAPI(_a.AsyncGettable[TimeAndBillingItemDetailsByID]):
+class AsyncTimeAndBillingItemDetailsByIDAPI(
+    _a.AsyncGettable[TimeAndBillingItemDetailsByIDRow, "TimeAndBillingItemDetailsByID"]
+):
     """``read/project/TimeAndBillingItemDetailsByID`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingItemDetailsByID"""
 
     path = "read/project/TimeAndBillingItemDetailsByID"
-    model = TimeAndBillingItemDetailsByID
+    row = TimeAndBillingItemDetailsByIDRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingItemDetailsByID]]
 
 
-class TimeAndBillingProjectDetailsAPI(_s.Gettable[TimeAndBillingProjectDetail]):
+class TimeAndBillingProjectDetailsAPI(_b.Gettable[TimeAndBillingProjectDetailRow, "TimeAndBillingProjectDetail"]):
     """``read/project/TimeAndBillingProjectDetails`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingProjectDetails"""
 
     path = "read/project/TimeAndBillingProjectDetails"
-    model = TimeAndBillingProjectDetail
+    row = TimeAndBillingProjectDetailRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingProjectDetail]]
 
 
-class AsyncTimeAndBillingProjectDetailsAPI(_a.AsyncGettable[TimeAndBillingProjectDetail]):
+class AsyncTimeAndBillingProjectDetailsAPI(
+    _a.AsyncGettable[TimeAndBillingProjectDetailRow, "TimeAndBillingProjectDetail"]
+):
     """``read/project/TimeAndBillingProjectDetails`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingProjectDetails"""
 
     path = "read/project/TimeAndBillingProjectDetails"
-    model = TimeAndBillingProjectDetail
+    row = TimeAndBillingProjectDetailRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingProjectDetail]]
 
 
-class TimeAndBillingProjectDetailsByIDAPI(_s.Gettable[TimeAndBillingProjectDetailsByID]):
+class TimeAndBillingProjectDetailsByIDAPI(
+    _b.Gettable[TimeAndBillingProjectDetailsByIDRow, "TimeAndBillingProjectDetailsByID"]
+):
     """``read/project/TimeAndBillingProjectDetailsByID`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingProjectDetailsByID"""
 
     path = "read/project/TimeAndBillingProjectDetailsByID"
-    model = TimeAndBillingProjectDetailsByID
+    row = TimeAndBillingProjectDetailsByIDRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingProjectDetailsByID]]
 
 
-class AsyncTimeAndBillingProjectDetailsByIDAPI(_a.AsyncGettable[TimeAndBillingProjectDetailsByID]):
+class AsyncTimeAndBillingProjectDetailsByIDAPI(
+    _a.AsyncGettable[TimeAndBillingProjectDetailsByIDRow, "TimeAndBillingProjectDetailsByID"]
+):
     """``read/project/TimeAndBillingProjectDetailsByID`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingProjectDetailsByID"""
 
     path = "read/project/TimeAndBillingProjectDetailsByID"
-    model = TimeAndBillingProjectDetailsByID
+    row = TimeAndBillingProjectDetailsByIDRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingProjectDetailsByID]]
 
 
-class TimeAndBillingRecentProjectsAPI(_s.Gettable[TimeAndBillingRecentProject]):
+class TimeAndBillingRecentProjectsAPI(_b.Gettable[TimeAndBillingRecentProjectRow, "TimeAndBillingRecentProject"]):
     """``read/project/TimeAndBillingRecentProjects`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingRecentProjects"""
 
     path = "read/project/TimeAndBillingRecentProjects"
-    model = TimeAndBillingRecentProject
+    row = TimeAndBillingRecentProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingRecentProject]]
 
 
-class AsyncTimeAndBillingRecentProjectsAPI(_a.AsyncGettable[TimeAndBillingRecentProject]):
+class AsyncTimeAndBillingRecentProjectsAPI(
+    _a.AsyncGettable[TimeAndBillingRecentProjectRow, "TimeAndBillingRecentProject"]
+):
     """``read/project/TimeAndBillingRecentProjects`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=ReadProjectTimeAndBillingRecentProjects"""
 
     path = "read/project/TimeAndBillingRecentProjects"
-    model = TimeAndBillingRecentProject
+    row = TimeAndBillingRecentProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[TimeAndBillingRecentProject]]

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
-from ...models._generated.sales import (
-    PriceList,
-    SalesChannel,
-    SalesPriceList,
-    SalesPriceListDetail,
-    SalesPriceListLinkedAccount,
-    SalesPriceListPeriod,
-    SalesPriceListVolumeDiscount,
-    ShippingMethod,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.sales import (
+    PriceListRow,
+    SalesChannelRow,
+    SalesPriceListDetailRow,
+    SalesPriceListLinkedAccountRow,
+    SalesPriceListPeriodRow,
+    SalesPriceListRow,
+    SalesPriceListVolumeDiscountRow,
+    ShippingMethodRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.sales import (
+        PriceList,
+        SalesChannel,
+        SalesPriceList,
+        SalesPriceListDetail,
+        SalesPriceListLinkedAccount,
+        SalesPriceListPeriod,
+        SalesPriceListVolumeDiscount,
+        ShippingMethod,
+    )
 
 __all__ = [
     "AsyncPriceListsAPI",
@@ -35,120 +49,159 @@ __all__ = [
 ]
 
 
-class PriceListsAPI(_s.Gettable[PriceList]):
+class PriceListsAPI(_b.Gettable[PriceListRow, "PriceList"]):
     """``sales/PriceLists`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesPriceLists"""
 
     path = "sales/PriceLists"
-    model = PriceList
+    row = PriceListRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PriceList]]
 
 
-class AsyncPriceListsAPI(_a.AsyncGettable[PriceList]):
+class AsyncPriceListsAPI(_a.AsyncGettable[PriceListRow, "PriceList"]):
     """``sales/PriceLists`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesPriceLists"""
 
     path = "sales/PriceLists"
-    model = PriceList
+    row = PriceListRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PriceList]]
 
 
 class SalesChannelsAPI(
-    _s.Gettable[SalesChannel], _s.Creatable[SalesChannel], _s.Updatable[SalesChannel], _s.Deletable[SalesChannel]
+    _b.Gettable[SalesChannelRow, "SalesChannel"],
+    _b.Creatable[SalesChannelRow, "SalesChannel"],
+    _b.Updatable[SalesChannelRow, "SalesChannel"],
+    _b.Deletable[SalesChannelRow, "SalesChannel"],
 ):
     """``sales/SalesChannels`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesSalesChannels"""
 
     path = "sales/SalesChannels"
-    model = SalesChannel
+    row = SalesChannelRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesChannel]]
 
 
 class AsyncSalesChannelsAPI(
-    _a.AsyncGettable[SalesChannel],
-    _a.AsyncCreatable[SalesChannel],
-    _a.AsyncUpdatable[SalesChannel],
-    _a.AsyncDeletable[SalesChannel],
+    _a.AsyncGettable[SalesChannelRow, "SalesChannel"],
+    _a.AsyncCreatable[SalesChannelRow, "SalesChannel"],
+    _a.AsyncUpdatable[SalesChannelRow, "SalesChannel"],
+    _a.AsyncDeletable[SalesChannelRow, "SalesChannel"],
 ):
     """``sales/SalesChannels`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesSalesChannels"""
 
     path = "sales/SalesChannels"
-    model = SalesChannel
+    row = SalesChannelRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesChannel]]
 
 
-class SalesPriceListDetailsAPI(_s.Gettable[SalesPriceListDetail]):
+class SalesPriceListDetailsAPI(_b.Gettable[SalesPriceListDetailRow, "SalesPriceListDetail"]):
     """``sales/SalesPriceListDetails`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesSalesPriceListDetails"""
 
     path = "sales/SalesPriceListDetails"
-    model = SalesPriceListDetail
+    row = SalesPriceListDetailRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesPriceListDetail]]
 
 
-class AsyncSalesPriceListDetailsAPI(_a.AsyncGettable[SalesPriceListDetail]):
+class AsyncSalesPriceListDetailsAPI(_a.AsyncGettable[SalesPriceListDetailRow, "SalesPriceListDetail"]):
     """``sales/SalesPriceListDetails`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesSalesPriceListDetails"""
 
     path = "sales/SalesPriceListDetails"
-    model = SalesPriceListDetail
+    row = SalesPriceListDetailRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesPriceListDetail]]
 
 
-class SalesPriceListLinkedAccountsAPI(_s.Gettable[SalesPriceListLinkedAccount]):
+class SalesPriceListLinkedAccountsAPI(_b.Gettable[SalesPriceListLinkedAccountRow, "SalesPriceListLinkedAccount"]):
     """``sales/SalesPriceListLinkedAccounts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesSalesPriceListLinkedAccounts"""
 
     path = "sales/SalesPriceListLinkedAccounts"
-    model = SalesPriceListLinkedAccount
+    row = SalesPriceListLinkedAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesPriceListLinkedAccount]]
 
 
-class AsyncSalesPriceListLinkedAccountsAPI(_a.AsyncGettable[SalesPriceListLinkedAccount]):
+class AsyncSalesPriceListLinkedAccountsAPI(
+    _a.AsyncGettable[SalesPriceListLinkedAccountRow, "SalesPriceListLinkedAccount"]
+):
     """``sales/SalesPriceListLinkedAccounts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesSalesPriceListLinkedAccounts"""
 
     path = "sales/SalesPriceListLinkedAccounts"
-    model = SalesPriceListLinkedAccount
+    row = SalesPriceListLinkedAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesPriceListLinkedAccount]]
 
 
-class SalesPriceListPeriodsAPI(_s.Gettable[SalesPriceListPeriod]):
+class SalesPriceListPeriodsAPI(_b.Gettable[SalesPriceListPeriodRow, "SalesPriceListPeriod"]):
     """``sales/SalesPriceListPeriods`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesSalesPriceListPeriods"""
 
     path = "sales/SalesPriceListPeriods"
-    model = SalesPriceListPeriod
+    row = SalesPriceListPeriodRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesPriceListPeriod]]
 
 
-class AsyncSalesPriceListPeriodsAPI(_a.AsyncGettable[SalesPriceListPeriod]):
+class AsyncSalesPriceListPeriodsAPI(_a.AsyncGettable[SalesPriceListPeriodRow, "SalesPriceListPeriod"]):
     """``sales/SalesPriceListPeriods`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesSalesPriceListPeriods"""
 
     path = "sales/SalesPriceListPeriods"
-    model = SalesPriceListPeriod
+    row = SalesPriceListPeriodRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesPriceListPeriod]]
 
 
-class SalesPriceListVolumeDiscountsAPI(_s.Gettable[SalesPriceListVolumeDiscount]):
+class SalesPriceListVolumeDiscountsAPI(_b.Gettable[SalesPriceListVolumeDiscountRow, "SalesPriceListVolumeDiscount"]):
     """``sales/SalesPriceListVolumeDiscounts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesSalesPriceListVolumeDiscounts"""
 
     path = "sales/SalesPriceListVolumeDiscounts"
-    model = SalesPriceListVolumeDiscount
+    row = SalesPriceListVolumeDiscountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesPriceListVolumeDiscount]]
 
 
-class AsyncSalesPriceListVolumeDiscountsAPI(_a.AsyncGettable[SalesPriceListVolumeDiscount]):
+class AsyncSalesPriceListVolumeDiscountsAPI(
+    _a.AsyncGettable[SalesPriceListVolumeDiscountRow, "SalesPriceListVolumeDiscount"]
+):
     """``sales/SalesPriceListVolumeDiscounts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesSalesPriceListVolumeDiscounts"""
 
     path = "sales/SalesPriceListVolumeDiscounts"
-    model = SalesPriceListVolumeDiscount
+    row = SalesPriceListVolumeDiscountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesPriceListVolumeDiscount]]
 
 
-class SalesPriceListsAPI(_s.Gettable[SalesPriceList]):
+class SalesPriceListsAPI(_b.Gettable[SalesPriceListRow, "SalesPriceList"]):
     """``sales/SalesPriceLists`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesSalesPriceLists"""
 
     path = "sales/SalesPriceLists"
-    model = SalesPriceList
+    row = SalesPriceListRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesPriceList]]
 
 
-class AsyncSalesPriceListsAPI(_a.AsyncGettable[SalesPriceList]):
+class AsyncSalesPriceListsAPI(_a.AsyncGettable[SalesPriceListRow, "SalesPriceList"]):
     """``sales/SalesPriceLists`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesSalesPriceLists"""
 
     path = "sales/SalesPriceLists"
-    model = SalesPriceList
+    row = SalesPriceListRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesPriceList]]
 
 
-class ShippingMethodsAPI(_s.Gettable[ShippingMethod]):
+class ShippingMethodsAPI(_b.Gettable[ShippingMethodRow, "ShippingMethod"]):
     """``sales/ShippingMethods`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesShippingMethods"""
 
     path = "sales/ShippingMethods"
-    model = ShippingMethod
+    row = ShippingMethodRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShippingMethod]]
 
 
-class AsyncShippingMethodsAPI(_a.AsyncGettable[ShippingMethod]):
+class AsyncShippingMethodsAPI(_a.AsyncGettable[ShippingMethodRow, "ShippingMethod"]):
     """``sales/ShippingMethods`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesShippingMethods"""
 
     path = "sales/ShippingMethods"
-    model = ShippingMethod
+    row = ShippingMethodRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[ShippingMethod]]

@@ -2,53 +2,69 @@
 
 from __future__ import annotations
 
-from ...models._generated.salesentry import SalesEntry, SalesEntryLine
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.salesentry import SalesEntryLineRow, SalesEntryRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.salesentry import SalesEntry, SalesEntryLine
 
 __all__ = ["AsyncSalesEntriesAPI", "AsyncSalesEntryLinesAPI", "SalesEntriesAPI", "SalesEntryLinesAPI"]
 
 
 class SalesEntriesAPI(
-    _s.Gettable[SalesEntry], _s.Creatable[SalesEntry], _s.Updatable[SalesEntry], _s.Deletable[SalesEntry]
+    _b.Gettable[SalesEntryRow, "SalesEntry"],
+    _b.Creatable[SalesEntryRow, "SalesEntry"],
+    _b.Updatable[SalesEntryRow, "SalesEntry"],
+    _b.Deletable[SalesEntryRow, "SalesEntry"],
 ):
     """``salesentry/SalesEntries`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesEntrySalesEntries"""
 
     path = "salesentry/SalesEntries"
-    model = SalesEntry
+    row = SalesEntryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesEntry]]
 
 
 class AsyncSalesEntriesAPI(
-    _a.AsyncGettable[SalesEntry],
-    _a.AsyncCreatable[SalesEntry],
-    _a.AsyncUpdatable[SalesEntry],
-    _a.AsyncDeletable[SalesEntry],
+    _a.AsyncGettable[SalesEntryRow, "SalesEntry"],
+    _a.AsyncCreatable[SalesEntryRow, "SalesEntry"],
+    _a.AsyncUpdatable[SalesEntryRow, "SalesEntry"],
+    _a.AsyncDeletable[SalesEntryRow, "SalesEntry"],
 ):
     """``salesentry/SalesEntries`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesEntrySalesEntries"""
 
     path = "salesentry/SalesEntries"
-    model = SalesEntry
+    row = SalesEntryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesEntry]]
 
 
 class SalesEntryLinesAPI(
-    _s.Gettable[SalesEntryLine],
-    _s.Creatable[SalesEntryLine],
-    _s.Updatable[SalesEntryLine],
-    _s.Deletable[SalesEntryLine],
+    _b.Gettable[SalesEntryLineRow, "SalesEntryLine"],
+    _b.Creatable[SalesEntryLineRow, "SalesEntryLine"],
+    _b.Updatable[SalesEntryLineRow, "SalesEntryLine"],
+    _b.Deletable[SalesEntryLineRow, "SalesEntryLine"],
 ):
     """``salesentry/SalesEntryLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesEntrySalesEntryLines"""
 
     path = "salesentry/SalesEntryLines"
-    model = SalesEntryLine
+    row = SalesEntryLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesEntryLine]]
 
 
 class AsyncSalesEntryLinesAPI(
-    _a.AsyncGettable[SalesEntryLine],
-    _a.AsyncCreatable[SalesEntryLine],
-    _a.AsyncUpdatable[SalesEntryLine],
-    _a.AsyncDeletable[SalesEntryLine],
+    _a.AsyncGettable[SalesEntryLineRow, "SalesEntryLine"],
+    _a.AsyncCreatable[SalesEntryLineRow, "SalesEntryLine"],
+    _a.AsyncUpdatable[SalesEntryLineRow, "SalesEntryLine"],
+    _a.AsyncDeletable[SalesEntryLineRow, "SalesEntryLine"],
 ):
     """``salesentry/SalesEntryLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesEntrySalesEntryLines"""
 
     path = "salesentry/SalesEntryLines"
-    model = SalesEntryLine
+    row = SalesEntryLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesEntryLine]]

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from ...models._generated.salesinvoice import (
-    InvoiceSalesOrder,
-    Layout,
-    PrintedSalesInvoice,
-    SalesInvoice,
-    SalesInvoiceLine,
-    SalesOrderID,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.salesinvoice import (
+    InvoiceSalesOrderRow,
+    LayoutRow,
+    PrintedSalesInvoiceRow,
+    SalesInvoiceLineRow,
+    SalesInvoiceRow,
+    SalesOrderIDRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.salesinvoice import (
+        InvoiceSalesOrder,
+        Layout,
+        PrintedSalesInvoice,
+        SalesInvoice,
+        SalesInvoiceLine,
+        SalesOrderID,
+    )
 
 __all__ = [
     "AsyncInvoiceSalesOrdersAPI",
@@ -29,102 +41,129 @@ __all__ = [
 ]
 
 
-class InvoiceSalesOrdersAPI(_s.Creatable[InvoiceSalesOrder]):
+class InvoiceSalesOrdersAPI(_b.Creatable[InvoiceSalesOrderRow, "InvoiceSalesOrder"]):
     """``salesinvoice/InvoiceSalesOrders`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesInvoiceInvoiceSalesOrders"""
 
     path = "salesinvoice/InvoiceSalesOrders"
-    model = InvoiceSalesOrder
+    row = InvoiceSalesOrderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[InvoiceSalesOrder]]
 
 
-class AsyncInvoiceSalesOrdersAPI(_a.AsyncCreatable[InvoiceSalesOrder]):
+class AsyncInvoiceSalesOrdersAPI(_a.AsyncCreatable[InvoiceSalesOrderRow, "InvoiceSalesOrder"]):
     """``salesinvoice/InvoiceSalesOrders`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesInvoiceInvoiceSalesOrders"""
 
     path = "salesinvoice/InvoiceSalesOrders"
-    model = InvoiceSalesOrder
+    row = InvoiceSalesOrderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[InvoiceSalesOrder]]
 
 
-class LayoutsAPI(_s.Gettable[Layout]):
+class LayoutsAPI(_b.Gettable[LayoutRow, "Layout"]):
     """``salesinvoice/Layouts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesInvoiceLayouts"""
 
     path = "salesinvoice/Layouts"
-    model = Layout
+    row = LayoutRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Layout]]
 
 
-class AsyncLayoutsAPI(_a.AsyncGettable[Layout]):
+class AsyncLayoutsAPI(_a.AsyncGettable[LayoutRow, "Layout"]):
     """``salesinvoice/Layouts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesInvoiceLayouts"""
 
     path = "salesinvoice/Layouts"
-    model = Layout
+    row = LayoutRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Layout]]
 
 
-class PrintedSalesInvoicesAPI(_s.Creatable[PrintedSalesInvoice]):
+class PrintedSalesInvoicesAPI(_b.Creatable[PrintedSalesInvoiceRow, "PrintedSalesInvoice"]):
     """``salesinvoice/PrintedSalesInvoices`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesInvoicePrintedSalesInvoices"""
 
     path = "salesinvoice/PrintedSalesInvoices"
-    model = PrintedSalesInvoice
+    row = PrintedSalesInvoiceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PrintedSalesInvoice]]
 
 
-class AsyncPrintedSalesInvoicesAPI(_a.AsyncCreatable[PrintedSalesInvoice]):
+class AsyncPrintedSalesInvoicesAPI(_a.AsyncCreatable[PrintedSalesInvoiceRow, "PrintedSalesInvoice"]):
     """``salesinvoice/PrintedSalesInvoices`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesInvoicePrintedSalesInvoices"""
 
     path = "salesinvoice/PrintedSalesInvoices"
-    model = PrintedSalesInvoice
+    row = PrintedSalesInvoiceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PrintedSalesInvoice]]
 
 
 class SalesInvoiceLinesAPI(
-    _s.Gettable[SalesInvoiceLine],
-    _s.Creatable[SalesInvoiceLine],
-    _s.Updatable[SalesInvoiceLine],
-    _s.Deletable[SalesInvoiceLine],
+    _b.Gettable[SalesInvoiceLineRow, "SalesInvoiceLine"],
+    _b.Creatable[SalesInvoiceLineRow, "SalesInvoiceLine"],
+    _b.Updatable[SalesInvoiceLineRow, "SalesInvoiceLine"],
+    _b.Deletable[SalesInvoiceLineRow, "SalesInvoiceLine"],
 ):
     """``salesinvoice/SalesInvoiceLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesInvoiceSalesInvoiceLines"""
 
     path = "salesinvoice/SalesInvoiceLines"
-    model = SalesInvoiceLine
+    row = SalesInvoiceLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesInvoiceLine]]
 
 
 class AsyncSalesInvoiceLinesAPI(
-    _a.AsyncGettable[SalesInvoiceLine],
-    _a.AsyncCreatable[SalesInvoiceLine],
-    _a.AsyncUpdatable[SalesInvoiceLine],
-    _a.AsyncDeletable[SalesInvoiceLine],
+    _a.AsyncGettable[SalesInvoiceLineRow, "SalesInvoiceLine"],
+    _a.AsyncCreatable[SalesInvoiceLineRow, "SalesInvoiceLine"],
+    _a.AsyncUpdatable[SalesInvoiceLineRow, "SalesInvoiceLine"],
+    _a.AsyncDeletable[SalesInvoiceLineRow, "SalesInvoiceLine"],
 ):
     """``salesinvoice/SalesInvoiceLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesInvoiceSalesInvoiceLines"""
 
     path = "salesinvoice/SalesInvoiceLines"
-    model = SalesInvoiceLine
+    row = SalesInvoiceLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesInvoiceLine]]
 
 
 class SalesInvoicesAPI(
-    _s.Gettable[SalesInvoice], _s.Creatable[SalesInvoice], _s.Updatable[SalesInvoice], _s.Deletable[SalesInvoice]
+    _b.Gettable[SalesInvoiceRow, "SalesInvoice"],
+    _b.Creatable[SalesInvoiceRow, "SalesInvoice"],
+    _b.Updatable[SalesInvoiceRow, "SalesInvoice"],
+    _b.Deletable[SalesInvoiceRow, "SalesInvoice"],
 ):
     """``salesinvoice/SalesInvoices`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesInvoiceSalesInvoices"""
 
     path = "salesinvoice/SalesInvoices"
-    model = SalesInvoice
+    row = SalesInvoiceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesInvoice]]
 
 
 class AsyncSalesInvoicesAPI(
-    _a.AsyncGettable[SalesInvoice],
-    _a.AsyncCreatable[SalesInvoice],
-    _a.AsyncUpdatable[SalesInvoice],
-    _a.AsyncDeletable[SalesInvoice],
+    _a.AsyncGettable[SalesInvoiceRow, "SalesInvoice"],
+    _a.AsyncCreatable[SalesInvoiceRow, "SalesInvoice"],
+    _a.AsyncUpdatable[SalesInvoiceRow, "SalesInvoice"],
+    _a.AsyncDeletable[SalesInvoiceRow, "SalesInvoice"],
 ):
     """``salesinvoice/SalesInvoices`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesInvoiceSalesInvoices"""
 
     path = "salesinvoice/SalesInvoices"
-    model = SalesInvoice
+    row = SalesInvoiceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesInvoice]]
 
 
-class SalesOrderIDAPI(_s.Creatable[SalesOrderID]):
+class SalesOrderIDAPI(_b.Creatable[SalesOrderIDRow, "SalesOrderID"]):
     """``salesinvoice/SalesOrderID`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesInvoiceSalesOrderID"""
 
     path = "salesinvoice/SalesOrderID"
-    model = SalesOrderID
+    row = SalesOrderIDRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesOrderID]]
 
 
-class AsyncSalesOrderIDAPI(_a.AsyncCreatable[SalesOrderID]):
+class AsyncSalesOrderIDAPI(_a.AsyncCreatable[SalesOrderIDRow, "SalesOrderID"]):
     """``salesinvoice/SalesOrderID`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesInvoiceSalesOrderID"""
 
     path = "salesinvoice/SalesOrderID"
-    model = SalesOrderID
+    row = SalesOrderIDRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesOrderID]]

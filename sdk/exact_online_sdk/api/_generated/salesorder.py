@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
-from ...models._generated.salesorder import (
-    DigitalOrderPicking,
-    DigitalOrderPickingLine,
-    DropShipment,
-    DropShipmentLine,
-    GoodsDelivery,
-    GoodsDeliveryLine,
-    PlannedSalesReturn,
-    PlannedSalesReturnLine,
-    PrintedSalesOrder,
-    SalesOrder,
-    SalesOrderLine,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.salesorder import (
+    DigitalOrderPickingLineRow,
+    DigitalOrderPickingRow,
+    DropShipmentLineRow,
+    DropShipmentRow,
+    GoodsDeliveryLineRow,
+    GoodsDeliveryRow,
+    PlannedSalesReturnLineRow,
+    PlannedSalesReturnRow,
+    PrintedSalesOrderRow,
+    SalesOrderLineRow,
+    SalesOrderRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.salesorder import (
+        DigitalOrderPicking,
+        DigitalOrderPickingLine,
+        DropShipment,
+        DropShipmentLine,
+        GoodsDelivery,
+        GoodsDeliveryLine,
+        PlannedSalesReturn,
+        PlannedSalesReturnLine,
+        PrintedSalesOrder,
+        SalesOrder,
+        SalesOrderLine,
+    )
 
 __all__ = [
     "AsyncDigitalOrderPickingLinesAPI",
@@ -44,206 +61,283 @@ __all__ = [
 ]
 
 
-class DigitalOrderPickingLinesAPI(_s.Gettable[DigitalOrderPickingLine], _s.Updatable[DigitalOrderPickingLine]):
+class DigitalOrderPickingLinesAPI(
+    _b.Gettable[DigitalOrderPickingLineRow, "DigitalOrderPickingLine"],
+    _b.Updatable[DigitalOrderPickingLineRow, "DigitalOrderPickingLine"],
+):
     """``salesorder/DigitalOrderPickingLines`` (GET, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderDigitalOrderPickingLines"""
 
     path = "salesorder/DigitalOrderPickingLines"
-    model = DigitalOrderPickingLine
+    row = DigitalOrderPickingLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DigitalOrderPickingLine]]
 
 
 class AsyncDigitalOrderPickingLinesAPI(
-    _a.AsyncGettable[DigitalOrderPickingLine], _a.AsyncUpdatable[DigitalOrderPickingLine]
+    _a.AsyncGettable[DigitalOrderPickingLineRow, "DigitalOrderPickingLine"],
+    _a.AsyncUpdatable[DigitalOrderPickingLineRow, "DigitalOrderPickingLine"],
 ):
     """``salesorder/DigitalOrderPickingLines`` (GET, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderDigitalOrderPickingLines"""
 
     path = "salesorder/DigitalOrderPickingLines"
-    model = DigitalOrderPickingLine
+    row = DigitalOrderPickingLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DigitalOrderPickingLine]]
 
 
-class DigitalOrderPickingsAPI(_s.Gettable[DigitalOrderPicking], _s.Updatable[DigitalOrderPicking]):
+class DigitalOrderPickingsAPI(
+    _b.Gettable[DigitalOrderPickingRow, "DigitalOrderPicking"],
+    _b.Updatable[DigitalOrderPickingRow, "DigitalOrderPicking"],
+):
     """``salesorder/DigitalOrderPickings`` (GET, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderDigitalOrderPickings"""
 
     path = "salesorder/DigitalOrderPickings"
-    model = DigitalOrderPicking
+    row = DigitalOrderPickingRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DigitalOrderPicking]]
 
 
-class AsyncDigitalOrderPickingsAPI(_a.AsyncGettable[DigitalOrderPicking], _a.AsyncUpdatable[DigitalOrderPicking]):
+class AsyncDigitalOrderPickingsAPI(
+    _a.AsyncGettable[DigitalOrderPickingRow, "DigitalOrderPicking"],
+    _a.AsyncUpdatable[DigitalOrderPickingRow, "DigitalOrderPicking"],
+):
     """``salesorder/DigitalOrderPickings`` (GET, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderDigitalOrderPickings"""
 
     path = "salesorder/DigitalOrderPickings"
-    model = DigitalOrderPicking
+    row = DigitalOrderPickingRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DigitalOrderPicking]]
 
 
 class DropShipmentLinesAPI(
-    _s.Gettable[DropShipmentLine], _s.Creatable[DropShipmentLine], _s.Updatable[DropShipmentLine]
+    _b.Gettable[DropShipmentLineRow, "DropShipmentLine"],
+    _b.Creatable[DropShipmentLineRow, "DropShipmentLine"],
+    _b.Updatable[DropShipmentLineRow, "DropShipmentLine"],
 ):
     """``salesorder/DropShipmentLines`` (GET, POST, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderDropShipmentLines"""
 
     path = "salesorder/DropShipmentLines"
-    model = DropShipmentLine
+    row = DropShipmentLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DropShipmentLine]]
 
 
 class AsyncDropShipmentLinesAPI(
-    _a.AsyncGettable[DropShipmentLine], _a.AsyncCreatable[DropShipmentLine], _a.AsyncUpdatable[DropShipmentLine]
+    _a.AsyncGettable[DropShipmentLineRow, "DropShipmentLine"],
+    _a.AsyncCreatable[DropShipmentLineRow, "DropShipmentLine"],
+    _a.AsyncUpdatable[DropShipmentLineRow, "DropShipmentLine"],
 ):
     """``salesorder/DropShipmentLines`` (GET, POST, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderDropShipmentLines"""
 
     path = "salesorder/DropShipmentLines"
-    model = DropShipmentLine
+    row = DropShipmentLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DropShipmentLine]]
 
 
-class DropShipmentsAPI(_s.Gettable[DropShipment], _s.Creatable[DropShipment], _s.Updatable[DropShipment]):
+class DropShipmentsAPI(
+    _b.Gettable[DropShipmentRow, "DropShipment"],
+    _b.Creatable[DropShipmentRow, "DropShipment"],
+    _b.Updatable[DropShipmentRow, "DropShipment"],
+):
     """``salesorder/DropShipments`` (GET, POST, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderDropShipments"""
 
     path = "salesorder/DropShipments"
-    model = DropShipment
+    row = DropShipmentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DropShipment]]
 
 
 class AsyncDropShipmentsAPI(
-    _a.AsyncGettable[DropShipment], _a.AsyncCreatable[DropShipment], _a.AsyncUpdatable[DropShipment]
+    _a.AsyncGettable[DropShipmentRow, "DropShipment"],
+    _a.AsyncCreatable[DropShipmentRow, "DropShipment"],
+    _a.AsyncUpdatable[DropShipmentRow, "DropShipment"],
 ):
     """``salesorder/DropShipments`` (GET, POST, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderDropShipments"""
 
     path = "salesorder/DropShipments"
-    model = DropShipment
+    row = DropShipmentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[DropShipment]]
 
 
-class GoodsDeliveriesAPI(_s.Gettable[GoodsDelivery], _s.Creatable[GoodsDelivery], _s.Updatable[GoodsDelivery]):
+class GoodsDeliveriesAPI(
+    _b.Gettable[GoodsDeliveryRow, "GoodsDelivery"],
+    _b.Creatable[GoodsDeliveryRow, "GoodsDelivery"],
+    _b.Updatable[GoodsDeliveryRow, "GoodsDelivery"],
+):
     """``salesorder/GoodsDeliveries`` (GET, POST, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderGoodsDeliveries"""
 
     path = "salesorder/GoodsDeliveries"
-    model = GoodsDelivery
+    row = GoodsDeliveryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GoodsDelivery]]
 
 
 class AsyncGoodsDeliveriesAPI(
-    _a.AsyncGettable[GoodsDelivery], _a.AsyncCreatable[GoodsDelivery], _a.AsyncUpdatable[GoodsDelivery]
+    _a.AsyncGettable[GoodsDeliveryRow, "GoodsDelivery"],
+    _a.AsyncCreatable[GoodsDeliveryRow, "GoodsDelivery"],
+    _a.AsyncUpdatable[GoodsDeliveryRow, "GoodsDelivery"],
 ):
     """``salesorder/GoodsDeliveries`` (GET, POST, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderGoodsDeliveries"""
 
     path = "salesorder/GoodsDeliveries"
-    model = GoodsDelivery
+    row = GoodsDeliveryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GoodsDelivery]]
 
 
 class GoodsDeliveryLinesAPI(
-    _s.Gettable[GoodsDeliveryLine], _s.Creatable[GoodsDeliveryLine], _s.Updatable[GoodsDeliveryLine]
+    _b.Gettable[GoodsDeliveryLineRow, "GoodsDeliveryLine"],
+    _b.Creatable[GoodsDeliveryLineRow, "GoodsDeliveryLine"],
+    _b.Updatable[GoodsDeliveryLineRow, "GoodsDeliveryLine"],
 ):
     """``salesorder/GoodsDeliveryLines`` (GET, POST, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderGoodsDeliveryLines"""
 
     path = "salesorder/GoodsDeliveryLines"
-    model = GoodsDeliveryLine
+    row = GoodsDeliveryLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GoodsDeliveryLine]]
 
 
 class AsyncGoodsDeliveryLinesAPI(
-    _a.AsyncGettable[GoodsDeliveryLine], _a.AsyncCreatable[GoodsDeliveryLine], _a.AsyncUpdatable[GoodsDeliveryLine]
+    _a.AsyncGettable[GoodsDeliveryLineRow, "GoodsDeliveryLine"],
+    _a.AsyncCreatable[GoodsDeliveryLineRow, "GoodsDeliveryLine"],
+    _a.AsyncUpdatable[GoodsDeliveryLineRow, "GoodsDeliveryLine"],
 ):
     """``salesorder/GoodsDeliveryLines`` (GET, POST, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderGoodsDeliveryLines"""
 
     path = "salesorder/GoodsDeliveryLines"
-    model = GoodsDeliveryLine
+    row = GoodsDeliveryLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GoodsDeliveryLine]]
 
 
 class PlannedSalesReturnLinesAPI(
-    _s.Gettable[PlannedSalesReturnLine],
-    _s.Creatable[PlannedSalesReturnLine],
-    _s.Updatable[PlannedSalesReturnLine],
-    _s.Deletable[PlannedSalesReturnLine],
+    _b.Gettable[PlannedSalesReturnLineRow, "PlannedSalesReturnLine"],
+    _b.Creatable[PlannedSalesReturnLineRow, "PlannedSalesReturnLine"],
+    _b.Updatable[PlannedSalesReturnLineRow, "PlannedSalesReturnLine"],
+    _b.Deletable[PlannedSalesReturnLineRow, "PlannedSalesReturnLine"],
 ):
     """``salesorder/PlannedSalesReturnLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderPlannedSalesReturnLines"""
 
     path = "salesorder/PlannedSalesReturnLines"
-    model = PlannedSalesReturnLine
+    row = PlannedSalesReturnLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PlannedSalesReturnLine]]
 
 
 class AsyncPlannedSalesReturnLinesAPI(
-    _a.AsyncGettable[PlannedSalesReturnLine],
-    _a.AsyncCreatable[PlannedSalesReturnLine],
-    _a.AsyncUpdatable[PlannedSalesReturnLine],
-    _a.AsyncDeletable[PlannedSalesReturnLine],
+    _a.AsyncGettable[PlannedSalesReturnLineRow, "PlannedSalesReturnLine"],
+    _a.AsyncCreatable[PlannedSalesReturnLineRow, "PlannedSalesReturnLine"],
+    _a.AsyncUpdatable[PlannedSalesReturnLineRow, "PlannedSalesReturnLine"],
+    _a.AsyncDeletable[PlannedSalesReturnLineRow, "PlannedSalesReturnLine"],
 ):
     """``salesorder/PlannedSalesReturnLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderPlannedSalesReturnLines"""
 
     path = "salesorder/PlannedSalesReturnLines"
-    model = PlannedSalesReturnLine
+    row = PlannedSalesReturnLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PlannedSalesReturnLine]]
 
 
 class PlannedSalesReturnsAPI(
-    _s.Gettable[PlannedSalesReturn],
-    _s.Creatable[PlannedSalesReturn],
-    _s.Updatable[PlannedSalesReturn],
-    _s.Deletable[PlannedSalesReturn],
+    _b.Gettable[PlannedSalesReturnRow, "PlannedSalesReturn"],
+    _b.Creatable[PlannedSalesReturnRow, "PlannedSalesReturn"],
+    _b.Updatable[PlannedSalesReturnRow, "PlannedSalesReturn"],
+    _b.Deletable[PlannedSalesReturnRow, "PlannedSalesReturn"],
 ):
     """``salesorder/PlannedSalesReturns`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderPlannedSalesReturns"""
 
     path = "salesorder/PlannedSalesReturns"
-    model = PlannedSalesReturn
+    row = PlannedSalesReturnRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PlannedSalesReturn]]
 
 
 class AsyncPlannedSalesReturnsAPI(
-    _a.AsyncGettable[PlannedSalesReturn],
-    _a.AsyncCreatable[PlannedSalesReturn],
-    _a.AsyncUpdatable[PlannedSalesReturn],
-    _a.AsyncDeletable[PlannedSalesReturn],
+    _a.AsyncGettable[PlannedSalesReturnRow, "PlannedSalesReturn"],
+    _a.AsyncCreatable[PlannedSalesReturnRow, "PlannedSalesReturn"],
+    _a.AsyncUpdatable[PlannedSalesReturnRow, "PlannedSalesReturn"],
+    _a.AsyncDeletable[PlannedSalesReturnRow, "PlannedSalesReturn"],
 ):
     """``salesorder/PlannedSalesReturns`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderPlannedSalesReturns"""
 
     path = "salesorder/PlannedSalesReturns"
-    model = PlannedSalesReturn
+    row = PlannedSalesReturnRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PlannedSalesReturn]]
 
 
-class PrintedSalesOrdersAPI(_s.Creatable[PrintedSalesOrder]):
+class PrintedSalesOrdersAPI(_b.Creatable[PrintedSalesOrderRow, "PrintedSalesOrder"]):
     """``salesorder/PrintedSalesOrders`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderPrintedSalesOrders"""
 
     path = "salesorder/PrintedSalesOrders"
-    model = PrintedSalesOrder
+    row = PrintedSalesOrderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PrintedSalesOrder]]
 
 
-class AsyncPrintedSalesOrdersAPI(_a.AsyncCreatable[PrintedSalesOrder]):
+class AsyncPrintedSalesOrdersAPI(_a.AsyncCreatable[PrintedSalesOrderRow, "PrintedSalesOrder"]):
     """``salesorder/PrintedSalesOrders`` (POST): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderPrintedSalesOrders"""
 
     path = "salesorder/PrintedSalesOrders"
-    model = PrintedSalesOrder
+    row = PrintedSalesOrderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[PrintedSalesOrder]]
 
 
 class SalesOrderLinesAPI(
-    _s.Gettable[SalesOrderLine],
-    _s.Creatable[SalesOrderLine],
-    _s.Updatable[SalesOrderLine],
-    _s.Deletable[SalesOrderLine],
+    _b.Gettable[SalesOrderLineRow, "SalesOrderLine"],
+    _b.Creatable[SalesOrderLineRow, "SalesOrderLine"],
+    _b.Updatable[SalesOrderLineRow, "SalesOrderLine"],
+    _b.Deletable[SalesOrderLineRow, "SalesOrderLine"],
 ):
     """``salesorder/SalesOrderLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderSalesOrderLines"""
 
     path = "salesorder/SalesOrderLines"
-    model = SalesOrderLine
+    row = SalesOrderLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesOrderLine]]
 
 
 class AsyncSalesOrderLinesAPI(
-    _a.AsyncGettable[SalesOrderLine],
-    _a.AsyncCreatable[SalesOrderLine],
-    _a.AsyncUpdatable[SalesOrderLine],
-    _a.AsyncDeletable[SalesOrderLine],
+    _a.AsyncGettable[SalesOrderLineRow, "SalesOrderLine"],
+    _a.AsyncCreatable[SalesOrderLineRow, "SalesOrderLine"],
+    _a.AsyncUpdatable[SalesOrderLineRow, "SalesOrderLine"],
+    _a.AsyncDeletable[SalesOrderLineRow, "SalesOrderLine"],
 ):
     """``salesorder/SalesOrderLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderSalesOrderLines"""
 
     path = "salesorder/SalesOrderLines"
-    model = SalesOrderLine
+    row = SalesOrderLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesOrderLine]]
 
 
 class SalesOrdersAPI(
-    _s.Gettable[SalesOrder], _s.Creatable[SalesOrder], _s.Updatable[SalesOrder], _s.Deletable[SalesOrder]
+    _b.Gettable[SalesOrderRow, "SalesOrder"],
+    _b.Creatable[SalesOrderRow, "SalesOrder"],
+    _b.Updatable[SalesOrderRow, "SalesOrder"],
+    _b.Deletable[SalesOrderRow, "SalesOrder"],
 ):
     """``salesorder/SalesOrders`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderSalesOrders"""
 
     path = "salesorder/SalesOrders"
-    model = SalesOrder
+    row = SalesOrderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesOrder]]
 
 
 class AsyncSalesOrdersAPI(
-    _a.AsyncGettable[SalesOrder],
-    _a.AsyncCreatable[SalesOrder],
-    _a.AsyncUpdatable[SalesOrder],
-    _a.AsyncDeletable[SalesOrder],
+    _a.AsyncGettable[SalesOrderRow, "SalesOrder"],
+    _a.AsyncCreatable[SalesOrderRow, "SalesOrder"],
+    _a.AsyncUpdatable[SalesOrderRow, "SalesOrder"],
+    _a.AsyncDeletable[SalesOrderRow, "SalesOrder"],
 ):
     """``salesorder/SalesOrders`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SalesOrderSalesOrders"""
 
     path = "salesorder/SalesOrders"
-    model = SalesOrder
+    row = SalesOrderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SalesOrder]]

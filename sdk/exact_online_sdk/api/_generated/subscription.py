@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from ...models._generated.subscription import (
-    Subscription,
-    SubscriptionLine,
-    SubscriptionLineType,
-    SubscriptionReasonCode,
-    SubscriptionRestrictionEmployee,
-    SubscriptionRestrictionItem,
-    SubscriptionType,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.subscription import (
+    SubscriptionLineRow,
+    SubscriptionLineTypeRow,
+    SubscriptionReasonCodeRow,
+    SubscriptionRestrictionEmployeeRow,
+    SubscriptionRestrictionItemRow,
+    SubscriptionRow,
+    SubscriptionTypeRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.subscription import (
+        Subscription,
+        SubscriptionLine,
+        SubscriptionLineType,
+        SubscriptionReasonCode,
+        SubscriptionRestrictionEmployee,
+        SubscriptionRestrictionItem,
+        SubscriptionType,
+    )
 
 __all__ = [
     "AsyncSubscriptionLineTypesAPI",
@@ -32,132 +45,163 @@ __all__ = [
 ]
 
 
-class SubscriptionLineTypesAPI(_s.Gettable[SubscriptionLineType]):
+class SubscriptionLineTypesAPI(_b.Gettable[SubscriptionLineTypeRow, "SubscriptionLineType"]):
     """``subscription/SubscriptionLineTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SubscriptionSubscriptionLineTypes"""
 
     path = "subscription/SubscriptionLineTypes"
-    model = SubscriptionLineType
+    row = SubscriptionLineTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SubscriptionLineType]]
 
 
-class AsyncSubscriptionLineTypesAPI(_a.AsyncGettable[SubscriptionLineType]):
+class AsyncSubscriptionLineTypesAPI(_a.AsyncGettable[SubscriptionLineTypeRow, "SubscriptionLineType"]):
     """``subscription/SubscriptionLineTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SubscriptionSubscriptionLineTypes"""
 
     path = "subscription/SubscriptionLineTypes"
-    model = SubscriptionLineType
+    row = SubscriptionLineTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SubscriptionLineType]]
 
 
 class SubscriptionLinesAPI(
-    _s.Gettable[SubscriptionLine],
-    _s.Creatable[SubscriptionLine],
-    _s.Updatable[SubscriptionLine],
-    _s.Deletable[SubscriptionLine],
+    _b.Gettable[SubscriptionLineRow, "SubscriptionLine"],
+    _b.Creatable[SubscriptionLineRow, "SubscriptionLine"],
+    _b.Updatable[SubscriptionLineRow, "SubscriptionLine"],
+    _b.Deletable[SubscriptionLineRow, "SubscriptionLine"],
 ):
     """``subscription/SubscriptionLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SubscriptionSubscriptionLines"""
 
     path = "subscription/SubscriptionLines"
-    model = SubscriptionLine
+    row = SubscriptionLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SubscriptionLine]]
 
 
 class AsyncSubscriptionLinesAPI(
-    _a.AsyncGettable[SubscriptionLine],
-    _a.AsyncCreatable[SubscriptionLine],
-    _a.AsyncUpdatable[SubscriptionLine],
-    _a.AsyncDeletable[SubscriptionLine],
+    _a.AsyncGettable[SubscriptionLineRow, "SubscriptionLine"],
+    _a.AsyncCreatable[SubscriptionLineRow, "SubscriptionLine"],
+    _a.AsyncUpdatable[SubscriptionLineRow, "SubscriptionLine"],
+    _a.AsyncDeletable[SubscriptionLineRow, "SubscriptionLine"],
 ):
     """``subscription/SubscriptionLines`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SubscriptionSubscriptionLines"""
 
     path = "subscription/SubscriptionLines"
-    model = SubscriptionLine
+    row = SubscriptionLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SubscriptionLine]]
 
 
-class SubscriptionReasonCodesAPI(_s.Gettable[SubscriptionReasonCode]):
+class SubscriptionReasonCodesAPI(_b.Gettable[SubscriptionReasonCodeRow, "SubscriptionReasonCode"]):
     """``subscription/SubscriptionReasonCodes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SubscriptionSubscriptionReasonCodes"""
 
     path = "subscription/SubscriptionReasonCodes"
-    model = SubscriptionReasonCode
+    row = SubscriptionReasonCodeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SubscriptionReasonCode]]
 
 
-class AsyncSubscriptionReasonCodesAPI(_a.AsyncGettable[SubscriptionReasonCode]):
+class AsyncSubscriptionReasonCodesAPI(_a.AsyncGettable[SubscriptionReasonCodeRow, "SubscriptionReasonCode"]):
     """``subscription/SubscriptionReasonCodes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SubscriptionSubscriptionReasonCodes"""
 
     path = "subscription/SubscriptionReasonCodes"
-    model = SubscriptionReasonCode
+    row = SubscriptionReasonCodeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SubscriptionReasonCode]]
 
 
 class SubscriptionRestrictionEmployeesAPI(
-    _s.Gettable[SubscriptionRestrictionEmployee],
-    _s.Creatable[SubscriptionRestrictionEmployee],
-    _s.Deletable[SubscriptionRestrictionEmployee],
+    _b.Gettable[SubscriptionRestrictionEmployeeRow, "SubscriptionRestrictionEmployee"],
+    _b.Creatable[SubscriptionRestrictionEmployeeRow, "SubscriptionRestrictionEmployee"],
+    _b.Deletable[SubscriptionRestrictionEmployeeRow, "SubscriptionRestrictionEmployee"],
 ):
     """``subscription/SubscriptionRestrictionEmployees`` (GET, POST, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SubscriptionSubscriptionRestrictionEmployees"""
 
     path = "subscription/SubscriptionRestrictionEmployees"
-    model = SubscriptionRestrictionEmployee
+    row = SubscriptionRestrictionEmployeeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SubscriptionRestrictionEmployee]]
 
 
 class AsyncSubscriptionRestrictionEmployeesAPI(
-    _a.AsyncGettable[SubscriptionRestrictionEmployee],
-    _a.AsyncCreatable[SubscriptionRestrictionEmployee],
-    _a.AsyncDeletable[SubscriptionRestrictionEmployee],
+    _a.AsyncGettable[SubscriptionRestrictionEmployeeRow, "SubscriptionRestrictionEmployee"],
+    _a.AsyncCreatable[SubscriptionRestrictionEmployeeRow, "SubscriptionRestrictionEmployee"],
+    _a.AsyncDeletable[SubscriptionRestrictionEmployeeRow, "SubscriptionRestrictionEmployee"],
 ):
     """``subscription/SubscriptionRestrictionEmployees`` (GET, POST, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SubscriptionSubscriptionRestrictionEmployees"""
 
     path = "subscription/SubscriptionRestrictionEmployees"
-    model = SubscriptionRestrictionEmployee
+    row = SubscriptionRestrictionEmployeeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SubscriptionRestrictionEmployee]]
 
 
 class SubscriptionRestrictionItemsAPI(
-    _s.Gettable[SubscriptionRestrictionItem],
-    _s.Creatable[SubscriptionRestrictionItem],
-    _s.Deletable[SubscriptionRestrictionItem],
+    _b.Gettable[SubscriptionRestrictionItemRow, "SubscriptionRestrictionItem"],
+    _b.Creatable[SubscriptionRestrictionItemRow, "SubscriptionRestrictionItem"],
+    _b.Deletable[SubscriptionRestrictionItemRow, "SubscriptionRestrictionItem"],
 ):
     """``subscription/SubscriptionRestrictionItems`` (GET, POST, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SubscriptionSubscriptionRestrictionItems"""
 
     path = "subscription/SubscriptionRestrictionItems"
-    model = SubscriptionRestrictionItem
+    row = SubscriptionRestrictionItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SubscriptionRestrictionItem]]
 
 
 class AsyncSubscriptionRestrictionItemsAPI(
-    _a.AsyncGettable[SubscriptionRestrictionItem],
-    _a.AsyncCreatable[SubscriptionRestrictionItem],
-    _a.AsyncDeletable[SubscriptionRestrictionItem],
+    _a.AsyncGettable[SubscriptionRestrictionItemRow, "SubscriptionRestrictionItem"],
+    _a.AsyncCreatable[SubscriptionRestrictionItemRow, "SubscriptionRestrictionItem"],
+    _a.AsyncDeletable[SubscriptionRestrictionItemRow, "SubscriptionRestrictionItem"],
 ):
     """``subscription/SubscriptionRestrictionItems`` (GET, POST, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SubscriptionSubscriptionRestrictionItems"""
 
     path = "subscription/SubscriptionRestrictionItems"
-    model = SubscriptionRestrictionItem
+    row = SubscriptionRestrictionItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SubscriptionRestrictionItem]]
 
 
-class SubscriptionTypesAPI(_s.Gettable[SubscriptionType]):
+class SubscriptionTypesAPI(_b.Gettable[SubscriptionTypeRow, "SubscriptionType"]):
     """``subscription/SubscriptionTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SubscriptionSubscriptionTypes"""
 
     path = "subscription/SubscriptionTypes"
-    model = SubscriptionType
+    row = SubscriptionTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SubscriptionType]]
 
 
-class AsyncSubscriptionTypesAPI(_a.AsyncGettable[SubscriptionType]):
+class AsyncSubscriptionTypesAPI(_a.AsyncGettable[SubscriptionTypeRow, "SubscriptionType"]):
     """``subscription/SubscriptionTypes`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SubscriptionSubscriptionTypes"""
 
     path = "subscription/SubscriptionTypes"
-    model = SubscriptionType
+    row = SubscriptionTypeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SubscriptionType]]
 
 
 class SubscriptionsAPI(
-    _s.Gettable[Subscription], _s.Creatable[Subscription], _s.Updatable[Subscription], _s.Deletable[Subscription]
+    _b.Gettable[SubscriptionRow, "Subscription"],
+    _b.Creatable[SubscriptionRow, "Subscription"],
+    _b.Updatable[SubscriptionRow, "Subscription"],
+    _b.Deletable[SubscriptionRow, "Subscription"],
 ):
     """``subscription/Subscriptions`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SubscriptionSubscriptions"""
 
     path = "subscription/Subscriptions"
-    model = Subscription
+    row = SubscriptionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Subscription]]
 
 
 class AsyncSubscriptionsAPI(
-    _a.AsyncGettable[Subscription],
-    _a.AsyncCreatable[Subscription],
-    _a.AsyncUpdatable[Subscription],
-    _a.AsyncDeletable[Subscription],
+    _a.AsyncGettable[SubscriptionRow, "Subscription"],
+    _a.AsyncCreatable[SubscriptionRow, "Subscription"],
+    _a.AsyncUpdatable[SubscriptionRow, "Subscription"],
+    _a.AsyncDeletable[SubscriptionRow, "Subscription"],
 ):
     """``subscription/Subscriptions`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SubscriptionSubscriptions"""
 
     path = "subscription/Subscriptions"
-    model = Subscription
+    row = SubscriptionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Subscription]]

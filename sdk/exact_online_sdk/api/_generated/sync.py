@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from ...models._generated.sync import SyncDeleted
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.sync import SyncDeletedRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
 
-__all__ = ["AsyncSyncDeletedAPI", "SyncDeletedAPI"]
+if TYPE_CHECKING:
+    from ...models._generated.sync import SyncDeleted
+
+__all__ = ["AsyncDeletedSyncAPI", "DeletedSyncAPI"]
 
 
-class SyncDeletedAPI(_s.SinceReadable[SyncDeleted]):
+class DeletedSyncAPI(_b.SinceReadable[SyncDeletedRow, "SyncDeleted"]):
     """``sync/Deleted`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncDeleted"""
 
     path = "sync/Deleted"
-    model = SyncDeleted
+    row = SyncDeletedRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncDeleted]]
 
 
-class AsyncSyncDeletedAPI(_a.AsyncSinceReadable[SyncDeleted]):
+class AsyncDeletedSyncAPI(_a.AsyncSinceReadable[SyncDeletedRow, "SyncDeleted"]):
     """``sync/Deleted`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncDeleted"""
 
     path = "sync/Deleted"
-    model = SyncDeleted
+    row = SyncDeletedRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncDeleted]]

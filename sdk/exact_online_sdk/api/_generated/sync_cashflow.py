@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from ...models._generated.sync_cashflow import SyncPaymentTerm
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.sync_cashflow import SyncPaymentTermRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
 
-__all__ = ["AsyncSyncPaymentTermsAPI", "SyncPaymentTermsAPI"]
+if TYPE_CHECKING:
+    from ...models._generated.sync_cashflow import SyncPaymentTerm
+
+__all__ = ["AsyncPaymentTermsSyncAPI", "PaymentTermsSyncAPI"]
 
 
-class SyncPaymentTermsAPI(_s.SinceReadable[SyncPaymentTerm]):
+class PaymentTermsSyncAPI(_b.SinceReadable[SyncPaymentTermRow, "SyncPaymentTerm"]):
     """``sync/Cashflow/PaymentTerms`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncCashflowPaymentTerms"""
 
     path = "sync/Cashflow/PaymentTerms"
-    model = SyncPaymentTerm
+    row = SyncPaymentTermRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncPaymentTerm]]
 
 
-class AsyncSyncPaymentTermsAPI(_a.AsyncSinceReadable[SyncPaymentTerm]):
+class AsyncPaymentTermsSyncAPI(_a.AsyncSinceReadable[SyncPaymentTermRow, "SyncPaymentTerm"]):
     """``sync/Cashflow/PaymentTerms`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncCashflowPaymentTerms"""
 
     path = "sync/Cashflow/PaymentTerms"
-    model = SyncPaymentTerm
+    row = SyncPaymentTermRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncPaymentTerm]]

@@ -2,73 +2,94 @@
 
 from __future__ import annotations
 
-from ...models._generated.sync_crm import SyncAccount, SyncAddress, SyncContact, SyncQuotation
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.sync_crm import SyncAccountRow, SyncAddressRow, SyncContactRow, SyncQuotationRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.sync_crm import SyncAccount, SyncAddress, SyncContact, SyncQuotation
 
 __all__ = [
-    "AsyncSyncAccountsAPI",
-    "AsyncSyncAddressesAPI",
-    "AsyncSyncContactsAPI",
-    "AsyncSyncQuotationsAPI",
-    "SyncAccountsAPI",
-    "SyncAddressesAPI",
-    "SyncContactsAPI",
-    "SyncQuotationsAPI",
+    "AccountsSyncAPI",
+    "AddressesSyncAPI",
+    "AsyncAccountsSyncAPI",
+    "AsyncAddressesSyncAPI",
+    "AsyncContactsSyncAPI",
+    "AsyncQuotationsSyncAPI",
+    "ContactsSyncAPI",
+    "QuotationsSyncAPI",
 ]
 
 
-class SyncAccountsAPI(_s.SinceReadable[SyncAccount]):
+class AccountsSyncAPI(_b.SinceReadable[SyncAccountRow, "SyncAccount"]):
     """``sync/CRM/Accounts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncCRMAccounts"""
 
     path = "sync/CRM/Accounts"
-    model = SyncAccount
+    row = SyncAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncAccount]]
 
 
-class AsyncSyncAccountsAPI(_a.AsyncSinceReadable[SyncAccount]):
+class AsyncAccountsSyncAPI(_a.AsyncSinceReadable[SyncAccountRow, "SyncAccount"]):
     """``sync/CRM/Accounts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncCRMAccounts"""
 
     path = "sync/CRM/Accounts"
-    model = SyncAccount
+    row = SyncAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncAccount]]
 
 
-class SyncAddressesAPI(_s.SinceReadable[SyncAddress]):
+class AddressesSyncAPI(_b.SinceReadable[SyncAddressRow, "SyncAddress"]):
     """``sync/CRM/Addresses`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncCRMAddresses"""
 
     path = "sync/CRM/Addresses"
-    model = SyncAddress
+    row = SyncAddressRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncAddress]]
 
 
-class AsyncSyncAddressesAPI(_a.AsyncSinceReadable[SyncAddress]):
+class AsyncAddressesSyncAPI(_a.AsyncSinceReadable[SyncAddressRow, "SyncAddress"]):
     """``sync/CRM/Addresses`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncCRMAddresses"""
 
     path = "sync/CRM/Addresses"
-    model = SyncAddress
+    row = SyncAddressRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncAddress]]
 
 
-class SyncContactsAPI(_s.SinceReadable[SyncContact]):
+class ContactsSyncAPI(_b.SinceReadable[SyncContactRow, "SyncContact"]):
     """``sync/CRM/Contacts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncCRMContacts"""
 
     path = "sync/CRM/Contacts"
-    model = SyncContact
+    row = SyncContactRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncContact]]
 
 
-class AsyncSyncContactsAPI(_a.AsyncSinceReadable[SyncContact]):
+class AsyncContactsSyncAPI(_a.AsyncSinceReadable[SyncContactRow, "SyncContact"]):
     """``sync/CRM/Contacts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncCRMContacts"""
 
     path = "sync/CRM/Contacts"
-    model = SyncContact
+    row = SyncContactRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncContact]]
 
 
-class SyncQuotationsAPI(_s.SinceReadable[SyncQuotation]):
+class QuotationsSyncAPI(_b.SinceReadable[SyncQuotationRow, "SyncQuotation"]):
     """``sync/CRM/Quotations`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncCRMQuotations"""
 
     path = "sync/CRM/Quotations"
-    model = SyncQuotation
+    row = SyncQuotationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncQuotation]]
 
 
-class AsyncSyncQuotationsAPI(_a.AsyncSinceReadable[SyncQuotation]):
+class AsyncQuotationsSyncAPI(_a.AsyncSinceReadable[SyncQuotationRow, "SyncQuotation"]):
     """``sync/CRM/Quotations`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncCRMQuotations"""
 
     path = "sync/CRM/Quotations"
-    model = SyncQuotation
+    row = SyncQuotationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncQuotation]]

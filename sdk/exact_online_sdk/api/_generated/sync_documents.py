@@ -2,36 +2,49 @@
 
 from __future__ import annotations
 
-from ...models._generated.sync_documents import SyncDocument, SyncDocumentAttachment
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.sync_documents import SyncDocumentAttachmentRow, SyncDocumentRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
 
-__all__ = ["AsyncSyncDocumentAttachmentsAPI", "AsyncSyncDocumentsAPI", "SyncDocumentAttachmentsAPI", "SyncDocumentsAPI"]
+if TYPE_CHECKING:
+    from ...models._generated.sync_documents import SyncDocument, SyncDocumentAttachment
+
+__all__ = ["AsyncDocumentAttachmentsSyncAPI", "AsyncDocumentsSyncAPI", "DocumentAttachmentsSyncAPI", "DocumentsSyncAPI"]
 
 
-class SyncDocumentAttachmentsAPI(_s.SinceReadable[SyncDocumentAttachment]):
+class DocumentAttachmentsSyncAPI(_b.SinceReadable[SyncDocumentAttachmentRow, "SyncDocumentAttachment"]):
     """``sync/Documents/DocumentAttachments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncDocumentsDocumentAttachments"""
 
     path = "sync/Documents/DocumentAttachments"
-    model = SyncDocumentAttachment
+    row = SyncDocumentAttachmentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncDocumentAttachment]]
 
 
-class AsyncSyncDocumentAttachmentsAPI(_a.AsyncSinceReadable[SyncDocumentAttachment]):
+class AsyncDocumentAttachmentsSyncAPI(_a.AsyncSinceReadable[SyncDocumentAttachmentRow, "SyncDocumentAttachment"]):
     """``sync/Documents/DocumentAttachments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncDocumentsDocumentAttachments"""
 
     path = "sync/Documents/DocumentAttachments"
-    model = SyncDocumentAttachment
+    row = SyncDocumentAttachmentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncDocumentAttachment]]
 
 
-class SyncDocumentsAPI(_s.SinceReadable[SyncDocument]):
+class DocumentsSyncAPI(_b.SinceReadable[SyncDocumentRow, "SyncDocument"]):
     """``sync/Documents/Documents`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncDocumentsDocuments"""
 
     path = "sync/Documents/Documents"
-    model = SyncDocument
+    row = SyncDocumentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncDocument]]
 
 
-class AsyncSyncDocumentsAPI(_a.AsyncSinceReadable[SyncDocument]):
+class AsyncDocumentsSyncAPI(_a.AsyncSinceReadable[SyncDocumentRow, "SyncDocument"]):
     """``sync/Documents/Documents`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncDocumentsDocuments"""
 
     path = "sync/Documents/Documents"
-    model = SyncDocument
+    row = SyncDocumentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncDocument]]

@@ -2,57 +2,74 @@
 
 from __future__ import annotations
 
-from ...models._generated.sync_financial import SyncGLAccount, SyncGLClassification, SyncTransactionLine
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.sync_financial import SyncGLAccountRow, SyncGLClassificationRow, SyncTransactionLineRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.sync_financial import SyncGLAccount, SyncGLClassification, SyncTransactionLine
 
 __all__ = [
-    "AsyncSyncGLAccountsAPI",
-    "AsyncSyncGLClassificationsAPI",
-    "AsyncSyncTransactionLinesAPI",
-    "SyncGLAccountsAPI",
-    "SyncGLClassificationsAPI",
-    "SyncTransactionLinesAPI",
+    "AsyncGLAccountsSyncAPI",
+    "AsyncGLClassificationsSyncAPI",
+    "AsyncTransactionLinesSyncAPI",
+    "GLAccountsSyncAPI",
+    "GLClassificationsSyncAPI",
+    "TransactionLinesSyncAPI",
 ]
 
 
-class SyncGLAccountsAPI(_s.SinceReadable[SyncGLAccount]):
+class GLAccountsSyncAPI(_b.SinceReadable[SyncGLAccountRow, "SyncGLAccount"]):
     """``sync/Financial/GLAccounts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncFinancialGLAccounts"""
 
     path = "sync/Financial/GLAccounts"
-    model = SyncGLAccount
+    row = SyncGLAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncGLAccount]]
 
 
-class AsyncSyncGLAccountsAPI(_a.AsyncSinceReadable[SyncGLAccount]):
+class AsyncGLAccountsSyncAPI(_a.AsyncSinceReadable[SyncGLAccountRow, "SyncGLAccount"]):
     """``sync/Financial/GLAccounts`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncFinancialGLAccounts"""
 
     path = "sync/Financial/GLAccounts"
-    model = SyncGLAccount
+    row = SyncGLAccountRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncGLAccount]]
 
 
-class SyncGLClassificationsAPI(_s.SinceReadable[SyncGLClassification]):
+class GLClassificationsSyncAPI(_b.SinceReadable[SyncGLClassificationRow, "SyncGLClassification"]):
     """``sync/Financial/GLClassifications`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncFinancialGLClassifications"""
 
     path = "sync/Financial/GLClassifications"
-    model = SyncGLClassification
+    row = SyncGLClassificationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncGLClassification]]
 
 
-class AsyncSyncGLClassificationsAPI(_a.AsyncSinceReadable[SyncGLClassification]):
+class AsyncGLClassificationsSyncAPI(_a.AsyncSinceReadable[SyncGLClassificationRow, "SyncGLClassification"]):
     """``sync/Financial/GLClassifications`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncFinancialGLClassifications"""
 
     path = "sync/Financial/GLClassifications"
-    model = SyncGLClassification
+    row = SyncGLClassificationRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncGLClassification]]
 
 
-class SyncTransactionLinesAPI(_s.SinceReadable[SyncTransactionLine]):
+class TransactionLinesSyncAPI(_b.SinceReadable[SyncTransactionLineRow, "SyncTransactionLine"]):
     """``sync/Financial/TransactionLines`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncFinancialTransactionLines"""
 
     path = "sync/Financial/TransactionLines"
-    model = SyncTransactionLine
+    row = SyncTransactionLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncTransactionLine]]
 
 
-class AsyncSyncTransactionLinesAPI(_a.AsyncSinceReadable[SyncTransactionLine]):
+class AsyncTransactionLinesSyncAPI(_a.AsyncSinceReadable[SyncTransactionLineRow, "SyncTransactionLine"]):
     """``sync/Financial/TransactionLines`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncFinancialTransactionLines"""
 
     path = "sync/Financial/TransactionLines"
-    model = SyncTransactionLine
+    row = SyncTransactionLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncTransactionLine]]

@@ -2,57 +2,86 @@
 
 from __future__ import annotations
 
-from ...models._generated.sync_inventory import SyncItemWarehouse, SyncStockPosition, SyncStorageLocationStockPosition
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.sync_inventory import (
+    SyncItemWarehouseRow,
+    SyncStockPositionRow,
+    SyncStorageLocationStockPositionRow,
+)
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.sync_inventory import (
+        SyncItemWarehouse,
+        SyncStockPosition,
+        SyncStorageLocationStockPosition,
+    )
 
 __all__ = [
-    "AsyncSyncItemWarehousesAPI",
-    "AsyncSyncStockPositionsAPI",
-    "AsyncSyncStorageLocationStockPositionsAPI",
-    "SyncItemWarehousesAPI",
-    "SyncStockPositionsAPI",
-    "SyncStorageLocationStockPositionsAPI",
+    "AsyncItemWarehousesSyncAPI",
+    "AsyncStockPositionsSyncAPI",
+    "AsyncStorageLocationStockPositionsSyncAPI",
+    "ItemWarehousesSyncAPI",
+    "StockPositionsSyncAPI",
+    "StorageLocationStockPositionsSyncAPI",
 ]
 
 
-class SyncItemWarehousesAPI(_s.SinceReadable[SyncItemWarehouse]):
+class ItemWarehousesSyncAPI(_b.SinceReadable[SyncItemWarehouseRow, "SyncItemWarehouse"]):
     """``sync/Inventory/ItemWarehouses`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncInventoryItemWarehouses"""
 
     path = "sync/Inventory/ItemWarehouses"
-    model = SyncItemWarehouse
+    row = SyncItemWarehouseRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncItemWarehouse]]
 
 
-class AsyncSyncItemWarehousesAPI(_a.AsyncSinceReadable[SyncItemWarehouse]):
+class AsyncItemWarehousesSyncAPI(_a.AsyncSinceReadable[SyncItemWarehouseRow, "SyncItemWarehouse"]):
     """``sync/Inventory/ItemWarehouses`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncInventoryItemWarehouses"""
 
     path = "sync/Inventory/ItemWarehouses"
-    model = SyncItemWarehouse
+    row = SyncItemWarehouseRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncItemWarehouse]]
 
 
-class SyncStockPositionsAPI(_s.SinceReadable[SyncStockPosition]):
+class StockPositionsSyncAPI(_b.SinceReadable[SyncStockPositionRow, "SyncStockPosition"]):
     """``sync/Inventory/StockPositions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncInventoryStockPositions"""
 
     path = "sync/Inventory/StockPositions"
-    model = SyncStockPosition
+    row = SyncStockPositionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncStockPosition]]
 
 
-class AsyncSyncStockPositionsAPI(_a.AsyncSinceReadable[SyncStockPosition]):
+class AsyncStockPositionsSyncAPI(_a.AsyncSinceReadable[SyncStockPositionRow, "SyncStockPosition"]):
     """``sync/Inventory/StockPositions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncInventoryStockPositions"""
 
     path = "sync/Inventory/StockPositions"
-    model = SyncStockPosition
+    row = SyncStockPositionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncStockPosition]]
 
 
-class SyncStorageLocationStockPositionsAPI(_s.SinceReadable[SyncStorageLocationStockPosition]):
+class StorageLocationStockPositionsSyncAPI(
+    _b.SinceReadable[SyncStorageLocationStockPositionRow, "SyncStorageLocationStockPosition"]
+):
     """``sync/Inventory/StorageLocationStockPositions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncInventoryStorageLocationStockPositions"""
 
     path = "sync/Inventory/StorageLocationStockPositions"
-    model = SyncStorageLocationStockPosition
+    row = SyncStorageLocationStockPositionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncStorageLocationStockPosition]]
 
 
-class AsyncSyncStorageLocationStockPositionsAPI(_a.AsyncSinceReadable[SyncStorageLocationStockPosition]):
+class AsyncStorageLocationStockPositionsSyncAPI(
+    _a.AsyncSinceReadable[SyncStorageLocationStockPositionRow, "SyncStorageLocationStockPosition"]
+):
     """``sync/Inventory/StorageLocationStockPositions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncInventoryStorageLocationStockPositions"""
 
     path = "sync/Inventory/StorageLocationStockPositions"
-    model = SyncStorageLocationStockPosition
+    row = SyncStorageLocationStockPositionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncStorageLocationStockPosition]]

@@ -2,36 +2,49 @@
 
 from __future__ import annotations
 
-from ...models._generated.sync_logistics import SyncItem, SyncSalesItemPrice
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.sync_logistics import SyncItemRow, SyncSalesItemPriceRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
 
-__all__ = ["AsyncSyncItemsAPI", "AsyncSyncSalesItemPricesAPI", "SyncItemsAPI", "SyncSalesItemPricesAPI"]
+if TYPE_CHECKING:
+    from ...models._generated.sync_logistics import SyncItem, SyncSalesItemPrice
+
+__all__ = ["AsyncItemsSyncAPI", "AsyncSalesItemPricesSyncAPI", "ItemsSyncAPI", "SalesItemPricesSyncAPI"]
 
 
-class SyncItemsAPI(_s.SinceReadable[SyncItem]):
+class ItemsSyncAPI(_b.SinceReadable[SyncItemRow, "SyncItem"]):
     """``sync/Logistics/Items`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncLogisticsItems"""
 
     path = "sync/Logistics/Items"
-    model = SyncItem
+    row = SyncItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncItem]]
 
 
-class AsyncSyncItemsAPI(_a.AsyncSinceReadable[SyncItem]):
+class AsyncItemsSyncAPI(_a.AsyncSinceReadable[SyncItemRow, "SyncItem"]):
     """``sync/Logistics/Items`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncLogisticsItems"""
 
     path = "sync/Logistics/Items"
-    model = SyncItem
+    row = SyncItemRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncItem]]
 
 
-class SyncSalesItemPricesAPI(_s.SinceReadable[SyncSalesItemPrice]):
+class SalesItemPricesSyncAPI(_b.SinceReadable[SyncSalesItemPriceRow, "SyncSalesItemPrice"]):
     """``sync/Logistics/SalesItemPrices`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncLogisticsSalesItemPrices"""
 
     path = "sync/Logistics/SalesItemPrices"
-    model = SyncSalesItemPrice
+    row = SyncSalesItemPriceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncSalesItemPrice]]
 
 
-class AsyncSyncSalesItemPricesAPI(_a.AsyncSinceReadable[SyncSalesItemPrice]):
+class AsyncSalesItemPricesSyncAPI(_a.AsyncSinceReadable[SyncSalesItemPriceRow, "SyncSalesItemPrice"]):
     """``sync/Logistics/SalesItemPrices`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncLogisticsSalesItemPrices"""
 
     path = "sync/Logistics/SalesItemPrices"
-    model = SyncSalesItemPrice
+    row = SyncSalesItemPriceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncSalesItemPrice]]

@@ -2,36 +2,49 @@
 
 from __future__ import annotations
 
-from ...models._generated.sync_project import SyncProject, SyncTimeCostTransaction
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.sync_project import SyncProjectRow, SyncTimeCostTransactionRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
 
-__all__ = ["AsyncSyncProjectsAPI", "AsyncSyncTimeCostTransactionsAPI", "SyncProjectsAPI", "SyncTimeCostTransactionsAPI"]
+if TYPE_CHECKING:
+    from ...models._generated.sync_project import SyncProject, SyncTimeCostTransaction
+
+__all__ = ["AsyncProjectsSyncAPI", "AsyncTimeCostTransactionsSyncAPI", "ProjectsSyncAPI", "TimeCostTransactionsSyncAPI"]
 
 
-class SyncProjectsAPI(_s.SinceReadable[SyncProject]):
+class ProjectsSyncAPI(_b.SinceReadable[SyncProjectRow, "SyncProject"]):
     """``sync/Project/Projects`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncProjectProjects"""
 
     path = "sync/Project/Projects"
-    model = SyncProject
+    row = SyncProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncProject]]
 
 
-class AsyncSyncProjectsAPI(_a.AsyncSinceReadable[SyncProject]):
+class AsyncProjectsSyncAPI(_a.AsyncSinceReadable[SyncProjectRow, "SyncProject"]):
     """``sync/Project/Projects`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncProjectProjects"""
 
     path = "sync/Project/Projects"
-    model = SyncProject
+    row = SyncProjectRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncProject]]
 
 
-class SyncTimeCostTransactionsAPI(_s.SinceReadable[SyncTimeCostTransaction]):
+class TimeCostTransactionsSyncAPI(_b.SinceReadable[SyncTimeCostTransactionRow, "SyncTimeCostTransaction"]):
     """``sync/Project/TimeCostTransactions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncProjectTimeCostTransactions"""
 
     path = "sync/Project/TimeCostTransactions"
-    model = SyncTimeCostTransaction
+    row = SyncTimeCostTransactionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncTimeCostTransaction]]
 
 
-class AsyncSyncTimeCostTransactionsAPI(_a.AsyncSinceReadable[SyncTimeCostTransaction]):
+class AsyncTimeCostTransactionsSyncAPI(_a.AsyncSinceReadable[SyncTimeCostTransactionRow, "SyncTimeCostTransaction"]):
     """``sync/Project/TimeCostTransactions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncProjectTimeCostTransactions"""
 
     path = "sync/Project/TimeCostTransactions"
-    model = SyncTimeCostTransaction
+    row = SyncTimeCostTransactionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncTimeCostTransaction]]

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from ...models._generated.sync_salesinvoice import SyncSalesInvoice
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.sync_salesinvoice import SyncSalesInvoiceRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
 
-__all__ = ["AsyncSyncSalesInvoicesAPI", "SyncSalesInvoicesAPI"]
+if TYPE_CHECKING:
+    from ...models._generated.sync_salesinvoice import SyncSalesInvoice
+
+__all__ = ["AsyncSalesInvoicesSyncAPI", "SalesInvoicesSyncAPI"]
 
 
-class SyncSalesInvoicesAPI(_s.SinceReadable[SyncSalesInvoice]):
+class SalesInvoicesSyncAPI(_b.SinceReadable[SyncSalesInvoiceRow, "SyncSalesInvoice"]):
     """``sync/SalesInvoice/SalesInvoices`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncSalesInvoiceSalesInvoices"""
 
     path = "sync/SalesInvoice/SalesInvoices"
-    model = SyncSalesInvoice
+    row = SyncSalesInvoiceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncSalesInvoice]]
 
 
-class AsyncSyncSalesInvoicesAPI(_a.AsyncSinceReadable[SyncSalesInvoice]):
+class AsyncSalesInvoicesSyncAPI(_a.AsyncSinceReadable[SyncSalesInvoiceRow, "SyncSalesInvoice"]):
     """``sync/SalesInvoice/SalesInvoices`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncSalesInvoiceSalesInvoices"""
 
     path = "sync/SalesInvoice/SalesInvoices"
-    model = SyncSalesInvoice
+    row = SyncSalesInvoiceRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncSalesInvoice]]

@@ -2,57 +2,74 @@
 
 from __future__ import annotations
 
-from ...models._generated.sync_salesorder import SyncGoodsDelivery, SyncGoodsDeliveryLine, SyncSalesOrder
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.sync_salesorder import SyncGoodsDeliveryLineRow, SyncGoodsDeliveryRow, SyncSalesOrderRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.sync_salesorder import SyncGoodsDelivery, SyncGoodsDeliveryLine, SyncSalesOrder
 
 __all__ = [
-    "AsyncSyncGoodsDeliveriesAPI",
-    "AsyncSyncGoodsDeliveryLinesAPI",
-    "AsyncSyncSalesOrdersAPI",
-    "SyncGoodsDeliveriesAPI",
-    "SyncGoodsDeliveryLinesAPI",
-    "SyncSalesOrdersAPI",
+    "AsyncGoodsDeliveriesSyncAPI",
+    "AsyncGoodsDeliveryLinesSyncAPI",
+    "AsyncSalesOrdersSyncAPI",
+    "GoodsDeliveriesSyncAPI",
+    "GoodsDeliveryLinesSyncAPI",
+    "SalesOrdersSyncAPI",
 ]
 
 
-class SyncGoodsDeliveriesAPI(_s.SinceReadable[SyncGoodsDelivery]):
+class GoodsDeliveriesSyncAPI(_b.SinceReadable[SyncGoodsDeliveryRow, "SyncGoodsDelivery"]):
     """``sync/SalesOrder/GoodsDeliveries`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncSalesOrderGoodsDeliveries"""
 
     path = "sync/SalesOrder/GoodsDeliveries"
-    model = SyncGoodsDelivery
+    row = SyncGoodsDeliveryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncGoodsDelivery]]
 
 
-class AsyncSyncGoodsDeliveriesAPI(_a.AsyncSinceReadable[SyncGoodsDelivery]):
+class AsyncGoodsDeliveriesSyncAPI(_a.AsyncSinceReadable[SyncGoodsDeliveryRow, "SyncGoodsDelivery"]):
     """``sync/SalesOrder/GoodsDeliveries`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncSalesOrderGoodsDeliveries"""
 
     path = "sync/SalesOrder/GoodsDeliveries"
-    model = SyncGoodsDelivery
+    row = SyncGoodsDeliveryRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncGoodsDelivery]]
 
 
-class SyncGoodsDeliveryLinesAPI(_s.SinceReadable[SyncGoodsDeliveryLine]):
+class GoodsDeliveryLinesSyncAPI(_b.SinceReadable[SyncGoodsDeliveryLineRow, "SyncGoodsDeliveryLine"]):
     """``sync/SalesOrder/GoodsDeliveryLines`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncSalesOrderGoodsDeliveryLines"""
 
     path = "sync/SalesOrder/GoodsDeliveryLines"
-    model = SyncGoodsDeliveryLine
+    row = SyncGoodsDeliveryLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncGoodsDeliveryLine]]
 
 
-class AsyncSyncGoodsDeliveryLinesAPI(_a.AsyncSinceReadable[SyncGoodsDeliveryLine]):
+class AsyncGoodsDeliveryLinesSyncAPI(_a.AsyncSinceReadable[SyncGoodsDeliveryLineRow, "SyncGoodsDeliveryLine"]):
     """``sync/SalesOrder/GoodsDeliveryLines`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncSalesOrderGoodsDeliveryLines"""
 
     path = "sync/SalesOrder/GoodsDeliveryLines"
-    model = SyncGoodsDeliveryLine
+    row = SyncGoodsDeliveryLineRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncGoodsDeliveryLine]]
 
 
-class SyncSalesOrdersAPI(_s.SinceReadable[SyncSalesOrder]):
+class SalesOrdersSyncAPI(_b.SinceReadable[SyncSalesOrderRow, "SyncSalesOrder"]):
     """``sync/SalesOrder/SalesOrders`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncSalesOrderSalesOrders"""
 
     path = "sync/SalesOrder/SalesOrders"
-    model = SyncSalesOrder
+    row = SyncSalesOrderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncSalesOrder]]
 
 
-class AsyncSyncSalesOrdersAPI(_a.AsyncSinceReadable[SyncSalesOrder]):
+class AsyncSalesOrdersSyncAPI(_a.AsyncSinceReadable[SyncSalesOrderRow, "SyncSalesOrder"]):
     """``sync/SalesOrder/SalesOrders`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SyncSalesOrderSalesOrders"""
 
     path = "sync/SalesOrder/SalesOrders"
-    model = SyncSalesOrder
+    row = SyncSalesOrderRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[SyncSalesOrder]]

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from ...models._generated.system import (
-    AccountantInfo,
-    AllDivision,
-    AvailableFeature,
-    Division,
-    GetMostRecentlyUsedDivision,
-    User,
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.system import (
+    AccountantInfoRow,
+    AllDivisionRow,
+    AvailableFeatureRow,
+    DivisionRow,
+    GetMostRecentlyUsedDivisionRow,
+    UserRow,
 )
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.system import (
+        AccountantInfo,
+        AllDivision,
+        AvailableFeature,
+        Division,
+        GetMostRecentlyUsedDivision,
+        User,
+    )
 
 __all__ = [
     "AccountantInfoAPI",
@@ -29,85 +41,113 @@ __all__ = [
 ]
 
 
-class AccountantInfoAPI(_s.Gettable[AccountantInfo]):
+class AccountantInfoAPI(_b.Gettable[AccountantInfoRow, "AccountantInfo"]):
     """``system/AccountantInfo`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SystemSystemAccountantInfo"""
 
     path = "system/AccountantInfo"
-    model = AccountantInfo
+    row = AccountantInfoRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountantInfo]]
 
 
-class AsyncAccountantInfoAPI(_a.AsyncGettable[AccountantInfo]):
+class AsyncAccountantInfoAPI(_a.AsyncGettable[AccountantInfoRow, "AccountantInfo"]):
     """``system/AccountantInfo`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SystemSystemAccountantInfo"""
 
     path = "system/AccountantInfo"
-    model = AccountantInfo
+    row = AccountantInfoRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AccountantInfo]]
 
 
-class AllDivisionsAPI(_s.Gettable[AllDivision]):
+class AllDivisionsAPI(_b.Gettable[AllDivisionRow, "AllDivision"]):
     """``system/AllDivisions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SystemSystemAllDivisions"""
 
     path = "system/AllDivisions"
-    model = AllDivision
+    row = AllDivisionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AllDivision]]
 
 
-class AsyncAllDivisionsAPI(_a.AsyncGettable[AllDivision]):
+class AsyncAllDivisionsAPI(_a.AsyncGettable[AllDivisionRow, "AllDivision"]):
     """``system/AllDivisions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SystemSystemAllDivisions"""
 
     path = "system/AllDivisions"
-    model = AllDivision
+    row = AllDivisionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AllDivision]]
 
 
-class AvailableFeaturesAPI(_s.Gettable[AvailableFeature]):
+class AvailableFeaturesAPI(_b.Gettable[AvailableFeatureRow, "AvailableFeature"]):
     """``system/AvailableFeatures`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SystemSystemAvailableFeatures"""
 
     path = "system/AvailableFeatures"
-    model = AvailableFeature
+    row = AvailableFeatureRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AvailableFeature]]
 
 
-class AsyncAvailableFeaturesAPI(_a.AsyncGettable[AvailableFeature]):
+class AsyncAvailableFeaturesAPI(_a.AsyncGettable[AvailableFeatureRow, "AvailableFeature"]):
     """``system/AvailableFeatures`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SystemSystemAvailableFeatures"""
 
     path = "system/AvailableFeatures"
-    model = AvailableFeature
+    row = AvailableFeatureRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[AvailableFeature]]
 
 
-class DivisionsAPI(_s.Gettable[Division]):
+class DivisionsAPI(_b.Gettable[DivisionRow, "Division"]):
     """``system/Divisions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SystemSystemDivisions"""
 
     path = "system/Divisions"
-    model = Division
+    row = DivisionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Division]]
 
 
-class AsyncDivisionsAPI(_a.AsyncGettable[Division]):
+class AsyncDivisionsAPI(_a.AsyncGettable[DivisionRow, "Division"]):
     """``system/Divisions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SystemSystemDivisions"""
 
     path = "system/Divisions"
-    model = Division
+    row = DivisionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[Division]]
 
 
-class GetMostRecentlyUsedDivisionsAPI(_s.Gettable[GetMostRecentlyUsedDivision]):
+class GetMostRecentlyUsedDivisionsAPI(_b.Gettable[GetMostRecentlyUsedDivisionRow, "GetMostRecentlyUsedDivision"]):
     """``system/GetMostRecentlyUsedDivisions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SystemSystemGetMostRecentlyUsedDivisions"""
 
     path = "system/GetMostRecentlyUsedDivisions"
-    model = GetMostRecentlyUsedDivision
+    row = GetMostRecentlyUsedDivisionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GetMostRecentlyUsedDivision]]
 
 
-class AsyncGetMostRecentlyUsedDivisionsAPI(_a.AsyncGettable[GetMostRecentlyUsedDivision]):
+class AsyncGetMostRecentlyUsedDivisionsAPI(
+    _a.AsyncGettable[GetMostRecentlyUsedDivisionRow, "GetMostRecentlyUsedDivision"]
+):
     """``system/GetMostRecentlyUsedDivisions`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SystemSystemGetMostRecentlyUsedDivisions"""
 
     path = "system/GetMostRecentlyUsedDivisions"
-    model = GetMostRecentlyUsedDivision
+    row = GetMostRecentlyUsedDivisionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[GetMostRecentlyUsedDivision]]
 
 
-class UsersAPI(_s.Gettable[User], _s.Creatable[User], _s.Updatable[User]):
+class UsersAPI(_b.Gettable[UserRow, "User"], _b.Creatable[UserRow, "User"], _b.Updatable[UserRow, "User"]):
     """``system/Users`` (GET, POST, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SystemUsers"""
 
     path = "system/Users"
-    model = User
+    row = UserRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[User]]
 
 
-class AsyncUsersAPI(_a.AsyncGettable[User], _a.AsyncCreatable[User], _a.AsyncUpdatable[User]):
+class AsyncUsersAPI(
+    _a.AsyncGettable[UserRow, "User"], _a.AsyncCreatable[UserRow, "User"], _a.AsyncUpdatable[UserRow, "User"]
+):
     """``system/Users`` (GET, POST, PUT): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=SystemUsers"""
 
     path = "system/Users"
-    model = User
+    row = UserRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[User]]

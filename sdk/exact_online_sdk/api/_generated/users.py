@@ -2,36 +2,49 @@
 
 from __future__ import annotations
 
-from ...models._generated.users import UserRole, UserRolesPerDivision
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.users import UserRoleRow, UserRolesPerDivisionRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.users import UserRole, UserRolesPerDivision
 
 __all__ = ["AsyncUserRolesAPI", "AsyncUserRolesPerDivisionAPI", "UserRolesAPI", "UserRolesPerDivisionAPI"]
 
 
-class UserRolesAPI(_s.Gettable[UserRole]):
+class UserRolesAPI(_b.Gettable[UserRoleRow, "UserRole"]):
     """``users/UserRoles`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=UsersUserRoles"""
 
     path = "users/UserRoles"
-    model = UserRole
+    row = UserRoleRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[UserRole]]
 
 
-class AsyncUserRolesAPI(_a.AsyncGettable[UserRole]):
+class AsyncUserRolesAPI(_a.AsyncGettable[UserRoleRow, "UserRole"]):
     """``users/UserRoles`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=UsersUserRoles"""
 
     path = "users/UserRoles"
-    model = UserRole
+    row = UserRoleRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[UserRole]]
 
 
-class UserRolesPerDivisionAPI(_s.Gettable[UserRolesPerDivision]):
+class UserRolesPerDivisionAPI(_b.Gettable[UserRolesPerDivisionRow, "UserRolesPerDivision"]):
     """``users/UserRolesPerDivision`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=UsersUserRolesPerDivision"""
 
     path = "users/UserRolesPerDivision"
-    model = UserRolesPerDivision
+    row = UserRolesPerDivisionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[UserRolesPerDivision]]
 
 
-class AsyncUserRolesPerDivisionAPI(_a.AsyncGettable[UserRolesPerDivision]):
+class AsyncUserRolesPerDivisionAPI(_a.AsyncGettable[UserRolesPerDivisionRow, "UserRolesPerDivision"]):
     """``users/UserRolesPerDivision`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=UsersUserRolesPerDivision"""
 
     path = "users/UserRolesPerDivision"
-    model = UserRolesPerDivision
+    row = UserRolesPerDivisionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[UserRolesPerDivision]]

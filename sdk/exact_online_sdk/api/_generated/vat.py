@@ -2,38 +2,59 @@
 
 from __future__ import annotations
 
-from ...models._generated.vat import VATCode, VatPercentage
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.vat import VATCodeRow, VatPercentageRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.vat import VATCode, VatPercentage
 
 __all__ = ["AsyncVATCodesAPI", "AsyncVatPercentagesAPI", "VATCodesAPI", "VatPercentagesAPI"]
 
 
-class VATCodesAPI(_s.Gettable[VATCode], _s.Creatable[VATCode], _s.Updatable[VATCode], _s.Deletable[VATCode]):
-    """``vat/VATCodes`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=VATVATCodes"""
-
-    path = "vat/VATCodes"
-    model = VATCode
-
-
-class AsyncVATCodesAPI(
-    _a.AsyncGettable[VATCode], _a.AsyncCreatable[VATCode], _a.AsyncUpdatable[VATCode], _a.AsyncDeletable[VATCode]
+class VATCodesAPI(
+    _b.Gettable[VATCodeRow, "VATCode"],
+    _b.Creatable[VATCodeRow, "VATCode"],
+    _b.Updatable[VATCodeRow, "VATCode"],
+    _b.Deletable[VATCodeRow, "VATCode"],
 ):
     """``vat/VATCodes`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=VATVATCodes"""
 
     path = "vat/VATCodes"
-    model = VATCode
+    row = VATCodeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[VATCode]]
 
 
-class VatPercentagesAPI(_s.Gettable[VatPercentage]):
+class AsyncVATCodesAPI(
+    _a.AsyncGettable[VATCodeRow, "VATCode"],
+    _a.AsyncCreatable[VATCodeRow, "VATCode"],
+    _a.AsyncUpdatable[VATCodeRow, "VATCode"],
+    _a.AsyncDeletable[VATCodeRow, "VATCode"],
+):
+    """``vat/VATCodes`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=VATVATCodes"""
+
+    path = "vat/VATCodes"
+    row = VATCodeRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[VATCode]]
+
+
+class VatPercentagesAPI(_b.Gettable[VatPercentageRow, "VatPercentage"]):
     """``vat/VatPercentages`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=VATVatPercentages"""
 
     path = "vat/VatPercentages"
-    model = VatPercentage
+    row = VatPercentageRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[VatPercentage]]
 
 
-class AsyncVatPercentagesAPI(_a.AsyncGettable[VatPercentage]):
+class AsyncVatPercentagesAPI(_a.AsyncGettable[VatPercentageRow, "VatPercentage"]):
     """``vat/VatPercentages`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=VATVatPercentages"""
 
     path = "vat/VatPercentages"
-    model = VatPercentage
+    row = VatPercentageRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[VatPercentage]]

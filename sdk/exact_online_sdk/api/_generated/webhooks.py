@@ -2,32 +2,41 @@
 
 from __future__ import annotations
 
-from ...models._generated.webhooks import WebhookSubscription
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.webhooks import WebhookSubscriptionRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.webhooks import WebhookSubscription
 
 __all__ = ["AsyncWebhookSubscriptionsAPI", "WebhookSubscriptionsAPI"]
 
 
 class WebhookSubscriptionsAPI(
-    _s.Gettable[WebhookSubscription],
-    _s.Creatable[WebhookSubscription],
-    _s.Updatable[WebhookSubscription],
-    _s.Deletable[WebhookSubscription],
+    _b.Gettable[WebhookSubscriptionRow, "WebhookSubscription"],
+    _b.Creatable[WebhookSubscriptionRow, "WebhookSubscription"],
+    _b.Updatable[WebhookSubscriptionRow, "WebhookSubscription"],
+    _b.Deletable[WebhookSubscriptionRow, "WebhookSubscription"],
 ):
     """``webhooks/WebhookSubscriptions`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=WebhooksWebhookSubscriptions"""
 
     path = "webhooks/WebhookSubscriptions"
-    model = WebhookSubscription
+    row = WebhookSubscriptionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[WebhookSubscription]]
 
 
 class AsyncWebhookSubscriptionsAPI(
-    _a.AsyncGettable[WebhookSubscription],
-    _a.AsyncCreatable[WebhookSubscription],
-    _a.AsyncUpdatable[WebhookSubscription],
-    _a.AsyncDeletable[WebhookSubscription],
+    _a.AsyncGettable[WebhookSubscriptionRow, "WebhookSubscription"],
+    _a.AsyncCreatable[WebhookSubscriptionRow, "WebhookSubscription"],
+    _a.AsyncUpdatable[WebhookSubscriptionRow, "WebhookSubscription"],
+    _a.AsyncDeletable[WebhookSubscriptionRow, "WebhookSubscription"],
 ):
     """``webhooks/WebhookSubscriptions`` (GET, POST, PUT, DELETE): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=WebhooksWebhookSubscriptions"""
 
     path = "webhooks/WebhookSubscriptions"
-    model = WebhookSubscription
+    row = WebhookSubscriptionRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[WebhookSubscription]]

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from ...models._generated.workflow import RequestAttachment
+from typing import TYPE_CHECKING, ClassVar
+
+from ...models._generated.rows.workflow import RequestAttachmentRow
 from .. import _async as _a
-from .. import _sync as _s
+from .. import _blocking as _b
+
+if TYPE_CHECKING:
+    from ...models._generated.workflow import RequestAttachment
 
 __all__ = ["AsyncRequestAttachmentsAPI", "RequestAttachmentsAPI"]
 
 
-class RequestAttachmentsAPI(_s.Gettable[RequestAttachment]):
+class RequestAttachmentsAPI(_b.Gettable[RequestAttachmentRow, "RequestAttachment"]):
     """``workflow/RequestAttachments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=WorkflowRequestAttachments"""
 
     path = "workflow/RequestAttachments"
-    model = RequestAttachment
+    row = RequestAttachmentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RequestAttachment]]
 
 
-class AsyncRequestAttachmentsAPI(_a.AsyncGettable[RequestAttachment]):
+class AsyncRequestAttachmentsAPI(_a.AsyncGettable[RequestAttachmentRow, "RequestAttachment"]):
     """``workflow/RequestAttachments`` (GET): https://start.exactonline.nl/docs/HlpRestAPIResourcesDetails.aspx?name=WorkflowRequestAttachments"""
 
     path = "workflow/RequestAttachments"
-    model = RequestAttachment
+    row = RequestAttachmentRow
+    if TYPE_CHECKING:
+        model: ClassVar[type[RequestAttachment]]
