@@ -153,7 +153,8 @@ class MotoServer:
         """A boto3 client for ``service`` on this server, with the test timeouts (see :func:`client_config`)."""
         import boto3
 
-        return boto3.session.Session().client(
+        session: Any = boto3.session.Session()  # any service name: the typed stubs only take literal names
+        return session.client(
             service, region_name=self.region, endpoint_url=self.url, config=client_config(**overrides)
         )
 
