@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, runtime_checkable
 
+from .exceptions import ExactOnlineError
+
 __all__ = ["Clock", "ClockStalled", "ManualClock", "ScaledClock", "SystemClock", "VirtualClock"]
 
 
@@ -122,7 +124,7 @@ class ManualClock:
         return f"ManualClock(now={self.now()})"
 
 
-class ClockStalled(RuntimeError):
+class ClockStalled(ExactOnlineError, RuntimeError):
     """A :class:`VirtualClock` sleeper waited ``stall_timeout`` real seconds and time never moved: some actor is
     blocked on something other than the clock (a lock, a queue, an I/O wait not marked ``busy``)."""
 
