@@ -17,6 +17,7 @@ from exact_online_sdk.client import ExactOnlineClient
 from exact_online_sdk.clock import ManualClock
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator
 from exact_online_sdk.sync import MemoryCursorStore, Sync
+from tests.support.moto_server import client_config
 
 from .activity import ENTITIES, SELECT, Activity, Sink, business_activity
 from .services import REDIRECT_URI, Refresher, bootstrap, environment, moto_server
@@ -82,7 +83,8 @@ def run_demo(options: DemoOptions | None = None, *, say: Callable[[str], None] |
         say(f"emulator  {emulator.base_url}  (on a simulated clock: each round is {opts.round_minutes} minutes)")
         say(f"moto      {moto_url}  (Secrets Manager)")
 
-        secrets = boto3.client("secretsmanager", endpoint_url=moto_url)
+        # Short timeouts and one attempt: a stalled server fails the demo in seconds instead of minutes.
+        secrets = boto3.client("secretsmanager", endpoint_url=moto_url, config=client_config())
         for name in SLOTS:
             _fresh_secret(secrets, name, Description="Exact token slot (value written by the refresher)")
         rescue = _fresh_secret(secrets, "exact-demo/rescue")

@@ -62,19 +62,16 @@ def quiet(*loggers: str, level: int = logging.ERROR) -> Iterator[None]:
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """A moto server (Secrets Manager) on a free loopback port; yields its URL."""
+    """A moto server (Secrets Manager) on a free loopback port; yields its URL.
+
+    The tests' own server (tests/support/moto_server.py): one request at a time inside moto, so the demo and the
+    suite run against the same thing."""
     try:
-        from moto.server import ThreadedMotoServer
+        from tests.support.moto_server import MotoServer
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise RuntimeError("the demo needs moto[server]: run it with `make demo`") from exc
-    with quiet("werkzeug"):
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        try:
-            host, port = server.get_host_and_port()
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
+        raise RuntimeError("the demo needs moto[server] and the checkout's tests/: run it with `make demo`") from exc
+    with quiet("werkzeug"), MotoServer() as server:
+        yield server.url
 
 
 def bootstrap(base_url: str, client_id: str, client_secret: str, store: Any, clock: Clock) -> int:

@@ -56,6 +56,7 @@ from exact_online_sdk.aws.worker import SecretsManagerTokenProvider
 from exact_online_sdk.client import ExactOnlineClient
 from exact_online_sdk.config import Settings
 from exact_online_sdk.exceptions import AuthenticationError
+from tests.support.moto_server import moto_server
 from tests.unit.aws.fakes import AwsFaults
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-aws")]
@@ -664,14 +665,9 @@ class World:
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    # The shared test server: one request at a time inside moto, so racing lease writes behave as on AWS.
+    with moto_server() as server:
+        yield server.url
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -64,30 +64,40 @@ def test_report_shows_figures_ratios_spread_errors_and_a_summary() -> None:
     assert f"{harness.machine()['cpus']} CPUs" in text
 
 
-def test_repeat_runs_warmup_then_times_each_run() -> None:
+def test_repeat_runs_warmup_then_times_each_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_now = [100.0]
+    monkeypatch.setattr(harness, "time", SimpleNamespace(perf_counter=lambda: fake_now[0]))
     calls: list[float] = []
 
-    def work() -> None:
-        calls.append(time.perf_counter())
-        time.sleep(0.01)
+    def work() -> None:  # the n-th call "takes" n * 10 ms on the harness's timer
+        calls.append(fake_now[0])
+        fake_now[0] += 0.01 * len(calls)
 
     stats = harness.repeat(work, 3, warmup=2)
     assert len(calls) == 5
-    assert len(stats.runs) == 3
-    assert all(r >= 0.01 for r in stats.runs)
-    assert stats.median == sorted(stats.runs)[1]
+    assert stats.runs == pytest.approx((0.03, 0.04, 0.05))  # the two warm-up runs are not measured
+    assert stats.median == pytest.approx(0.04)
     assert harness.Stats((1.0, 2.0, 4.0)).spread == pytest.approx(1.5)
 
 
 def test_scaled_time_prelude_puts_a_process_on_the_shared_clock() -> None:
-    now = time.time()
-    code = harness.scaled_time_prelude(60.0, now + 3600.0, now) + (
-        "import json, time\nt0 = time.time(); r0 = _rt(); time.sleep(30)\n"
-        "print(json.dumps({'now': t0, 'real_slept': _rt() - r0}))"
+    """The prelude makes ``time.time`` read scaled time and ``time.sleep`` sleep scaled seconds. The real clock and
+    the real sleep underneath are replaced by fakes first, so the check is exact and takes no time."""
+    real_origin, origin = 1_000.0, 1_767_225_600.0
+    fakes = (
+        "import time\n"
+        "_slept = []\n"
+        "time.time = lambda: 1_012.0\n"  # 12 real seconds after the real origin
+        "time.sleep = _slept.append\n"
+    )
+    code = (
+        fakes
+        + harness.scaled_time_prelude(60.0, origin, real_origin)
+        + "import json\ntime.sleep(30)\nprint(json.dumps({'now': time.time(), 'slept': _slept}))"
     )
     out = harness.run_in(sys.executable, code)
-    assert out["now"] > now + 3600.0  # scaled time starts at the shared origin
-    assert 0.4 <= out["real_slept"] < 2.0  # 30 scaled seconds = 0.5 real seconds at x60
+    assert out["now"] == origin + 12 * 60  # scaled time runs 60 times faster from the shared origin
+    assert out["slept"] == [0.5]  # 30 scaled seconds = 0.5 real seconds at x60
 
 
 def test_run_in_reports_the_failing_line() -> None:
@@ -95,6 +105,7 @@ def test_run_in_reports_the_failing_line() -> None:
         harness.run_in(sys.executable, "1 / 0")
 
 
+@pytest.mark.slow  # a whole benchmark module in a subprocess (~5-15 s): `make test` runs it, `make test-fast` does not
 def test_a_benchmark_module_runs_alone_and_prints_figures() -> None:
     proc = subprocess.run(
         [sys.executable, str(BENCH / "bench_memory.py"), "--quick"],

@@ -1,21 +1,24 @@
-"""One process of the shared-token-file stress test: N threads calling get_token() on a shared scaled clock.
+"""One process of the shared-token-file stress test: N threads calling get_token() in lockstep with the driver.
 
-Importable by multiprocessing's spawn start method (no pytest fixtures here).
+Importable by multiprocessing's spawn start method (no pytest fixtures here). Every step, the driver sets the shared
+time and releases all threads of all processes at once (barrier ``go``); each thread calls ``get_token()`` or skips
+the step (its own seeded coin), then waits at ``done`` until the driver moves time on.
 """
 
 from __future__ import annotations
 
 import random
 import threading
-import time
 from typing import Any
 
+BARRIER_TIMEOUT = 60.0  # real seconds: a stuck step breaks the barriers and fails the test instead of hanging
 
-def run_process(params: dict[str, Any]) -> dict[str, Any]:
+
+def run_process(params: dict[str, Any], now: Any, stop: Any, go: Any, done: Any, results: Any) -> None:
     from exact_online_sdk.auth import EncryptedFileTokenStorage, ExactOnlineAuth
-    from exact_online_sdk.clock import ScaledClock
+    from tests.support.shared_clock import SharedClock
 
-    clock = ScaledClock(params["scale"], origin=params["origin"], real_origin=params["real_origin"])
+    clock = SharedClock(now)
     auth = ExactOnlineAuth(
         storage=EncryptedFileTokenStorage(params["path"], params["key"]),
         base_url=params["base_url"],
@@ -27,48 +30,34 @@ def run_process(params: dict[str, Any]) -> dict[str, Any]:
     )
     errors: list[str] = []
     expired_handouts = 0
-    calls = 0
+    calls: list[float] = []  # the instants at which this process's threads got a token
     lock = threading.Lock()
-    rng = random.Random(params["index"])
-    sleeps = [rng.uniform(1.0, 8.0) for _ in range(1000)]
 
     def thread_main(n: int) -> None:
-        nonlocal expired_handouts, calls
-        i = n
-        while time.time() < params["deadline"]:
+        nonlocal expired_handouts
+        rng = random.Random(f"{params['seed']}-{params['index']}-{n}")
+        while True:
+            go.wait(BARRIER_TIMEOUT)
+            if stop.value:
+                return
             try:
-                token = auth.get_token()
+                if rng.random() < params["call_probability"]:
+                    token = auth.get_token()
+                    at = clock.now()
+                    with lock:
+                        calls.append(at)
+                        if token.expires_in(at) <= 0:
+                            expired_handouts += 1
             except Exception as exc:  # recorded and asserted on by the test
                 with lock:
                     errors.append(f"{type(exc).__name__}: {exc}")
-                time.sleep(0.01)
-                continue
-            now = clock.now()
-            with lock:
-                calls += 1
-                if token.expires_in(now) <= 0:
-                    expired_handouts += 1
-            if token.generation >= params["target_generation"]:
-                return
-            i += 1
-            clock.sleep(sleeps[i % len(sleeps)])
+            finally:
+                done.wait(BARRIER_TIMEOUT)
 
-    while time.time() < params["real_origin"]:
-        time.sleep(0.001)
     threads = [threading.Thread(target=thread_main, args=(n,)) for n in range(params["threads"])]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     auth.close()
-    return {"errors": errors, "expired_handouts": expired_handouts, "calls": calls}
-
-
-def warm_up(_: int) -> int:
-    """Import everything a worker needs before the scaled clock starts (imports take real seconds)."""
-    import importlib
-
-    for name in ("httpx", "cryptography.fernet", "exact_online_sdk.auth.file", "exact_online_sdk.auth.manager"):
-        importlib.import_module(name)
-
-    return 0
+    results.put({"index": params["index"], "errors": errors, "expired_handouts": expired_handouts, "calls": calls})

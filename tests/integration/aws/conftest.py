@@ -1,8 +1,11 @@
-"""A moto server on 127.0.0.1:<free port> (real HTTP, boto3 pointed at it) and an emulator on a ManualClock."""
+"""A moto server on 127.0.0.1:<free port> (real HTTP, boto3 pointed at it) and an emulator on a ManualClock.
+
+The server is the shared test helper (tests/support/moto_server.py): one request at a time inside moto, and clients
+that give up in seconds if it stops answering.
+"""
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -11,25 +14,27 @@ import pytest
 
 from exact_online_sdk.aws._boto import make_secretsmanager_client
 from exact_online_sdk.clock import ManualClock
+from tests.support.moto_server import MotoServer, moto_server
 
 
 @pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
+def moto() -> Iterator[MotoServer]:
+    """The module's moto server (its ``client(service)`` makes boto3 clients with the test timeouts)."""
+    with moto_server() as server:
+        yield server
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+
+@pytest.fixture(scope="module")
+def moto_url(moto: MotoServer) -> str:
+    return moto.url
 
 
 @pytest.fixture
-def aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def aws_env(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point every boto3 Secrets Manager client of the test at the moto server."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_url)
-    return moto_url
+    for key, value in moto.env("secretsmanager").items():
+        monkeypatch.setenv(key, value)
+    return moto.url
 
 
 @pytest.fixture

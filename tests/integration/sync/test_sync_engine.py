@@ -5,17 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from exact_online_sdk.client import AsyncExactOnlineClient, ExactOnlineClient
-from exact_online_sdk.clock import ScaledClock
+from exact_online_sdk.clock import VirtualClock
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator
 from exact_online_sdk.registry.deleted import DeletedEntityType
 from exact_online_sdk.sync import (
@@ -27,6 +25,7 @@ from exact_online_sdk.sync import (
     SyncProgress,
     sync_divisions,
 )
+from tests.support.virtual_time import AsyncClockedTransport
 
 CHILD = Path(__file__).with_name("sync_child.py")
 SELECT = ["ID", "Name", "Timestamp"]
@@ -105,26 +104,44 @@ def test_consumer_failure_keeps_the_batch_for_the_next_run(emu):
 
 
 def test_killed_processes_resume_without_losing_a_row(tmp_path):
+    """Four runs are killed with SIGKILL, each at one of the dangerous points of a page (half its rows written; written
+    but its cursor not saved; the new cursor file written but not yet renamed into place; cursor saved), then a
+    fifth run finishes: every row arrives at least once. The child stops itself at the point and waits for the kill,
+    so each point is hit on every run (no timing involved)."""
     config = EmulatorConfig(rows=0, table_rows={"crm/Accounts": 10_000}, minutely_limit=10_000, daily_limit=100_000)
     with run_emulator(config) as emu:
         cursor_file, out_file = tmp_path / "cursors.json", tmp_path / "rows.jsonl"
         token = emu.token()
         args = [sys.executable, str(CHILD), emu.base_url, token, "1001", str(cursor_file), str(out_file)]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-        rng = random.Random(7)
-        for _ in range(4):  # four runs die, each at a random page of what is left (10 pages in all)
-            kill_at = rng.randint(1, 2)
-            child = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
+        saved: list[int | None] = []
+        for stop_at in ("mid-batch:2", "before-save:1", "mid-save:2", "after-save:1"):
+            child = subprocess.Popen([*args, stop_at], stdout=subprocess.PIPE, text=True, env=env)
             assert child.stdout is not None
+            point, _, page = stop_at.partition(":")
             for line in child.stdout:
-                if line.startswith("page") and int(line.split()[1]) == kill_at:
-                    time.sleep(rng.random() / 200)  # somewhere around the cursor save
+                if line.startswith("stopped"):
+                    assert line.split() == ["stopped", point, page]
                     child.send_signal(signal.SIGKILL)
                     break
+            else:
+                pytest.fail(f"the child never reached {stop_at}")
             assert child.wait(timeout=30) == -signal.SIGKILL
+            saved.append(FileCursorStore(cursor_file).load(1001, "sync/CRM/Accounts"))  # never corrupt
+            if point == "mid-save":
+                assert list(tmp_path.glob(".cursor-*")), "the kill landed between writing and renaming"
         final = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60, check=True)
         expected = {r["ID"] for r in client_for(emu).iter_rows("crm/Accounts", {"$select": "ID"})}
     assert final.stdout.strip().endswith("done")
+    # Run 1 saved page 1's cursor before dying in page 2. A kill before the save or before the rename leaves the
+    # cursor where it was; a kill after the save keeps the new one.
+    first, before_save, mid_save, after_save = saved
+    assert first is not None
+    assert before_save == first
+    assert mid_save is not None
+    assert mid_save > before_save  # run 3 saved its page 1, died renaming page 2's
+    assert after_save is not None
+    assert after_save > mid_save
     rows = [json.loads(line) for line in out_file.read_text().splitlines()]
     delivered = {r["id"] for r in rows if r["kind"] == "changes"}
     assert len(expected) == 10_000
@@ -187,14 +204,19 @@ def test_corrupt_cursor_file_is_an_error_not_a_full_reload(tmp_path):
 
 
 def test_fan_out_uses_every_division_budget_without_a_429():
-    clock = ScaledClock(30)  # one scaled minute = 2 s: room for a loaded machine
+    """Three divisions synced side by side, each paced by its own budget (4 calls a minute here), on a virtual clock
+    shared with the emulator: time jumps only when every task waits for its budget and no request is in flight, so
+    the calls land in the same emulator minutes on every run, however loaded the machine is."""
+    clock = VirtualClock()
     config = EmulatorConfig(
         divisions=(1001, 1002, 1003), rows=0, table_rows={"crm/Accounts": 10_000}, minutely_limit=4, clock=clock
     )
     with run_emulator(config) as emu:
 
         async def main():
-            async with AsyncExactOnlineClient(base_url=emu.base_url, access_token=emu.token(), clock=clock) as client:
+            async with AsyncExactOnlineClient(
+                base_url=emu.base_url, access_token=emu.token(), clock=clock, transport=AsyncClockedTransport(clock)
+            ) as client:
                 got = []
                 return await sync_divisions(
                     client,
@@ -213,13 +235,18 @@ def test_fan_out_uses_every_division_budget_without_a_429():
     assert report.total_rows == 30_000
     for division in (1001, 1002, 1003):
         assert report.pages[(division, "sync/CRM/Accounts")] == 10
-    # Side by side: 10 calls at 4 a minute span at least one whole minute per division, and in such a minute all
-    # three divisions spent their full budget together. One division after the other, no minute could hold calls of
-    # all three (the third starts only after the second's last minute).
+    # Calls per minute of the emulator's own clock. Side by side, every division spends its whole budget in each
+    # minute until its 10 pages are in: 4 + 4 + 2 calls each, all three in the same three minutes. One division
+    # after the other, no minute could hold calls of two divisions, and the run would span at least 8 minutes.
     per_minute: dict[int, list[int]] = {}
     for entry in log:
         per_minute.setdefault(int(entry["time"] // 60), []).append(entry["division"])
-    assert [1001] * 4 + [1002] * 4 + [1003] * 4 in [sorted(calls) for calls in per_minute.values()]
+    assert [sorted(calls) for _, calls in sorted(per_minute.items())] == [
+        [1001] * 4 + [1002] * 4 + [1003] * 4,
+        [1001] * 4 + [1002] * 4 + [1003] * 4,
+        [1001] * 2 + [1002] * 2 + [1003] * 2,
+    ]
+    assert max(e["time"] for e in log) - min(e["time"] for e in log) < 3 * 60
 
 
 def test_count_total_reports_the_expected_rows_from_the_first_page(emu):

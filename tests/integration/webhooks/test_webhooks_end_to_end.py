@@ -3,40 +3,42 @@ delivers signed events to the receiver Lambda (served as a Function URL on loopb
 
 from __future__ import annotations
 
-import time
+import threading
 
 from exact_online_sdk.aws.local_url import serve_function_url
 from exact_online_sdk.aws.webhook_receiver import WebhookReceiver
 from exact_online_sdk.client import ExactOnlineClient
+from exact_online_sdk.clock import ManualClock
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator
 from exact_online_sdk.webhooks import DesiredSubscription, WebhookEvent, reconcile
 
 SECRET = "whsec-e2e-canary-41"
-
-
-def wait_for(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+WAIT = 30.0  # real seconds: only a backstop for a send that never comes; nothing here waits on time passing
 
 
 def test_subscribe_validate_deliver_verify():
     received: list[WebhookEvent] = []
-    config = EmulatorConfig(rows=20, webhook_secret=SECRET, webhook_validation_delay=0.2)
-    with run_emulator(config) as emu, serve_function_url(WebhookReceiver(SECRET, received.append)) as url:
-        client = ExactOnlineClient(base_url=emu.base_url, access_token=emu.token(), division=1001)
+    delivered = threading.Event()
+
+    def sink(event: WebhookEvent) -> None:
+        received.append(event)
+        delivered.set()
+
+    config = EmulatorConfig(rows=20, webhook_secret=SECRET, webhook_validation_delay=1.0, clock=ManualClock())
+    with run_emulator(config) as emu, serve_function_url(WebhookReceiver(SECRET, sink)) as url:
+        client = ExactOnlineClient(base_url=emu.base_url, access_token=emu.token(), division=1001, clock=emu.clock)
         plan = reconcile(client, [DesiredSubscription("Accounts", url)], division=1001)
         assert len(plan.create) == 1
-        # Exact's empty validation POST arrives about a second later and must get a 2xx.
-        assert wait_for(lambda: any(e["kind"] == "validation" for e in emu.control.webhook_log()))
-        [validation] = [e for e in emu.control.webhook_log() if e["kind"] == "validation"]
+        # Exact's empty validation POST comes about a second after the subscription, in Exact's time...
+        assert emu.control.webhook_log() == []
+        emu.clock.advance(1.0)
+        # ...and must get a 2xx.
+        [validation] = emu.control.wait_for_webhooks(1, timeout=WAIT)
+        assert validation["kind"] == "validation"
         assert validation["status"] == 200
         account = client.get("crm/Accounts", {"$top": 1, "$select": "ID"})[0]
         client.put(f"crm/Accounts(guid'{account['ID']}')", {"City": "Zwolle"})
-        assert wait_for(lambda: received)
+        assert delivered.wait(WAIT)
         [event] = received
         assert event.topic == "Accounts"
         assert event.division == 1001
@@ -49,16 +51,18 @@ def test_subscribe_validate_deliver_verify():
 
 def test_deliveries_signed_with_another_secret_are_refused():
     received: list[WebhookEvent] = []
-    config = EmulatorConfig(rows=5, webhook_secret="the-apps-real-secret", webhook_validation_delay=0.2)
+    config = EmulatorConfig(
+        rows=5, webhook_secret="the-apps-real-secret", webhook_validation_delay=1.0, clock=ManualClock()
+    )
     with run_emulator(config) as emu, serve_function_url(WebhookReceiver(SECRET, received.append)) as url:
-        client = ExactOnlineClient(base_url=emu.base_url, access_token=emu.token(), division=1001)
+        client = ExactOnlineClient(base_url=emu.base_url, access_token=emu.token(), division=1001, clock=emu.clock)
         reconcile(client, [DesiredSubscription("Accounts", url)], division=1001)
-        assert wait_for(lambda: any(e["kind"] == "validation" for e in emu.control.webhook_log()))
+        emu.clock.advance(1.0)
+        emu.control.wait_for_webhooks(1, timeout=WAIT)
         account = client.get("crm/Accounts", {"$top": 1, "$select": "ID"})[0]
         client.put(f"crm/Accounts(guid'{account['ID']}')", {"City": "Zwolle"})
-        assert wait_for(lambda: any(e["kind"] != "validation" for e in emu.control.webhook_log()))
-        deliveries = [e for e in emu.control.webhook_log() if e["kind"] != "validation"]
-    assert [d["status"] for d in deliveries] == [401]
+        log = emu.control.wait_for_webhooks(2, timeout=WAIT)
+    assert [(e["kind"], e["status"]) for e in log] == [("validation", 200), ("delivery", 401)]
     assert received == []
 
 
