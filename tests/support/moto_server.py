@@ -35,13 +35,22 @@ instead of a hang.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["CONNECT_TIMEOUT", "LOCK_TIMEOUT", "READ_TIMEOUT", "MotoServer", "client_config", "moto_server"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "LOCK_TIMEOUT",
+    "READ_TIMEOUT",
+    "MotoServer",
+    "client_config",
+    "moto_server",
+    "moto_server_process",
+]
 
 CONNECT_TIMEOUT = 2.0
 """Seconds for the TCP connect to 127.0.0.1: it is immediate unless the server is gone."""
@@ -186,3 +195,25 @@ def moto_server(**kwargs: Any) -> Iterator[MotoServer]:
         yield server
     finally:
         server.stop()
+
+
+def _serve_in_this_process(port: Any) -> None:
+    """The body of :func:`moto_server_process`: bind a free port, report it, serve until terminated."""
+    server = MotoServer().start()
+    port.put(server.url)
+    threading.Event().wait()
+
+
+@contextmanager
+def moto_server_process() -> Iterator[str]:
+    """The same server in a process of its own; yields its URL. For scenarios whose worker processes load the test
+    process's cores: moto is CPU-bound Python, and there it gets an interpreter (and a core) of its own."""
+    ctx = multiprocessing.get_context("spawn")
+    port = ctx.Queue()
+    process = ctx.Process(target=_serve_in_this_process, args=(port,), name="moto-server", daemon=True)
+    process.start()
+    try:
+        yield port.get(timeout=60)
+    finally:
+        process.terminate()
+        process.join(timeout=10)

@@ -8,8 +8,8 @@ import pytest
 
 from exact_online_sdk._core.ratelimit import reset_shared_budgets, set_budget_factory
 from exact_online_sdk.scale.virtual_time import SharedVirtualClock
+from tests.support.moto_server import moto_server_process
 
-from .moto_serial import moto_server
 from .scenario import AWS_ENV, T0
 
 
@@ -31,7 +31,7 @@ def _fresh_budgets() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def aws_url() -> Iterator[str]:
-    with moto_server() as url:
+    with moto_server_process() as url:
         yield url
 
 
