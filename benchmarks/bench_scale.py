@@ -27,7 +27,6 @@ sys.path.insert(0, str(ROOT))  # the scenario lives with the tests that prove it
 
 from harness import figure, main_for  # noqa: E402
 
-from tests.integration.scale.moto_serial import moto_server  # noqa: E402
 from tests.integration.scale.scenario import (  # noqa: E402
     AWS_ENV,
     PATH,
@@ -36,6 +35,7 @@ from tests.integration.scale.scenario import (  # noqa: E402
     coordination_table,
     run_workers,
 )
+from tests.support.moto_server import moto_server_process  # noqa: E402
 
 BENCH = "scale-out"
 OPTIMUM = "limit-imposed optimum"
@@ -144,7 +144,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
         (f"20 divisions x 4 processes (2 readers per division), 2 min, {limit}/min", SHARED, spread, 2, limit, True)
     )
     out: list[dict[str, Any]] = []
-    with moto_server() as aws_url:
+    with moto_server_process() as aws_url:
         for case, contender, layout, length, per_minute, coordinated in cases:
             print(f"   {case}", file=sys.stderr, flush=True)
             try:
