@@ -29,13 +29,11 @@ from contextlib import contextmanager
 from multiprocessing.context import BaseContext
 from typing import Any
 
+from ..clock import ClockStalled
+
 __all__ = ["ClockStalled", "SharedVirtualClock"]
 
 _FREE, _RUNNING, _SLEEPING = 0, 1, 2
-
-
-class ClockStalled(RuntimeError):
-    """Time stood still for ``stall_timeout`` real seconds while a thread slept on a :class:`SharedVirtualClock`."""
 
 
 class SharedVirtualClock:

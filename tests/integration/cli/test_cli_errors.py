@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 
 import exact_online_sdk
 from exact_online_sdk.auth.errors import TokenEndpointError, TokenEndpointUnreachable, TokenUnavailable
+from exact_online_sdk.aws.fleet import ConnectionsFailed, FleetOutcome
+from exact_online_sdk.aws.refresher import RefreshFailed
 from exact_online_sdk.cli import app
 from exact_online_sdk.cli._errors import Situation, explain
 from exact_online_sdk.exceptions import (
@@ -52,6 +54,9 @@ ERROR_CLASSES = every_error_class()
 
 def sample(cls: type[ExactOnlineError]) -> ExactOnlineError:
     """An instance built from the constructor's required parameters (numbers where the annotation asks)."""
+    if cls is ConnectionsFailed:  # takes the failures of a multi-connection run, not text
+        failure = RefreshFailed("ServerError", "sample message")
+        return ConnectionsFailed({"books": failure}, FleetOutcome(outcomes={}, failures={"books": failure}))
     args, kwargs = [], {}
     try:
         parameters = inspect.signature(cls).parameters.values()

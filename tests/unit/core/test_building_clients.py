@@ -123,6 +123,7 @@ def test_both_clients_take_the_one_option_definition() -> None:
         "client_id",
         "timeout",
         "budget",
+        "budgets",
         "max_response_bytes",
     }
 
