@@ -125,8 +125,8 @@ class ExactWebhookReceiver(Construct):
         acknowledge(
             self.function,
             "CKV_AWS_116",
-            "Invoked synchronously by its Function URL: Exact sees the failure and redelivers; a DLQ never gets "
-            "any. Events your consumer fails go to the events queue's dead-letter queue.",
+            "Invoked synchronously by its Function URL: a failure is answered to Exact (502), so a DLQ never "
+            "gets any. Events your consumer fails go to the events queue's dead-letter queue.",
         )
         if reserved_concurrency is None:
             acknowledge(

@@ -10,7 +10,7 @@ Scheduler) are modelled from what the e2e does see: a handler that raises or is 
 datapoint and one message sent to the failure queue. The table's own evaluator (:func:`alarms.evaluate`, with
 CloudWatch's rules) then says which alarms would have fired, and when.
 
-The webhook receiver's alarms (``component="webhook"``) are not here: the refresher e2e has no webhook receiver.
+The webhook receiver's alarms (``component="webhook"``) have their own world: ``test_webhook_alarms_e2e``.
 """
 
 from __future__ import annotations

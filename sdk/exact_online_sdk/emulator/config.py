@@ -77,6 +77,10 @@ class EmulatorConfig:
     bare_array_top: int | None = None
     """Deprecated (use ``top_envelope``): when set, only a GET with exactly this ``$top`` answers bare."""
     webhook_validation_delay: float = 1.0
+    webhook_redeliveries: tuple[float, ...] = ()
+    """[U] Whether Exact sends a failed delivery (no answer, or not 2xx) again is not documented. By default the
+    emulator does not; give delays (emulator seconds after each failure, e.g. ``(60, 300)``) to test a receiver
+    against a sender that does."""
     webhook_require_https: bool = False
     """Exact requires HTTPS callbacks; the emulator allows http only when this is False."""
     webhook_hosts: tuple[str, ...] = ()

@@ -40,6 +40,7 @@ class _Job:
     body: bytes
     kind: str  # "validation" or "delivery"
     subscription: str
+    attempt: int = 1
 
 
 class WebhookDispatcher:
@@ -115,6 +116,7 @@ class WebhookDispatcher:
             "status": None,
             "error": None,
             "body": job.body.decode(),
+            "attempt": job.attempt,
         }
         try:
             resp = self._client.post(
@@ -128,6 +130,11 @@ class WebhookDispatcher:
             log.info("webhook %s to %s failed: %s", job.kind, job.url, type(exc).__name__)
         self.counters[f"webhook_{job.kind}s"] += 1
         self.log.append(entry)
+        failed = entry["status"] is None or not 200 <= entry["status"] < 300
+        retries = self.config.webhook_redeliveries
+        if failed and job.kind == "delivery" and job.attempt <= len(retries):
+            again = _Job(job.url, job.body, job.kind, job.subscription, job.attempt + 1)
+            self._push(self.clock.now() + retries[job.attempt - 1], again)
 
 
 def event_time(now: float) -> str:
