@@ -106,6 +106,12 @@ class _Nav(msgspec.Struct, Generic[R], gc=False):
     results: list[R] | None = None
 
 
+_Int64 = Annotated[int, msgspec.Meta(ge=edm.INT64_MIN, le=edm.INT64_MAX)]
+# A float branch no value can pass (at least 1 and at most 0). In lax mode msgspec would read ``1.0``, ``1e-400`` or
+# ``9007199254740993.0`` in an integer field through a double (1, 0, ...992); with this branch such a number (or such
+# text) stops the fast decoder, and the tolerant reader decides exactly, as edm.loads reads the number.
+_NO_FRACTION = Annotated[float, msgspec.Meta(ge=1.0, le=0.0)]
+
 if TYPE_CHECKING:
     Text = str | None
     Guid = UUID | None
@@ -121,8 +127,8 @@ else:
     Text = Annotated[str | None, _Kind("Edm.String")]
     Guid = Annotated[UUID | None, _Kind("Edm.Guid")]
     # Int64 text too (the decoder runs in lax mode), held to Int64's range while decoding, as the tolerant reader
-    # holds it.
-    Int = Annotated[Annotated[int, msgspec.Meta(ge=edm.INT64_MIN, le=edm.INT64_MAX)] | None, _Kind("Edm.Int32")]
+    # holds it. A number with a fraction or exponent (or such text) lands in _NO_FRACTION and stops the decoder.
+    Int = Annotated[_Int64 | _NO_FRACTION | None, _Kind("Edm.Int32")]
     # Decoded untyped: a number with a fraction or exponent becomes a Decimal through the bounded float hook (in C,
     # from its text); anything else (an integer, text, a wrong type) is converted or refused after decoding.
     Double = Annotated[Any, _Kind("Edm.Double")]
@@ -131,7 +137,7 @@ else:
     Binary = Annotated[str | None, _Kind("Edm.Binary")]  # base64 or a URL, converted after decoding
     # The code, made an enum after decoding; an Edm.Int32 (as the tolerant reader holds it).
     DeletedType = Annotated[
-        Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)] | None, _Kind("DeletedEntityType")
+        Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)] | _NO_FRACTION | None, _Kind("DeletedEntityType")
     ]
 
     class NavList:
@@ -303,7 +309,9 @@ class _Results(msgspec.Struct, Generic[R], gc=False):
     results: list[R]
     next: str | None = msgspec.field(default=None, name="__next")
     # What _count() accepts; anything else sends the page to the tolerant reader, where it counts as absent.
-    count: Annotated[int, msgspec.Meta(ge=0, le=edm.INT64_MAX)] | None = msgspec.field(default=None, name="__count")
+    count: Annotated[int, msgspec.Meta(ge=0, le=edm.INT64_MAX)] | _NO_FRACTION | None = msgspec.field(
+        default=None, name="__count"
+    )
 
 
 class _Envelope(msgspec.Struct, Generic[R], gc=False):
