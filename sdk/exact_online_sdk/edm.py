@@ -26,9 +26,12 @@ text (``1e100000000`` is 11 bytes on the wire and 100 MB as digits):
 Anything else raises :class:`JSONFormatError` (a body) or :class:`EdmValueError` (one value); typed Edm integers
 are checked against their type's range (``Edm.Int64``: -2**63 .. 2**63-1).
 
-The bounds cost (almost) nothing on ordinary pages because they are checked while decoding, not by scanning the text
-first: msgspec hands every number with a fraction or exponent to a decimal context (``_FAST_NUMBERS``) that makes the Decimal in C and traps anything outside a conservative inner range (the exact checks above then decide);
-integers are bounded by msgspec itself (typed fields by their range, untyped ones see :func:`needs_exact_reader`).
+The bounds cost almost nothing on ordinary pages because they are checked while decoding, not by scanning the text
+first. msgspec hands the text of every number with a fraction or an exponent to a decimal context
+(``_FAST_NUMBERS``) that makes the Decimal in C and traps anything outside a conservative inner range (the exact
+checks above then decide); typed row fields are bounded by their declared ranges (see
+:mod:`exact_online_sdk.models`). Untyped integers are the one case msgspec reads unbounded (an ``int`` of up to 4300
+digits), so :func:`loads` checks the body for 20 digits in a row first (:func:`needs_exact_reader`, a C-speed pass).
 """
 
 from __future__ import annotations

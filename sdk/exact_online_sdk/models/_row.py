@@ -538,12 +538,14 @@ def _build_finisher(cls: type[ExactRow]) -> Finisher:
             # Numbers with a fraction or exponent arrive as Decimals already bounded by the float hook. One pass over
             # all Double values checks that nothing else came (an integer, text, a wrong type); only then the
             # columns that hold something else are converted (bounded) or refused, value by value.
-            values = map(get_doubles, rows)
-            if not _DECIMAL_OR_NONE.issuperset(map(type, chain.from_iterable(values) if len(doubles) > 1 else values)):
+            numbers: Iterable[Any] = map(get_doubles, rows)  # one tuple per row when there are several fields
+            if len(doubles) > 1:
+                numbers = chain.from_iterable(numbers)
+            if not _DECIMAL_OR_NONE.issuperset(map(type, numbers)):
                 for attr in doubles:
-                    column = list(map(attrgetter(attr), rows))
-                    if not _DECIMAL_OR_NONE.issuperset(map(type, column)):
-                        _set_column(rows, attr, list(map(_double, column)))
+                    found = list(map(attrgetter(attr), rows))
+                    if not _DECIMAL_OR_NONE.issuperset(map(type, found)):
+                        _set_column(rows, attr, list(map(_double, found)))
         for attr in extras:
             _set_column(rows, attr, list(map(_untyped, map(attrgetter(attr), rows))))
         if dates:

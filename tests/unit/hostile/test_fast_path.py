@@ -12,8 +12,7 @@ import pytest
 from exact_online_sdk import edm
 from exact_online_sdk.api.endpoints import AccountsAPI
 from exact_online_sdk.clock import ManualClock
-from exact_online_sdk.models import AccountRow, SyncAccountRow, parse_rows
-from exact_online_sdk.models import _row
+from exact_online_sdk.models import AccountRow, SyncAccountRow, _row, parse_rows
 
 from .conftest import JSON, answering
 
@@ -26,7 +25,7 @@ def _realistic_account(i: int) -> str:
     # fraction, .NET's short exponents, and free text with long digit runs.
     return (
         '{"__metadata":{"uri":"https://start.exactonline.nl/api/v1/1001/crm/Accounts(guid\'4f0ef0ec-f9e2-4de7-8f0e-'
-        f"{i:012d}')\",\"type\":\"Exact.Web.Api.Models.Account\"}},"
+        f'{i:012d}\')","type":"Exact.Web.Api.Models.Account"}},'
         f'"ID":"4f0ef0ec-f9e2-4de7-8f0e-{i:012d}","Accountant":"00000000-0000-0000-702c-714a{i:08d}",'
         f'"Timestamp":"{9_000_000_000_000_000_000 + i}","Created":"/Date(1704067200000)/",'
         f'"Modified":"/Date({1_704_067_200_000 + i * 1000})/","CreditLineSales":{i}.10,"CreditLinePurchase":{i},'
@@ -61,7 +60,8 @@ def test_a_realistic_page_takes_the_fast_typed_reader() -> None:
     assert isinstance(last.credit_line_purchase, Decimal)
     assert str(last.discount_sales) == "0.00001"
     assert last.timestamp == 9_000_000_000_000_000_049
-    assert last.remarks is not None and "123456789012345678901234567890" in last.remarks
+    assert last.remarks is not None
+    assert "123456789012345678901234567890" in last.remarks
 
 
 @pytest.mark.usefixtures("no_slow_reader")
@@ -150,9 +150,10 @@ def _outcome(read: Any) -> Any:
     """What a reader makes of a body: its value with every number's type and text, or the kind of error."""
     try:
         return _shape(read())
-    except Exception as exc:
-        assert isinstance(exc, edm.EdmValueError | edm.JSONFormatError), repr(exc)
-        return ("error", type(exc).__name__ if isinstance(exc, edm.JSONFormatError) else "EdmValueError")
+    except edm.JSONFormatError:
+        return ("error", "JSONFormatError")
+    except edm.EdmValueError:
+        return ("error", "EdmValueError")
 
 
 def _shape(value: Any) -> Any:
@@ -188,7 +189,9 @@ def test_the_fast_and_tolerant_row_readers_agree(literal: str) -> None:
         assert fast == tolerant, field
 
 
-@pytest.mark.parametrize("count", ['"7"', "7", "-1", '"-1"', "1.5", "7.0", '"7.0"', '"x"', "99999999999999999999", "null"])
+@pytest.mark.parametrize(
+    "count", ['"7"', "7", "-1", '"-1"', "1.5", "7.0", '"7.0"', '"x"', "99999999999999999999", "null"]
+)
 def test_the_count_reads_alike_on_both_readers(count: str) -> None:
     body = ('{"d":{"results":[{"ID":"' + GUID + '"}],"__count":' + count + "}}").encode()
     assert parse_rows(AccountRow, body).count == _row._tolerant_page(AccountRow, body).count
