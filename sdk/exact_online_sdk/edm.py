@@ -89,7 +89,8 @@ _DOUBLE_MIN_ADJUSTED: Final = -324
 MAX_SIGNIFICANT_DIGITS: Final = 40
 """More than any double (17), .NET decimal (29) or decimal128 (34) writes; Exact sends doubles."""
 MAX_NUMBER_CHARS: Final = 400
-"""Characters of one number literal: the longest plain-digit Edm.Double (``-0.`` + 323 zeros + 17 digits) fits."""
+"""Digits of a number (and characters of an integer literal): the longest plain-digit Edm.Double (``-0.`` + 323
+zeros + 17 digits) fits."""
 _INT_TEXT: Final = re.compile(r"[+-]?[0-9]+")
 _INT_RANGES: Final[dict[str, tuple[int, int]]] = {
     "Edm.Byte": (0, 255),
