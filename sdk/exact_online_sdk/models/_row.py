@@ -6,12 +6,16 @@ float), ``datetime`` by :mod:`exact_online_sdk.edm`'s rule, ``int`` from Int64 s
 deferred navigation links read as ``None``, expanded ones as lists of rows, and fields the reference does not know
 are kept (``row.extras``, and as attributes when their name allows).
 
-Rows are for reading: no pydantic model is built, so a page reads faster than ``json.loads`` makes dicts, in less
-memory. To edit one, ``row.to_model()`` gives the pydantic model (strict writes, changed-field PUTs).
+Rows are for reading: no pydantic model is built, so a page reads about as fast as ``json.loads`` makes dicts
+(0.98x-1.07x for the decoder alone in benchmarks/REPORT.md), in less memory. To edit one, ``row.to_model()`` gives
+the pydantic model (strict writes, changed-field PUTs).
 
 How a page is read: one cached decoder per row class turns the bytes into rows in C, then a column-wise pass converts
 what JSON cannot carry typed (``/Date(ms)/`` text, once per distinct value on the page; navigation wrappers; base64;
-sync/Deleted codes), its loops in C too.
+sync/Deleted codes; integers in Double fields), its loops in C too. Exact's bounds on numbers (see
+:mod:`exact_online_sdk.edm`) hold while decoding, with no scan of the text: Int fields carry Int64's range, a number
+with a fraction or exponent in them stops the decoder, and untyped numbers (Double fields, extras) become Decimals
+through edm's trapping decimal context.
 A field the row class does not know makes the decoder stop at once; it is then declared on a cached subclass and the
 page decoded again, so only pages that carry new fields pay for them, once per new field. A value the fast decoder
 refuses goes through the tolerant reader (``edm.loads`` and edm's parsers per field), which names the field when
