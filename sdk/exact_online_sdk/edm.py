@@ -16,19 +16,28 @@ Numbers are bounded where they are read, so a hostile or broken body cannot cost
 text (``1e100000000`` is 11 bytes on the wire and 100 MB as digits):
 
 * a JSON integer of up to 19 digits is an ``int`` (Edm.Int64 fields are range-checked where they are typed); a
-  longer one must be an integral Edm.Double (at most 309 digits) and stays an exact Decimal;
+  longer one must be an integral Edm.Double (at most :data:`MAX_NUMBER_CHARS` characters) and stays an exact
+  Decimal;
 * any other number must fit Edm.Double: magnitude at most ``1.7976931348623157E+308``, no smaller non-zero
   magnitude than ``1E-324`` (below a double's last subnormal), at most :data:`MAX_SIGNIFICANT_DIGITS`
-  significant digits, at most :data:`MAX_NUMBER_CHARS` characters of text; it stays an exact Decimal;
+  significant digits and :data:`MAX_NUMBER_CHARS` digits in all; it stays an exact Decimal;
 * ``NaN`` and ``Infinity`` are not JSON and are refused.
 
 Anything else raises :class:`JSONFormatError` (a body) or :class:`EdmValueError` (one value); typed Edm integers
 are checked against their type's range (``Edm.Int64``: -2**63 .. 2**63-1).
+
+The bounds cost almost nothing on ordinary pages because they are checked while decoding, not by scanning the text
+first. msgspec hands the text of every number with a fraction or an exponent to a decimal context
+(``_FAST_NUMBERS``) that makes the Decimal in C and traps anything outside a conservative inner range (the exact
+checks above then decide); typed row fields are bounded by their declared ranges (see
+:mod:`exact_online_sdk.models`). Untyped integers are the one case msgspec reads unbounded (an ``int`` of up to 4300
+digits), so :func:`loads` checks the body for 20 digits in a row first (:func:`needs_exact_reader`, a C-speed pass).
 """
 
 from __future__ import annotations
 
 import base64
+import decimal
 import json
 import re
 import uuid
@@ -80,7 +89,8 @@ _DOUBLE_MIN_ADJUSTED: Final = -324
 MAX_SIGNIFICANT_DIGITS: Final = 40
 """More than any double (17), .NET decimal (29) or decimal128 (34) writes; Exact sends doubles."""
 MAX_NUMBER_CHARS: Final = 400
-"""Characters of one number literal: the longest plain-digit Edm.Double (``-0.`` + 323 zeros + 17 digits) fits."""
+"""Digits of a number (and characters of an integer literal): the longest plain-digit Edm.Double (``-0.`` + 323
+zeros + 17 digits) fits."""
 _INT_TEXT: Final = re.compile(r"[+-]?[0-9]+")
 _INT_RANGES: Final[dict[str, tuple[int, int]]] = {
     "Edm.Byte": (0, 255),
@@ -163,10 +173,36 @@ def _check_range(value: int, edm_type: str, shown: object) -> int:
     return value
 
 
+_FAST_NUMBERS: Final = decimal.Context(
+    prec=MAX_SIGNIFICANT_DIGITS,
+    Emax=307,
+    Emin=_DOUBLE_MIN_ADJUSTED + 1,
+    traps=[
+        decimal.InvalidOperation,
+        decimal.DivisionByZero,
+        decimal.Overflow,
+        decimal.Underflow,
+        decimal.Subnormal,
+        decimal.Clamped,
+        decimal.Inexact,
+        decimal.Rounded,
+        decimal.FloatOperation,
+    ],
+)
+"""The fast readers' bound on Edm.Double values, applied in C: msgspec's float hook is
+``_FAST_NUMBERS.create_decimal``, called with the text of every number that has a fraction or an exponent.
+
+Every signal is a trap, so what it returns is exactly ``Decimal(text)`` (nothing rounded, no exponent clamped) and
+within :func:`_check_double`'s bounds: at most 40 digits of coefficient, adjusted exponent -323..307, a zero's
+exponent no lower than -362. Anything else raises a :class:`decimal.DecimalException` and the reader falls back to
+the exact checks, which decide (``1E+308`` and ``4.9E-324`` are valid: only outside this inner range)."""
+
+
 def _json_float(text: str) -> Decimal:
-    """A JSON number with a fraction or exponent, as an exact Decimal within Edm.Double's bounds."""
-    if len(text) > MAX_NUMBER_CHARS:
-        raise EdmValueError("Edm.Double", text, f"a number literal longer than {MAX_NUMBER_CHARS} characters")
+    """A JSON number with a fraction or exponent, as an exact Decimal within Edm.Double's bounds.
+
+    Bounded by its value (digits, exponent), as the fast readers bound it; ``Decimal()`` reads any length of text
+    in linear time, and the body-size cap bounds the length."""
     return _check_double(Decimal(text), text)
 
 
@@ -202,41 +238,47 @@ def _exact_text(data: str | bytes | bytearray) -> str:
         raise JSONFormatError(f"the body is invalid UTF-8 (at byte {exc.start})", kind="encoding") from None
 
 
-# A run of 19 digits (an integer that may leave Int64, a long mantissa) or a number with a three-digit exponent:
-# the only number shapes the fast decoder would read without the bounds above. Text such as "A1E500" matches too;
-# such a body only takes the exact reader, which is slower, never less exact.
-_SUSPECT_BYTES: Final = re.compile(rb"[0-9]{19}|[0-9.][eE][+-]?[0-9]{3}")
-_SUSPECT_TEXT: Final = re.compile(r"[0-9]{19}|[0-9.][eE][+-]?[0-9]{3}")
+# msgspec decodes an untyped integer of any length up to 4300 digits as an int; the bounds above make a JSON integer
+# of 20 digits or more an integral Edm.Double (a bounded Decimal). Such a literal needs 20 digits in a row, which
+# digits inside strings rarely have (a GUID has at most 12, an Int64 string 19, a /Date(ms)/ 13): the text is checked
+# for such a run in C (translate, then find: a few percent of a decode), and only a body that has one takes the exact
+# reader. Exponents and fractions need no scan: the float hook bounds them while msgspec decodes.
+_DIGIT_RUN: Final = 20
+_DIGITS_AS_ZERO: Final = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_ZEROS: Final = b"0" * _DIGIT_RUN
 
 
 def needs_exact_reader(data: str | bytes | bytearray) -> bool:
-    """True when ``data`` holds a number shape that only the bounded standard-library reader may decode (19 digits
-    in a row, or a three-digit exponent); every decoder of Exact's JSON checks this first."""
-    pattern: Any = _SUSPECT_TEXT if isinstance(data, str) else _SUSPECT_BYTES
-    return pattern.search(data) is not None
+    """True when ``data`` holds 20 or more digits in a row (an integer literal the fast decoder would read as an
+    unbounded ``int``, or just digits inside a string): :func:`loads` then takes the bounded standard-library reader.
+
+    Typed rows (:mod:`exact_online_sdk.models`) never need it: their fields are bounded while they are decoded."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    return raw.translate(_DIGITS_AS_ZERO).find(_ZEROS) >= 0
 
 
 @cache
 def _decoder() -> tuple[msgspec.json.Decoder[Any], type[Exception]]:
     import msgspec  # on first use: importing the package stays cheap
 
-    return msgspec.json.Decoder(float_hook=_json_float), msgspec.DecodeError
+    return msgspec.json.Decoder(float_hook=_FAST_NUMBERS.create_decimal), msgspec.DecodeError
 
 
 def loads(data: str | bytes | bytearray) -> Any:
     """Parse Exact JSON with every non-integer number as an exact :class:`Decimal` (made from the number's text),
     within the bounds above.
 
-    Decoded by msgspec in C; a body with a number shape msgspec would not bound (:func:`needs_exact_reader`), and
-    what msgspec refuses (``NaN``, a byte-order mark, bad UTF-8, broken JSON, a number beyond the bounds), goes to
-    the standard library with the bounds as hooks. Raises :class:`JSONFormatError`, never a raw ``ValueError``,
-    ``RecursionError`` or ``UnicodeDecodeError``.
+    Decoded by msgspec in C, numbers bounded as they are read (see the module docstring); a body with 20 digits in a
+    row (:func:`needs_exact_reader`), a number beyond the fast bound, and what msgspec refuses (``NaN``, a byte-order
+    mark, bad UTF-8, broken JSON) go to the standard library with the bounds as hooks, which decodes them exactly
+    or says why not. Raises :class:`JSONFormatError`, never a raw ``ValueError``, ``RecursionError`` or
+    ``UnicodeDecodeError``.
     """
     if not needs_exact_reader(data):
         decoder, refused = _decoder()
         try:
             return decoder.decode(data)
-        except refused:
+        except (refused, decimal.DecimalException):
             pass  # the exact reader below decodes it or says precisely why not
         except RecursionError:
             raise JSONFormatError("the JSON is nested deeper than the decoder allows", kind="depth") from None

@@ -6,12 +6,16 @@ float), ``datetime`` by :mod:`exact_online_sdk.edm`'s rule, ``int`` from Int64 s
 deferred navigation links read as ``None``, expanded ones as lists of rows, and fields the reference does not know
 are kept (``row.extras``, and as attributes when their name allows).
 
-Rows are for reading: no pydantic model is built, so a page reads faster than ``json.loads`` makes dicts, in less
-memory. To edit one, ``row.to_model()`` gives the pydantic model (strict writes, changed-field PUTs).
+Rows are for reading: no pydantic model is built, so a page reads about as fast as ``json.loads`` makes dicts
+(0.94x-1.05x for the decoder alone in benchmarks/REPORT.md), in less memory. To edit one, ``row.to_model()`` gives
+the pydantic model (strict writes, changed-field PUTs).
 
 How a page is read: one cached decoder per row class turns the bytes into rows in C, then a column-wise pass converts
 what JSON cannot carry typed (``/Date(ms)/`` text, once per distinct value on the page; navigation wrappers; base64;
-sync/Deleted codes), its loops in C too.
+sync/Deleted codes; integers in Double fields), its loops in C too. Exact's bounds on numbers (see
+:mod:`exact_online_sdk.edm`) hold while decoding, with no scan of the text: Int fields carry Int64's range, a number
+with a fraction or exponent in them stops the decoder, and untyped numbers (Double fields, extras) become Decimals
+through edm's trapping decimal context.
 A field the row class does not know makes the decoder stop at once; it is then declared on a cached subclass and the
 page decoded again, so only pages that carry new fields pay for them, once per new field. A value the fast decoder
 refuses goes through the tolerant reader (``edm.loads`` and edm's parsers per field), which names the field when
@@ -20,6 +24,7 @@ even that fails.
 
 from __future__ import annotations
 
+import decimal
 import importlib
 import keyword
 import re
@@ -105,6 +110,12 @@ class _Nav(msgspec.Struct, Generic[R], gc=False):
     results: list[R] | None = None
 
 
+_Int64 = Annotated[int, msgspec.Meta(ge=edm.INT64_MIN, le=edm.INT64_MAX)]
+# A float branch no value can pass (at least 1 and at most 0). In lax mode msgspec would read ``1.0``, ``1e-400`` or
+# ``9007199254740993.0`` in an integer field through a double (1, 0, ...992); with this branch such a number (or such
+# text) stops the fast decoder, and the tolerant reader decides exactly, as edm.loads reads the number.
+_NO_FRACTION = Annotated[float, msgspec.Meta(ge=1.0, le=0.0)]
+
 if TYPE_CHECKING:
     Text = str | None
     Guid = UUID | None
@@ -119,12 +130,19 @@ if TYPE_CHECKING:
 else:
     Text = Annotated[str | None, _Kind("Edm.String")]
     Guid = Annotated[UUID | None, _Kind("Edm.Guid")]
-    Int = Annotated[int | None, _Kind("Edm.Int32")]  # Int64 text too: the decoder runs in lax mode
-    Double = Annotated[Decimal | None, _Kind("Edm.Double")]
+    # Int64 text too (the decoder runs in lax mode), held to Int64's range while decoding, as the tolerant reader
+    # holds it. A number with a fraction or exponent (or such text) lands in _NO_FRACTION and stops the decoder.
+    Int = Annotated[_Int64 | _NO_FRACTION | None, _Kind("Edm.Int32")]
+    # Decoded untyped: a number with a fraction or exponent becomes a Decimal through the bounded float hook (in C,
+    # from its text); anything else (an integer, text, a wrong type) is converted or refused after decoding.
+    Double = Annotated[Any, _Kind("Edm.Double")]
     Boolean = Annotated[bool | None, _Kind("Edm.Boolean")]
     DateTime = Annotated[str | None, _Kind("Edm.DateTime")]  # the /Date(ms)/ text, converted after decoding
     Binary = Annotated[str | None, _Kind("Edm.Binary")]  # base64 or a URL, converted after decoding
-    DeletedType = Annotated[int | None, _Kind("DeletedEntityType")]  # the code, made an enum after decoding
+    # The code, made an enum after decoding; an Edm.Int32 (as the tolerant reader holds it).
+    DeletedType = Annotated[
+        Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)] | _NO_FRACTION | None, _Kind("DeletedEntityType")
+    ]
 
     class NavList:
         """``NavList[XRow]``: a navigation collection."""
@@ -294,7 +312,10 @@ def _with_extras(base: type[ExactRow], wires: tuple[str, ...]) -> type[ExactRow]
 class _Results(msgspec.Struct, Generic[R], gc=False):
     results: list[R]
     next: str | None = msgspec.field(default=None, name="__next")
-    count: int | None = msgspec.field(default=None, name="__count")
+    # What _count() accepts; anything else sends the page to the tolerant reader, where it counts as absent.
+    count: Annotated[int, msgspec.Meta(ge=0, le=edm.INT64_MAX)] | _NO_FRACTION | None = msgspec.field(
+        default=None, name="__count"
+    )
 
 
 class _Envelope(msgspec.Struct, Generic[R], gc=False):
@@ -309,8 +330,14 @@ _UNKNOWN = re.compile(r"Object contains unknown field `(?P<name>[^`]+)` - at `\$
 def _decoder(cls: type[ExactRow]) -> msgspec.json.Decoder[Any]:
     decoder = _DECODERS.get(cls)
     if decoder is None:
-        # strict=False: Int64 arrives as a JSON string. float_hook: untyped numbers (extras) stay exact too.
-        decoder = msgspec.json.Decoder(_Envelope[cls], strict=False, float_hook=Decimal)  # type: ignore[valid-type]
+        # strict=False: Int64 arrives as a JSON string. float_hook: untyped numbers (Double fields, extras) become
+        # exact Decimals from their text, bounded to Edm.Double in C (beyond the bound it raises, and the page goes
+        # to the tolerant reader, which decides).
+        decoder = msgspec.json.Decoder(
+            _Envelope[cls],  # type: ignore[valid-type]
+            strict=False,
+            float_hook=edm._FAST_NUMBERS.create_decimal,
+        )
         _DECODERS[cls] = decoder
     return decoder
 
@@ -323,9 +350,8 @@ def parse_rows(cls: type[R], content: bytes | str) -> ParsedPage[R]:
     :class:`~exact_online_sdk.edm.EdmValueError` (naming the field) for a value of the wrong type: all
     :class:`~exact_online_sdk.exceptions.ExactOnlineError`.
     """
-    if edm.needs_exact_reader(content):
-        # A number shape the fast decoder would read unbounded (19 digits in a row, a three-digit exponent).
-        return _tolerant_page(cls, content)
+    # No scan of the text first: every field is bounded while it is decoded (Int by its range in msgspec, numbers
+    # with a fraction or exponent by the float hook, the rest in the finishing pass).
     target: type[ExactRow] = _LEARNED.get(cls, cls)
     for _attempt in range(_MAX_NEW_FIELDS):
         try:
@@ -342,6 +368,8 @@ def parse_rows(cls: type[R], content: bytes | str) -> ParsedPage[R]:
             continue
         except msgspec.DecodeError:
             break  # not JSON msgspec reads (a BOM, NaN, broken bytes): the tolerant reader says which, typed
+        except decimal.DecimalException:
+            break  # a number beyond the float hook's inner range: the tolerant reader's exact checks decide
         d = envelope.d
         rows, next_url, count = (d, None, None) if isinstance(d, list) else (d.results, d.next or None, d.count)
         try:
@@ -442,6 +470,36 @@ def _deleted(code: int | None) -> DeletedEntityType | int | None:
         return code  # a code Exact added later
 
 
+_DECIMAL_OR_NONE: Final = frozenset((Decimal, type(None)))
+_INT64_DIGITS_MAX: Final = 10**19  # the smallest integer of 20 digits: edm reads such a literal as an Edm.Double
+
+
+def _double(value: Any) -> Decimal | None:
+    """A Double field's decoded value (already a bounded Decimal when it had a fraction or exponent) as edm's
+    tolerant reader reads it: integers and numeric text become bounded Decimals, other types are refused."""
+    if type(value) in _DECIMAL_OR_NONE:
+        return cast("Decimal | None", value)
+    return edm.parse_decimal(value)
+
+
+def _untyped(value: Any) -> Any:
+    """A value decoded without a type (an extra field) as ``edm.loads`` gives it: an integer of 20 digits or more
+    becomes a bounded Decimal (msgspec reads it as an int of up to 4300 digits). Nested containers are walked
+    without recursion."""
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        pairs = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
+        for key, inner in list(pairs):
+            if type(inner) is int and not -_INT64_DIGITS_MAX < inner < _INT64_DIGITS_MAX:
+                item[key] = edm.parse_decimal(inner)
+            elif isinstance(inner, dict | list):
+                stack.append(inner)
+    if type(value) is int and not -_INT64_DIGITS_MAX < value < _INT64_DIGITS_MAX:
+        return edm.parse_decimal(value)
+    return value
+
+
 def _entity(target: type[ExactRow], value: Any) -> ExactRow | None:
     if value is None or (isinstance(value, dict) and "__deferred" in value):
         return None
@@ -467,16 +525,33 @@ def _build_finisher(cls: type[ExactRow]) -> Finisher:
     for f in _fields(cls).values():
         by_kind.setdefault(f.kind.edm_type, []).append(f)
     dates = [f.attr for f in by_kind.get("Edm.DateTime", [])]
+    doubles = [f.attr for f in by_kind.get("Edm.Double", [])]
+    extras = [attr for attr, _wire in cls.__exact_extras__]
     lists = [(f.attr, f.kind.target) for f in by_kind.get("NavList", [])]
     entities = [(f.attr, f.kind.target) for f in by_kind.get("NavEntity", [])]
     others: list[tuple[str, Callable[[Any], Any]]] = [(f.attr, _binary) for f in by_kind.get("Edm.Binary", [])]
     others += [(f.attr, _deleted) for f in by_kind.get("DeletedEntityType", [])]
     get_dates = attrgetter(*dates) if dates else attrgetter("odata_metadata")
+    get_doubles = attrgetter(*doubles) if doubles else attrgetter("odata_metadata")
 
     def finish(rows: list[Any]) -> None:
         if not rows:
             return
         _set_column(rows, "odata_metadata", repeat(None))
+        if doubles:
+            # Numbers with a fraction or exponent arrive as Decimals already bounded by the float hook. One pass over
+            # all Double values checks that nothing else came (an integer, text, a wrong type); only then the
+            # columns that hold something else are converted (bounded) or refused, value by value.
+            numbers: Iterable[Any] = map(get_doubles, rows)  # one tuple per row when there are several fields
+            if len(doubles) > 1:
+                numbers = chain.from_iterable(numbers)
+            if not _DECIMAL_OR_NONE.issuperset(map(type, numbers)):
+                for attr in doubles:
+                    found = list(map(attrgetter(attr), rows))
+                    if not _DECIMAL_OR_NONE.issuperset(map(type, found)):
+                        _set_column(rows, attr, list(map(_double, found)))
+        for attr in extras:
+            _set_column(rows, attr, list(map(_untyped, map(attrgetter(attr), rows))))
         if dates:
             per_row = list(map(get_dates, rows))  # one tuple of date texts per row
             texts = set(chain.from_iterable(per_row) if len(dates) > 1 else per_row)
@@ -568,7 +643,7 @@ def row_from_dict(cls: type[R], data: Mapping[str, Any]) -> R:
             continue
         f = table.get(wire)
         if f is None:
-            extras[wire] = value
+            extras[wire] = _untyped(value)
             continue
         kind = f.kind.edm_type
         try:
