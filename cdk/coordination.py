@@ -28,6 +28,13 @@ ITEM_ACTIONS = [
     "dynamodb:DeleteItem",
     "dynamodb:ConditionCheckItem",
 ]
+"""Every item action: the refresher's lease (a conditional put, update and delete), and what the workers are denied
+on the lease items."""
+WORKER_ITEM_ACTIONS = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+"""What ``exact_online_sdk.scale`` calls on its items, and all it calls: the rate budget's conditional updates and
+its read of the daily item; a cursor's lease, saves and release (conditional updates), its ``state`` (GetItem) and
+the connection's ``states`` (Query). No put, delete or transaction: tests/integration/scale/test_worker_grant.py
+records a worker's calls and fails if one needs more."""
 
 
 class CoordinationTable(Construct):
@@ -82,7 +89,7 @@ class CoordinationTable(Construct):
         their leases (``cursor#``, queried by partition); the refresher's ``lease#`` items are denied outright."""
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
-            actions=[*ITEM_ACTIONS, "dynamodb:Query"],
+            actions=WORKER_ITEM_ACTIONS,
             resource_arns=[self.table.table_arn],
             conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{p}*" for p in WORKER_PREFIXES]}},
         )

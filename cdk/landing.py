@@ -23,6 +23,11 @@ from cdk.acknowledgements import acknowledge
 
 LANDING_PREFIX = "exact-online"
 """The key prefix workers land under (``S3Sink``'s default); the worker policy grants it only."""
+LANDING_OBJECT_ACTIONS = ["s3:PutObject", "s3:GetObject"]
+"""What ``S3Sink`` does to objects under the prefix: parts and manifests (conditional puts), reading them back, and
+``HeadObject`` when it recovers a crashed run (covered by ``s3:GetObject``). Never a delete."""
+LANDING_LIST_ACTIONS = ["s3:ListBucket"]
+"""``ListObjectsV2`` under the prefix (a crashed run's parts, the manifests)."""
 LANDING_ENV = "LANDING_BUCKET"
 """The variable the Prefect flow reads the bucket name from (examples/prefect_flow.py)."""
 
@@ -88,12 +93,12 @@ class LandingBucket(Construct):
         """Put and get objects under the prefix, list the prefix (no delete, no other key, no bucket setting)."""
         objects = iam.Grant.add_to_principal(
             grantee=grantee,
-            actions=["s3:PutObject", "s3:GetObject"],
+            actions=LANDING_OBJECT_ACTIONS,
             resource_arns=[self.bucket.arn_for_objects(f"{self.prefix}/*")],
         )
         listing = iam.Grant.add_to_principal(
             grantee=grantee,
-            actions=["s3:ListBucket"],
+            actions=LANDING_LIST_ACTIONS,
             resource_arns=[self.bucket.bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{self.prefix}/*"]}},
         )

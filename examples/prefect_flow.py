@@ -11,15 +11,22 @@ The token is read (never refreshed) from the Secrets Manager slots the stack's r
 
 Environment of the worker (the stack's outputs):
 
-    EXACT_TOKEN_SECRET_A / EXACT_TOKEN_SECRET_B   the token slots of the connection named "default"
+    EXACT_CONNECTIONS                             the connections to sync (the stack's ConnectionSlots output:
+                                                  name -> its token slots), as the refresher reads them
+    EXACT_CONNECTION_PREFIX                       the ConnectionSecretPrefix output (connections listed without slots)
+    EXACT_TOKEN_SECRET_A / EXACT_TOKEN_SECRET_B   a single-connection stack: its slots (the connection "default")
     EXACT_COORDINATION_TABLE                      the coordination table (rate budget, cursors, leases)
     EXACT_BASE_URL                                the regional host (default https://start.exactonline.nl)
+    EXACT_CLIENT_ID                               the app's client id (its rate budget; a connection's own
+                                                  ``client_id`` in EXACT_CONNECTIONS wins)
     LANDING_BUCKET                                the bucket rows land in (or the ``bucket`` parameter)
 
-Other connections (more Exact users or apps) are named in the ``connections`` parameter: name -> the name prefix of
-their token slots (``{prefix}-a``/``{prefix}-b``; on a stack with several connections ``<ConnectionSecretPrefix><name>
-/token``). A unit that fails (after its task's retries) leaves its cursor at the last landed batch; the other units
-still run, and the flow run ends Failed naming the failed units.
+Every connection of the environment is synced (:func:`worker_connections`: the refresher's own reading of
+``EXACT_CONNECTIONS``, :func:`exact_online_sdk.aws.connections.connection_configs`), each with its own slots, host and
+app id; adding a connection to the stack is a deploy, and the next flow run syncs it. The ``connections`` parameter
+still names them by hand: name -> the name prefix of its token slots (``{prefix}-a``/``{prefix}-b``; ``""``: the
+environment's EXACT_TOKEN_SECRET_A/_B). A unit that fails (after its task's retries) leaves its cursor at the last
+landed batch; the other units still run, and the flow run ends Failed naming the failed units.
 
 For the ECS work pool, the image holds this file at ``examples/prefect_flow.py`` under its working directory (the
 deployment's entrypoint) and ``pip install "exact-online-toolkit[aws]" prefect prefect-aws``.
@@ -34,30 +41,92 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.futures import PrefectFuture
 
+from exact_online_sdk.aws.connections import DEFAULT_CONNECTION, connection_configs
 from exact_online_sdk.client import ExactOnlineClient
 from exact_online_sdk.config import Settings
+from exact_online_sdk.exceptions import ConfigError
 
 DEFAULT_ENDPOINTS = ["sync/CRM/Accounts", "sync/Financial/TransactionLines"]
-DEFAULT_CONNECTIONS: dict[str, str] = {"default": ""}
-"""Connection name -> token slot name prefix; "" means EXACT_TOKEN_SECRET_A/_B of the environment."""
+DEFAULT_CONNECTIONS: dict[str, str] = {DEFAULT_CONNECTION: ""}
+"""The single-connection stack by hand (connection name -> token slot name prefix; "" means EXACT_TOKEN_SECRET_A/_B
+of the environment). Without a ``connections`` parameter the flow syncs every connection of the environment."""
 
 
-def worker_client(secret: str = "") -> ExactOnlineClient:
+@dataclass(frozen=True)
+class Connection:
+    """One Exact connection as a worker reads it: its token slots and, where it has its own, its host and app id."""
+
+    name: str
+    slots: tuple[str, str]
+    base_url: str | None = None
+    client_id: str | None = None
+
+
+def worker_connections(connections: dict[str, str] | None = None) -> list[Connection]:
+    """The connections to sync: every connection of the environment, read as the refresher reads it
+    (``EXACT_CONNECTIONS`` with ``EXACT_CONNECTION_PREFIX``, or the one connection of ``EXACT_TOKEN_SECRET_A``/``_B``);
+    or, when given, ``connections`` (name -> slot name prefix, "" for the environment's single-connection slots)."""
+    settings = Settings()
+    if connections is None:
+        configs = connection_configs(settings)
+        if not configs:
+            raise ConfigError(
+                "no connection to sync: set EXACT_CONNECTIONS (the stack's ConnectionSlots output) or "
+                "EXACT_TOKEN_SECRET_A/_B",
+                variable="EXACT_CONNECTIONS",
+            )
+        # A connection without its own app id is of the stack's app (EXACT_CLIENT_ID), as for the refresher.
+        return [Connection(name, c.slots, c.base_url, c.client_id or settings.client_id) for name, c in configs.items()]
+    chosen = []
+    for name, prefix in connections.items():
+        if prefix:
+            chosen.append(Connection(name, (f"{prefix}-a", f"{prefix}-b"), client_id=settings.client_id))
+            continue
+        default = connection_configs(settings.model_copy(update={"connections": None}))
+        if not default:
+            raise ConfigError(
+                f"connection {name!r}: no slot prefix given and no EXACT_TOKEN_SECRET_A/_B set",
+                variable="EXACT_TOKEN_SECRET_A",
+            )
+        chosen.append(Connection(name, next(iter(default.values())).slots, client_id=settings.client_id))
+    return chosen
+
+
+def plan_units(
+    connections: Iterable[Connection],
+    endpoints: Iterable[str],
+    divisions_of: Callable[[Connection], Iterable[int]],
+) -> list[tuple[Connection, int, str]]:
+    """Every (connection, division, endpoint) to sync, connection by connection (``divisions_of``: its divisions)."""
+    wanted = list(endpoints)
+    return [(c, division, endpoint) for c in connections for division in divisions_of(c) for endpoint in wanted]
+
+
+def worker_client(secret: str = "", *, connection: Connection | None = None) -> ExactOnlineClient:
     """The one line a worker needs: the token from the slots (never refreshed here); with
-    EXACT_COORDINATION_TABLE set, the rate budgets are shared with every other worker."""
-    return ExactOnlineClient.from_secrets_manager(secret or None, base_url=os.environ.get("EXACT_BASE_URL") or None)
+    EXACT_COORDINATION_TABLE set, the rate budgets are shared with every other worker of the app.
+    ``connection``: its slots, host and app id (the budget is per app); else ``secret`` (a slot name prefix, ""
+    for EXACT_TOKEN_SECRET_A/_B)."""
+    base_url = os.environ.get("EXACT_BASE_URL") or None
+    if connection is None:
+        return ExactOnlineClient.from_secrets_manager(secret or None, base_url=base_url)
+    options: dict[str, Any] = {"base_url": connection.base_url or base_url}
+    if connection.client_id:
+        options["client_id"] = connection.client_id
+    return ExactOnlineClient.from_secrets_manager(slots=connection.slots, **options)
 
 
 @task(retries=2, retry_delay_seconds=30)
-def list_divisions(secret: str = "") -> list[int]:
+def list_divisions(secret: str = "", connection: Connection | None = None) -> list[int]:
     """The divisions the connection's user may read."""
-    with worker_client(secret) as client:
+    with worker_client(secret, connection=connection) as client:
         me = client.get("current/Me")[0]
         rows = client.iter_rows("system/Divisions", {"$select": "Code"}, division=int(me["CurrentDivision"]))
         return sorted(int(row["Code"]) for row in rows)
@@ -65,14 +134,14 @@ def list_divisions(secret: str = "") -> list[int]:
 
 @task(retries=2, retry_delay_seconds=30, tags=["exact-online"])
 def sync_unit(
-    connection: str, secret: str, division: int, endpoint: str, bucket: str, table: str, prefix: str = "exact-online"
+    connection: Connection, division: int, endpoint: str, bucket: str, table: str, prefix: str = "exact-online"
 ) -> dict[str, Any]:
     """One (connection, division, endpoint): from its durable cursor into S3. A unit another worker holds comes
     back with ``status="busy"`` (it is being done); a failure leaves the cursor at the last landed batch."""
     from exact_online_sdk.scale import DynamoDbCursorStore, S3Sink, sync_to_s3
 
-    with worker_client(secret) as client:
-        cursors = DynamoDbCursorStore(table, connection=connection)
+    with worker_client(connection=connection) as client:
+        cursors = DynamoDbCursorStore(table, connection=connection.name)
         sink = S3Sink(bucket, prefix=prefix)
         return sync_to_s3(client, cursors=cursors, sink=sink, division=division, endpoint=endpoint).as_dict()
 
@@ -101,26 +170,28 @@ def sync_all(
     concurrency: int = 4,
 ) -> list[dict[str, Any]]:
     """Sync every (connection, division, endpoint) into S3, ``concurrency`` units at a time in this flow run
-    (``divisions`` None: every division each connection may read)."""
+    (``connections`` None: every connection of the environment, :func:`worker_connections`; ``divisions`` None:
+    every division each connection may read)."""
     logger = get_run_logger()
     bucket = bucket or os.environ.get("LANDING_BUCKET")
     table = table or Settings().coordination_table
     if not bucket or not table:
         raise ValueError("a landing bucket (LANDING_BUCKET) and EXACT_COORDINATION_TABLE are needed")
-    units = []
-    for name, secret in (connections or DEFAULT_CONNECTIONS).items():
-        for division in divisions or list_divisions(secret):
-            units += [(name, secret, division, endpoint) for endpoint in endpoints or DEFAULT_ENDPOINTS]
+    units = plan_units(
+        worker_connections(connections),
+        endpoints or DEFAULT_ENDPOINTS,
+        lambda connection: divisions or list_divisions(connection=connection),
+    )
 
     def submitted() -> Iterable[PrefectFuture[Any]]:
-        for name, secret, division, endpoint in units:
-            yield sync_unit.submit(name, secret, division, endpoint, bucket, table, prefix)
+        for connection, division, endpoint in units:
+            yield sync_unit.submit(connection, division, endpoint, bucket, table, prefix)
 
     futures = _bounded(submitted(), max(1, concurrency))
     results, failed = [], []
-    for (name, _, division, endpoint), future in zip(units, futures, strict=True):
+    for (connection, division, endpoint), future in zip(units, futures, strict=True):
         future.wait()
-        unit = f"{name}/{division}/{endpoint}"
+        unit = f"{connection.name}/{division}/{endpoint}"
         if future.state is None or not future.state.is_completed():
             failed.append(unit)  # every unit has had its turn before the run is failed
             logger.error("%s failed: %s", unit, future.state.message if future.state else "no state")
@@ -154,8 +225,11 @@ def deployment(
     env = {
         name: os.environ[name]
         for name in (
+            "EXACT_CONNECTIONS",
+            "EXACT_CONNECTION_PREFIX",
             "EXACT_TOKEN_SECRET_A",
             "EXACT_TOKEN_SECRET_B",
+            "EXACT_CLIENT_ID",
             "EXACT_COORDINATION_TABLE",
             "EXACT_BASE_URL",
             "LANDING_BUCKET",

@@ -239,6 +239,28 @@ def test_workers_may_put_get_and_list_the_landing_prefix_only(synth: Synth) -> N
     assert outputs["LandingPrefix"]["Value"] == "exact-online"
 
 
+def test_the_worker_policy_grants_exactly_the_calls_workers_make(synth: Synth) -> None:
+    """Every action of the worker policy is one the worker code calls (tests/integration/scale/test_worker_grant.py
+    records them over moto against the same lists): the token read, the table's worker items, the landing prefix."""
+    from cdk.coordination import WORKER_ITEM_ACTIONS
+    from cdk.landing import LANDING_LIST_ACTIONS, LANDING_OBJECT_ACTIONS
+    from cdk.token_slots import READ_ACTIONS
+
+    [policy] = synth.resources("AWS::IAM::ManagedPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    allowed = {a for s in statements if s["Effect"] == "Allow" for a in as_list(s["Action"])}
+    assert allowed == {
+        *READ_ACTIONS,
+        "kms:Decrypt",
+        *WORKER_ITEM_ACTIONS,
+        *LANDING_OBJECT_ACTIONS,
+        *LANDING_LIST_ACTIONS,
+    }
+    assert set(WORKER_ITEM_ACTIONS) == {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"}
+    [table] = [s for s in statements if s["Effect"] == "Allow" and "dynamodb:Query" in as_list(s["Action"])]
+    assert table["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["budget#*", "cursor#*"]}}
+
+
 def test_cfn_lint_is_clean_on_the_stack_and_its_nested_stacks(synth: Synth) -> None:
     templates = [synth.outdir / f"{synth.stack.stack_name}.template.json", *synth.outdir.glob("*.nested.template.json")]
     assert len(templates) > 1

@@ -301,17 +301,17 @@ def test_worker_policy_is_the_read_grant_plus_shared_table_items_never_the_lease
         "secretsmanager:GetSecretValue",
         "secretsmanager:DescribeSecret",
         "kms:Decrypt",
+        # What exact_online_sdk.scale calls and nothing more (no put, delete or condition check: it never makes
+        # them; tests/integration/scale/test_worker_grant.py records a worker's calls against this very list).
         "dynamodb:GetItem",
-        "dynamodb:PutItem",
         "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-        "dynamodb:ConditionCheckItem",
         "dynamodb:Query",
     }
     [read] = [s for s in stmts if "secretsmanager:GetSecretValue" in as_list(s["Action"])]
     assert read["Resource"] == [synth.ref(r.slot_a), synth.ref(r.slot_b)]
     # The workers' items only: the rate budget and the sync cursors (exact_online_sdk.scale).
     [items] = [s for s in stmts if s["Effect"] == "Allow" and "dynamodb:Query" in as_list(s["Action"])]
+    assert sorted(as_list(items["Action"])) == ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
     assert items["Resource"] == synth.arn(r.table)
     assert items["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["budget#*", "cursor#*"]}}
     [deny] = [s for s in stmts if s["Effect"] == "Deny"]

@@ -12,6 +12,7 @@ E2E_CONNECTIONS and E2E_MANY_HOURS set the size (default 10 connections for 2 si
 
 from __future__ import annotations
 
+import heapq
 import importlib.util
 import itertools
 import json
@@ -43,6 +44,7 @@ from tests.e2e.test_refresher_e2e import (
     REDIRECT,
     ROOT,
     START,
+    Aborted,
     AwsClock,
     Ctx,
     ExactLink,
@@ -57,20 +59,15 @@ from tests.e2e.test_refresher_e2e import (
     exact_latency,
     wire_aws,
 )
+from tests.support.moto_server import moto_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-aws")]
 
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as aws:
+        yield aws.url
 
 
 @pytest.fixture(autouse=True)
@@ -81,29 +78,57 @@ def _quiet(caplog: pytest.LogCaptureFixture) -> None:
 # -- many connections on one stack --------------------------------------------------------------------------------
 
 
+class JoinClock(SimClock):
+    """A :class:`SimClock` on which an actor can also wait for others (``park`` until ``unpark``): an invocation
+    ends exactly when its last connection's run does, without polling the clock (a poll every half second of
+    simulated time was a third of all thread switches of a 100-connection day)."""
+
+    def park(self) -> None:
+        """Yield until another actor calls :meth:`unpark` for this one (its kill time and an abort still apply)."""
+        actor = self._by_thread.get(threading.get_ident())
+        if actor is None:
+            raise RuntimeError("only actors park on the simulated clock")
+        with self._lock:
+            following = self._pop()
+        if following is not None:
+            following.go.release()
+        actor.go.acquire()
+        if self._aborted:
+            raise Aborted(actor.name)
+        if actor.kill_at is not None and self._now >= actor.kill_at:
+            actor.killed = True
+            raise Killed(actor.name)
+
+    def unpark(self, actor: Any) -> None:
+        """Make the parked ``actor`` runnable now (after the caller yields)."""
+        with self._lock:
+            heapq.heappush(self._ready, (self._now, next(self._seq), actor))
+
+
 class SimRunner:
     """Lambda's threads for the connections of one invocation: each connection's run is an actor (killed with the
     invocation); the invocation waits, on the simulated clock, until every one ended."""
 
-    POLL = 0.5
-
-    def __init__(self, sim: SimClock) -> None:
+    def __init__(self, sim: JoinClock) -> None:
         self.sim = sim
 
     def __call__(self, tasks: Any) -> None:
         caller = self.sim._by_thread[threading.get_ident()]
         left = [len(tasks)]
+        if not tasks:
+            return
 
         def body(task: Callable[[], None]) -> None:
             try:
                 task()
             finally:
                 left[0] -= 1
+                if left[0] == 0:
+                    self.sim.unpark(caller)
 
         for i, task in enumerate(tasks):
             self.sim.spawn(f"{caller.name}-{i}", lambda t=task: body(t), kill_at=caller.kill_at)
-        while left[0] > 0:
-            self.sim.sleep(self.POLL)
+        self.sim.park()
 
 
 class PerClientFaults:
@@ -442,7 +467,7 @@ def many_emulator(names: list[str]) -> Any:
     from exact_online_sdk.emulator import EmulatorConfig, run_emulator
 
     config = EmulatorConfig(
-        clock=SimClock(START),
+        clock=JoinClock(START),
         clients=many_clients(names),
         minutely_limit=1_000_000,
         daily_limit=10**9,
@@ -455,7 +480,14 @@ def many_emulator(names: list[str]) -> Any:
 
 
 def many_connections_scenario(
-    emu: Any, moto_url: str, monkeypatch: pytest.MonkeyPatch, names: list[str], minutes: int, *, seed: int
+    emu: Any,
+    moto_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    names: list[str],
+    minutes: int,
+    *,
+    seed: int,
+    on_hour: Callable[[int], None] | None = None,
 ) -> ManyWorld:
     """The multi-connection scenario (the suite runs it short, ``benchmarks/bench_connections.py`` 100 x 24 h):
 
@@ -463,6 +495,7 @@ def many_connections_scenario(
     that gets one an hour later, one connection whose Exact app answers six 503s in a row twice a day (a run of it
     fails, reported with its name; the others go on), another meeting a slow 5xx burst retried in-run, twin
     deliveries every 30th minute (each connection's lease), workers on a tenth of the connections (at least three).
+    ``on_hour(hour)`` is called at the start of every simulated hour (the benchmark's progress line).
     """
     world = ManyWorld(emu, moto_url, monkeypatch, names, seed=seed)
     rng = random.Random(seed)
@@ -472,6 +505,8 @@ def many_connections_scenario(
     workers_on = [n for n in names if n not in (late, flaky)][: max(3, len(names) // 10)]
 
     def faults(minute: int) -> None:
+        if on_hour is not None and minute % 60 == 0:
+            on_hour(minute // 60)
         phase = minute % 720  # twice a day the same variety
         if phase == 30:
             # Six 503s in a row: more than one run's retries, fewer than Exact's error budget (8 an hour).
