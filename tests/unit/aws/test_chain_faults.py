@@ -151,6 +151,7 @@ def test_a_call_that_does_not_fit_whole_is_not_started(sm: Any, clock: ManualClo
 # -- 3. after a final refusal: no hammering; errors under 10 an hour; the daily budget ---------------------------
 
 
+@pytest.mark.slow  # hours of minutely runs: in make test, not in the edit-test loop (make test-fast)
 def test_an_expired_refresh_token_alarms_once_and_is_not_asked_again(sm: Any, clock: ManualClock) -> None:
     exact = FakeExactTokens(clock)
     seed(sm, clock, exact)
@@ -167,6 +168,7 @@ def test_an_expired_refresh_token_alarms_once_and_is_not_asked_again(sm: Any, cl
     assert exact.calls == 1  # before the fix: one call a minute, the day's quota gone in ~3 h
 
 
+@pytest.mark.slow  # hours of minutely runs: in make test, not in the edit-test loop (make test-fast)
 def test_token_endpoint_errors_stay_under_exacts_hourly_limit(sm: Any, clock: ManualClock) -> None:
     exact = FakeExactTokens(clock)
     seed(sm, clock, exact)

@@ -83,6 +83,7 @@ def test_waits_inside_the_run_when_the_window_opens_within_a_minute(
     assert stored.refresh_token == exact.refresh_token
 
 
+@pytest.mark.slow  # hours of minutely runs: in make test, not in the edit-test loop (make test-fast)
 def test_two_simulated_hours_of_minutely_runs(sm: Any, clock: ManualClock, exact: FakeExactTokens) -> None:
     """Issue 4: each slot written at most once per 19 minutes while a reader always finds an unexpired token
     (two hours: the pattern repeats every 19 minutes, so six times over; the long e2e covers more)."""
