@@ -59,7 +59,9 @@ from exact_online_sdk.exceptions import AuthenticationError
 from tests.support.moto_server import moto_server
 from tests.unit.aws.fakes import AwsFaults
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-aws")]
+# Its own group: the module's moto server and emulator serve all its tests on one worker, and the multi-connection
+# e2e (test_connections_e2e.py, a minute of its own) may run beside it on the other.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-refresher")]
 
 ROOT = Path(__file__).resolve().parents[2]
 HOURS = float(os.environ.get("E2E_HOURS", "2"))

@@ -65,40 +65,17 @@ def test_prefect_flow_tasks(live: Any) -> None:
     assert live.control.counters().get("token_calls", 0) == 0
 
 
-# The harness's server needs none of its background services to run one flow. Each of them writes to the harness's
-# one SQLite file on its own schedule, and SQLite admits one writer at a time: on a loaded machine the telemetry
-# heartbeat then logged "database is locked" (harmless for the flow, but noise that hides real errors).
-QUIET_PREFECT_SERVER = {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # the telemetry heartbeat (and no phoning home from tests)
-    **{
-        f"PREFECT_SERVER_SERVICES_{service}_ENABLED": "false"
-        for service in (
-            "CANCELLATION_CLEANUP",
-            "EVENT_PERSISTER",
-            "FOREMAN",
-            "LATE_RUNS",
-            "PAUSE_EXPIRATIONS",
-            "SCHEDULER",
-            "TRIGGERS",
-        )
-    },
-}
-
-
 @pytest.mark.slow
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)  # the first test of the group starts the harness in its set-up: minutes on a loaded machine
+@pytest.mark.xdist_group("prefect")
+@pytest.mark.usefixtures("prefect_server")
 def test_prefect_flow_under_the_test_harness(
-    live: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+    live: Any, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """The whole flow in Prefect's local harness (a temporary API server in a subprocess; most of the time is its
-    start-up). No bound on how long that takes: the harness's own start-up timeout is the backstop."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    for key, value in QUIET_PREFECT_SERVER.items():
-        monkeypatch.setenv(key, value)
+    """The whole flow in Prefect's local harness (the session's, tests/support/prefect_harness.py: its start-up is
+    most of the time). No bound on how long that takes: the harness's own start-up timeout is the backstop."""
     module = load("prefect_flow")
-    with prefect_test_harness(server_startup_timeout=240):
-        results = module.export_all("crm/Accounts", "ID,Name")
+    results = module.export_all("crm/Accounts", "ID,Name")
     assert [(r["division"], r["rows"]) for r in results] == [(1001, 25), (1002, 25)]
     assert live.control.counters().get("token_calls", 0) == 0
     logged = caplog.text + "".join(capfd.readouterr())

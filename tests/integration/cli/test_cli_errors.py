@@ -34,6 +34,18 @@ from exact_online_sdk.exceptions import (
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_command_tree() -> Iterator[None]:
+    """Typer rebuilds the click command tree from the app's signatures on every ``invoke``: a third of each call
+    here, and the walk makes hundreds. The tree is the same every time, so this module builds it once."""
+    import typer.testing
+
+    tree = get_command(app)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(typer.testing, "_get_command", lambda given: tree if given is app else get_command(given))
+        yield
+
+
 def _subclasses(cls: type) -> Iterator[type]:
     for sub in cls.__subclasses__():
         yield sub

@@ -23,7 +23,8 @@ from exact_online_sdk.scale import DynamoDbCursorStore, S3Sink
 from .scenario import AWS_ENV, coordination_table
 
 ROOT = Path(__file__).resolve().parents[3]
-pytestmark = pytest.mark.slow
+# The first test of the "prefect" group starts the session's harness in its set-up: minutes on a loaded machine.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("prefect"), pytest.mark.timeout(600)]
 
 
 def load_example() -> ModuleType:
@@ -67,29 +68,26 @@ def stack(aws_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, A
         yield {"emu": emu, "table": table, "bucket": bucket}
 
 
+@pytest.mark.usefixtures("prefect_server")  # the session's harness (tests/support/prefect_harness.py)
 def test_every_unit_syncs_in_parallel_into_s3_under_the_prefect_harness(stack: dict[str, Any]) -> None:
-    from prefect.testing.utilities import prefect_test_harness
-
     module = load_example()
     emu = stack["emu"]
     endpoints = ["sync/CRM/Accounts", "sync/Financial/TransactionLines"]
-    # The harness's API server takes a minute or more to start on a loaded machine.
-    with prefect_test_harness(server_startup_timeout=240):
-        first = module.sync_all(endpoints=endpoints, concurrency=2)
-        # Someone else's worker holds one unit: this run reports it busy and does the rest.
-        held = DynamoDbCursorStore(stack["table"], connection="default").lease(1002, "sync/CRM/Accounts")
-        second = module.sync_all(endpoints=endpoints[:1], divisions=[1001, 1002], concurrency=2)
-        held.release()
-        # A unit that fails (an endpoint Exact does not have) fails the run, after every other unit had its turn.
-        with pytest.MonkeyPatch.context() as fast:
-            fast.setattr(module, "sync_unit", module.sync_unit.with_options(retries=0))
-            broken = module.sync_all(
-                endpoints=["sync/Nope/Nothing", "sync/CRM/Accounts"], divisions=[1001], return_state=True
-            )
-        image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/exact-worker:1"
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("EXACT_WORKER_ROLE_ARN", "arn:aws:iam::123456789012:role/exact-worker")
-            deployment = module.deployment(image, concurrency=8)
+    first = module.sync_all(endpoints=endpoints, concurrency=2)
+    # Someone else's worker holds one unit: this run reports it busy and does the rest.
+    held = DynamoDbCursorStore(stack["table"], connection="default").lease(1002, "sync/CRM/Accounts")
+    second = module.sync_all(endpoints=endpoints[:1], divisions=[1001, 1002], concurrency=2)
+    held.release()
+    # A unit that fails (an endpoint Exact does not have) fails the run, after every other unit had its turn.
+    with pytest.MonkeyPatch.context() as fast:
+        fast.setattr(module, "sync_unit", module.sync_unit.with_options(retries=0))
+        broken = module.sync_all(
+            endpoints=["sync/Nope/Nothing", "sync/CRM/Accounts"], divisions=[1001], return_state=True
+        )
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/exact-worker:1"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("EXACT_WORKER_ROLE_ARN", "arn:aws:iam::123456789012:role/exact-worker")
+        deployment = module.deployment(image, concurrency=8)
 
     units = {(r["division"], r["endpoint"]): r for r in first}
     assert set(units) == {(d, e) for d in (1001, 1002) for e in endpoints}

@@ -17,19 +17,21 @@ from .scenario import PATH, coordination_table, run_workers
 pytestmark = pytest.mark.slow
 
 
-def test_four_processes_and_two_threads_share_one_division_for_five_minutes(
+def test_four_processes_and_two_threads_share_one_division_for_three_minutes(
     vclock: SharedVirtualClock, aws_url: str
 ) -> None:
+    # Three minutes: the first (every reader starting), then two steady ones; further minutes repeat the steady one
+    # (the benchmark, benchmarks/bench_scale.py, runs longer).
     config = EmulatorConfig(clock=vclock, divisions=(1001,), table_rows={PATH: 600}, rows=5)
     with run_emulator(config) as emu, coordination_table(aws_url) as table:
         outcome = run_workers(
-            vclock, emu, [[1001], [1001], [1001], [1001], [1001, 1001]], minutes=5, aws_url=aws_url, table=table
+            vclock, emu, [[1001], [1001], [1001], [1001], [1001, 1001]], minutes=3, aws_url=aws_url, table=table
         )
     assert outcome.errors == []
     assert outcome.fallbacks == 0  # every grant came from the shared budget
     assert outcome.rejected() == 0
     used = outcome.per_minute(1001)
-    assert len(used) == 5
+    assert len(used) == 3
     assert all(n >= 0.9 * 60 for n in used), used
     assert all(r["calls"] > 0 for r in outcome.readers)  # nobody starved
 
