@@ -62,6 +62,7 @@ from ._core.request import (
 )
 from ._core.response import parse_body
 from ._core.retry import RetryPolicy
+from ._core.tls import default_ssl_context
 from ._http import send_async, send_blocking
 from .auth.hosts import bind_token_host
 from .clock import Clock, SystemClock
@@ -245,6 +246,7 @@ class _Base(Generic[PagesT, RowsT]):
             "timeout": httpx.Timeout(total, connect=min(10.0, total), pool=min(10.0, total)),
             "limits": httpx.Limits(max_connections=20, max_keepalive_connections=10),
             "follow_redirects": False,
+            "verify": default_ssl_context(),  # built once per process, not once per client
         }
 
     @classmethod

@@ -37,6 +37,7 @@ import httpx
 
 from .._core.body import ACCEPT_ENCODING, BodyReader
 from .._core.redact import MASK, register_secret
+from .._core.tls import default_ssl_context
 from .._http import receive_async, receive_blocking
 from ..clock import Clock
 from ..exceptions import ConfigError
@@ -461,7 +462,7 @@ class OAuthEndpoint(_EndpointBase):
     ) -> None:
         super().__init__(base_url, client_id, client_secret, redirect_uri, clock=clock, timeout=timeout, writer=writer)
         self._owns_client = http_client is None
-        self._http = http_client or httpx.Client(timeout=timeout)
+        self._http = http_client or httpx.Client(timeout=timeout, verify=default_ssl_context())
 
     @property
     def http_client(self) -> httpx.Client:
@@ -521,7 +522,7 @@ class AsyncOAuthEndpoint(_EndpointBase):
     ) -> None:
         super().__init__(base_url, client_id, client_secret, redirect_uri, clock=clock, timeout=timeout, writer=writer)
         self._owns_client = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=timeout)
+        self._http = http_client or httpx.AsyncClient(timeout=timeout, verify=default_ssl_context())
 
     async def exchange_code(self, code: str) -> Token:
         """Trade an authorization code for generation 1 of a new chain."""

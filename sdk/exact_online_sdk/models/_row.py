@@ -438,7 +438,8 @@ def _dates(texts: list[str]) -> Iterable[datetime]:
     # "/Date(" and one ")/" each (neither can occur inside the digits; the separator stops matches across texts).
     joined = "\x00".join(texts)
     n = len(texts)
-    if all(map(str.isdigit, digits)) and joined.count("/Date(") == n and joined.count(")/") == n:
+    # isascii: str.isdigit and int() also take other scripts' digits, which edm's rule refuses.
+    if joined.isascii() and all(map(str.isdigit, digits)) and joined.count("/Date(") == n and joined.count(")/") == n:
         millis = list(map(int, digits))
         if max(millis, default=0) < _FAST_DATE_LIMIT:
             # msgspec turns seconds into timedeltas in C, rounding to the microsecond, which is exact here.

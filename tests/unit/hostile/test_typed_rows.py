@@ -34,12 +34,14 @@ def page(row: str) -> bytes:
         (page('{"ID":"' + GUID + '","CreditLineSales":' + "9" * 5000 + "}"), edm.JSONFormatError, "400"),
         (page('{"ID":"' + GUID + '","Timestamp":"99999999999999999999"}'), edm.EdmValueError, "Edm.Int64"),
         (page('{"ID":"' + GUID + '","Modified":"/Date(99999999999999999999)/"}'), edm.EdmValueError, "DateTime"),
+        # Arabic-Indic digits: str.isdigit and int() take them; edm's /Date(ms)/ rule does not.
+        (page('{"ID":"' + GUID + '","Modified":"/Date(\u0661\u0662)/"}'), edm.EdmValueError, "DateTime"),
         (page("1,2"), NotAPage, "JSON int"),
         (b'{"d":{"results":[],"__next":5}}', NotAPage, "__next"),
         (b"[" * 50_000, edm.JSONFormatError, "nested"),
         (page("{}").decode().encode("utf-16"), edm.JSONFormatError, "UTF-16"),
     ],
-    ids=["exponent", "5000-digits", "int64", "date", "int-rows", "next", "deep", "utf16"],
+    ids=["exponent", "5000-digits", "int64", "date", "arabic-indic-date", "int-rows", "next", "deep", "utf16"],
 )
 def test_rows_raise_typed_errors(body: bytes, error: type[Exception], needle: str) -> None:
     cls = SyncAccountRow if b"Timestamp" in body else AccountRow
