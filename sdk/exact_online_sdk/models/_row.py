@@ -7,7 +7,7 @@ deferred navigation links read as ``None``, expanded ones as lists of rows, and 
 are kept (``row.extras``, and as attributes when their name allows).
 
 Rows are for reading: no pydantic model is built, so a page reads about as fast as ``json.loads`` makes dicts
-(0.94x-1.05x for the decoder alone in benchmarks/REPORT.md), in less memory. To edit one, ``row.to_model()`` gives
+(1.08x-1.32x for the decoder alone in benchmarks/REPORT.md), in less memory. To edit one, ``row.to_model()`` gives
 the pydantic model (strict writes, changed-field PUTs).
 
 How a page is read: one cached decoder per row class turns the bytes into rows in C, then a column-wise pass converts
