@@ -231,7 +231,8 @@ def request_flow(
             status = result.status_code
             budget.release(now, result.headers, rejected=status == 429)
             _log_line(req, status, sent_at, now, attempt, budget, request_id)
-            ctx = _context(request_id, attempt, budget, now)
+            snap = budget.snapshot(now)  # one read of the budget per answer (a shared budget may be remote)
+            ctx = {"request_id": request_id, "attempt": attempt, "rate_limits": snap.as_dict()}
             if 200 <= status < 300:
                 try:
                     body = parse(result, method=req.method, url=req.url, context=ctx)
@@ -247,7 +248,7 @@ def request_flow(
                         url=req.url,
                         request_id=request_id,
                         attempts=attempt,
-                        rate_limits=budget.snapshot(now),
+                        rate_limits=snap,
                     )
             else:
                 if status == 401 and not reauthenticated:
@@ -260,7 +261,6 @@ def request_flow(
                 error = error_for_response(result, method=req.method, url=req.url, context=ctx)
                 retry_after = parse_retry_after(result.headers, now)
                 if isinstance(error, RateLimitError):
-                    snap = budget.snapshot(now)
                     if error.limit == "daily":
                         raise DailyRateLimitExceeded(
                             error.message if error.message != RateLimitError.default_message else None,

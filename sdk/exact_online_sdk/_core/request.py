@@ -6,6 +6,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -133,6 +134,19 @@ def _check_path(path: str) -> str:
 def resolve_path(path: str, division: int | None) -> str:
     """``crm/Accounts`` -> ``/api/v1/{division}/crm/Accounts``; beta and division-less endpoints come from the
     registry. Unknown paths get the standard division prefix."""
+    if type(path) is str and (division is None or type(division) is int):
+        # Every page of a read resolves the same path: remembered (a pure function of its arguments; the checks
+        # run on the first call, and refusals are raised, never remembered).
+        return _resolved(path, division)
+    return _resolve(path, division)
+
+
+@lru_cache(maxsize=1024)
+def _resolved(path: str, division: int | None) -> str:
+    return _resolve(path, division)
+
+
+def _resolve(path: str, division: int | None) -> str:
     from ..registry import registry  # parsed once, on first use, never at import time
 
     p = _check_path(path)
@@ -232,6 +246,13 @@ def check_header(name: str, value: str) -> str:
     return stripped
 
 
+@lru_cache(maxsize=64)
+def _client_headers(method: str, user_agent: str, language: str | None, has_body: bool) -> tuple[tuple[str, str], ...]:
+    """:func:`build_headers` without extra headers, checked once per combination (every page sends the same)."""
+    headers = build_headers(method, user_agent=user_agent, language=language, has_body=has_body, extra=None)
+    return tuple(headers.items())
+
+
 def build_request(
     spec: RequestSpec,
     *,
@@ -248,9 +269,12 @@ def build_request(
     path = resolve_path(spec.path, division)
     query = encode_query(spec.params)
     content = None if spec.json is None else edm.dumps(spec.json)
-    headers = build_headers(
-        method, user_agent=user_agent, language=language, has_body=content is not None, extra=spec.headers
-    )
+    if spec.headers or type(user_agent) is not str or not (language is None or type(language) is str):
+        headers = build_headers(
+            method, user_agent=user_agent, language=language, has_body=content is not None, extra=spec.headers
+        )
+    else:
+        headers = dict(_client_headers(method, user_agent, language, content is not None))
     url = f"{base_url}{path}" + (f"?{query}" if query else "")
     return PreparedRequest(method=method, url=url, headers=headers, content=content, path=path)
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from exact_online_sdk import ExactOnlineClient, Settings
-from exact_online_sdk.exceptions import ConfigError, InvalidPathError
+from exact_online_sdk.exceptions import ConfigError, InvalidHeaderError, InvalidPathError
 from exact_online_sdk.registry import registry
 
 from .conftest import DIVISION, HOST, FakeExact
@@ -157,3 +157,34 @@ def test_plain_http_only_for_loopback() -> None:
 def test_unsupported_method(exact: FakeExact) -> None:
     with pytest.raises(ValueError, match="PATCH"):
         make(exact).request("PATCH", "crm/Accounts")
+
+
+def test_a_remembered_path_keeps_refusing_what_it_refused(exact: FakeExact) -> None:
+    # Every page of a read resolves the same (path, division): the result is remembered, never the checks skipped.
+    exact.route("/api/v1/", {"d": {"results": []}})
+    client = make(exact)
+    client.get("crm/Accounts", division=1)
+    assert exact.requests[-1].url.path == "/api/v1/1/crm/Accounts"
+    sent = len(exact.requests)
+    with pytest.raises(ConfigError, match="positive integer"):
+        client.get("crm/Accounts", division=True)  # True == 1 and hashes alike: still refused
+    with pytest.raises(InvalidPathError):
+        client.get(["crm/Accounts"], division=1)  # type: ignore[arg-type]
+    with pytest.raises(InvalidPathError):
+        client.get("crm/../Accounts", division=1)
+    assert len(exact.requests) == sent
+
+
+def test_the_same_headers_on_every_page_and_extra_headers_still_checked(exact: FakeExact) -> None:
+    exact.route("/api/v1/", {"d": {"results": []}})
+    client = make(exact, language="nl-NL")
+    client.get("crm/Accounts")
+    client.request("GET", "crm/Accounts", headers={"X-Trace": "abc"})
+    client.get("crm/Accounts")
+    first, extra, third = (dict(r.headers) for r in exact.requests[-3:])
+    assert first == third
+    assert first["customdescriptionlanguage"] == "nl-NL"
+    assert extra["x-trace"] == "abc"
+    assert "x-trace" not in third
+    with pytest.raises(InvalidHeaderError):
+        client.request("GET", "crm/Accounts", headers={"X-Bad": "a\nb"})

@@ -195,3 +195,35 @@ def test_the_fast_and_tolerant_row_readers_agree(literal: str) -> None:
 def test_the_count_reads_alike_on_both_readers(count: str) -> None:
     body = ('{"d":{"results":[{"ID":"' + GUID + '"}],"__count":' + count + "}}").encode()
     assert parse_rows(AccountRow, body).count == _row._tolerant_page(AccountRow, body).count
+
+
+DATE_FIELDS = {
+    "ControlledDate": "controlled_date",
+    "Created": "created",
+    "CustomerSince": "customer_since",
+    "EndDate": "end_date",
+    "EstablishedDate": "established_date",
+    "Modified": "modified",
+    "StartDate": "start_date",
+    "StatusSince": "status_since",
+}
+
+
+@pytest.mark.usefixtures("no_slow_reader")
+def test_every_date_field_keeps_its_own_value_through_the_page_memo() -> None:
+    # Dates are converted column by column through one memo per page: texts shared between fields and rows, nulls
+    # and absent fields must each land in their own field of their own row, as edm reads them one by one.
+    day = 86_400_000
+    entities = []
+    for i in range(12):
+        entity: dict[str, Any] = {"ID": f"4f0ef0ec-f9e2-4de7-8f0e-{i:012d}"}
+        for n, wire in enumerate(DATE_FIELDS):
+            if (i + n) % 5 == 0:
+                entity[wire] = None
+            elif (i + n) % 7 != 0:  # otherwise absent
+                entity[wire] = f"/Date({1_704_067_200_000 + ((i * n) % 9) * day + n})/"
+        entities.append(entity)
+    rows = parse_rows(AccountRow, edm.dumps({"d": {"results": entities}})).rows
+    for entity, row in zip(entities, rows, strict=True):
+        for wire, attr in DATE_FIELDS.items():
+            assert getattr(row, attr) == edm.parse_datetime(entity.get(wire)), (wire, entity.get(wire))
