@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 
@@ -13,6 +14,25 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
 os.environ.pop("AWS_PROFILE", None)
+
+
+def _share_botocore_data_loader() -> None:
+    """Every boto3 session in a test process reads the service models through one botocore data loader.
+
+    The SDK makes a new ``boto3.session.Session`` per client (right for a Lambda), and each session's loader parses
+    the service's JSON model again: ~0.1 s per client, and the tests make thousands. The loader only reads botocore's
+    own data files and caches them per instance (one session already hands the same dicts to all its clients), so one
+    loader for the process changes nothing but the time.
+    """
+    try:
+        import botocore.session
+    except ImportError:  # the aws extra is not installed: nothing to share
+        return
+    if not hasattr(botocore.session.create_loader, "cache_info"):
+        botocore.session.create_loader = functools.cache(botocore.session.create_loader)
+
+
+_share_botocore_data_loader()
 
 
 @pytest.fixture(scope="session")
