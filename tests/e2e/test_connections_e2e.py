@@ -61,7 +61,7 @@ from tests.e2e.test_refresher_e2e import (
 )
 from tests.support.moto_server import moto_server
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-aws")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-connections")]
 
 
 @pytest.fixture(scope="module")
