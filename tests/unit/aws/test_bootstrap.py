@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import logging
 import uuid
@@ -30,6 +29,7 @@ from exact_online_sdk.aws.local_url import serve_function_url
 from exact_online_sdk.aws.slots import SecretsManagerTokenStorage
 from exact_online_sdk.clock import ManualClock
 from exact_online_sdk.exceptions import ConfigError
+from tests.support.modules import load_file_module
 
 from .conftest import SLOTS
 
@@ -284,12 +284,7 @@ class Ctx:
 
 
 def _load_handler() -> Any:
-    spec = importlib.util.spec_from_file_location("bootstrap_handler", ROOT / "lambdas" / "bootstrap" / "handler.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(ROOT / "lambdas" / "bootstrap" / "handler.py", "bootstrap_handler")
 
 
 def test_the_lambda_handler_runs_both_steps_over_a_signed_function_url(
