@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from exact_online_sdk._core.tls import default_ssl_context
 from exact_online_sdk.auth.errors import AuthorizationCodeInvalid, ConsentMismatch, StateMismatch
 from exact_online_sdk.auth.oauth import OAuthEndpoint
 from exact_online_sdk.auth.token import Token
@@ -64,7 +65,8 @@ def flow(store: SecretsManagerTokenStorage, endpoint: OAuthEndpoint, clock: Manu
 
 def consent(url: str) -> str:
     """What the operator's browser does: follow the authorization URL to the redirect (auto-consent)."""
-    response = httpx.get(url, follow_redirects=False)
+    # The SDK's shared TLS context: a bare httpx.get builds one per call (~50 ms), and this runs in most tests here.
+    response = httpx.get(url, follow_redirects=False, verify=default_ssl_context(), timeout=10)
     assert response.status_code == 302
     location = response.headers["location"]
     assert location.startswith(REDIRECT + "?")
