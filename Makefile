@@ -47,20 +47,21 @@ install: $(STAMP)  ## create .venv with everything (uv installed if missing)
 cdk: $(CDK_CLI)  ## install the AWS CDK CLI pinned by package-lock.json into node_modules/.bin/cdk (npm ci)
 
 PYTEST_WORKERS ?= 2
-# The test runs cache the bytecode of sdk/ and tests/ under .venv/pycache (never beside the sources), even where
-# PYTHONDONTWRITEBYTECODE is set: compiling them anew costs each pytest worker ~5 s.
-TEST_ENV := PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/$(VENV)/pycache
+# test-fast caches the bytecode of sdk/ and tests/ under .venv/pycache (never beside the sources), even where
+# PYTHONDONTWRITEBYTECODE is set: compiling them anew costs each pytest worker ~5 s. Not for `make test`: there the
+# Lambda layer build's compileall would write the layer's .pyc into that prefix instead of into the layer.
+FAST_TEST_ENV := PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/$(VENV)/pycache
 
 .PHONY: test
 # --max-worker-restart=0: a crashed worker fails the run at once; pytest-xdist 3.8's loadgroup scheduler deadlocks
 # after replacing one (pytest-xdist issues 1323/1378), which would turn a crash into a hang.
 test: $(STAMP) $(CDK_CLI)  ## install what is needed, then run the whole suite with branch coverage (the 25 slowest listed)
-	$(TEST_ENV) $(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadgroup --max-worker-restart=0 --durations=25 \
+	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadgroup --max-worker-restart=0 --durations=25 \
 		--cov --cov-branch --cov-report=term --cov-fail-under=$(COV_FLOOR)
 
 .PHONY: test-fast
 test-fast: $(STAMP)  ## tests/unit minus `slow`, no coverage (no CDK, docs, e2e or moto/Prefect servers): ~30 s
-	$(TEST_ENV) $(UV) run --frozen pytest tests/unit -m "not slow" -n $(PYTEST_WORKERS) --dist loadgroup -q --durations=5
+	$(FAST_TEST_ENV) $(UV) run --frozen pytest tests/unit -m "not slow" -n $(PYTEST_WORKERS) --dist loadgroup -q --durations=5
 
 .PHONY: mutate
 mutate: $(STAMP)  ## plant the refresher bugs of issue 12 one at a time: the e2e must catch each (~10 min)
