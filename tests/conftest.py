@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Iterator
@@ -43,3 +44,29 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_harness():
         yield
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep ``xdist_group`` working under pytest >= 9.2 (``--dist loadgroup``, in each xdist worker).
+
+    pytest-xdist 3.8 groups tests by appending ``@<group>`` to each item's node id (``item._nodeid``); pytest 9.2
+    derives ``nodeid`` from a structured ``item._id`` instead, so that assignment is ignored and every grouped test
+    was scheduled on its own: module and session fixtures (the Prefect harness, a module's moto server, a CDK synth)
+    were set up on both workers. Here the suffix goes where pytest 9.2 reads it; with an older pytest xdist's own
+    suffix is already there and nothing changes.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        names = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks}
+        if not names:
+            continue
+        suffix = "@" + "_".join(sorted(names))
+        ident = getattr(item, "_id", None)
+        if item.nodeid.endswith(suffix) or ident is None or not dataclasses.is_dataclass(ident):
+            continue
+        grouped = dataclasses.replace(ident)
+        object.__setattr__(grouped, "_str_cache", f"{item.nodeid}{suffix}")  # str(NodeId) returns this cache
+        item._id = grouped
