@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -64,9 +65,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if not names:
             continue
         suffix = "@" + "_".join(sorted(names))
-        ident = getattr(item, "_id", None)
-        if item.nodeid.endswith(suffix) or ident is None or not dataclasses.is_dataclass(ident):
+        ident: Any = getattr(item, "_id", None)  # pytest >= 9.2: a frozen dataclass (NodeId)
+        if item.nodeid.endswith(suffix) or not dataclasses.is_dataclass(ident) or isinstance(ident, type):
             continue
-        grouped = dataclasses.replace(ident)
+        grouped: Any = dataclasses.replace(ident)
         object.__setattr__(grouped, "_str_cache", f"{item.nodeid}{suffix}")  # str(NodeId) returns this cache
         item._id = grouped
