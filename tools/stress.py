@@ -13,14 +13,17 @@ SIGTERM stops the command and every burner; no process is left behind.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from multiprocessing.synchronize import Event
+from types import FrameType
 
 __all__ = ["Burners", "main"]
 
@@ -68,18 +71,55 @@ class Burners:
         return [p.pid for p in self._procs if p.pid is not None]
 
 
-def _run(command: Sequence[str]) -> int:
+class _Interrupts:
+    """SIGINT/SIGTERM as KeyboardInterrupt, held back while a child is being started.
+
+    A signal that lands inside ``subprocess.Popen`` after the fork, before the ``Popen`` object exists, would leave
+    the new process group running with nobody to stop it; held back, it is raised once the child can be stopped.
+    """
+
+    def __init__(self) -> None:
+        self._holding = False
+        self._pending = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self._holding:
+            self._pending = True
+            return
+        raise KeyboardInterrupt
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+            if self._pending:
+                self._pending = False
+                raise KeyboardInterrupt
+
+
+def _run(command: Sequence[str], interrupts: _Interrupts) -> int:
     """Run ``command`` in its own process group; on SIGINT/SIGTERM stop the whole group and re-raise."""
-    child = subprocess.Popen(list(command), start_new_session=True)
+    child: subprocess.Popen[bytes] | None = None
     try:
+        with interrupts.held():
+            child = subprocess.Popen(list(command), start_new_session=True)
         return child.wait()
     except BaseException:
-        try:
-            os.killpg(child.pid, signal.SIGTERM)
-            child.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+        if child is not None:
+            try:
+                os.killpg(child.pid, signal.SIGTERM)
+                child.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
         raise
 
 
@@ -95,10 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not command and args.seconds is None:
         parser.error("give a command after --, or --seconds")
 
-    def on_term(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
+    interrupts = _Interrupts()
+    interrupts.install()
     results: list[tuple[int, float]] = []
     try:
         with Burners(args.cores) as burners:
@@ -108,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 0
             for n in range(1, args.repeat + 1):
                 started = time.monotonic()
-                code = _run(command)
+                code = _run(command, interrupts)
                 results.append((code, time.monotonic() - started))
                 print(f"stress: run {n}/{args.repeat}: exit {code} in {results[-1][1]:.0f} s", file=sys.stderr)
                 if code != 0 and not args.keep_going:

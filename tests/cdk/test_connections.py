@@ -20,13 +20,14 @@ from exact_online_sdk.config import Settings
 
 from .conftest import Synth, synth_app
 
-pytestmark = [pytest.mark.cdk, pytest.mark.xdist_group("cdk-stack")]
+# A group of its own: this module's synth and test_stack's run on whichever workers are free, not one after the other.
+pytestmark = [pytest.mark.cdk, pytest.mark.xdist_group("cdk-connections")]
 
 CONNECTIONS = {"acme": {}, "globex": {"baseUrl": "https://start.exactonline.be", "clientId": "globex-app"}}
 PREFIX = "ExactOnlineToken/"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, in whatever order the worker gets this module's tests
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return synth_app(tmp_path_factory.mktemp("cdk-conn"), connections=json.dumps(CONNECTIONS), landing="true")
 

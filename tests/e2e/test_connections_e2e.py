@@ -13,7 +13,6 @@ E2E_CONNECTIONS and E2E_MANY_HOURS set the size (default 10 connections for 2 si
 from __future__ import annotations
 
 import heapq
-import importlib.util
 import itertools
 import json
 import logging
@@ -59,9 +58,11 @@ from tests.e2e.test_refresher_e2e import (
     exact_latency,
     wire_aws,
 )
+from tests.support.modules import load_file_module
 from tests.support.moto_server import moto_server
+from tests.support.stack_resources import create_connection_secrets, create_coordination_table
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-aws")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-connections")]
 
 
 @pytest.fixture(scope="module")
@@ -206,22 +207,16 @@ class ManyWorld:
         for name in names:
             base = f"{self.prefix}{name}"
             for label, part in (("A", "token-a"), ("B", "token-b")):
-                self.sm.create_secret(Name=f"{base}/{part}")
                 self.slot_of[f"{base}/{part}"] = (name, label)
-            self.sm.create_secret(Name=f"{base}/rescue")
-            self.sm.create_secret(
-                Name=f"{base}/client",
-                SecretString=json.dumps({"client_secret": f"secret-of-{name}", "redirect_uri": REDIRECT}),
+            create_connection_secrets(
+                self.sm,
+                slots=(f"{base}/token-a", f"{base}/token-b"),
+                rescue=f"{base}/rescue",
+                client=f"{base}/client",
+                client_secret=f"secret-of-{name}",
+                redirect_uri=REDIRECT,
             )
-        make_client("dynamodb").create_table(
-            TableName=env["EXACT_COORDINATION_TABLE"],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_coordination_table(make_client("dynamodb"), env["EXACT_COORDINATION_TABLE"])
         self.tap = Tap(self.sim)
         self.faults = PerClientFaults()
         self.idle: list[ModuleType] = []
@@ -240,11 +235,7 @@ class ManyWorld:
             return self.idle.pop()
         self.containers += 1
         name = f"refresher_many_{self.containers}_{uuid.uuid4().hex[:6]}"
-        spec = importlib.util.spec_from_file_location(name, ROOT / "lambdas" / "refresher" / "handler.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = load_file_module(ROOT / "lambdas" / "refresher" / "handler.py", name)
         clock = AwsClock(self.sim)
         link = ManyLink(self.sim, exact_latency(self.rng), self.faults)
         self.links.append(link)

@@ -27,7 +27,6 @@ E2E_HOURS sets the length of the long run (default 2 simulated hours: every faul
 from __future__ import annotations
 
 import heapq
-import importlib.util
 import itertools
 import json
 import logging
@@ -56,7 +55,9 @@ from exact_online_sdk.aws.worker import SecretsManagerTokenProvider
 from exact_online_sdk.client import ExactOnlineClient
 from exact_online_sdk.config import Settings
 from exact_online_sdk.exceptions import AuthenticationError
+from tests.support.modules import load_file_module
 from tests.support.moto_server import moto_server
+from tests.support.stack_resources import create_connection_secrets, create_coordination_table
 from tests.unit.aws.fakes import AwsFaults
 
 # Its own group: the module's moto server and emulator serve all its tests on one worker, and the multi-connection
@@ -420,22 +421,16 @@ class World:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         self.sm = make_secretsmanager_client()  # the harness's own client: no latency, no faults
-        for name in (*self.slots, f"{prefix}/rescue"):
-            self.sm.create_secret(Name=name)
-        self.sm.create_secret(
-            Name=f"{prefix}/client",
-            SecretString=json.dumps({"client_secret": emu.config.client_secret, "redirect_uri": REDIRECT}),
+        create_connection_secrets(
+            self.sm,
+            slots=(self.slots[0], self.slots[1]),
+            rescue=f"{prefix}/rescue",
+            client=f"{prefix}/client",
+            client_secret=emu.config.client_secret,
+            redirect_uri=REDIRECT,
         )
         if table:
-            make_client("dynamodb").create_table(
-                TableName=env["EXACT_COORDINATION_TABLE"],
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            create_coordination_table(make_client("dynamodb"), env["EXACT_COORDINATION_TABLE"])
         self.tap = Tap(self.sim)
         self.token_faults = TokenFaults()
         self.aws_faults = AwsFaults()  # shared by every refresher container: an AWS-wide fault
@@ -456,11 +451,7 @@ class World:
             return self.idle.pop()
         self.containers += 1
         name = f"refresher_e2e_{self.containers}_{uuid.uuid4().hex[:6]}"
-        spec = importlib.util.spec_from_file_location(name, ROOT / "lambdas" / "refresher" / "handler.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = load_file_module(ROOT / "lambdas" / "refresher" / "handler.py", name)
         clock = AwsClock(self.sim)
         link = ExactLink(self.sim, exact_latency(self.rng), self.token_faults)
         self.links.append(link)

@@ -15,7 +15,6 @@ own evaluator (:func:`~exact_online_sdk.aws.alarms.evaluate`, CloudWatch's rules
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -34,7 +33,9 @@ from exact_online_sdk.clock import ManualClock
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator
 from exact_online_sdk.webhooks import DesiredSubscription, compute_hash_code, reconcile
 from tests.e2e._alarm_tap import alarmed
+from tests.support.modules import load_file_module
 from tests.support.moto_server import MotoServer, moto_server
+from tests.support.stack_resources import create_coordination_table, create_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec-alarms-canary-5d"
@@ -147,16 +148,8 @@ def _events_queue(sqs: Any) -> tuple[str, str]:
 
 def _receiver_module(monkeypatch: pytest.MonkeyPatch, aws: MotoServer, queue_url: str) -> ModuleType:
     """The real Lambda module, loaded fresh (its caches empty) with the stack's environment pointed at moto."""
-    arn = aws.client("secretsmanager").create_secret(Name="exact/webhook-secret", SecretString=SECRET)["ARN"]
-    aws.client("dynamodb").create_table(
-        TableName="exact-coordination",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    arn = create_secret(aws.client("secretsmanager"), "exact/webhook-secret", SECRET)
+    create_coordination_table(aws.client("dynamodb"), "exact-coordination")
     env = {
         "EXACT_WEBHOOK_SECRET_ARN": arn,
         "WEBHOOK_QUEUE_URL": queue_url,
@@ -168,12 +161,7 @@ def _receiver_module(monkeypatch: pytest.MonkeyPatch, aws: MotoServer, queue_url
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location("webhook_handler_alarms", ROOT / "lambdas/webhook/handler.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(ROOT / "lambdas/webhook/handler.py", "webhook_handler_alarms")
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -64,18 +65,27 @@ def test_repeats_and_keeps_going_when_asked() -> None:
     assert len(burner_pids(proc.stderr)) == 2
 
 
+def processes_running(marker: str) -> list[str]:
+    listing = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True, timeout=30, check=True)
+    return [line for line in listing.stdout.splitlines() if marker in line and "ps -ww" not in line]
+
+
 def test_sigterm_stops_the_command_and_every_burner() -> None:
+    marker = f"stress-test-command-{uuid.uuid4().hex}"
+    command = [sys.executable, "-c", f"import time; time.sleep(600)  # {marker}"]
     tool = subprocess.Popen(
-        [sys.executable, str(STRESS), "--cores", "1", "--", sys.executable, "-c", "import time; time.sleep(600)"],
-        stderr=subprocess.PIPE,
-        text=True,
+        [sys.executable, str(STRESS), "--cores", "1", "--", *command], stderr=subprocess.PIPE, text=True
     )
     assert tool.stderr is not None
-    first = tool.stderr.readline()  # printed once the burners run and before the command starts
+    first = tool.stderr.readline()  # printed once the burners run, just before the command starts
     pids = burner_pids(first)
-    tool.send_signal(signal.SIGTERM)
+    tool.send_signal(signal.SIGTERM)  # often while the command is being started: it must not be left behind
     assert tool.wait(timeout=60) == 130
     assert all(gone(pid) for pid in pids)
+    left = processes_running(marker)
+    for line in left:  # do not leave them running for ten minutes when this fails
+        os.kill(int(line.split()[0]), signal.SIGKILL)
+    assert left == []
 
 
 def test_refuses_to_run_without_a_command_or_a_duration() -> None:

@@ -4,7 +4,6 @@ usage"; before, the client answered "no credentials"). Emulator over loopback HT
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,18 +16,14 @@ from exact_online_sdk import ExactOnlineClient, Settings
 from exact_online_sdk.api.endpoints import ContactsAPI
 from exact_online_sdk.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from exact_online_sdk.models import Contact
+from tests.support.modules import load_file_module
 
 ROOT = Path(__file__).resolve().parents[3]
 REDIRECT = "https://app.example/callback"
 
 
 def script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"script_{name}", ROOT / "scripts" / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(ROOT / "scripts" / f"{name}.py", f"script_{name}")
 
 
 def paste_the_callback(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

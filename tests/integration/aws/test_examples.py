@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -15,18 +13,14 @@ import pytest
 from exact_online_sdk.auth.token import Token
 from exact_online_sdk.aws.slots import SecretsManagerTokenStorage
 from exact_online_sdk.clock import SystemClock
+from tests.support.modules import load_file_module
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"example_{name}", ROOT / "examples" / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # as an import does: dataclasses (and Prefect) look the module up by name
-    spec.loader.exec_module(module)
-    return module
+    # registered as an import does: dataclasses (and Prefect) look the module up by name
+    return load_file_module(ROOT / "examples" / f"{name}.py", f"example_{name}", register=True)
 
 
 @pytest.fixture

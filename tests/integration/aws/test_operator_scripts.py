@@ -8,7 +8,6 @@ script now reads and never calls the token endpoint.
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 from types import ModuleType
@@ -22,17 +21,13 @@ from exact_online_sdk.auth.token import Token
 from exact_online_sdk.aws.slots import SecretsManagerTokenStorage
 from exact_online_sdk.clock import ManualClock
 from exact_online_sdk.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from tests.support.modules import load_file_module
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"script_{name}", ROOT / "scripts" / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(ROOT / "scripts" / f"{name}.py", f"script_{name}")
 
 
 @pytest.fixture

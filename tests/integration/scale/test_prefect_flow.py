@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ from exact_online_sdk.aws.slots import SecretsManagerTokenStorage
 from exact_online_sdk.clock import SystemClock
 from exact_online_sdk.emulator import EmulatorConfig, run_emulator
 from exact_online_sdk.scale import DynamoDbCursorStore, S3Sink
+from tests.support.modules import load_file_module
 
 from .scenario import AWS_ENV, coordination_table
 
@@ -28,17 +27,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("prefect"), pytest.mark.
 
 
 def load_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("prefect_flow", ROOT / "examples" / "prefect_flow.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # a deployment names its flow by module (examples/ is not a package)
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[spec.name]
-        raise
-    return module
+    # registered: a deployment names its flow by module (examples/ is not a package)
+    return load_file_module(ROOT / "examples" / "prefect_flow.py", "prefect_flow", register=True)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import logging
 import uuid
@@ -15,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from exact_online_sdk._core.tls import default_ssl_context
 from exact_online_sdk.auth.errors import AuthorizationCodeInvalid, ConsentMismatch, StateMismatch
 from exact_online_sdk.auth.oauth import OAuthEndpoint
 from exact_online_sdk.auth.token import Token
@@ -30,6 +30,7 @@ from exact_online_sdk.aws.local_url import serve_function_url
 from exact_online_sdk.aws.slots import SecretsManagerTokenStorage
 from exact_online_sdk.clock import ManualClock
 from exact_online_sdk.exceptions import ConfigError
+from tests.support.modules import load_file_module
 
 from .conftest import SLOTS
 
@@ -64,7 +65,8 @@ def flow(store: SecretsManagerTokenStorage, endpoint: OAuthEndpoint, clock: Manu
 
 def consent(url: str) -> str:
     """What the operator's browser does: follow the authorization URL to the redirect (auto-consent)."""
-    response = httpx.get(url, follow_redirects=False)
+    # The SDK's shared TLS context: a bare httpx.get builds one per call (~50 ms), and this runs in most tests here.
+    response = httpx.get(url, follow_redirects=False, verify=default_ssl_context(), timeout=10)
     assert response.status_code == 302
     location = response.headers["location"]
     assert location.startswith(REDIRECT + "?")
@@ -284,12 +286,7 @@ class Ctx:
 
 
 def _load_handler() -> Any:
-    spec = importlib.util.spec_from_file_location("bootstrap_handler", ROOT / "lambdas" / "bootstrap" / "handler.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(ROOT / "lambdas" / "bootstrap" / "handler.py", "bootstrap_handler")
 
 
 def test_the_lambda_handler_runs_both_steps_over_a_signed_function_url(

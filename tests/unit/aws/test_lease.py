@@ -13,6 +13,7 @@ from exact_online_sdk.aws.refresher import RecordingMetrics, TokenRefresher
 from exact_online_sdk.aws.rescue import RescueStore
 from exact_online_sdk.aws.slots import SecretsManagerTokenStorage
 from exact_online_sdk.clock import ManualClock
+from tests.support.stack_resources import create_coordination_table
 
 from .conftest import RESCUE, SLOTS
 from .fakes import FakeExactTokens
@@ -23,15 +24,7 @@ TABLE = "exact-coordination"
 @pytest.fixture
 def ddb(sm: Any) -> Any:  # sm opens mock_aws for the whole test
     client = dynamo_client()
-    client.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_coordination_table(client, TABLE)
     return client
 
 
