@@ -45,7 +45,7 @@ def exact_on_loopback() -> Iterator[tuple[str, list[str]]]:
     seen: ClassVar[list[str]] = []
     handler = type("Handler", (_Counting,), {"seen": seen})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", seen
     server.shutdown()
