@@ -4,7 +4,6 @@ forgotten so Exact's next try gets through."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,8 @@ from exact_online_sdk.aws.local_url import invoke
 from exact_online_sdk.aws.webhook_receiver import MAX_BODY_BYTES, DynamoDBDedupeStore, WebhookReceiver
 from exact_online_sdk.clock import ManualClock
 from exact_online_sdk.webhooks import DEFAULT_REPLAY_TTL, MemoryDedupeStore, WebhookEvent, compute_hash_code
+from tests.support.modules import load_file_module
+from tests.support.stack_resources import create_coordination_table
 
 ROOT = Path(__file__).resolve().parents[3]
 SECRET = "whsec-replay-0042"
@@ -110,15 +111,7 @@ def test_oversized_bodies_are_refused_before_verification(clock: ManualClock) ->
 def table() -> Iterator[Any]:
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName="coordination",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_coordination_table(dynamodb, "coordination")  # as the stack makes it: pk/sk, on demand, TTL
         yield dynamodb
 
 
@@ -161,12 +154,7 @@ def test_an_unreachable_store_delivers_rather_than_loses(clock: ManualClock) -> 
 
 
 def _load_handler() -> Any:
-    spec = importlib.util.spec_from_file_location("webhook_handler_replay", ROOT / "lambdas/webhook/handler.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(ROOT / "lambdas/webhook/handler.py", "webhook_handler_replay")
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["coordination-table", "per-container"])
