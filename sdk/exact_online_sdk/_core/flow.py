@@ -140,8 +140,8 @@ class Page:
         return f"Page(number={self.number}, rows={len(self.rows)}, has_next={self.next_url is not None})"
 
 
-def _context(request_id: str, attempt: int, budget: RateBudgetBackend, now: float) -> dict[str, Any]:
-    return {"request_id": request_id, "attempt": attempt, "rate_limits": budget.snapshot(now).as_dict()}
+def _context(request_id: str, attempt: int, snap: RateLimitSnapshot) -> dict[str, Any]:
+    return {"request_id": request_id, "attempt": attempt, "rate_limits": snap.as_dict()}
 
 
 def _transport_error(failure: TransportFailure, req: PreparedRequest, ctx: dict[str, Any]) -> TransportError:
@@ -210,7 +210,7 @@ def request_flow(
                     method=req.method,
                     url=req.url,
                     reset_at=clock.now() + wait,
-                    context=_context(request_id, attempt, budget, clock.now()) | {"rate_limits": snap.as_dict()},
+                    context=_context(request_id, attempt, snap),
                 )
             log.debug("pacing %s %s: waiting %.2f s for the rate-limit window", req.method, req.path, wait)
             yield Sleep(wait)
@@ -225,14 +225,14 @@ def request_flow(
         retry_after: float | None = None
         if isinstance(result, TransportFailure):
             budget.release(now, None)
-            error = _transport_error(result, req, _context(request_id, attempt, budget, now))
+            error = _transport_error(result, req, _context(request_id, attempt, budget.snapshot(now)))
             _log_line(req, None, sent_at, now, attempt, budget, request_id)
         else:
             status = result.status_code
             budget.release(now, result.headers, rejected=status == 429)
             _log_line(req, status, sent_at, now, attempt, budget, request_id)
             snap = budget.snapshot(now)  # one read of the budget per answer (a shared budget may be remote)
-            ctx = {"request_id": request_id, "attempt": attempt, "rate_limits": snap.as_dict()}
+            ctx = _context(request_id, attempt, snap)
             if 200 <= status < 300:
                 try:
                     body = parse(result, method=req.method, url=req.url, context=ctx)
